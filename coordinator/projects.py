@@ -1,0 +1,83 @@
+"""Projects and their members."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kiln.coordinator.access import require_project
+from kiln.coordinator.store import SqliteStore
+
+from kiln.core import clock
+from kiln.core.errors import AlreadyExists, FailedPrecondition, NotFound
+from kiln.core.models import Project
+from kiln.core.names import check_name
+from kiln.core.permissions import Need, Principal, Role
+
+
+def create_project(store: SqliteStore, who: Principal, name: str, description: str) -> Project:
+    check_name("project", name)
+    if store.project(name):
+        raise AlreadyExists(f"project {name!r} already exists")
+    with store.transaction():
+        store.add_project(name, description, who.user)
+        store.append_audit(who.user, "project.create", name, {"description": description})
+    return _seen_by(store, who, name)
+
+
+def list_projects(store: SqliteStore, who: Principal, include_archived: bool) -> list[Project]:
+    projects = store.projects(None if who.is_admin else who.user, include_archived)
+    return [replace(p, my_role=_role_name(p, who)) for p in projects]
+
+
+def get_project(store: SqliteStore, who: Principal, name: str) -> Project:
+    require_project(store, who, Need.READ, name)
+    return _seen_by(store, who, name)
+
+
+def set_member(store: SqliteStore, who: Principal, project: str, user: str, role: Role) -> Project:
+    found = require_project(store, who, Need.MANAGE, project)
+    if store.user(user) is None:
+        raise NotFound(f"no user named {user!r}; an admin creates users (kiln user create)")
+    _keep_an_owner(found, user, role)
+    with store.transaction():
+        store.set_member(project, user, role)
+        store.append_audit(who.user, "project.member.set", project, {"user": user, "role": str(role)})
+    return _seen_by(store, who, project)
+
+
+def remove_member(store: SqliteStore, who: Principal, project: str, user: str) -> Project:
+    found = require_project(store, who, Need.MANAGE, project)
+    if user not in found.members:
+        raise NotFound(f"user {user!r} is not a member of project {project!r}")
+    _keep_an_owner(found, user, None)
+    with store.transaction():
+        store.remove_member(project, user)
+        store.append_audit(who.user, "project.member.remove", project, {"user": user})
+    return _seen_by(store, who, project)
+
+
+def archive_project(store: SqliteStore, who: Principal, project: str) -> Project:
+    require_project(store, who, Need.MANAGE, project)
+    with store.transaction():
+        store.archive_project(project, clock.now())
+        store.append_audit(who.user, "project.archive", project, {})
+    return _seen_by(store, who, project)
+
+
+def _keep_an_owner(project: Project, user: str, new_role: Role | None) -> None:
+    owners = {u for u, r in project.members.items() if r is Role.OWNER}
+    if owners == {user} and new_role is not Role.OWNER:
+        raise FailedPrecondition(
+            f"{user!r} is the last owner of project {project.name!r}; make someone else owner first"
+        )
+
+
+def _seen_by(store: SqliteStore, who: Principal, name: str) -> Project:
+    project = store.project(name)
+    assert project is not None
+    return replace(project, my_role=_role_name(project, who))
+
+
+def _role_name(project: Project, who: Principal) -> str:
+    role = project.members.get(who.user)
+    return str(role) if role else ""

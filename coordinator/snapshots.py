@@ -1,0 +1,226 @@
+"""Snapshots: finding what a push lacks, receiving verified blobs, recording immutable manifests."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kiln.coordinator.access import require_project
+from kiln.coordinator.blobs import BlobWriter
+from kiln.coordinator.context import Coordinator
+
+from kiln.core import clock, defaults
+from kiln.core.blobparts import BlobPart, pack
+from kiln.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from kiln.core.hashing import is_digest
+from kiln.core.manifest import Entry, manifest_id, totals, validate
+from kiln.core.models import Snapshot
+from kiln.core.paths import check_symlink_target
+from kiln.core.permissions import Need, Principal
+from kiln.core.units import format_bytes
+
+MAX_SYMLINK_TARGET = 4096
+
+
+def find_missing(ctx: Coordinator, who: Principal, project: str, blobs: list[tuple[str, int]]) -> list[str]:
+    require_project(ctx.store, who, Need.WRITE, project)
+    limit = ctx.config.max_upload_bytes
+    for digest, size in blobs:
+        if not is_digest(digest):
+            raise InvalidArgument(f"not a SHA-256 digest: {digest[:80]!r}")
+        if size > limit:
+            raise ResourceExhausted(
+                f"a file of {format_bytes(size)} (blob {digest[:12]}) is over this "
+                f"coordinator's upload limit of {format_bytes(limit)}; "
+                "add it to .kilnignore or ask an admin to raise --max-upload-bytes"
+            )
+    held = ctx.store.project_blobs(project, (d for d, _ in blobs))
+    return list(dict.fromkeys(d for d, _ in blobs if d not in held))
+
+
+@dataclass
+class _Receiver:
+    """State of one upload stream; runs in a worker thread, one message at a time."""
+
+    ctx: Coordinator
+    project: str
+    writer: BlobWriter | None = None
+    stored: list[str] = field(default_factory=list)
+    received: int = 0
+
+    def consume(self, parts: Iterable[BlobPart]) -> None:
+        done: list[tuple[str, int]] = []
+        for part in parts:
+            if self.writer is None:
+                if part.offset != 0:
+                    raise InvalidArgument(f"blob {part.digest[:12]} starts at offset {part.offset}, not 0")
+                self.writer = self.ctx.blobs.writer(part.digest, self.ctx.config.max_upload_bytes)
+            elif part.digest != self.writer.digest:
+                raise InvalidArgument(
+                    f"blob {part.digest[:12]} began before blob {self.writer.digest[:12]} was finished"
+                )
+            if part.offset != self.writer.size:
+                raise InvalidArgument(
+                    f"blob {part.digest[:12]}: part at offset {part.offset}, expected {self.writer.size}"
+                )
+            self.writer.write(part.data)
+            self.received += len(part.data)
+            if part.last:
+                done.append((part.digest, self.writer.commit()))
+                self.writer = None
+        if done:
+            self.ctx.store.add_project_blobs(self.project, done)
+            self.stored.extend(d for d, _ in done)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
+async def receive_blobs(
+    ctx: Coordinator, who: Principal, messages: AsyncIterator[tuple[str, list[BlobPart]]]
+) -> tuple[list[str], int]:
+    """Stores each blob of the stream once it is complete and verified; a cut-off stream keeps the
+    blobs already finished (so a retried push resumes) and drops the partial one."""
+    receiver: _Receiver | None = None
+    # One worker per stream keeps the writes in order, and lets the clean-up of a cancelled stream run
+    # after the write in flight rather than beside it.
+    worker = ThreadPoolExecutor(1, thread_name_prefix="kiln-upload")
+    loop = asyncio.get_running_loop()
+    try:
+        async for project, parts in messages:
+            if receiver is None:
+                require_project(ctx.store, who, Need.WRITE, project)
+                receiver = _Receiver(ctx, project)
+            elif project != receiver.project:
+                raise InvalidArgument("an upload stream must stay in one project")
+            await loop.run_in_executor(worker, receiver.consume, parts)
+        if receiver is None:
+            return [], 0
+        if receiver.writer is not None:
+            raise InvalidArgument(f"upload ended in the middle of blob {receiver.writer.digest[:12]}")
+        return receiver.stored, receiver.received
+    finally:
+        if receiver is not None:
+            worker.submit(receiver.abort)
+        worker.shutdown(wait=False)
+
+
+def create_snapshot(
+    ctx: Coordinator,
+    who: Principal,
+    project: str,
+    entries: list[Entry],
+    parent: str,
+    message: str,
+    expected_id: str,
+) -> Snapshot:
+    store = ctx.store
+    require_project(store, who, Need.WRITE, project)
+    ordered = validate(entries)
+    snapshot_id = manifest_id(ordered)
+    if expected_id and expected_id != snapshot_id:
+        raise InvalidArgument(f"manifest digest is {snapshot_id}, not {expected_id} as the client computed")
+    existing = store.snapshot(project, snapshot_id)
+    if existing is not None:
+        return existing
+    if parent and store.snapshot(project, parent) is None:
+        raise NotFound(f"parent snapshot {parent[:12]} is not in project {project!r}")
+    _check_blobs(ctx, project, ordered)
+    files, size = totals(ordered)
+    snap = Snapshot(snapshot_id, project, parent, message, who.user, clock.now(), files, size)
+    with store.transaction():
+        store.add_snapshot(snap, ordered)
+        store.append_audit(
+            who.user,
+            "snapshot.create",
+            f"{project}/{snapshot_id}",
+            {"files": files, "bytes": size, "parent": parent},
+        )
+    return snap
+
+
+def _check_blobs(ctx: Coordinator, project: str, entries: list[Entry]) -> None:
+    with_blobs = [e for e in entries if e.has_blob]
+    held = ctx.store.project_blobs(project, (e.digest for e in with_blobs))
+    missing = [e for e in with_blobs if e.digest not in held]
+    if missing:
+        raise FailedPrecondition(
+            f"{len(missing)} file(s) reference blobs never uploaded to project {project!r}, first "
+            f"{missing[0].path!r} ({missing[0].digest[:12]}); push again to upload them"
+        )
+    for e in with_blobs:
+        if held[e.digest] != e.size:
+            raise InvalidArgument(
+                f"path {e.path!r} claims {e.size} bytes but its blob holds {held[e.digest]}"
+            )
+        if e.kind == "symlink":
+            if e.size > MAX_SYMLINK_TARGET:
+                raise InvalidArgument(
+                    f"symlink {e.path!r} has a target longer than {MAX_SYMLINK_TARGET} bytes"
+                )
+            with ctx.blobs.open(e.digest) as f:
+                check_symlink_target(e.path, f.read().decode("utf-8", "surrogateescape"))
+
+
+def list_snapshots(ctx: Coordinator, who: Principal, project: str) -> list[Snapshot]:
+    require_project(ctx.store, who, Need.READ, project)
+    return ctx.store.snapshots(project)
+
+
+def resolve_snapshot(ctx: Coordinator, who: Principal, project: str, ref: str) -> Snapshot:
+    """The snapshot an id or unique prefix names, in `project` or in any project the caller may read."""
+    ref = ref.strip().lower()
+    if len(ref) < defaults.SNAPSHOT_ID_MIN_PREFIX or not all(c in "0123456789abcdef" for c in ref):
+        raise InvalidArgument(
+            f"snapshot id {ref!r} must be at least {defaults.SNAPSHOT_ID_MIN_PREFIX} hex digits"
+        )
+    if project:
+        require_project(ctx.store, who, Need.READ, project)
+    found = [s for s in ctx.store.snapshots_matching(ref) if not project or s.project == project]
+    if not found:
+        where = f"project {project!r}" if project else "any project"
+        raise NotFound(f"no snapshot {ref} in {where}")
+    readable = []
+    for snap in found:
+        try:
+            require_project(ctx.store, who, Need.READ, snap.project)
+            readable.append(snap)
+        except PermissionDenied:
+            continue
+    if not readable:
+        raise PermissionDenied(f"snapshot {ref} belongs to a project user {who.user!r} is not a member of")
+    ids = {s.id for s in readable}
+    if len(ids) > 1:
+        raise InvalidArgument(f"snapshot prefix {ref} is ambiguous: {', '.join(sorted(i[:16] for i in ids))}")
+    return readable[0]
+
+
+def get_manifest(ctx: Coordinator, who: Principal, project: str, ref: str) -> tuple[Snapshot, list[Entry]]:
+    snap = resolve_snapshot(ctx, who, project, ref)
+    return snap, ctx.store.manifest(snap.project, snap.id)
+
+
+async def read_blobs(
+    ctx: Coordinator, who: Principal, project: str, digests: list[str]
+) -> AsyncIterator[list[BlobPart]]:
+    """Yields messages of blob parts packed up to the chunk size, for blobs the project holds."""
+    require_project(ctx.store, who, Need.READ, project)
+    wanted = list(dict.fromkeys(digests))
+    held = ctx.store.project_blobs(project, wanted)
+    absent = [d for d in wanted if d not in held]
+    if absent:
+        raise NotFound(f"project {project!r} holds no blob {absent[0][:12]} ({len(absent)} missing)")
+    messages = pack((d, functools.partial(ctx.blobs.open, d)) for d in wanted)
+    while batch := await asyncio.to_thread(next, messages, None):
+        yield batch

@@ -1,0 +1,119 @@
+"""`kiln coordinator`: serve, and print the CA fingerprint clients pin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiln.cli.common import command
+from kiln.core import defaults
+from kiln.core.errors import FailedPrecondition, InvalidArgument
+from kiln.core.netaddr import join_address, split_address
+from kiln.core.units import parse_size
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("KILN_DATA") or Path.home() / ".local" / "share" / "kiln").expanduser()
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "coordinator",
+        help="run the coordinator (the system of record)",
+        description="Run the coordinator. On first start it creates the data folder: database, "
+        "blob store, a private CA, and a bootstrap admin.",
+    )
+    p.set_defaults(func=serve, group_parser=p)
+    _data(p)
+    p.add_argument(
+        "--listen",
+        default=defaults.LISTEN,
+        metavar="HOST:PORT",
+        help=f"address to serve on (default {defaults.LISTEN}; port 0 picks a free one)",
+    )
+    p.add_argument(
+        "--admin-password-file",
+        type=Path,
+        metavar="FILE",
+        help="set the bootstrap admin's password from FILE instead of printing a generated one",
+    )
+    p.add_argument(
+        "--max-upload-bytes",
+        default=str(defaults.MAX_UPLOAD_BYTES),
+        metavar="SIZE",
+        help="largest file a push may upload, e.g. 2G (default 20G)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub2 = p.add_subparsers(title="commands", metavar="COMMAND")
+    fp = command(
+        sub2, "fingerprint", "print the CA fingerprint clients pin (kiln login --fingerprint)", fingerprint
+    )
+    _data(fp)
+
+
+def _data(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="data folder (default $KILN_DATA or ~/.local/share/kiln)",
+    )
+
+
+def fingerprint(args: argparse.Namespace) -> int:
+    from kiln.coordinator.pki import ca_fingerprint
+
+    data = args.data or default_data_dir()
+    if not (data / "pki" / "ca.pem").exists():
+        raise FailedPrecondition(f"{data} holds no coordinator CA; start the coordinator there first")
+    print(ca_fingerprint(data / "pki"))
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from kiln.coordinator.context import CoordinatorConfig, open_coordinator
+    from kiln.coordinator.server import serve_until_signalled
+
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    password = None
+    if args.admin_password_file:
+        try:
+            password = args.admin_password_file.read_text().strip()
+        except OSError as e:
+            raise InvalidArgument(f"cannot read --admin-password-file: {e}") from None
+    try:
+        max_upload = parse_size(args.max_upload_bytes)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
+    split_address(args.listen)  # refuse a bad address before creating anything
+    config = CoordinatorConfig(args.data or default_data_dir(), args.listen, max_upload, password)
+    ctx = open_coordinator(config)
+
+    def ready(port: int) -> None:
+        host = split_address(config.listen)[0]
+        print(f"Kiln coordinator listening on {join_address(host, port)}")
+        print(f"CA fingerprint: {ctx.tls.ca_fingerprint}")
+        if ctx.bootstrap_password:
+            print(
+                f"Bootstrap admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {ctx.bootstrap_password!r} "
+                "(shown once; change it with kiln user passwd)"
+            )
+        print(
+            f"Sign in: kiln login {join_address(host, port)} --user {defaults.BOOTSTRAP_ADMIN} "
+            f"--fingerprint {ctx.tls.ca_fingerprint}",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve_until_signalled(ctx, ready))
+    finally:
+        ctx.close()
+    return 0

@@ -1,0 +1,114 @@
+"""`kiln project …`: create, list, show, members, archive."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kiln.cli.common import add_json, command, group
+from kiln.cli.output import emit_json, table, when
+from kiln.cli.session import connect
+from kiln.core.models import Project
+
+
+def register(sub: Any) -> None:
+    g = group(sub, "project", "create projects and manage who may use them")
+    p = command(g, "create", "create a project; you become its owner", create)
+    p.add_argument("name")
+    p.add_argument("--description", "-d", default="")
+    add_json(p)
+    p = command(g, "list", "projects you are a member of (admins: all)", list_)
+    p.add_argument("--archived", action="store_true", help="include archived projects")
+    add_json(p)
+    p = command(g, "show", "a project and its members", show)
+    p.add_argument("name")
+    add_json(p)
+    p = command(g, "add-member", "add a user to a project, or change their role", add_member)
+    p.add_argument("project")
+    p.add_argument("user")
+    p.add_argument("--role", required=True, choices=["viewer", "editor", "owner"])
+    p = command(g, "remove-member", "remove a user from a project", remove_member)
+    p.add_argument("project")
+    p.add_argument("user")
+    p = command(g, "archive", "make a project read-only and hide it from listings", archive)
+    p.add_argument("name")
+
+
+def project_dict(p: Project) -> dict[str, object]:
+    return {
+        "name": p.name,
+        "description": p.description,
+        "created_by": p.created_by,
+        "created_at": when(p.created_at),
+        "archived_at": when(p.archived_at) or None,
+        "my_role": p.my_role or None,
+        "members": {u: str(r) for u, r in sorted(p.members.items())},
+    }
+
+
+def _show(p: Project, as_json: bool) -> None:
+    if as_json:
+        emit_json(project_dict(p))
+        return
+    state = f", archived {when(p.archived_at)}" if p.archived_at else ""
+    print(
+        f"{p.name}: {p.description or '(no description)'}\n"
+        f"created by {p.created_by} at {when(p.created_at)}{state}"
+    )
+    table(["MEMBER", "ROLE"], [(u, str(r)) for u, r in sorted(p.members.items())], "no members")
+
+
+def create(args: argparse.Namespace) -> int:
+    with connect() as client:
+        _show(client.create_project(args.name, args.description), args.json)
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    with connect() as client:
+        found = client.list_projects(args.archived)
+    if args.json:
+        emit_json([project_dict(p) for p in found])
+    else:
+        table(
+            ["NAME", "ROLE", "MEMBERS", "CREATED", "DESCRIPTION"],
+            [
+                (
+                    p.name + (" (archived)" if p.archived_at else ""),
+                    p.my_role or "-",
+                    len(p.members),
+                    when(p.created_at),
+                    p.description,
+                )
+                for p in found
+            ],
+            "no projects yet; create one with kiln project create NAME",
+        )
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    with connect() as client:
+        _show(client.get_project(args.name), args.json)
+    return 0
+
+
+def add_member(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.set_member(args.project, args.user, args.role)
+    print(f"{args.user} is now {args.role} in {args.project}")
+    return 0
+
+
+def remove_member(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.remove_member(args.project, args.user)
+    print(f"{args.user} removed from {args.project}")
+    return 0
+
+
+def archive(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.archive_project(args.name)
+    print(f"{args.name} archived (read-only)")
+    return 0

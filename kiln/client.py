@@ -1,0 +1,218 @@
+"""The Python client: gRPC in, domain values out. The CLI, the desktop and the agent talk only through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from kiln import serde
+from kiln.core import defaults
+from kiln.core.audit import AuditRecord, ChainVerdict
+from kiln.core.blobparts import BlobPart
+from kiln.core.errors import KilnError, Unavailable, error_for_code
+from kiln.core.manifest import Entry
+from kiln.core.models import Project, Snapshot, Token, User
+from kiln.core.permissions import Role
+from kiln.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2, projects_pb2, projects_pb2_grpc
+
+T = TypeVar("T")
+
+CHANNEL_OPTIONS = [
+    ("grpc.ssl_target_name_override", defaults.TLS_SERVER_NAME),
+    ("grpc.max_receive_message_length", defaults.MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", defaults.MAX_MESSAGE_BYTES),
+]
+EMPTY = common_pb2.Empty()
+
+
+class Client:
+    """A connection to one coordinator, trusting only the pinned CA, calling as the token's user."""
+
+    def __init__(self, address: str, ca_pem: bytes, token: str | None = None, timeout: float = 60.0) -> None:
+        self.address = address
+        self.timeout = timeout
+        creds = grpc.ssl_channel_credentials(root_certificates=ca_pem)
+        if token:
+            creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+        self.channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
+        self.auth = admin_pb2_grpc.AuthStub(self.channel)
+        self.users = admin_pb2_grpc.UsersStub(self.channel)
+        self.audit = admin_pb2_grpc.AuditStub(self.channel)
+        self.projects = projects_pb2_grpc.ProjectsStub(self.channel)
+        self.snapshots = projects_pb2_grpc.SnapshotsStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any, timeout: float | None = None) -> T:
+        try:
+            return method(request, timeout=timeout or self.timeout)
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+
+    def _stream(self, method: Callable[..., Iterable[T]], request: Any) -> Iterator[T]:
+        try:
+            yield from method(request)
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: grpc.RpcError) -> KilnError:
+        code = e.code()  # type: ignore[attr-defined]
+        details = e.details() or code.name  # type: ignore[attr-defined]
+        if code is grpc.StatusCode.UNAVAILABLE:
+            return Unavailable(
+                f"cannot reach the coordinator at {self.address} ({details}); "
+                "is it running, and is this the right address?"
+            )
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return Unavailable(f"the coordinator at {self.address} did not answer in time")
+        return error_for_code(code.name, details)
+
+    # -- identity ---------------------------------------------------------------------------------------
+
+    def server_info(self) -> admin_pb2.ServerInfoReply:
+        return self._call(self.auth.ServerInfo, EMPTY, timeout=10)
+
+    def login(self, user: str, password: str, token_name: str = "") -> tuple[str, User, float]:
+        reply = self._call(
+            self.auth.Login, admin_pb2.LoginRequest(user=user, password=password, token_name=token_name)
+        )
+        return reply.token, serde.user_from_proto(reply.user), reply.expires_at
+
+    def whoami(self) -> tuple[User, Token]:
+        reply = self._call(self.auth.WhoAmI, EMPTY)
+        return serde.user_from_proto(reply.user), serde.token_from_proto(reply.token)
+
+    def logout(self) -> None:
+        self._call(self.auth.Logout, EMPTY)
+
+    def create_user(self, name: str, password: str, is_admin: bool = False) -> User:
+        req = admin_pb2.CreateUserRequest(name=name, password=password, is_admin=is_admin)
+        return serde.user_from_proto(self._call(self.users.CreateUser, req))
+
+    def list_users(self) -> list[User]:
+        return [serde.user_from_proto(u) for u in self._call(self.users.ListUsers, EMPTY).users]
+
+    def set_password(self, new: str, old: str = "", user: str = "") -> None:
+        self._call(
+            self.users.SetPassword,
+            admin_pb2.SetPasswordRequest(user=user, old_password=old, new_password=new),
+        )
+
+    def set_user_disabled(self, user: str, disabled: bool) -> User:
+        req = admin_pb2.SetUserDisabledRequest(user=user, disabled=disabled)
+        return serde.user_from_proto(self._call(self.users.SetUserDisabled, req))
+
+    def create_token(self, name: str = "", ttl_seconds: float = 0, user: str = "") -> tuple[str, Token]:
+        reply = self._call(
+            self.users.CreateToken,
+            admin_pb2.CreateTokenRequest(name=name, ttl_seconds=ttl_seconds, user=user),
+        )
+        return reply.secret, serde.token_from_proto(reply.token)
+
+    def list_tokens(self, user: str = "") -> list[Token]:
+        reply = self._call(self.users.ListTokens, admin_pb2.ListTokensRequest(user=user))
+        return [serde.token_from_proto(t) for t in reply.tokens]
+
+    def revoke_token(self, token_id: str) -> Token:
+        return serde.token_from_proto(
+            self._call(self.users.RevokeToken, admin_pb2.RevokeTokenRequest(id=token_id))
+        )
+
+    def list_audit(
+        self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = ""
+    ) -> list[AuditRecord]:
+        req = admin_pb2.ListAuditRequest(
+            after_seq=after_seq, limit=limit, actor=actor, action_prefix=action_prefix
+        )
+        return [serde.audit_from_proto(r) for r in self._call(self.audit.ListAudit, req).records]
+
+    def verify_audit(self) -> ChainVerdict:
+        v = self._call(self.audit.VerifyAudit, EMPTY, timeout=600)
+        return ChainVerdict(v.ok, v.records, v.first_broken_seq, v.reason)
+
+    # -- projects ---------------------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        req = projects_pb2.CreateProjectRequest(name=name, description=description)
+        return serde.project_from_proto(self._call(self.projects.CreateProject, req))
+
+    def list_projects(self, include_archived: bool = False) -> list[Project]:
+        reply = self._call(
+            self.projects.ListProjects, projects_pb2.ListProjectsRequest(include_archived=include_archived)
+        )
+        return [serde.project_from_proto(p) for p in reply.projects]
+
+    def get_project(self, name: str) -> Project:
+        return serde.project_from_proto(
+            self._call(self.projects.GetProject, common_pb2.ProjectRef(project=name))
+        )
+
+    def set_member(self, project: str, user: str, role: Role | str) -> Project:
+        req = projects_pb2.SetMemberRequest(project=project, user=user, role=str(role))
+        return serde.project_from_proto(self._call(self.projects.SetMember, req))
+
+    def remove_member(self, project: str, user: str) -> Project:
+        req = projects_pb2.RemoveMemberRequest(project=project, user=user)
+        return serde.project_from_proto(self._call(self.projects.RemoveMember, req))
+
+    def archive_project(self, name: str) -> Project:
+        return serde.project_from_proto(
+            self._call(self.projects.ArchiveProject, common_pb2.ProjectRef(project=name))
+        )
+
+    # -- snapshots --------------------------------------------------------------------------------------
+
+    def find_missing_blobs(self, project: str, blobs: Iterable[tuple[str, int]]) -> list[str]:
+        req = projects_pb2.FindMissingBlobsRequest(
+            project=project, blobs=[projects_pb2.BlobRef(digest=d, size=s) for d, s in blobs]
+        )
+        return list(self._call(self.snapshots.FindMissingBlobs, req).missing)
+
+    def upload_blobs(self, project: str, messages: Iterable[list[BlobPart]]) -> tuple[list[str], int]:
+        """Streams messages of parts; returns the digests stored and the bytes the coordinator received."""
+        requests = (
+            projects_pb2.UploadBlobsRequest(project=project, parts=[serde.part_to_proto(p) for p in m])
+            for m in messages
+        )
+        try:
+            reply = self.snapshots.UploadBlobs(requests)
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+        return list(reply.stored), reply.bytes_received
+
+    def create_snapshot(
+        self, project: str, entries: list[Entry], parent: str = "", message: str = "", expected_id: str = ""
+    ) -> Snapshot:
+        req = projects_pb2.CreateSnapshotRequest(
+            project=project,
+            entries=[serde.entry_to_proto(e) for e in entries],
+            parent=parent,
+            message=message,
+            expected_id=expected_id,
+        )
+        return serde.snapshot_from_proto(self._call(self.snapshots.CreateSnapshot, req))
+
+    def list_snapshots(self, project: str) -> list[Snapshot]:
+        reply = self._call(self.snapshots.ListSnapshots, common_pb2.ProjectRef(project=project))
+        return [serde.snapshot_from_proto(s) for s in reply.snapshots]
+
+    def get_snapshot(self, snapshot_id: str, project: str = "") -> tuple[Snapshot, list[Entry]]:
+        reply = self._call(
+            self.snapshots.GetSnapshot, projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id)
+        )
+        return serde.snapshot_from_proto(reply.snapshot), [serde.entry_from_proto(e) for e in reply.entries]
+
+    def read_blobs(self, project: str, digests: list[str]) -> Iterator[BlobPart]:
+        req = projects_pb2.ReadBlobsRequest(project=project, digests=digests)
+        for message in self._stream(self.snapshots.ReadBlobs, req):
+            for part in message.parts:
+                yield serde.part_from_proto(part)

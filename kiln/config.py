@@ -1,0 +1,94 @@
+"""The client's saved state under KILN_HOME: which coordinator, its pinned CA, and who is signed in.
+
+The token itself goes to the system keyring; only where no keyring backend exists does it fall back to
+a 0600 file, and the caller is told so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keyring
+import keyring.errors
+
+from kiln.core.atomic import atomic_write
+from kiln.core.errors import Unauthenticated
+
+KEYRING_SERVICE = "kiln"
+TOKEN_ENV = "KILN_TOKEN"
+
+
+def kiln_home() -> Path:
+    return Path(os.environ.get("KILN_HOME") or Path.home() / ".config" / "kiln").expanduser()
+
+
+@dataclass(frozen=True)
+class Profile:
+    server: str
+    fingerprint: str
+    ca_pem: str
+    user: str = ""
+
+
+def _profile_path(home: Path) -> Path:
+    return home / "config.json"
+
+
+def load_profile(home: Path | None = None) -> Profile:
+    path = _profile_path(home or kiln_home())
+    if not path.exists():
+        raise Unauthenticated("not signed in to a coordinator: run kiln login HOST:PORT")
+    return Profile(**json.loads(path.read_text()))
+
+
+def save_profile(profile: Profile, home: Path | None = None) -> None:
+    atomic_write(_profile_path(home or kiln_home()), json.dumps(asdict(profile), indent=2).encode(), 0o600)
+
+
+def _account(home: Path, profile: Profile) -> str:
+    # The home is part of the key so two KILN_HOMEs on one machine keep separate sign-ins.
+    return f"{profile.user}@{profile.server} ({home.resolve()})"
+
+
+def _token_file(home: Path) -> Path:
+    return home / "token"
+
+
+def store_token(profile: Profile, token: str, home: Path | None = None) -> str | None:
+    """Saves the token; returns a warning to show when it had to go to a file instead of the keyring."""
+    home = home or kiln_home()
+    try:
+        keyring.set_password(KEYRING_SERVICE, _account(home, profile), token)
+        _token_file(home).unlink(missing_ok=True)
+        return None
+    except keyring.errors.KeyringError:
+        atomic_write(_token_file(home), token.encode(), 0o600)
+        return (
+            f"no system keyring is available; the token was saved to {_token_file(home)} "
+            "(readable only by you). Install a keyring backend to keep it out of files."
+        )
+
+
+def load_token(profile: Profile, home: Path | None = None) -> str:
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    home = home or kiln_home()
+    token = None
+    with contextlib.suppress(keyring.errors.KeyringError):
+        token = keyring.get_password(KEYRING_SERVICE, _account(home, profile))
+    if token is None and _token_file(home).exists():
+        token = _token_file(home).read_text().strip()
+    if not token:
+        raise Unauthenticated(f"no saved sign-in for {profile.user}@{profile.server}: run kiln login")
+    return token
+
+
+def forget_token(profile: Profile, home: Path | None = None) -> None:
+    home = home or kiln_home()
+    with contextlib.suppress(keyring.errors.KeyringError):
+        keyring.delete_password(KEYRING_SERVICE, _account(home, profile))
+    _token_file(home).unlink(missing_ok=True)

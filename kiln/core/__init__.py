@@ -1,0 +1,1 @@
+"""Pure domain: values, rules and decisions, standard library only."""

@@ -1,0 +1,41 @@
+"""Parsing and printing sizes and durations as people write them."""
+
+from __future__ import annotations
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in "512", "64k", "4G", "1.5GiB" (binary multiples)."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1] if t and t[-1] in SIZE_UNITS else ""
+    number = t[: len(t) - len(unit)]
+    try:
+        value = float(number) * SIZE_UNITS[unit]
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (use e.g. 512M, 4G)") from None
+    if value < 0:
+        raise ValueError(f"size must not be negative: {text!r}")
+    return int(value)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90s", "15m", "12h", "30d", "2w" or a bare number of seconds."""
+    t = text.strip().lower()
+    unit = t[-1] if t and t[-1] in DURATION_UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * DURATION_UNITS.get(unit, 1)
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 12h, 30d)") from None
+    if value <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return value
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -1,0 +1,146 @@
+"""Every bad input to the snapshot service is refused with a clear error and leaves the store as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from kiln.core.blobparts import BlobPart
+from kiln.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied, ResourceExhausted
+from kiln.core.hashing import sha256_bytes
+from kiln.core.manifest import Entry
+from tests.conftest import login, start_coordinator, wait_until
+
+FILE = stat.S_IFREG | 0o644
+LINK = stat.S_IFLNK | 0o777
+
+
+def state(data_dir):
+    """Everything a refused call must not change: tables and blob files."""
+    with sqlite3.connect(data_dir / "kiln.db") as db:
+        tables = {
+            t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+            for t in ("snapshots", "blobs", "project_blobs", "projects", "members")
+        }
+    files = sorted(p.relative_to(data_dir).as_posix() for p in (data_dir / "blobs").rglob("*") if p.is_file())
+    return tables, files
+
+
+def upload(client, project, data: bytes, digest: str | None = None) -> str:
+    digest = digest or sha256_bytes(data)
+    client.upload_blobs(project, [[BlobPart(digest, 0, data, True)]])
+    return digest
+
+
+@pytest.fixture
+def setup(coordinator, admin):
+    admin.create_project("p")
+    good = upload(admin, "p", b"hello")
+    admin.create_snapshot("p", [Entry("hello.txt", FILE, 5, good)])
+    return coordinator.ctx.config.data_dir, good
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (lambda d: Entry("/etc/cron.d/evil", FILE, 5, d), "absolute"),
+        (lambda d: Entry("../outside.txt", FILE, 5, d), r"'\.\.'"),
+        (lambda d: Entry("a/../../outside.txt", FILE, 5, d), r"'\.\.'"),
+        (lambda d: Entry("dev/sda", stat.S_IFBLK | 0o600, 0, d), "device"),
+        (lambda d: Entry("tty", stat.S_IFCHR | 0o600, 0, d), "device"),
+    ],
+)
+def test_unsafe_manifest_paths_are_refused(admin, setup, entry, message):
+    data, good = setup
+    before = state(data)
+    with pytest.raises(InvalidArgument, match=message):
+        admin.create_snapshot("p", [Entry("ok.txt", FILE, 5, good), entry(good)])
+    assert state(data) == before
+
+
+@pytest.mark.parametrize("target", ["/etc/shadow", "../../etc", "a/../../x"])
+def test_a_symlink_leading_out_of_the_tree_is_refused(admin, setup, target):
+    data, good = setup
+    link_blob = upload(admin, "p", target.encode())
+    before = state(data)
+    with pytest.raises(InvalidArgument, match="outside the folder"):
+        admin.create_snapshot("p", [Entry("l", LINK, len(target), link_blob)])
+    assert state(data) == before
+
+
+def test_a_blob_that_does_not_match_its_digest_is_refused(admin, setup):
+    data, _ = setup
+    before = state(data)
+    claimed = sha256_bytes(b"what I promised")
+    with pytest.raises(InvalidArgument, match="does not match its content"):
+        upload(admin, "p", b"something else", digest=claimed)
+    wait_until(lambda: state(data) == before, what="the store to be as it was")
+    assert admin.find_missing_blobs("p", [(claimed, 15)]) == [claimed]
+
+
+def test_a_snapshot_referencing_a_blob_never_uploaded_is_refused(admin, setup):
+    data, good = setup
+    before = state(data)
+    with pytest.raises(FailedPrecondition, match="never uploaded.*'ghost.bin'"):
+        admin.create_snapshot("p", [Entry("ok.txt", FILE, 5, good), Entry("ghost.bin", FILE, 9, "e" * 64)])
+    assert state(data) == before
+
+
+def test_a_blob_uploaded_to_another_project_is_not_usable_here(admin, setup):
+    data, good = setup
+    admin.create_project("q")
+    with pytest.raises(FailedPrecondition, match="never uploaded"):
+        admin.create_snapshot("q", [Entry("borrowed.txt", FILE, 5, good)])
+
+
+def test_a_size_that_lies_about_the_blob_is_refused(admin, setup):
+    data, good = setup
+    before = state(data)
+    with pytest.raises(InvalidArgument, match="claims 6 bytes"):
+        admin.create_snapshot("p", [Entry("hello.txt", FILE, 6, good)])
+    assert state(data) == before
+
+
+def test_uploads_over_the_size_limit_are_refused(tmp_path):
+    rc = start_coordinator(tmp_path / "small", max_upload_bytes=1000)
+    try:
+        client = login(rc, "admin", "admin-password-1")
+        client.create_project("p")
+        before = state(rc.ctx.config.data_dir)
+        big = b"x" * 1500
+        with pytest.raises(ResourceExhausted, match="over this coordinator's upload limit"):
+            client.find_missing_blobs("p", [(sha256_bytes(big), len(big))])
+        with pytest.raises(ResourceExhausted, match="upload limit"):
+            upload(client, "p", big)
+        wait_until(lambda: state(rc.ctx.config.data_dir) == before, what="the store to be as it was")
+        client.close()
+    finally:
+        rc.stop()
+
+
+def test_a_reader_who_is_not_a_member_is_refused(admin, setup, make_user):
+    data, good = setup
+    snap = admin.list_snapshots("p")[0]
+    eve = make_user("eve")
+    for call in (
+        lambda: eve.list_snapshots("p"),
+        lambda: eve.get_snapshot(snap.id),
+        lambda: eve.get_snapshot(snap.id, "p"),
+        lambda: list(eve.read_blobs("p", [good])),
+    ):
+        with pytest.raises(PermissionDenied, match="not a member"):
+            call()
+
+
+def test_a_viewer_reads_but_cannot_write(admin, setup, make_user):
+    data, good = setup
+    viewer = make_user("vic", "p", "viewer")
+    assert b"".join(p.data for p in viewer.read_blobs("p", [good])) == b"hello"
+    before = state(data)
+    with pytest.raises(PermissionDenied, match="editor or above"):
+        upload(viewer, "p", b"new")
+    with pytest.raises(PermissionDenied, match="editor or above"):
+        viewer.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), Entry("x", FILE, 5, good)])
+    assert state(data) == before

@@ -1,0 +1,70 @@
+import stat
+
+import pytest
+
+from kiln.core.errors import InvalidArgument
+from kiln.core.manifest import Entry, diff, manifest_id, totals, validate
+
+D = "a" * 64
+E = "b" * 64
+FILE = stat.S_IFREG | 0o644
+DIR = stat.S_IFDIR | 0o755
+LINK = stat.S_IFLNK | 0o777
+
+
+def test_manifest_id_ignores_input_order_and_changes_with_any_field():
+    a = [Entry("x", FILE, 1, D), Entry("d", DIR)]
+    assert manifest_id(a) == manifest_id(list(reversed(a)))
+    assert manifest_id(a) != manifest_id([Entry("x", FILE | 0o100, 1, D), Entry("d", DIR)])
+    assert manifest_id(a) != manifest_id([Entry("x", FILE, 1, E), Entry("d", DIR)])
+
+
+def test_validate_sorts_and_accepts_files_dirs_symlinks():
+    entries = validate([Entry("z", FILE, 3, D), Entry("a", DIR), Entry("a/l", LINK, 1, E)])
+    assert [e.path for e in entries] == ["a", "a/l", "z"]
+    assert totals(entries) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (Entry("/etc/passwd", FILE, 1, D), "absolute"),
+        (Entry("a/../../x", FILE, 1, D), "'..'"),
+        (Entry("a//b", FILE, 1, D), "not normalised"),
+        (Entry("dev", stat.S_IFCHR | 0o600, 0, D), "device"),
+        (Entry("fifo", stat.S_IFIFO | 0o600, 0, D), "device"),
+        (Entry("x", FILE | stat.S_ISUID, 1, D), "setuid"),
+        (Entry("x", FILE, 1, "nothex"), "invalid digest"),
+        (Entry("d", DIR, 3, ""), "cannot carry"),
+    ],
+)
+def test_validate_refuses_unsafe_entries(entry, message):
+    with pytest.raises(InvalidArgument, match=message):
+        validate([entry])
+
+
+def test_validate_refuses_duplicates_and_paths_below_files_or_links():
+    with pytest.raises(InvalidArgument, match="twice"):
+        validate([Entry("x", FILE, 1, D), Entry("x", FILE, 1, D)])
+    with pytest.raises(InvalidArgument, match="below file"):
+        validate([Entry("x", FILE, 1, D), Entry("x/y", FILE, 1, D)])
+    with pytest.raises(InvalidArgument, match="below symlink"):
+        validate([Entry("l", LINK, 1, D), Entry("l/y", FILE, 1, D)])
+
+
+def test_diff_names_added_removed_and_changed_paths():
+    old = [
+        Entry("keep", FILE, 1, D),
+        Entry("gone", FILE, 1, D),
+        Entry("edit", FILE, 1, D),
+        Entry("chmod", FILE, 1, D),
+    ]
+    new = [
+        Entry("keep", FILE, 1, D),
+        Entry("new", FILE, 1, E),
+        Entry("edit", FILE, 1, E),
+        Entry("chmod", FILE | 0o100, 1, D),
+    ]
+    d = diff(old, new)
+    assert (d.added, d.removed, d.changed) == (["new"], ["gone"], ["chmod", "edit"])
+    assert diff(old, old).is_empty()

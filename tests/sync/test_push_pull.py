@@ -1,0 +1,123 @@
+"""Pushing folders and pulling snapshots through the real coordinator."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kiln.core.blobparts import BlobPart
+from kiln.core.errors import AlreadyExists, InvalidArgument, KilnError, PermissionDenied
+from kiln.core.hashing import sha256_bytes
+from kiln.sync import push as push_module
+from kiln.sync.pull import pull
+from kiln.sync.push import push
+from tests.conftest import wait_until
+from tests.treeutil import age, sample_project, tree, write
+
+IGNORED = {"run.log", "build", "build/out.o", "secrets.txt", ".git", ".git/HEAD"}
+
+
+@pytest.fixture
+def project(admin):
+    admin.create_project("demo")
+    return "demo"
+
+
+def test_pull_restores_exactly_what_push_saw(admin, project, tmp_path):
+    src = sample_project(tmp_path / "src")
+    result = push(admin, src, project, "first", tmp_path / "cache")
+    assert result.files == 10 and result.bytes_uploaded > 0
+    snap, _ = pull(admin, result.snapshot.id, tmp_path / "dest")
+    assert snap.id == result.snapshot.id and snap.message == "first" and snap.author == "admin"
+    expected = {k: v for k, v in tree(src).items() if k not in IGNORED}
+    assert tree(tmp_path / "dest") == expected
+    assert "keep.log" in expected and "empty" in expected and expected["empty"][1] == 0o750
+
+
+def test_an_unchanged_folder_uploads_nothing_and_keeps_its_id(admin, project, tmp_path):
+    src = sample_project(tmp_path / "src")
+    first = push(admin, src, project, "", tmp_path / "cache")
+    again = push(admin, src, project, "", tmp_path / "cache")
+    assert again.snapshot.id == first.snapshot.id and again.bytes_uploaded == 0
+
+
+def test_changing_one_file_uploads_only_that_file(admin, project, tmp_path):
+    src = sample_project(tmp_path / "src")
+    first = push(admin, src, project, "", tmp_path / "cache")
+    write(src, "data/small.csv", "a,b\n1,2\n3,4\n")
+    second = push(admin, src, project, "", tmp_path / "cache")
+    assert second.bytes_uploaded == len("a,b\n1,2\n3,4\n")
+    assert second.snapshot.parent == first.snapshot.id
+    _, old = admin.get_snapshot(first.snapshot.id)
+    _, new = admin.get_snapshot(second.snapshot.id)
+    from kiln.core.manifest import diff
+
+    assert diff(old, new).changed == ["data/small.csv"]
+
+
+def test_the_stat_cache_spares_reading_unchanged_files(admin, project, tmp_path, monkeypatch):
+    src = sample_project(tmp_path / "src")
+    age(src)
+    push(admin, src, project, "", tmp_path / "cache")
+    read: list[str] = []
+    real = push_module._hash_local
+    monkeypatch.setattr(push_module, "_hash_local", lambda root, e: read.append(e.path) or real(root, e))
+    write(src, "train.py", "print('v2')\n", 0o755)
+    push(admin, src, project, "", tmp_path / "cache")
+    assert read == ["train.py"]
+
+
+def test_an_interrupted_push_resumes_without_resending_blobs(admin, project, tmp_path):
+    src = tmp_path / "src"
+    big = os.urandom(3 * 1024 * 1024)
+    write(src, "a.bin", big)
+    write(src, "b.bin", os.urandom(1024))
+
+    def cut_off():
+        yield [BlobPart(sha256_bytes(big), 0, big[: 1024 * 1024], False)]
+        raise ConnectionError("network cut")
+
+    with pytest.raises((KilnError, ConnectionError)):
+        admin.upload_blobs(project, cut_off())
+    blob_tmp = tmp_path / "coordinator" / "blobs" / "tmp"
+    wait_until(lambda: not any(blob_tmp.iterdir()), what="the partial blob to be dropped")
+    assert admin.find_missing_blobs(project, [(sha256_bytes(big), len(big))]) == [sha256_bytes(big)]
+    # the first file made it before the cut: upload it alone, as an interrupted push would have
+    admin.upload_blobs(project, [[BlobPart(sha256_bytes(big), 0, big, True)]])
+    result = push(admin, src, project, "", tmp_path / "cache")
+    assert result.bytes_uploaded == 1024 and result.bytes_total == len(big) + 1024
+
+
+def test_links_out_of_the_folder_are_refused_with_a_way_out(admin, project, tmp_path):
+    src = tmp_path / "src"
+    write(src, "ok.txt", "x")
+    os.symlink("/etc/passwd", src / "escape")
+    with pytest.raises(InvalidArgument, match="outside the folder.*kilnignore"):
+        push(admin, src, project, "", tmp_path / "cache")
+    assert admin.list_snapshots(project) == []
+    write(src, ".kilnignore", "escape\n")
+    assert push(admin, src, project, "", tmp_path / "cache").files == 2
+
+
+def test_pull_never_overwrites_and_never_leaves_half_a_tree(admin, project, make_user, tmp_path):
+    src = sample_project(tmp_path / "src")
+    snap = push(admin, src, project, "", tmp_path / "cache").snapshot
+    dest = write(tmp_path, "busy/precious.txt", "mine").parent
+    with pytest.raises(AlreadyExists, match="not empty"):
+        pull(admin, snap.id, dest)
+    assert tree(dest) == {"precious.txt": ("file", 0o644, b"mine")}
+    eve = make_user("eve")
+    with pytest.raises(PermissionDenied):
+        pull(eve, snap.id, tmp_path / "eve-copy")
+    assert not (tmp_path / "eve-copy").exists()
+    assert [p.name for p in tmp_path.iterdir() if "kiln-pull" in p.name] == []
+
+
+def test_snapshots_resolve_by_unique_prefix(admin, project, tmp_path):
+    src = sample_project(tmp_path / "src")
+    snap = push(admin, src, project, "", tmp_path / "cache").snapshot
+    found, _ = admin.get_snapshot(snap.id[:10])
+    assert found.id == snap.id
+    with pytest.raises(InvalidArgument, match="at least 8"):
+        admin.get_snapshot("abc")
