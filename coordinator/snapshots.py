@@ -21,8 +21,8 @@ from kiln.core.errors import (
     PermissionDenied,
     ResourceExhausted,
 )
-from kiln.core.hashing import is_digest
-from kiln.core.manifest import Entry, manifest_id, totals, validate
+from kiln.core.hashing import is_digest, sha256_bytes
+from kiln.core.manifest import Entry, apply_changes, canonical_manifest, totals, validate
 from kiln.core.models import Snapshot
 from kiln.core.paths import check_symlink_target
 from kiln.core.permissions import Need, Principal
@@ -47,18 +47,25 @@ def find_missing(ctx: Coordinator, who: Principal, project: str, blobs: list[tup
     return list(dict.fromkeys(d for d, _ in blobs if d not in held))
 
 
+# Verified blobs are made durable and recorded in batches of about this much (fewer filesystem syncs),
+# and whenever the stream ends, however it ends.
+FLUSH_BYTES = 16 * 1024 * 1024
+FLUSH_BLOBS = 4096
+
+
 @dataclass
 class _Receiver:
-    """State of one upload stream; runs in a worker thread, one message at a time."""
+    """State of one upload stream; runs on the stream's worker thread, one message at a time."""
 
     ctx: Coordinator
     project: str
     writer: BlobWriter | None = None
+    pending: list[BlobWriter] = field(default_factory=list)
+    pending_bytes: int = 0
     stored: list[str] = field(default_factory=list)
     received: int = 0
 
     def consume(self, parts: Iterable[BlobPart]) -> None:
-        done: list[tuple[str, int]] = []
         for part in parts:
             if self.writer is None:
                 if part.offset != 0:
@@ -75,23 +82,33 @@ class _Receiver:
             self.writer.write(part.data)
             self.received += len(part.data)
             if part.last:
-                done.append((part.digest, self.writer.commit()))
+                self.pending_bytes += self.writer.finish()
+                self.pending.append(self.writer)
                 self.writer = None
-        if done:
-            self.ctx.store.add_project_blobs(self.project, done)
-            self.stored.extend(d for d, _ in done)
+        if self.pending_bytes >= FLUSH_BYTES or len(self.pending) >= FLUSH_BLOBS:
+            self.flush()
 
-    def abort(self) -> None:
+    def flush(self) -> None:
+        """Makes the verified blobs durable and visible, then records them for the project."""
+        if self.pending:
+            self.ctx.blobs.publish(self.pending)
+            self.ctx.store.add_project_blobs(self.project, [(w.digest, w.size) for w in self.pending])
+            self.stored.extend(w.digest for w in self.pending)
+            self.pending, self.pending_bytes = [], 0
+
+    def close(self) -> None:
+        """End of stream, however it ended: verified blobs are kept (a retried push resumes after them),
+        a partial one is dropped."""
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
+        self.flush()
 
 
 async def receive_blobs(
     ctx: Coordinator, who: Principal, messages: AsyncIterator[tuple[str, list[BlobPart]]]
 ) -> tuple[list[str], int]:
-    """Stores each blob of the stream once it is complete and verified; a cut-off stream keeps the
-    blobs already finished (so a retried push resumes) and drops the partial one."""
+    """Stores each blob of the stream once it is complete and verified."""
     receiver: _Receiver | None = None
     # One worker per stream keeps the writes in order, and lets the clean-up of a cancelled stream run
     # after the write in flight rather than beside it.
@@ -109,43 +126,57 @@ async def receive_blobs(
             return [], 0
         if receiver.writer is not None:
             raise InvalidArgument(f"upload ended in the middle of blob {receiver.writer.digest[:12]}")
+        await loop.run_in_executor(worker, receiver.close)
         return receiver.stored, receiver.received
     finally:
         if receiver is not None:
-            worker.submit(receiver.abort)
+            worker.submit(receiver.close)
         worker.shutdown(wait=False)
 
 
-def create_snapshot(
-    ctx: Coordinator,
-    who: Principal,
-    project: str,
-    entries: list[Entry],
-    parent: str,
-    message: str,
-    expected_id: str,
-) -> Snapshot:
+@dataclass(frozen=True)
+class NewSnapshot:
+    """What a client asks to record: every entry, or the changes relative to a `base` snapshot."""
+
+    entries: list[Entry]
+    parent: str = ""
+    message: str = ""
+    expected_id: str = ""
+    base: str = ""
+    removed: tuple[str, ...] = ()
+
+
+def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnapshot) -> Snapshot:
     store = ctx.store
     require_project(store, who, Need.WRITE, project)
-    ordered = validate(entries)
-    snapshot_id = manifest_id(ordered)
-    if expected_id and expected_id != snapshot_id:
-        raise InvalidArgument(f"manifest digest is {snapshot_id}, not {expected_id} as the client computed")
+    if new.base:
+        if store.snapshot(project, new.base) is None:
+            raise NotFound(f"base snapshot {new.base[:12]} is not in project {project!r}")
+        # The base was checked when it was recorded: only the changes need checking now.
+        ordered = apply_changes(store.manifest(project, new.base), new.entries, new.removed)
+    else:
+        ordered = validate(new.entries)
+    body = canonical_manifest(ordered)
+    snapshot_id = sha256_bytes(body)
+    if new.expected_id and new.expected_id != snapshot_id:
+        raise InvalidArgument(
+            f"manifest digest is {snapshot_id}, not {new.expected_id} as the client computed"
+        )
     existing = store.snapshot(project, snapshot_id)
     if existing is not None:
         return existing
-    if parent and store.snapshot(project, parent) is None:
-        raise NotFound(f"parent snapshot {parent[:12]} is not in project {project!r}")
-    _check_blobs(ctx, project, ordered)
+    if new.parent and store.snapshot(project, new.parent) is None:
+        raise NotFound(f"parent snapshot {new.parent[:12]} is not in project {project!r}")
+    _check_blobs(ctx, project, new.entries if new.base else ordered)
     files, size = totals(ordered)
-    snap = Snapshot(snapshot_id, project, parent, message, who.user, clock.now(), files, size)
+    snap = Snapshot(snapshot_id, project, new.parent, new.message, who.user, clock.now(), files, size)
     with store.transaction():
-        store.add_snapshot(snap, ordered)
+        store.add_snapshot(snap, body)
         store.append_audit(
             who.user,
             "snapshot.create",
             f"{project}/{snapshot_id}",
-            {"files": files, "bytes": size, "parent": parent},
+            {"files": files, "bytes": size, "parent": new.parent},
         )
     return snap
 

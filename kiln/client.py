@@ -190,14 +190,24 @@ class Client:
         return list(reply.stored), reply.bytes_received
 
     def create_snapshot(
-        self, project: str, entries: list[Entry], parent: str = "", message: str = "", expected_id: str = ""
+        self,
+        project: str,
+        entries: list[Entry],
+        parent: str = "",
+        message: str = "",
+        expected_id: str = "",
+        base: str = "",
+        removed: Iterable[str] = (),
     ) -> Snapshot:
+        """Records a snapshot from every entry, or from the changes (`entries`, `removed`) to `base`."""
         req = projects_pb2.CreateSnapshotRequest(
             project=project,
             entries=[serde.entry_to_proto(e) for e in entries],
             parent=parent,
             message=message,
             expected_id=expected_id,
+            base=base,
+            removed=list(removed),
         )
         return serde.snapshot_from_proto(self._call(self.snapshots.CreateSnapshot, req))
 
@@ -206,10 +216,14 @@ class Client:
         return [serde.snapshot_from_proto(s) for s in reply.snapshots]
 
     def get_snapshot(self, snapshot_id: str, project: str = "") -> tuple[Snapshot, list[Entry]]:
-        reply = self._call(
-            self.snapshots.GetSnapshot, projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id)
-        )
+        req = projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id)
+        reply = self._call(self.snapshots.GetSnapshot, req)
         return serde.snapshot_from_proto(reply.snapshot), [serde.entry_from_proto(e) for e in reply.entries]
+
+    def snapshot_info(self, snapshot_id: str, project: str = "") -> Snapshot:
+        """The snapshot's record only, without fetching its manifest."""
+        req = projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id, summary_only=True)
+        return serde.snapshot_from_proto(self._call(self.snapshots.GetSnapshot, req).snapshot)
 
     def read_blobs(self, project: str, digests: list[str]) -> Iterator[BlobPart]:
         req = projects_pb2.ReadBlobsRequest(project=project, digests=digests)

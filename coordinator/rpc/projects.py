@@ -80,15 +80,15 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
     async def CreateSnapshot(
         self, request: projects_pb2.CreateSnapshotRequest, context: Ctx
     ) -> projects_pb2.Snapshot:
-        snap = snapshots.create_snapshot(
-            self.ctx,
-            principal(),
-            request.project,
+        new = snapshots.NewSnapshot(
             [serde.entry_from_proto(e) for e in request.entries],
             request.parent,
             request.message,
             request.expected_id,
+            request.base,
+            tuple(request.removed),
         )
+        snap = snapshots.create_snapshot(self.ctx, principal(), request.project, new)
         return serde.snapshot_to_proto(snap)
 
     async def ListSnapshots(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.SnapshotList:
@@ -98,6 +98,9 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
     async def GetSnapshot(
         self, request: projects_pb2.GetSnapshotRequest, context: Ctx
     ) -> projects_pb2.SnapshotManifest:
+        if request.summary_only:
+            snap = snapshots.resolve_snapshot(self.ctx, principal(), request.project, request.id)
+            return projects_pb2.SnapshotManifest(snapshot=serde.snapshot_to_proto(snap))
         snap, entries = snapshots.get_manifest(self.ctx, principal(), request.project, request.id)
         return projects_pb2.SnapshotManifest(
             snapshot=serde.snapshot_to_proto(snap), entries=[serde.entry_to_proto(e) for e in entries]

@@ -214,36 +214,30 @@ class SqliteStore:
     # -- blobs and snapshots ----------------------------------------------------------------------------
 
     def project_blobs(self, project: str, digests: Iterable[str]) -> dict[str, int]:
-        """The size of each of `digests` that the project holds."""
-        wanted = list(set(digests))
-        held: dict[str, int] = {}
-        for i in range(0, len(wanted), 500):
-            batch = wanted[i : i + 500]
-            marks = ",".join("?" * len(batch))
-            held.update(
-                (r["digest"], r["size"])
-                for r in self._rows(
-                    "SELECT b.digest, b.size FROM project_blobs p JOIN blobs b ON b.digest = p.digest "
-                    f"WHERE p.project = ? AND p.digest IN ({marks})",
-                    [project, *batch],
-                )
-            )
-        return held
+        """The size of each of `digests` that the project holds (one query, however many are asked)."""
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT b.digest, b.size FROM json_each(?) j "
+                "JOIN project_blobs p ON p.project = ? AND p.digest = j.value "
+                "JOIN blobs b ON b.digest = j.value",
+                [json.dumps(list(digests)), project],
+            ).fetchall()
+        return dict(rows)
 
-    def add_project_blobs(self, project: str, blobs: Iterable[tuple[str, int]]) -> None:
+    def add_project_blobs(self, project: str, blobs: list[tuple[str, int]]) -> None:
         """Records blobs (digest, size) as present on disk and held by the project."""
         now = clock.now()
         with self.transaction():
-            for digest, size in blobs:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
-                    [digest, size, now],
-                )
-                self.db.execute(
-                    "INSERT OR IGNORE INTO project_blobs (project, digest) VALUES (?, ?)", [project, digest]
-                )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
+                [(d, size, now) for d, size in blobs],
+            )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO project_blobs (project, digest) VALUES (?, ?)",
+                [(project, d) for d, _ in blobs],
+            )
 
-    def add_snapshot(self, snap: Snapshot, entries: list[Entry]) -> None:
+    def add_snapshot(self, snap: Snapshot, canonical_manifest: bytes) -> None:
         self._exec(
             "INSERT INTO snapshots (project, id, parent, message, author, created_at, files, bytes, "
             "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -256,7 +250,7 @@ class SqliteStore:
                 snap.created_at,
                 snap.files,
                 snap.bytes,
-                _encode_manifest(entries),
+                zlib.compress(canonical_manifest, 1),
             ],
         )
 
@@ -348,11 +342,6 @@ def _snapshot(row: dict[str, Any]) -> Snapshot:
         row["files"],
         row["bytes"],
     )
-
-
-def _encode_manifest(entries: list[Entry]) -> bytes:
-    rows = [[e.path, e.mode, e.size, e.digest] for e in entries]
-    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 6)
 
 
 def _decode_manifest(blob: bytes) -> list[Entry]:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import bisect
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import canonical_json, is_digest, sha256_bytes
 from kiln.core.paths import check_relpath, file_kind
 
-DIR_MODE = stat.S_IFDIR | 0o755
 
+class Entry(NamedTuple):
+    """One path in a snapshot. A symlink's blob holds its target; a directory has no blob.
 
-@dataclass(frozen=True, order=True)
-class Entry:
-    """One path in a snapshot. A symlink's blob holds its target; a directory has no blob."""
+    A tuple, because manifests hold tens of thousands of them and are built on every push.
+    """
 
     path: str
     mode: int
@@ -31,10 +33,34 @@ class Entry:
         return not stat.S_ISDIR(self.mode)
 
 
+def canonical_manifest(entries: Iterable[Entry]) -> bytes:
+    """The byte form a manifest is hashed (and stored) in: canonical JSON of the entries sorted by path."""
+    return canonical_json(sorted(entries))
+
+
 def manifest_id(entries: Iterable[Entry]) -> str:
-    """The snapshot id: SHA-256 of the canonical JSON of the sorted entries."""
-    rows = sorted((e.path, e.mode, e.size, e.digest) for e in entries)
-    return sha256_bytes(canonical_json(rows))
+    """The snapshot id: SHA-256 of the canonical manifest."""
+    return sha256_bytes(canonical_manifest(entries))
+
+
+def _check_entry(e: Entry) -> str:
+    check_relpath(e.path)
+    kind = file_kind(e.path, e.mode)
+    if kind == "dir":
+        if e.size or e.digest:
+            raise InvalidArgument(f"directory {e.path!r} cannot carry a size or digest")
+    elif not is_digest(e.digest):
+        raise InvalidArgument(f"path {e.path!r} has an invalid digest {e.digest[:80]!r}")
+    return kind
+
+
+def _check_ancestors(path: str, mode_of: Callable[[str], int | None]) -> None:
+    parent = path.rpartition("/")[0]
+    while parent:
+        mode = mode_of(parent)
+        if mode is not None and not stat.S_ISDIR(mode):
+            raise InvalidArgument(f"path {path!r} lies below {file_kind(parent, mode)} {parent!r}")
+        parent = parent.rpartition("/")[0]
 
 
 def validate(entries: Iterable[Entry]) -> list[Entry]:
@@ -43,24 +69,41 @@ def validate(entries: Iterable[Entry]) -> list[Entry]:
     Checks every path, refuses devices, duplicates, and any path below a file or symlink (which a pull
     could otherwise be tricked into writing through). Symlink targets are checked where the blobs are read.
     """
-    ordered = sorted(entries, key=lambda e: e.path)
-    kinds: dict[str, str] = {}
+    ordered = sorted(entries)
+    modes: dict[str, int] = {}
     for e in ordered:
-        check_relpath(e.path)
-        kind = file_kind(e.path, e.mode)
-        if e.path in kinds:
+        _check_entry(e)
+        if e.path in modes:
             raise InvalidArgument(f"path {e.path!r} appears twice in the manifest")
-        if kind == "dir":
-            if e.size or e.digest:
-                raise InvalidArgument(f"directory {e.path!r} cannot carry a size or digest")
-        elif not is_digest(e.digest):
-            raise InvalidArgument(f"path {e.path!r} has an invalid digest {e.digest[:80]!r}")
-        parent = e.path.rpartition("/")[0]
-        while parent:
-            if kinds.get(parent, "dir") != "dir":
-                raise InvalidArgument(f"path {e.path!r} lies below {kinds[parent]} {parent!r}")
-            parent = parent.rpartition("/")[0]
-        kinds[e.path] = kind
+        _check_ancestors(e.path, modes.get)  # ancestors sort before their descendants
+        modes[e.path] = e.mode
+    return ordered
+
+
+def apply_changes(base: Iterable[Entry], changes: Iterable[Entry], removed: Iterable[str]) -> list[Entry]:
+    """A validated base manifest with `changes` (new or replaced entries) applied and `removed` paths gone,
+    sorted; only what changed is checked, at a cost that does not grow with the size of the base."""
+    merged = {e.path: e for e in base}
+    for path in removed:
+        if merged.pop(path, None) is None:
+            raise InvalidArgument(f"removed path {path!r} is not in the base snapshot")
+    changed: dict[str, Entry] = {}
+    for e in changes:
+        _check_entry(e)
+        if e.path in changed:
+            raise InvalidArgument(f"path {e.path!r} appears twice in the changes")
+        changed[e.path] = e
+    merged.update(changed)
+    ordered = sorted(merged.values())
+    paths = [e.path for e in ordered]
+    for e in changed.values():
+        _check_ancestors(e.path, lambda p: merged[p].mode if p in merged else None)
+        if not stat.S_ISDIR(e.mode):
+            below = bisect.bisect_left(paths, e.path + "/")
+            if below < len(paths) and paths[below].startswith(e.path + "/"):
+                raise InvalidArgument(
+                    f"path {paths[below]!r} lies below {file_kind(e.path, e.mode)} {e.path!r}"
+                )
     return ordered
 
 

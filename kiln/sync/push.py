@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,12 @@ from typing import BinaryIO
 
 from kiln.client import Client
 from kiln.core.blobparts import BlobPart, pack
+from kiln.core.errors import FailedPrecondition, NotFound
 from kiln.core.hashing import sha256_bytes, sha256_file
-from kiln.core.manifest import Entry, manifest_id, totals
+from kiln.core.manifest import Entry, manifest_id
 from kiln.core.models import Snapshot
 from kiln.sync.progress import Reporter, Silent
-from kiln.sync.statcache import StatCache
+from kiln.sync.statcache import StatCache, State
 from kiln.sync.walk import LocalEntry, walk
 
 HASH_WORKERS = min(8, (os.cpu_count() or 1) * 2)
@@ -42,64 +44,89 @@ class PushResult:
 
 @dataclass(frozen=True)
 class Scan:
-    entries: list[Entry]
-    sources: dict[str, Callable[[], BinaryIO]]  # digest -> opener of local bytes
+    root: str
+    local: list[LocalEntry]
+    digests: dict[str, str]  # path -> digest, for files and symlinks
+    fresh: set[str]  # digests of content read in this scan (the stat cache did not know it)
+    changes: list[Entry]  # relative to the previous scan's state
+    removed: list[str]
+    base_id: str  # manifest id of the previous scan's state, if the coordinator confirmed one
+
+    @functools.cached_property
+    def entries(self) -> list[Entry]:
+        return [Entry(e.path, e.mode, e.size, self.digests.get(e.path, "")) for e in self.local]
+
+    @functools.cached_property
+    def sources(self) -> dict[str, LocalEntry]:
+        """digest -> a local file or link holding that content."""
+        found: dict[str, LocalEntry] = {}
+        for e in self.local:
+            if not e.is_dir:
+                found.setdefault(self.digests[e.path], e)
+        return found
+
+    def open(self, digest: str) -> BinaryIO:
+        e = self.sources[digest]
+        if e.is_link:
+            return io.BytesIO(e.link_target.encode("utf-8", "surrogateescape"))
+        return open(os.path.join(self.root, e.path), "rb")  # noqa: SIM115
 
 
-def _hash_local(root: Path, e: LocalEntry) -> str:
-    if e.kind == "symlink":
+def _hash_local(root: str, e: LocalEntry) -> str:
+    if e.is_link:
         return sha256_bytes(e.link_target.encode("utf-8", "surrogateescape"))
-    with open(root / e.path, "rb") as f:
+    with open(os.path.join(root, e.path), "rb") as f:
         return sha256_file(f)[0]
 
 
 def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
-    """The folder's manifest, reading only files whose (size, mtime, inode) the cache does not know."""
+    """The folder's state, reading only files whose (size, mtime, inode) the cache does not know.
+
+    Cheap when little changed: one pass compares each path's stat with the cached state.
+    """
     started = time.time_ns()
-    local = walk(root)
+    top = os.fspath(root)
+    local = walk(top)
+    previous = cache.state
     digests: dict[str, str] = {}
     todo: list[LocalEntry] = []
+    moved = False  # a path appeared, or changed type or mode
     for e in local:
-        if e.kind == "dir":
+        row = previous.get(e.path)
+        if row is None or row[0] != e.mode:
+            moved = True
+        if e.is_dir:
             continue
-        cached = cache.lookup(e.path, e.size, e.mtime_ns, e.ino)
-        if cached:
-            digests[e.path] = cached
+        if row is not None and row[1] == e.size and row[2] == e.mtime_ns and row[3] == e.ino:
+            digests[e.path] = str(row[4])
         else:
             todo.append(e)
     reporter.phase("hashing", sum(e.size for e in todo))
 
     def hash_one(e: LocalEntry) -> tuple[str, str]:
-        digest = _hash_local(root, e)
+        digest = _hash_local(top, e)
         reporter.advance(e.size)
         return e.path, digest
 
+    fresh: dict[str, str] = {}
     if todo:
         with ThreadPoolExecutor(HASH_WORKERS) as pool:
-            digests.update(pool.map(hash_one, todo))
-    entries: list[Entry] = []
-    sources: dict[str, Callable[[], BinaryIO]] = {}
+            fresh = dict(pool.map(hash_one, todo))
+        digests.update(fresh)
+    base_id = cache.state_id
+    if not (todo or moved or len(local) != len(previous)):
+        return Scan(top, local, digests, set(), [], [], base_id)
+    state: State = {}
+    changes: list[Entry] = []
     for e in local:
-        if e.kind == "dir":
-            entries.append(Entry(e.path, e.mode))
-            continue
-        digest = digests[e.path]
-        entries.append(Entry(e.path, e.mode, e.size, digest))
-        if digest not in sources:
-            sources[digest] = _opener(root, e)
-    cache.remember(
-        {e.path: (e.size, e.mtime_ns, e.ino, digests[e.path]) for e in local if e.kind != "dir"}, started
-    )
-    cache.write()
-    return Scan(entries, sources)
-
-
-def _opener(root: Path, e: LocalEntry) -> Callable[[], BinaryIO]:
-    if e.kind == "symlink":
-        target = e.link_target.encode("utf-8", "surrogateescape")
-        return lambda: io.BytesIO(target)
-    path = root / e.path
-    return lambda: open(path, "rb")
+        digest = digests.get(e.path, "")
+        state[e.path] = [e.mode, e.size, e.mtime_ns, e.ino, digest] if digest else [e.mode, 0, 0, 0, ""]
+        old = previous.get(e.path)
+        if old is None or old[0] != e.mode or old[4] != digest:
+            changes.append(Entry(e.path, e.mode, e.size, digest))
+    removed = sorted(previous.keys() - state.keys())
+    cache.replace(state, started, same_manifest=not (changes or removed))
+    return Scan(top, local, digests, set(fresh.values()), changes, removed, base_id)
 
 
 def _counted(messages: Iterator[list[BlobPart]], reporter: Reporter) -> Iterator[list[BlobPart]]:
@@ -108,26 +135,64 @@ def _counted(messages: Iterator[list[BlobPart]], reporter: Reporter) -> Iterator
         reporter.advance(sum(len(p.data) for p in m))
 
 
+def _upload_missing(
+    client: Client, project: str, found: Scan, candidates: set[str], reporter: Reporter
+) -> int:
+    sizes = {found.digests[e.path]: e.size for e in found.local if not e.is_dir}
+    offered = [(d, sizes[d]) for d in candidates]
+    missing = client.find_missing_blobs(project, offered) if offered else []
+    if not missing:
+        return 0
+    reporter.phase("uploading", sum(sizes[d] for d in missing))
+    messages = pack((d, functools.partial(found.open, d)) for d in missing)
+    return client.upload_blobs(project, _counted(messages, reporter))[1]
+
+
+def _existing(client: Client, project: str, snapshot_id: str) -> Snapshot | None:
+    try:
+        return client.snapshot_info(snapshot_id, project)
+    except NotFound:
+        return None
+
+
+def _record(
+    client: Client, project: str, found: Scan, last: str, message: str, reporter: Reporter
+) -> tuple[Snapshot, int]:
+    """Uploads and records the snapshot, optimistically: only content read in this scan is offered, and the
+    snapshot is described as changes to the last one pushed from here when the cache still holds it. Where
+    the project lacks content the cache knew (another project, an earlier push cut off) the coordinator
+    refuses, and everything is offered and described in full, so no blob already there is sent again."""
+    uploaded = _upload_missing(client, project, found, found.fresh, reporter)
+    try:
+        if last and found.base_id == last:
+            snap = client.create_snapshot(
+                project, found.changes, last, message, base=last, removed=found.removed
+            )
+        else:
+            snap = client.create_snapshot(project, found.entries, last, message, manifest_id(found.entries))
+    except (FailedPrecondition, NotFound):
+        uploaded += _upload_missing(client, project, found, set(found.sources), reporter)
+        snap = client.create_snapshot(project, found.entries, "", message, manifest_id(found.entries))
+    return snap, uploaded
+
+
 def push(
     client: Client, root: Path, project: str, message: str, cache_dir: Path, reporter: Reporter | None = None
 ) -> PushResult:
+    """Snapshots `root` into `project`; a folder unchanged since its last push costs one small call."""
     reporter = reporter or Silent()
+    cache = StatCache.for_folder(cache_dir, root)
     try:
-        cache = StatCache.for_folder(cache_dir, root)
         found = scan(root, cache, reporter)
-        blobs = {e.digest: e.size for e in found.entries if e.has_blob}
-        missing = client.find_missing_blobs(project, blobs.items())
+        last = cache.last_snapshot.get(project, "")
+        unchanged = found.base_id and found.base_id == last and not (found.changes or found.removed)
+        snap = _existing(client, project, last) if unchanged else None
         uploaded = 0
-        if missing:
-            reporter.phase("uploading", sum(blobs[d] for d in missing))
-            messages = pack((d, found.sources[d]) for d in missing)
-            _, uploaded = client.upload_blobs(project, _counted(messages, reporter))
-        snap = client.create_snapshot(
-            project, found.entries, cache.last_snapshot.get(project, ""), message, manifest_id(found.entries)
-        )
-        cache.last_snapshot[project] = snap.id
-        cache.write()
-        files, size = totals(found.entries)
-        return PushResult(snap, files, size, uploaded)
+        if snap is None:
+            snap, uploaded = _record(client, project, found, last, message, reporter)
+        cache.confirm(snap.id, project)
+        blobs = [e for e in found.local if not e.is_dir]
+        return PushResult(snap, len(blobs), sum(e.size for e in blobs), uploaded)
     finally:
+        cache.write()  # keeps the hashing done even when the upload failed
         reporter.done()

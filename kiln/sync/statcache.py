@@ -1,4 +1,6 @@
-"""Remembers each file's digest by (size, mtime_ns, inode) so unchanged files are not read again."""
+"""The folder as it was last scanned: each path's (mode, size, mtime_ns, inode, digest), and the id of the
+manifest that state makes. Unchanged files are not read again, an unchanged folder is recognised without
+building its manifest, and a changed one can be described to the coordinator as changes to that state."""
 
 from __future__ import annotations
 
@@ -10,39 +12,53 @@ from kiln.core.atomic import atomic_write
 from kiln.core.hashing import sha256_bytes
 
 # A file modified this close to the scan may change again within the clock's resolution without its
-# mtime moving; such entries are not trusted next time (git's "racily clean" rule).
-RACY_WINDOW_NS = 1_000_000_000  # far above ext4's ~4 ms tick; FAT-like 2 s clocks are rare
+# mtime moving; such entries keep their digest for the manifest but are read again next time (git's
+# "racily clean" rule). Far above ext4's ~4 ms timestamp tick.
+RACY_WINDOW_NS = 1_000_000_000
+UNTRUSTED = -1
+
+State = dict[str, list[int | str]]  # rel -> [mode, size, mtime_ns, inode, digest]; dirs: [mode, 0, 0, 0, ""]
 
 
 @dataclass
 class StatCache:
     path: Path
-    entries: dict[str, list[int | str]] = field(default_factory=dict)  # rel -> [size, mtime_ns, ino, digest]
+    state: State = field(default_factory=dict)
+    state_id: str = ""  # manifest id of `state`, once the coordinator has confirmed it
     last_snapshot: dict[str, str] = field(default_factory=dict)  # project -> snapshot id pushed from here
+    dirty: bool = False
 
     @classmethod
     def for_folder(cls, cache_dir: Path, root: Path) -> StatCache:
         path = cache_dir / f"{sha256_bytes(str(root.resolve()).encode())[:24]}.json"
         try:
             data = json.loads(path.read_text())
-            return cls(path, data.get("entries", {}), data.get("last_snapshot", {}))
-        except (OSError, ValueError):
+            return cls(path, data["state"], data["state_id"], data["last_snapshot"])
+        except (OSError, ValueError, KeyError):
             return cls(path)
 
-    def lookup(self, rel: str, size: int, mtime_ns: int, ino: int) -> str | None:
-        hit = self.entries.get(rel)
-        if hit and hit[0] == size and hit[1] == mtime_ns and hit[2] == ino:
-            return str(hit[3])
-        return None
+    def replace(self, state: State, scan_started_ns: int, same_manifest: bool) -> None:
+        """Takes a new scan's state; entries modified too close to the scan will be read again. The
+        confirmed manifest id stays only if the manifest is the same (just stat keys moved)."""
+        horizon = scan_started_ns - RACY_WINDOW_NS
+        for row in state.values():
+            if row[4] and int(row[2]) >= horizon:
+                row[2] = UNTRUSTED
+        self.state, self.dirty = state, True
+        if not same_manifest:
+            self.state_id = ""
 
-    def remember(self, found: dict[str, tuple[int, int, int, str]], scan_started_ns: int) -> None:
-        """Replaces the entries with this scan's (rel -> size, mtime_ns, inode, digest), minus racy ones."""
-        self.entries = {
-            rel: [size, mtime, ino, digest]
-            for rel, (size, mtime, ino, digest) in found.items()
-            if mtime < scan_started_ns - RACY_WINDOW_NS
-        }
+    def confirm(self, manifest_id: str, project: str) -> None:
+        """The coordinator recorded the current state as `manifest_id` in `project`."""
+        if self.state_id != manifest_id or self.last_snapshot.get(project) != manifest_id:
+            self.state_id = manifest_id
+            self.last_snapshot[project] = manifest_id
+            self.dirty = True
 
     def write(self) -> None:
-        data = {"entries": self.entries, "last_snapshot": self.last_snapshot}
-        atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode(), 0o600)
+        """Saves the cache if it changed (atomically, but without fsync: losing it costs only re-reading)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        data = {"state": self.state, "state_id": self.state_id, "last_snapshot": self.last_snapshot}
+        atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode(), 0o600, durable=False)

@@ -110,18 +110,22 @@ class UploadBlobsReply(_message.Message):
     def __init__(self, stored: _Optional[_Iterable[str]] = ..., bytes_received: _Optional[int] = ...) -> None: ...
 
 class CreateSnapshotRequest(_message.Message):
-    __slots__ = ("project", "entries", "parent", "message", "expected_id")
+    __slots__ = ("project", "entries", "parent", "message", "expected_id", "base", "removed")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_ID_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
     project: str
     entries: _containers.RepeatedCompositeFieldContainer[_common_pb2.ManifestEntry]
     parent: str
     message: str
     expected_id: str
-    def __init__(self, project: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_common_pb2.ManifestEntry, _Mapping]]] = ..., parent: _Optional[str] = ..., message: _Optional[str] = ..., expected_id: _Optional[str] = ...) -> None: ...
+    base: str
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_common_pb2.ManifestEntry, _Mapping]]] = ..., parent: _Optional[str] = ..., message: _Optional[str] = ..., expected_id: _Optional[str] = ..., base: _Optional[str] = ..., removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("id", "project", "parent", "message", "author", "created_at", "files", "bytes")
@@ -150,12 +154,14 @@ class SnapshotList(_message.Message):
     def __init__(self, snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
-    __slots__ = ("project", "id")
+    __slots__ = ("project", "id", "summary_only")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     project: str
     id: str
-    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class SnapshotManifest(_message.Message):
     __slots__ = ("snapshot", "entries")

@@ -8,7 +8,13 @@ import stat
 import pytest
 
 from kiln.core.blobparts import BlobPart
-from kiln.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied, ResourceExhausted
+from kiln.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from kiln.core.hashing import sha256_bytes
 from kiln.core.manifest import Entry
 from tests.conftest import login, start_coordinator, wait_until
@@ -143,4 +149,23 @@ def test_a_viewer_reads_but_cannot_write(admin, setup, make_user):
         upload(viewer, "p", b"new")
     with pytest.raises(PermissionDenied, match="editor or above"):
         viewer.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), Entry("x", FILE, 5, good)])
+    assert state(data) == before
+
+
+def test_a_snapshot_described_as_changes_is_checked_and_recorded(admin, setup):
+    data, good = setup
+    base = admin.list_snapshots("p")[0]
+    other = upload(admin, "p", b"other")
+    snap = admin.create_snapshot("p", [Entry("new.txt", FILE, 5, other)], base.id, base=base.id)
+    _, entries = admin.get_snapshot(snap.id)
+    assert [e.path for e in entries] == ["hello.txt", "new.txt"] and snap.parent == base.id
+    before = state(data)
+    with pytest.raises(InvalidArgument, match="not in the base"):
+        admin.create_snapshot("p", [], base=base.id, removed=["ghost.txt"])
+    with pytest.raises(InvalidArgument, match="lies below file"):
+        admin.create_snapshot("p", [Entry("hello.txt/x", FILE, 5, good)], base=base.id)
+    with pytest.raises(FailedPrecondition, match="never uploaded"):
+        admin.create_snapshot("p", [Entry("x.bin", FILE, 9, "e" * 64)], base=base.id)
+    with pytest.raises(NotFound, match="base snapshot"):
+        admin.create_snapshot("p", [], base="f" * 64)
     assert state(data) == before

@@ -10,7 +10,7 @@ import pytest
 from kiln.coordinator.store import SchemaTooNew, SqliteStore
 
 from kiln.core.audit import verify_chain
-from kiln.core.manifest import Entry
+from kiln.core.manifest import Entry, canonical_manifest
 from kiln.core.models import Snapshot, Token
 from kiln.core.permissions import Role
 
@@ -53,7 +53,7 @@ class StoreContract:
         store.add_user("alice", "h", False)
         store.add_project("p", "", "alice")
         entries = [Entry("d", stat.S_IFDIR | 0o755), Entry("d/f", stat.S_IFREG | 0o600, 3, D)]
-        store.add_snapshot(Snapshot("ab" * 32, "p", "", "m", "alice", 1.0, 1, 3), entries)
+        store.add_snapshot(Snapshot("ab" * 32, "p", "", "m", "alice", 1.0, 1, 3), canonical_manifest(entries))
         assert store.manifest("p", "ab" * 32) == entries
         assert [s.id for s in store.snapshots_matching("abab")] == ["ab" * 32]
 

@@ -3,7 +3,7 @@ import stat
 import pytest
 
 from kiln.core.errors import InvalidArgument
-from kiln.core.manifest import Entry, diff, manifest_id, totals, validate
+from kiln.core.manifest import Entry, apply_changes, diff, manifest_id, totals, validate
 
 D = "a" * 64
 E = "b" * 64
@@ -68,3 +68,26 @@ def test_diff_names_added_removed_and_changed_paths():
     d = diff(old, new)
     assert (d.added, d.removed, d.changed) == (["new"], ["gone"], ["chmod", "edit"])
     assert diff(old, old).is_empty()
+
+
+def test_apply_changes_gives_the_same_manifest_as_a_full_description():
+    base = validate([Entry("d", DIR), Entry("d/a", FILE, 1, D), Entry("b", FILE, 1, D)])
+    new = validate([Entry("d", DIR), Entry("d/a", FILE, 1, E), Entry("c", FILE, 2, E)])
+    merged = apply_changes(base, [Entry("d/a", FILE, 1, E), Entry("c", FILE, 2, E)], ["b"])
+    assert merged == new and manifest_id(merged) == manifest_id(new)
+
+
+@pytest.mark.parametrize(
+    "changes, removed, message",
+    [
+        ([], ["nope"], "not in the base"),
+        ([Entry("/abs", FILE, 1, D)], [], "absolute"),
+        ([Entry("f/x", FILE, 1, D)], [], "below file"),
+        ([Entry("d", FILE, 1, D)], [], "below file"),  # a directory turned file with children left below
+        ([Entry("x", FILE, 1, D), Entry("x", FILE, 1, E)], [], "twice"),
+    ],
+)
+def test_apply_changes_checks_what_changed(changes, removed, message):
+    base = validate([Entry("d", DIR), Entry("d/a", FILE, 1, D), Entry("f", FILE, 1, D)])
+    with pytest.raises(InvalidArgument, match=message):
+        apply_changes(base, changes, removed)

@@ -121,3 +121,22 @@ def test_snapshots_resolve_by_unique_prefix(admin, project, tmp_path):
     assert found.id == snap.id
     with pytest.raises(InvalidArgument, match="at least 8"):
         admin.get_snapshot("abc")
+
+
+def test_a_folder_pushed_to_a_second_project_uploads_its_content_there(admin, project, tmp_path):
+    src = sample_project(tmp_path / "src")
+    age(src)
+    first = push(admin, src, project, "", tmp_path / "cache")
+    admin.create_project("other")
+    # the stat cache knows every file, but project "other" holds none of their content yet
+    second = push(admin, src, "other", "", tmp_path / "cache")
+    assert second.snapshot.id == first.snapshot.id and second.snapshot.project == "other"
+    assert second.bytes_uploaded == first.bytes_uploaded > 0
+    pull(admin, second.snapshot.id, tmp_path / "copy", project="other")
+    assert tree(tmp_path / "copy") == {k: v for k, v in tree(src).items() if k not in IGNORED}
+    assert (
+        admin.find_missing_blobs(
+            "other", [(e.digest, e.size) for e in admin.get_snapshot(second.snapshot.id)[1] if e.has_blob]
+        )
+        == []
+    )

@@ -1,0 +1,77 @@
+"""Shared plumbing for benchmarks: a real coordinator process on loopback, timing, and the result table."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kiln.client import Client
+from kiln.pinning import presented_ca
+
+ADMIN_PASSWORD = "bench-admin-password"
+
+
+@contextmanager
+def coordinator_process(data: Path, *extra: str) -> Iterator[Client]:
+    """A coordinator in its own process (as deployed), and an admin client signed in to it."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data.parent / "admin-password").write_text(ADMIN_PASSWORD)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiln",
+            "coordinator",
+            "--data",
+            str(data),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-password-file",
+            str(data.parent / "admin-password"),
+            "--log-level",
+            "WARNING",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        address = ""
+        while not address:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("coordinator exited before it was ready")
+            if m := re.search(r"listening on (\S+)", line):
+                address = m.group(1)
+        ca = presented_ca(address).pem
+        with Client(address, ca) as anonymous:
+            token = anonymous.login("admin", ADMIN_PASSWORD)[0]
+        with Client(address, ca, token, timeout=3600) as client:
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    for row in [header, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)))
