@@ -1,0 +1,27 @@
+"""Runtimes: how a node runs a job. A name -> class registry; each runtime reports through callbacks."""
+
+from kiln.agent.runtimes.base import (
+    REGISTRY,
+    JobEvents,
+    JobHandle,
+    JobSpec,
+    Mount,
+    Runtime,
+    RuntimeUnavailable,
+    available_runtimes,
+    get_runtime,
+    register,
+)
+
+__all__ = [
+    "REGISTRY",
+    "JobEvents",
+    "JobHandle",
+    "JobSpec",
+    "Mount",
+    "Runtime",
+    "RuntimeUnavailable",
+    "available_runtimes",
+    "get_runtime",
+    "register",
+]
