@@ -6,7 +6,7 @@ from kiln.coordinator.store import SqliteStore
 
 from kiln.core.errors import NotFound, PermissionDenied
 from kiln.core.models import Project
-from kiln.core.permissions import Need, Principal, admin_decision, project_decision
+from kiln.core.permissions import Need, Principal, Role, admin_decision, project_decision
 
 
 def require_project(store: SqliteStore, who: Principal, need: Need, project: str) -> Project:
@@ -20,7 +20,10 @@ def require_project(store: SqliteStore, who: Principal, need: Need, project: str
             f"user {who.user!r} is not a member of project {project!r} "
             "(or it does not exist); ask a project owner to add you"
         )
-    role = found.members.get(who.user)
+    if who.node:  # a node may work in a project while it holds one of its runs
+        role = Role.EDITOR if any(r.spec.project == project for r in store.active_runs(who.node)) else None
+    else:
+        role = found.members.get(who.user)
     reason = project_decision(who, need, project, role, archived=bool(found.archived_at))
     if reason:
         raise PermissionDenied(reason)

@@ -10,6 +10,7 @@ from kiln.coordinator.identity import (
     secret_hash,
     verify_password,
 )
+from kiln.coordinator.pki import certificate_fingerprint
 from kiln.coordinator.store import SqliteStore
 
 from kiln.core import clock, defaults
@@ -63,6 +64,18 @@ class Authenticator:
             self._touched[token.id] = now
             self.store.touch_token(token.id, now)
         return Principal(user.name, user.is_admin, token.id)
+
+    def node(self, name: str, certificate_pem: bytes) -> Principal:
+        """The node a verified client certificate names, if it is the certificate that node enrolled with
+        (a removed node, or one enrolled again since, is refused)."""
+        expected = self.store.node_fingerprint(name)
+        if expected is None:
+            raise Unauthenticated(
+                f"node {name!r} is not enrolled here (removed?); enrol it again with a join token"
+            )
+        if certificate_fingerprint(certificate_pem) != expected:
+            raise Unauthenticated(f"this is not the certificate node {name!r} enrolled with; enrol it again")
+        return Principal.for_node(name)
 
 
 def login(store: SqliteStore, name: str, password: str, token_name: str) -> tuple[str, Token, User]:

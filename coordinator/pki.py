@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from kiln.core.atomic import atomic_write
 from kiln.core.defaults import TLS_SERVER_NAME
+from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import fingerprint
 
 CA_YEARS = 20
@@ -53,8 +54,29 @@ def ensure_pki(folder: Path) -> ServerTls:
 
 
 def ca_fingerprint(folder: Path) -> str:
-    cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
-    return fingerprint(cert.public_bytes(serialization.Encoding.DER))
+    return certificate_fingerprint((folder / "ca.pem").read_bytes())
+
+
+def certificate_fingerprint(pem: bytes) -> str:
+    return fingerprint(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
+
+
+def sign_node_request(folder: Path, csr_pem: bytes, name: str) -> bytes:
+    """A client certificate for node `name` from its certificate request (its key never leaves the node)."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError:
+        raise InvalidArgument("the certificate request is not a PEM CSR") from None
+    if not csr.is_signature_valid:
+        raise InvalidArgument("the certificate request's signature does not verify")
+    public = csr.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise InvalidArgument("node keys must be elliptic-curve (P-256) keys")
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    cert = issue_certificate(public, ca_key, ca_cert, name, [], server=False)
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -1,9 +1,11 @@
-"""The production factory: builds the coordinator's gRPC server over TLS, on a port of the caller's choice
-(port 0 in tests, read back from the bound socket)."""
+"""The production factory: builds the coordinator's gRPC server on two TLS ports (users, and agents with
+mutual TLS), on ports of the caller's choice (port 0 in tests, read back from the bound sockets), with the
+dispatcher running beside it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -13,10 +15,12 @@ from dataclasses import dataclass, field
 import grpc
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
+from kiln.coordinator.dispatch import Dispatcher
+from kiln.coordinator.rpc.compute import AgentGatewayServicer, NodesServicer, RunsServicer
 from kiln.coordinator.rpc.identity import AuditServicer, AuthServicer, UsersServicer
 from kiln.coordinator.rpc.interceptor import AuthInterceptor
 from kiln.coordinator.rpc.projects import ProjectsServicer, SnapshotsServicer
-from kiln.proto.v1 import admin_pb2_grpc, projects_pb2_grpc
+from kiln.proto.v1 import admin_pb2_grpc, nodes_pb2_grpc, projects_pb2_grpc, runs_pb2_grpc
 
 from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
@@ -28,26 +32,70 @@ GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", defaults.MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", defaults.MAX_MESSAGE_BYTES),
     ("grpc.so_reuseport", 0),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
 ]
 
 
-async def build_server(ctx: Coordinator) -> tuple[grpc.aio.Server, int]:
-    """A started server with every service, bound as the configuration says; returns it and its port."""
+def agent_listen(config: CoordinatorConfig) -> str:
+    if config.agent_listen:
+        return config.agent_listen
+    host, port = split_address(config.listen)
+    return join_address(host, port + 1 if port else 0)
+
+
+def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
+    try:
+        bound = server.add_secure_port(join_address(*split_address(address)), credentials)
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise InvalidArgument(f"cannot listen on {address}: address in use or not available")
+    return bound
+
+
+@dataclass
+class Serving:
+    server: grpc.aio.Server
+    dispatcher: Dispatcher
+    port: int
+    agent_port: int
+    loop_task: asyncio.Task[None]
+
+    async def stop(self, grace: float) -> None:
+        self.loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.loop_task
+        await self.server.stop(grace)
+
+
+async def build_server(ctx: Coordinator) -> Serving:
+    """A started server with every service and the dispatcher loop, bound as the configuration says."""
     server = grpc.aio.server(interceptors=[AuthInterceptor(Authenticator(ctx.store))], options=GRPC_OPTIONS)
-    admin_pb2_grpc.add_AuthServicer_to_server(AuthServicer(ctx), server)
+    tls = ctx.tls
+    port = _bind(server, ctx.config.listen, grpc.ssl_server_credentials([(tls.key_pem, tls.chain_pem)]))
+    agent_port = _bind(
+        server,
+        agent_listen(ctx.config),
+        grpc.ssl_server_credentials(
+            [(tls.key_pem, tls.chain_pem)], root_certificates=tls.ca_pem, require_client_auth=True
+        ),
+    )
+    dispatcher = Dispatcher(ctx)
+    admin_pb2_grpc.add_AuthServicer_to_server(AuthServicer(ctx, agent_port), server)
     admin_pb2_grpc.add_UsersServicer_to_server(UsersServicer(ctx), server)
     admin_pb2_grpc.add_AuditServicer_to_server(AuditServicer(ctx), server)
     projects_pb2_grpc.add_ProjectsServicer_to_server(ProjectsServicer(ctx), server)
     projects_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(ctx), server)
-    credentials = grpc.ssl_server_credentials([(ctx.tls.key_pem, ctx.tls.chain_pem)])
-    try:
-        bound = server.add_secure_port(join_address(*split_address(ctx.config.listen)), credentials)
-    except RuntimeError:
-        bound = 0
-    if bound == 0:
-        raise InvalidArgument(f"cannot listen on {ctx.config.listen}: address in use or not available")
+    runs_pb2_grpc.add_RunsServicer_to_server(RunsServicer(ctx, dispatcher), server)
+    nodes_pb2_grpc.add_NodesServicer_to_server(NodesServicer(ctx, dispatcher), server)
+    nodes_pb2_grpc.add_AgentGatewayServicer_to_server(
+        AgentGatewayServicer(ctx, dispatcher, agent_port), server
+    )
     await server.start()
-    return server, bound
+    task = asyncio.get_running_loop().create_task(dispatcher.run_forever())
+    return Serving(server, dispatcher, port, agent_port, task)
 
 
 @dataclass
@@ -56,24 +104,29 @@ class RunningCoordinator:
 
     ctx: Coordinator
     port: int
+    agent_port: int
     host: str
     _loop: asyncio.AbstractEventLoop = field(repr=False)
-    _server: grpc.aio.Server = field(repr=False)
+    _serving: Serving = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return join_address(self.host, self.port)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._serving.dispatcher
 
     def stop(self, grace: float = 1.0) -> None:
-        asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).result()
+        asyncio.run_coroutine_threadsafe(self._serving.stop(grace), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self.ctx.close()
 
 
 def start_in_thread(config: CoordinatorConfig) -> RunningCoordinator:
-    """Opens the data folder and serves on a background thread; returns once the port is bound."""
+    """Opens the data folder and serves on a background thread; returns once the ports are bound."""
     ctx = open_coordinator(config)
     loop = asyncio.new_event_loop()
     ready: dict[str, object] = {}
@@ -82,7 +135,7 @@ def start_in_thread(config: CoordinatorConfig) -> RunningCoordinator:
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            ready["server"], ready["port"] = loop.run_until_complete(build_server(ctx))
+            ready["serving"] = loop.run_until_complete(build_server(ctx))
         except BaseException as e:  # reported to the starting thread
             ready["error"] = e
             started.set()
@@ -97,18 +150,19 @@ def start_in_thread(config: CoordinatorConfig) -> RunningCoordinator:
     if "error" in ready:
         ctx.close()
         raise ready["error"]  # type: ignore[misc]
+    serving: Serving = ready["serving"]  # type: ignore[assignment]
     host, _ = split_address(config.listen)
-    return RunningCoordinator(ctx, ready["port"], host, loop, ready["server"], thread)  # type: ignore[arg-type]
+    return RunningCoordinator(ctx, serving.port, serving.agent_port, host, loop, serving, thread)
 
 
-async def serve_until_signalled(ctx: Coordinator, on_ready: Callable[[int], None]) -> None:
+async def serve_until_signalled(ctx: Coordinator, on_ready: Callable[[Serving], None]) -> None:
     """Serves until SIGINT or SIGTERM, then stops gracefully (calls in flight get a few seconds)."""
-    server, port = await build_server(ctx)
+    serving = await build_server(ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    on_ready(port)
+    on_ready(serving)
     await stop.wait()
     log.info("stopping")
-    await server.stop(3.0)
+    await serving.stop(3.0)

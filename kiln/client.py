@@ -13,9 +13,20 @@ from kiln.core.audit import AuditRecord, ChainVerdict
 from kiln.core.blobparts import BlobPart
 from kiln.core.errors import KilnError, Unavailable, error_for_code
 from kiln.core.manifest import Entry
-from kiln.core.models import Project, Snapshot, Token, User
+from kiln.core.models import JoinToken, Node, Project, Snapshot, Token, User
 from kiln.core.permissions import Role
-from kiln.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2, projects_pb2, projects_pb2_grpc
+from kiln.core.runs import LogChunk, Run, RunSpec
+from kiln.proto.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    nodes_pb2,
+    nodes_pb2_grpc,
+    projects_pb2,
+    projects_pb2_grpc,
+    runs_pb2,
+    runs_pb2_grpc,
+)
 
 T = TypeVar("T")
 
@@ -30,10 +41,21 @@ EMPTY = common_pb2.Empty()
 class Client:
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user."""
 
-    def __init__(self, address: str, ca_pem: bytes, token: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        ca_pem: bytes,
+        token: str | None = None,
+        timeout: float = 60.0,
+        node_identity: tuple[bytes, bytes] | None = None,
+    ) -> None:
+        """`node_identity` (key PEM, certificate PEM) makes this an agent's client, for the agent port."""
         self.address = address
         self.timeout = timeout
-        creds = grpc.ssl_channel_credentials(root_certificates=ca_pem)
+        key, cert = node_identity or (None, None)
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=ca_pem, private_key=key, certificate_chain=cert
+        )
         if token:
             creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
         self.channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
@@ -42,6 +64,9 @@ class Client:
         self.audit = admin_pb2_grpc.AuditStub(self.channel)
         self.projects = projects_pb2_grpc.ProjectsStub(self.channel)
         self.snapshots = projects_pb2_grpc.SnapshotsStub(self.channel)
+        self.runs = runs_pb2_grpc.RunsStub(self.channel)
+        self.nodes = nodes_pb2_grpc.NodesStub(self.channel)
+        self.gateway = nodes_pb2_grpc.AgentGatewayStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -230,3 +255,56 @@ class Client:
         for message in self._stream(self.snapshots.ReadBlobs, req):
             for part in message.parts:
                 yield serde.part_from_proto(part)
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    def submit_run(self, spec: RunSpec) -> Run:
+        return serde.run_from_proto(self._call(self.runs.SubmitRun, serde.run_spec_to_proto(spec)))
+
+    def list_runs(self, project: str = "", state: str = "", limit: int = 0) -> list[Run]:
+        reply = self._call(
+            self.runs.ListRuns, runs_pb2.ListRunsRequest(project=project, state=state, limit=limit)
+        )
+        return [serde.run_from_proto(r) for r in reply.runs]
+
+    def get_run(self, run_id: str) -> Run:
+        return serde.run_from_proto(self._call(self.runs.GetRun, runs_pb2.RunRef(id=run_id)))
+
+    def cancel_run(self, run_id: str) -> Run:
+        return serde.run_from_proto(self._call(self.runs.CancelRun, runs_pb2.RunRef(id=run_id)))
+
+    def read_logs(
+        self, run_id: str, follow: bool = False, after: tuple[int, int] = (0, 0)
+    ) -> Iterator[LogChunk]:
+        """A run's output in order; with `follow`, keeps streaming until the run ends."""
+        req = runs_pb2.ReadLogsRequest(id=run_id, follow=follow, after_attempt=after[0], after_seq=after[1])
+        try:
+            for chunk in self.runs.ReadLogs(req):
+                yield serde.log_chunk_from_proto(chunk)
+        except grpc.RpcError as e:
+            raise self._error(e) from None
+
+    # -- nodes ------------------------------------------------------------------------------------------
+
+    def create_join_token(self, uses: int = 1, ttl_seconds: float = 3600) -> JoinToken:
+        t = self._call(
+            self.nodes.CreateJoinToken, nodes_pb2.CreateJoinTokenRequest(uses=uses, ttl_seconds=ttl_seconds)
+        )
+        return JoinToken(t.id, t.uses, t.expires_at, t.token)
+
+    def list_nodes(self) -> list[Node]:
+        return [serde.node_from_proto(n) for n in self._call(self.nodes.ListNodes, EMPTY).nodes]
+
+    def set_drain(self, name: str, drain: bool) -> Node:
+        return serde.node_from_proto(
+            self._call(self.nodes.SetDrain, nodes_pb2.SetDrainRequest(name=name, drain=drain))
+        )
+
+    def remove_node(self, name: str) -> Node:
+        return serde.node_from_proto(self._call(self.nodes.RemoveNode, nodes_pb2.NodeRef(name=name)))
+
+    def enroll(
+        self, join_token: str, name: str, csr_pem: bytes, labels: dict[str, str]
+    ) -> nodes_pb2.EnrollReply:
+        req = nodes_pb2.EnrollRequest(join_token=join_token, name=name, csr_pem=csr_pem, labels=labels)
+        return self._call(self.gateway.Enroll, req)

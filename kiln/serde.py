@@ -8,9 +8,10 @@ from __future__ import annotations
 from kiln.core.audit import AuditRecord
 from kiln.core.blobparts import BlobPart
 from kiln.core.manifest import Entry
-from kiln.core.models import Project, Snapshot, Token, User
+from kiln.core.models import GpuInfo, Inventory, Node, Project, Snapshot, Token, User
 from kiln.core.permissions import Role
-from kiln.proto.v1 import admin_pb2, common_pb2, projects_pb2
+from kiln.core.runs import LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
+from kiln.proto.v1 import admin_pb2, common_pb2, nodes_pb2, projects_pb2, runs_pb2
 
 
 def user_to_proto(u: User) -> admin_pb2.User:
@@ -109,3 +110,168 @@ def part_to_proto(p: BlobPart) -> common_pb2.BlobPart:
 
 def part_from_proto(m: common_pb2.BlobPart) -> BlobPart:
     return BlobPart(m.digest, m.offset, m.data, m.last)
+
+
+def resources_to_proto(r: Resources) -> runs_pb2.Resources:
+    return runs_pb2.Resources(cpus=r.cpus, memory_bytes=r.memory_bytes, gpus=r.gpus, gpu_model=r.gpu_model)
+
+
+def resources_from_proto(m: runs_pb2.Resources) -> Resources:
+    return Resources(m.cpus or 1.0, m.memory_bytes, m.gpus, m.gpu_model)
+
+
+def run_spec_to_proto(s: RunSpec) -> runs_pb2.RunSpec:
+    return runs_pb2.RunSpec(
+        project=s.project,
+        command=list(s.command),
+        snapshot=s.snapshot,
+        image=s.image,
+        runtime=s.runtime,
+        resources=resources_to_proto(s.resources),
+        priority=str(s.priority),
+        node_labels=s.node_labels,
+        retries=s.retries,
+        env=s.env,
+        network=s.network,
+    )
+
+
+def run_spec_from_proto(m: runs_pb2.RunSpec) -> RunSpec:
+    return RunSpec(
+        project=m.project,
+        command=tuple(m.command),
+        snapshot=m.snapshot,
+        image=m.image,
+        runtime=m.runtime,
+        resources=resources_from_proto(m.resources),
+        priority=Priority.parse(m.priority or "normal"),
+        node_labels=dict(m.node_labels),
+        retries=m.retries,
+        env=dict(m.env),
+        network=m.network or "none",
+    )
+
+
+def run_to_proto(r: Run) -> runs_pb2.Run:
+    return runs_pb2.Run(
+        id=r.id,
+        spec=run_spec_to_proto(r.spec),
+        user=r.user,
+        state=str(r.state),
+        created_at=r.created_at,
+        node=r.node,
+        attempt=r.attempt,
+        gpu_uuids=list(r.gpu_uuids),
+        has_exit_code=r.exit_code is not None,
+        exit_code=r.exit_code or 0,
+        reason=r.reason,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        output_snapshot=r.output_snapshot,
+        cancel_requested=r.cancel_requested,
+        runtime=r.runtime,
+        events=[
+            runs_pb2.RunEvent(time=e.time, state=str(e.state), cause=e.cause, node=e.node, attempt=e.attempt)
+            for e in r.events
+        ],
+    )
+
+
+def run_from_proto(m: runs_pb2.Run) -> Run:
+    return Run(
+        id=m.id,
+        spec=run_spec_from_proto(m.spec),
+        user=m.user,
+        state=RunState(m.state),
+        created_at=m.created_at,
+        node=m.node,
+        attempt=m.attempt,
+        gpu_uuids=tuple(m.gpu_uuids),
+        exit_code=m.exit_code if m.has_exit_code else None,
+        reason=m.reason,
+        started_at=m.started_at,
+        finished_at=m.finished_at,
+        output_snapshot=m.output_snapshot,
+        cancel_requested=m.cancel_requested,
+        runtime=m.runtime,
+        events=tuple(RunEvent(e.time, RunState(e.state), e.cause, e.node, e.attempt) for e in m.events),
+    )
+
+
+def inventory_to_proto(i: Inventory) -> nodes_pb2.Inventory:
+    return nodes_pb2.Inventory(
+        cpus=i.cpus,
+        memory_bytes=i.memory_bytes,
+        disk_bytes=i.disk_bytes,
+        gpus=[
+            nodes_pb2.Gpu(
+                uuid=g.uuid,
+                model=g.model,
+                memory_bytes=g.memory_bytes,
+                utilization=g.utilization,
+                memory_used_bytes=g.memory_used_bytes,
+                temperature_c=g.temperature_c,
+            )
+            for g in i.gpus
+        ],
+        cpu_percent=i.cpu_percent,
+        memory_used_bytes=i.memory_used_bytes,
+        disk_free_bytes=i.disk_free_bytes,
+        driver_version=i.driver_version,
+        cuda_version=i.cuda_version,
+    )
+
+
+def inventory_from_proto(m: nodes_pb2.Inventory) -> Inventory:
+    return Inventory(
+        cpus=m.cpus,
+        memory_bytes=m.memory_bytes,
+        disk_bytes=m.disk_bytes,
+        gpus=tuple(
+            GpuInfo(g.uuid, g.model, g.memory_bytes, g.utilization, g.memory_used_bytes, g.temperature_c)
+            for g in m.gpus
+        ),
+        cpu_percent=m.cpu_percent,
+        memory_used_bytes=m.memory_used_bytes,
+        disk_free_bytes=m.disk_free_bytes,
+        driver_version=m.driver_version,
+        cuda_version=m.cuda_version,
+    )
+
+
+def node_to_proto(n: Node) -> nodes_pb2.Node:
+    return nodes_pb2.Node(
+        name=n.name,
+        state=n.state,
+        labels=n.labels,
+        runtimes=n.runtimes,
+        inventory=inventory_to_proto(n.inventory),
+        drained=n.drained,
+        last_seen=n.last_seen,
+        created_at=n.created_at,
+        version=n.version,
+        runs=list(n.runs),
+    )
+
+
+def node_from_proto(m: nodes_pb2.Node) -> Node:
+    return Node(
+        name=m.name,
+        state=m.state,
+        labels=dict(m.labels),
+        runtimes=dict(m.runtimes),
+        inventory=inventory_from_proto(m.inventory),
+        drained=m.drained,
+        last_seen=m.last_seen,
+        created_at=m.created_at,
+        version=m.version,
+        runs=tuple(m.runs),
+    )
+
+
+def log_chunk_to_proto(c: LogChunk) -> runs_pb2.LogChunk:
+    return runs_pb2.LogChunk(attempt=c.attempt, seq=c.seq, stream=c.stream, data=c.data, time=c.time)
+
+
+def log_chunk_from_proto(m: runs_pb2.LogChunk) -> LogChunk:
+    return LogChunk(m.attempt, m.seq, m.stream, m.data, m.time)

@@ -53,7 +53,8 @@ def wait_until(condition, timeout: float = 10.0, what: str = "condition"):  # ty
 
 
 def start_coordinator(data: Path, **overrides: object) -> RunningCoordinator:
-    config = CoordinatorConfig(data, listen="127.0.0.1:0", admin_password=ADMIN_PASSWORD, **overrides)  # type: ignore[arg-type]
+    settings: dict[str, object] = {"listen": "127.0.0.1:0", "admin_password": ADMIN_PASSWORD, **overrides}
+    config = CoordinatorConfig(data, **settings)  # type: ignore[arg-type]
     return start_in_thread(config)
 
 

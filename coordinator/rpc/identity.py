@@ -15,11 +15,14 @@ Ctx = grpc.aio.ServicerContext
 
 
 class AuthServicer(admin_pb2_grpc.AuthServicer):
-    def __init__(self, ctx: Coordinator) -> None:
+    def __init__(self, ctx: Coordinator, agent_port: int) -> None:
         self.ctx = ctx
+        self.agent_port = agent_port
 
     async def ServerInfo(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.ServerInfoReply:
-        return admin_pb2.ServerInfoReply(version=kiln.__version__, ca_fingerprint=self.ctx.tls.ca_fingerprint)
+        return admin_pb2.ServerInfoReply(
+            version=kiln.__version__, ca_fingerprint=self.ctx.tls.ca_fingerprint, agent_port=self.agent_port
+        )
 
     async def Login(self, request: admin_pb2.LoginRequest, context: Ctx) -> admin_pb2.LoginReply:
         secret, token, user = accounts.login(

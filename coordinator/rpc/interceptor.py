@@ -15,7 +15,9 @@ from kiln.core.permissions import Principal
 
 log = logging.getLogger("kiln.coordinator.rpc")
 
-PUBLIC_METHODS = frozenset({"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login"})
+PUBLIC_METHODS = frozenset(
+    {"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login", "/kiln.v1.AgentGateway/Enroll"}
+)
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("kiln_principal")
 
@@ -63,6 +65,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         )
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        names = context.auth_context().get("x509_common_name")
+        if names:  # only the agent port asks for (and verifies) client certificates
+            pem = context.auth_context()["x509_pem_cert"][0]
+            _principal.set(self.authenticator.node(names[0].decode(), pem))
+            return
         metadata = dict(context.invocation_metadata() or ())
         header = metadata.get("authorization", "")
         if not isinstance(header, str) or not header.startswith("Bearer "):

@@ -1,5 +1,14 @@
 """Persistent state of the coordinator. Nothing here sees a protobuf type."""
 
-from kiln.coordinator.store.sqlite import SchemaTooNew, SqliteStore
+from kiln.coordinator.store.audit import AuditTables
+from kiln.coordinator.store.base import SchemaTooNew
+from kiln.coordinator.store.compute import ComputeTables
+from kiln.coordinator.store.identity import IdentityTables
+from kiln.coordinator.store.projects import ProjectTables
+
+
+class SqliteStore(IdentityTables, ProjectTables, AuditTables, ComputeTables):
+    """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
+
 
 __all__ = ["SchemaTooNew", "SqliteStore"]

@@ -71,4 +71,70 @@ MIGRATIONS: list[str] = [
         hash TEXT NOT NULL
     );
     """,
+    # 2: nodes, join tokens, runs, their events and logs
+    """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        cert_fingerprint TEXT NOT NULL,
+        labels_json TEXT NOT NULL DEFAULT '{}',
+        runtimes_json TEXT NOT NULL DEFAULT '{}',
+        inventory_json TEXT NOT NULL DEFAULT '{}',
+        drained INTEGER NOT NULL DEFAULT 0,
+        last_seen REAL NOT NULL DEFAULT 0,
+        version TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        removed_at REAL NOT NULL DEFAULT 0,
+        rate_per_hour REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE join_tokens (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL UNIQUE,
+        uses_left INTEGER NOT NULL,
+        expires_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL REFERENCES projects(name),
+        user TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        node TEXT NOT NULL DEFAULT '',
+        runtime TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        gpu_uuids_json TEXT NOT NULL DEFAULT '[]',
+        exit_code INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        started_at REAL NOT NULL DEFAULT 0,
+        finished_at REAL NOT NULL DEFAULT 0,
+        output_snapshot TEXT NOT NULL DEFAULT '',
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        retries_left INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_project ON runs(project, created_at);
+    CREATE INDEX runs_state ON runs(state);
+    CREATE INDEX runs_node ON runs(node, state);
+    CREATE TABLE run_events (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        time REAL NOT NULL,
+        state TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE logs (
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        stream TEXT NOT NULL,
+        data BLOB NOT NULL,
+        time REAL NOT NULL,
+        PRIMARY KEY (run_id, attempt, seq)
+    ) WITHOUT ROWID;
+    """,
 ]

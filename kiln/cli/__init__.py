@@ -22,7 +22,7 @@ every listing takes --json; errors exit non-zero with one line saying what to do
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kiln.cli import admin, auth, coordinator, projects, snapshots
+    from kiln.cli import admin, auth, coordinator, desktop, nodes, projects, runs, snapshots, up
 
     parser = argparse.ArgumentParser(
         prog="kiln",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kiln {kiln.__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (coordinator, auth, projects, snapshots, admin):
+    for module in (up, coordinator, auth, projects, snapshots, runs, nodes, admin, desktop):
         module.register(sub)
     return parser
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import command
+from kiln.cli.output import setup_logging
 from kiln.core import defaults
 from kiln.core.errors import FailedPrecondition, InvalidArgument
 from kiln.core.netaddr import join_address, split_address
@@ -78,11 +77,9 @@ def fingerprint(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     from kiln.coordinator.context import CoordinatorConfig, open_coordinator
-    from kiln.coordinator.server import serve_until_signalled
+    from kiln.coordinator.server import Serving, serve_until_signalled
 
-    logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(args.log_level)
     password = None
     if args.admin_password_file:
         try:
@@ -97,9 +94,9 @@ def serve(args: argparse.Namespace) -> int:
     config = CoordinatorConfig(args.data or default_data_dir(), args.listen, max_upload, password)
     ctx = open_coordinator(config)
 
-    def ready(port: int) -> None:
-        host = split_address(config.listen)[0]
-        print(f"Kiln coordinator listening on {join_address(host, port)}")
+    def ready(serving: Serving) -> None:
+        host, port = split_address(config.listen)[0], serving.port
+        print(f"Kiln coordinator listening on {join_address(host, port)} (agents: port {serving.agent_port})")
         print(f"CA fingerprint: {ctx.tls.ca_fingerprint}")
         if ctx.bootstrap_password:
             print(

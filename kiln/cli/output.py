@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -41,3 +42,10 @@ def warn(message: str) -> None:
 def info(message: str) -> None:
     """A note for the person at the terminal; goes to stderr so stdout stays parseable."""
     print(message, file=sys.stderr)
+
+
+def setup_logging(level: str) -> None:
+    """Structured enough for journald and grep: time, level, component, message, on stderr."""
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -47,3 +47,50 @@ class Snapshot:
     created_at: float
     files: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a node has (and, in heartbeats, how much of it is in use)."""
+
+    cpus: float = 0.0
+    memory_bytes: int = 0
+    disk_bytes: int = 0
+    gpus: tuple[GpuInfo, ...] = ()
+    cpu_percent: float = 0.0
+    memory_used_bytes: int = 0
+    disk_free_bytes: int = 0
+    driver_version: str = ""
+    cuda_version: str = ""
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    uuid: str
+    model: str
+    memory_bytes: int = 0
+    utilization: float = 0.0
+    memory_used_bytes: float = 0.0
+    temperature_c: float = 0.0
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    state: str  # ready, draining, unreachable, offline
+    labels: dict[str, str] = field(default_factory=dict)
+    runtimes: dict[str, str] = field(default_factory=dict)
+    inventory: Inventory = field(default_factory=Inventory)
+    drained: bool = False
+    last_seen: float = 0.0
+    created_at: float = 0.0
+    version: str = ""
+    runs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JoinToken:
+    id: str
+    uses: int
+    expires_at: float
+    token: str = ""  # the secret form, only when just created

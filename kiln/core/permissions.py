@@ -37,6 +37,11 @@ class Principal:
     user: str
     is_admin: bool = False
     token_id: str = ""
+    node: str = ""  # set for an agent, authenticated by its node certificate; `user` is then "node:<name>"
+
+    @classmethod
+    def for_node(cls, name: str) -> Principal:
+        return cls(f"node:{name}", node=name)
 
 
 def project_decision(
@@ -46,6 +51,11 @@ def project_decision(
     if archived and need is not Need.READ:
         return f"project {project!r} is archived; it can be read but not changed"
     if who.is_admin:
+        return None
+    if who.node:
+        # A node acts as an editor of a project only while it runs one of its runs (role given by caller).
+        if role is None or need is Need.MANAGE:
+            return f"node {who.node!r} runs nothing in project {project!r} and may not touch it"
         return None
     if role is None:
         return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import time
@@ -14,7 +15,7 @@ from typing import BinaryIO
 
 from kiln.client import Client
 from kiln.core.blobparts import BlobPart, pack
-from kiln.core.errors import FailedPrecondition, NotFound
+from kiln.core.errors import FailedPrecondition, KilnError, NotFound
 from kiln.core.hashing import sha256_bytes, sha256_file
 from kiln.core.manifest import Entry, manifest_id
 from kiln.core.models import Snapshot
@@ -66,10 +67,29 @@ class Scan:
         return found
 
     def open(self, digest: str) -> BinaryIO:
+        """The content for `digest`, checked as it is read: a file changed since the scan is named."""
         e = self.sources[digest]
         if e.is_link:
             return io.BytesIO(e.link_target.encode("utf-8", "surrogateescape"))
-        return open(os.path.join(self.root, e.path), "rb")  # noqa: SIM115
+        return _Checked(os.path.join(self.root, e.path), e, digest)  # type: ignore[return-value]
+
+
+class _Checked(io.FileIO):
+    def __init__(self, path: str, entry: LocalEntry, digest: str) -> None:
+        super().__init__(path, "rb")
+        self.entry, self.digest, self.hash, self.count = entry, digest, hashlib.sha256(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size) or b""
+        self.hash.update(data)
+        self.count += len(data)
+        ended = not data or self.count >= self.entry.size
+        if ended and (self.count != self.entry.size or self.hash.hexdigest() != self.digest):
+            raise FailedPrecondition(
+                f"{self.entry.path!r} changed while it was being pushed; push again, or add it to "
+                ".kilnignore if it is always being written"
+            )
+        return data
 
 
 def _hash_local(root: str, e: LocalEntry) -> str:
@@ -129,10 +149,17 @@ def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
     return Scan(top, local, digests, set(fresh.values()), changes, removed, base_id)
 
 
-def _counted(messages: Iterator[list[BlobPart]], reporter: Reporter) -> Iterator[list[BlobPart]]:
-    for m in messages:
-        yield m
-        reporter.advance(sum(len(p.data) for p in m))
+def _counted(
+    messages: Iterator[list[BlobPart]], reporter: Reporter, failures: list[KilnError]
+) -> Iterator[list[BlobPart]]:
+    """Reports progress, and keeps the reason when reading a file fails (gRPC only sees a cancelled call)."""
+    try:
+        for m in messages:
+            yield m
+            reporter.advance(sum(len(p.data) for p in m))
+    except KilnError as e:
+        failures.append(e)
+        raise
 
 
 def _upload_missing(
@@ -145,7 +172,13 @@ def _upload_missing(
         return 0
     reporter.phase("uploading", sum(sizes[d] for d in missing))
     messages = pack((d, functools.partial(found.open, d)) for d in missing)
-    return client.upload_blobs(project, _counted(messages, reporter))[1]
+    failures: list[KilnError] = []
+    try:
+        return client.upload_blobs(project, _counted(messages, reporter, failures))[1]
+    except KilnError:
+        if failures:
+            raise failures[0] from None
+        raise
 
 
 def _existing(client: Client, project: str, snapshot_id: str) -> Snapshot | None:

@@ -8,12 +8,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ServerInfoReply(_message.Message):
-    __slots__ = ("version", "ca_fingerprint")
+    __slots__ = ("version", "ca_fingerprint", "agent_port")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CA_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_PORT_FIELD_NUMBER: _ClassVar[int]
     version: str
     ca_fingerprint: str
-    def __init__(self, version: _Optional[str] = ..., ca_fingerprint: _Optional[str] = ...) -> None: ...
+    agent_port: int
+    def __init__(
+        self,
+        version: _Optional[str] = ...,
+        ca_fingerprint: _Optional[str] = ...,
+        agent_port: _Optional[int] = ...,
+    ) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("user", "password", "token_name")
@@ -23,7 +30,9 @@ class LoginRequest(_message.Message):
     user: str
     password: str
     token_name: str
-    def __init__(self, user: _Optional[str] = ..., password: _Optional[str] = ..., token_name: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, user: _Optional[str] = ..., password: _Optional[str] = ..., token_name: _Optional[str] = ...
+    ) -> None: ...
 
 class LoginReply(_message.Message):
     __slots__ = ("token", "user", "expires_at")
@@ -33,7 +42,12 @@ class LoginReply(_message.Message):
     token: str
     user: User
     expires_at: float
-    def __init__(self, token: _Optional[str] = ..., user: _Optional[_Union[User, _Mapping]] = ..., expires_at: _Optional[float] = ...) -> None: ...
+    def __init__(
+        self,
+        token: _Optional[str] = ...,
+        user: _Optional[_Union[User, _Mapping]] = ...,
+        expires_at: _Optional[float] = ...,
+    ) -> None: ...
 
 class WhoAmIReply(_message.Message):
     __slots__ = ("user", "token")
@@ -41,7 +55,9 @@ class WhoAmIReply(_message.Message):
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     user: User
     token: Token
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., token: _Optional[_Union[Token, _Mapping]] = ...) -> None: ...
+    def __init__(
+        self, user: _Optional[_Union[User, _Mapping]] = ..., token: _Optional[_Union[Token, _Mapping]] = ...
+    ) -> None: ...
 
 class User(_message.Message):
     __slots__ = ("name", "is_admin", "disabled", "created_at")
@@ -53,7 +69,13 @@ class User(_message.Message):
     is_admin: bool
     disabled: bool
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., is_admin: _Optional[bool] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[float] = ...) -> None: ...
+    def __init__(
+        self,
+        name: _Optional[str] = ...,
+        is_admin: _Optional[bool] = ...,
+        disabled: _Optional[bool] = ...,
+        created_at: _Optional[float] = ...,
+    ) -> None: ...
 
 class UserList(_message.Message):
     __slots__ = ("users",)
@@ -69,7 +91,9 @@ class CreateUserRequest(_message.Message):
     name: str
     password: str
     is_admin: bool
-    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., is_admin: _Optional[bool] = ...) -> None: ...
+    def __init__(
+        self, name: _Optional[str] = ..., password: _Optional[str] = ..., is_admin: _Optional[bool] = ...
+    ) -> None: ...
 
 class SetPasswordRequest(_message.Message):
     __slots__ = ("user", "old_password", "new_password")
@@ -79,7 +103,12 @@ class SetPasswordRequest(_message.Message):
     user: str
     old_password: str
     new_password: str
-    def __init__(self, user: _Optional[str] = ..., old_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        user: _Optional[str] = ...,
+        old_password: _Optional[str] = ...,
+        new_password: _Optional[str] = ...,
+    ) -> None: ...
 
 class SetUserDisabledRequest(_message.Message):
     __slots__ = ("user", "disabled")
@@ -105,7 +134,16 @@ class Token(_message.Message):
     expires_at: float
     revoked_at: float
     last_used_at: float
-    def __init__(self, id: _Optional[str] = ..., user: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., revoked_at: _Optional[float] = ..., last_used_at: _Optional[float] = ...) -> None: ...
+    def __init__(
+        self,
+        id: _Optional[str] = ...,
+        user: _Optional[str] = ...,
+        name: _Optional[str] = ...,
+        created_at: _Optional[float] = ...,
+        expires_at: _Optional[float] = ...,
+        revoked_at: _Optional[float] = ...,
+        last_used_at: _Optional[float] = ...,
+    ) -> None: ...
 
 class TokenList(_message.Message):
     __slots__ = ("tokens",)
@@ -121,7 +159,9 @@ class CreateTokenRequest(_message.Message):
     name: str
     ttl_seconds: float
     user: str
-    def __init__(self, name: _Optional[str] = ..., ttl_seconds: _Optional[float] = ..., user: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, name: _Optional[str] = ..., ttl_seconds: _Optional[float] = ..., user: _Optional[str] = ...
+    ) -> None: ...
 
 class CreatedToken(_message.Message):
     __slots__ = ("token", "secret")
@@ -129,7 +169,9 @@ class CreatedToken(_message.Message):
     SECRET_FIELD_NUMBER: _ClassVar[int]
     token: Token
     secret: str
-    def __init__(self, token: _Optional[_Union[Token, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self, token: _Optional[_Union[Token, _Mapping]] = ..., secret: _Optional[str] = ...
+    ) -> None: ...
 
 class ListTokensRequest(_message.Message):
     __slots__ = ("user",)
@@ -161,7 +203,17 @@ class AuditRecord(_message.Message):
     details_json: str
     prev_hash: str
     hash: str
-    def __init__(self, seq: _Optional[int] = ..., time: _Optional[float] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., details_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        seq: _Optional[int] = ...,
+        time: _Optional[float] = ...,
+        actor: _Optional[str] = ...,
+        action: _Optional[str] = ...,
+        target: _Optional[str] = ...,
+        details_json: _Optional[str] = ...,
+        prev_hash: _Optional[str] = ...,
+        hash: _Optional[str] = ...,
+    ) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ("after_seq", "limit", "actor", "action_prefix")
@@ -173,7 +225,13 @@ class ListAuditRequest(_message.Message):
     limit: int
     actor: str
     action_prefix: str
-    def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., actor: _Optional[str] = ..., action_prefix: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        after_seq: _Optional[int] = ...,
+        limit: _Optional[int] = ...,
+        actor: _Optional[str] = ...,
+        action_prefix: _Optional[str] = ...,
+    ) -> None: ...
 
 class AuditList(_message.Message):
     __slots__ = ("records",)
@@ -191,4 +249,10 @@ class AuditVerdict(_message.Message):
     records: int
     first_broken_seq: int
     reason: str
-    def __init__(self, ok: _Optional[bool] = ..., records: _Optional[int] = ..., first_broken_seq: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(
+        self,
+        ok: _Optional[bool] = ...,
+        records: _Optional[int] = ...,
+        first_broken_seq: _Optional[int] = ...,
+        reason: _Optional[str] = ...,
+    ) -> None: ...

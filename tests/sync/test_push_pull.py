@@ -140,3 +140,18 @@ def test_a_folder_pushed_to_a_second_project_uploads_its_content_there(admin, pr
         )
         == []
     )
+
+
+def test_a_file_changing_during_the_push_is_named(admin, project, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    write(src, "busy.db", b"a" * 1000)
+    real_open = push_module.Scan.open
+
+    def open_after_a_write(self, digest):
+        write(src, "busy.db", b"b" * 1000)  # another program writes between the scan and the upload
+        return real_open(self, digest)
+
+    monkeypatch.setattr(push_module.Scan, "open", open_after_a_write)
+    with pytest.raises(KilnError, match="'busy.db' changed while it was being pushed"):
+        push(admin, src, project, "", tmp_path / "cache")
+    assert admin.list_snapshots(project) == []

@@ -1,0 +1,253 @@
+"""One job on this node, from its assignment to its final report: prepare the run folder, start it in its
+runtime, ship its output in numbered chunks, collect its output snapshot, and report how it ended. Every
+report goes through the spool, in the same transaction as the journal change it implies."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln.agent.runtimes import JobHandle, JobSpec, Runtime
+from kiln.agent.spool import JobRecord, Spool
+from kiln.agent.workspace import BlobCache, collect_outputs, materialize
+from kiln.proto.v1 import nodes_pb2, runs_pb2
+
+from kiln import serde
+from kiln.client import Client
+from kiln.core import backoff, clock
+from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
+from kiln.core.runs import RunState
+
+log = logging.getLogger("kiln.agent.jobs")
+
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass
+class Node:
+    """What jobs need of the agent: its spool, cache, runtimes, a client, and whether it is stopping."""
+
+    name: str
+    data: Path
+    spool: Spool
+    cache: BlobCache
+    runtimes: dict[str, Runtime]
+    client: Callable[[], Client]
+    stopping: threading.Event
+
+
+class Job:
+    def __init__(self, node: Node, assignment: nodes_pb2.Assignment) -> None:
+        self.node = node
+        self.assignment = assignment
+        self.run_id, self.attempt = assignment.run_id, assignment.attempt
+        self.spec = serde.run_spec_from_proto(assignment.spec)
+        self.runtime_name = assignment.runtime
+        self.dir = node.data / "runs" / f"{self.run_id}.{self.attempt}"
+        self.handle: JobHandle | None = None
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._buffer: list[tuple[str, bytes]] = []
+        self._buffered = 0
+
+    @property
+    def workdir(self) -> Path:
+        return self.dir / "work"
+
+    @property
+    def runtime(self) -> Runtime:
+        found = self.node.runtimes.get(self.runtime_name)
+        if found is None:
+            raise FailedPrecondition(f"this node has no {self.runtime_name!r} runtime")
+        return found
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        threading.Thread(target=self._prepare_and_start, name=f"job-{self.run_id}", daemon=True).start()
+
+    def resume(self, record: JobRecord) -> None:
+        """After an agent restart: re-attach to the job if its runtime still has it."""
+        if record.state in ("assigned", "preparing"):
+            self.begin()
+            return
+        found = next(
+            (h for h in self.runtime.running() if (h.run_id, h.attempt) == (self.run_id, self.attempt)), None
+        )
+        if found is None:
+            self._final(RunState.FAILED, None, "the job disappeared while the agent was down", outputs=False)
+            return
+        self.handle = found
+        self.runtime.attach(found, self, {"stdout": record.stdout_bytes, "stderr": record.stderr_bytes})
+
+    def _prepare_and_start(self) -> None:
+        try:
+            self._report(RunState.PREPARING)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.workdir.mkdir(parents=True)
+            if self.spec.snapshot:
+                self._retrying(
+                    lambda c: materialize(
+                        c,
+                        self.node.cache,
+                        self.spec.project,
+                        self.spec.snapshot,
+                        self.workdir,
+                        self.dir / "statcache",
+                    )
+                )
+            if self.cancelled.is_set():
+                self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
+                return
+            self.handle = self.runtime.start(self._job_spec(), self)
+            self._report(RunState.RUNNING, ref=self.handle.ref)
+        except Exception as e:  # anything that stops the start is the run's failure, said plainly
+            log.exception("run %s could not start", self.run_id)
+            self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
+
+    def _job_spec(self) -> JobSpec:
+        s = self.spec
+        return JobSpec(
+            run_id=self.run_id,
+            attempt=self.attempt,
+            command=list(s.command),
+            workdir=self.workdir,
+            image=s.image,
+            env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            cpus=s.resources.cpus,
+            memory_bytes=s.resources.memory_bytes,
+            gpu_uuids=tuple(self.assignment.gpu_uuids),
+            network=s.network,
+            labels={"kiln.node": self.node.name},
+        )
+
+    def cancel(self, grace_s: float) -> None:
+        """SIGTERM now, SIGKILL after `grace_s`; a job still preparing does not start."""
+        self.cancelled.set()
+        if self.handle is not None:
+            threading.Thread(target=self.runtime.cancel, args=(self.handle, grace_s), daemon=True).start()
+
+    # -- runtime callbacks (JobEvents) ------------------------------------------------------------------
+
+    def output(self, stream: str, data: bytes) -> None:
+        with self._lock:
+            self._buffer.append((stream, data))
+            self._buffered += len(data)
+            full = self._buffered >= CHUNK_BYTES
+        if full:
+            self.flush_logs()
+
+    def exited(self, exit_code: int, reason: str) -> None:
+        self.flush_logs()
+        if reason == "cancelled" or self.cancelled.is_set():
+            state = RunState.CANCELLED
+        else:
+            state = RunState.SUCCEEDED if exit_code == 0 else RunState.FAILED
+        self._final(state, exit_code, reason, outputs=True)
+
+    # -- reporting --------------------------------------------------------------------------------------
+
+    def flush_logs(self) -> None:
+        """Ships buffered output as numbered chunks; the journal's offsets move in the same transaction."""
+        with self._lock:
+            parts, self._buffer, self._buffered = self._buffer, [], 0
+        if not parts:
+            return
+        with self.node.spool.transaction() as conn:
+            row = conn.execute(
+                "SELECT next_seq, stdout_bytes, stderr_bytes FROM jobs WHERE run_id = ? AND attempt = ?",
+                [self.run_id, self.attempt],
+            ).fetchone()
+            if row is None:
+                return
+            seq, offsets = row[0], {"stdout": row[1], "stderr": row[2]}
+            chunks = []
+            for stream, data in _coalesce(parts):
+                chunks.append(
+                    runs_pb2.LogChunk(
+                        attempt=self.attempt, seq=seq, stream=stream, data=data, time=clock.now()
+                    )
+                )
+                seq += 1
+                offsets[stream] += len(data)
+            message = nodes_pb2.AgentMessage(logs=nodes_pb2.LogBatch(run_id=self.run_id, chunks=chunks))
+            Spool.append(conn, message.SerializeToString())
+            conn.execute(
+                "UPDATE jobs SET next_seq = ?, stdout_bytes = ?, stderr_bytes = ? "
+                "WHERE run_id = ? AND attempt = ?",
+                [seq, offsets["stdout"], offsets["stderr"], self.run_id, self.attempt],
+            )
+
+    def _report(self, state: RunState, ref: str = "") -> None:
+        update = nodes_pb2.RunUpdate(
+            run_id=self.run_id, attempt=self.attempt, state=str(state), time=clock.now()
+        )
+        with self.node.spool.transaction() as conn:
+            Spool.append(conn, nodes_pb2.AgentMessage(run_update=update).SerializeToString())
+            conn.execute(
+                "UPDATE jobs SET state = ?, ref = coalesce(nullif(?, ''), ref) "
+                "WHERE run_id = ? AND attempt = ?",
+                [str(state), ref, self.run_id, self.attempt],
+            )
+
+    def _final(self, state: RunState, exit_code: int | None, reason: str, outputs: bool) -> None:
+        output = ""
+        if outputs and self.workdir.exists():
+            message = f"output of run {self.run_id} (attempt {self.attempt})"
+            try:
+                output = self._retrying(
+                    lambda c: collect_outputs(
+                        c, self.spec.project, self.workdir, self.dir / "statcache", message
+                    )
+                )
+            except KilnError as e:
+                reason = (reason + "; " if reason else "") + f"outputs not saved: {e}"
+        update = nodes_pb2.RunUpdate(
+            run_id=self.run_id,
+            attempt=self.attempt,
+            state=str(state),
+            has_exit_code=exit_code is not None,
+            exit_code=exit_code or 0,
+            reason=reason,
+            output_snapshot=output,
+            time=clock.now(),
+        )
+        with self.node.spool.transaction() as conn:
+            seq = Spool.append(conn, nodes_pb2.AgentMessage(run_update=update).SerializeToString())
+            conn.execute(
+                "UPDATE jobs SET state = ?, final_seq = ? WHERE run_id = ? AND attempt = ?",
+                [str(state), seq, self.run_id, self.attempt],
+            )
+        if self.handle is not None:
+            try:
+                self.runtime.reap(self.handle)
+            except Exception:
+                log.exception("could not clean up after run %s", self.run_id)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _retrying(self, call: Callable[[Client], str]) -> str:
+        """Calls the coordinator, waiting out outages: a run's inputs and outputs are worth the wait."""
+        for delay in backoff.delays(first=0.5, cap=15):
+            try:
+                with self.node.client() as client:
+                    return call(client)
+            except Unavailable:
+                if self.node.stopping.wait(delay):
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _coalesce(parts: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Joins consecutive output of the same stream, in pieces of at most CHUNK_BYTES."""
+    joined: list[tuple[str, bytearray]] = []
+    for stream, data in parts:
+        if joined and joined[-1][0] == stream and len(joined[-1][1]) + len(data) <= CHUNK_BYTES:
+            joined[-1][1].extend(data)
+        else:
+            for i in range(0, len(data), CHUNK_BYTES):
+                joined.append((stream, bytearray(data[i : i + CHUNK_BYTES])))
+    return [(s, bytes(d)) for s, d in joined]

@@ -1,0 +1,290 @@
+"""The Docker runtime: each job is a container on the node's engine, driven through the docker SDK.
+
+Containers are never auto-removed and carry the labels `kiln.run` / `kiln.attempt`, so a restarted agent
+finds them with `running()` and re-attaches; the engine's log is the durable record of the
+output, read from the start with the bytes already delivered skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import posixpath
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+try:
+    import docker
+    import docker.errors
+    import docker.types
+    import requests
+except ImportError:  # the agent extra is not installed: probe() says so
+    docker = None
+
+from kiln.agent.runtimes.base import JobEvents, JobHandle, JobSpec, Runtime, RuntimeUnavailable, register
+
+from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from kiln.core.paths import check_relpath
+
+log = logging.getLogger(__name__)
+
+WORKDIR_IN_CONTAINER = "/work"
+LABEL_RUN = "kiln.run"
+LABEL_ATTEMPT = "kiln.attempt"
+STREAMS = ("stdout", "stderr")
+PROBE_TIMEOUT_S = 5
+API_TIMEOUT_S = 60
+# Each job holds two log streams open while it runs; the pool must not make jobs queue behind each other.
+MAX_POOL_SIZE = 256
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+
+
+def engine_url() -> str:
+    return os.environ.get("DOCKER_HOST", DEFAULT_ENGINE)
+
+
+def container_name(spec: JobSpec) -> str:
+    """One name per (run, attempt): the engine then refuses to start the same attempt twice."""
+    return f"kiln-{re.sub(r'[^a-zA-Z0-9_.-]', '-', spec.run_id)}-{spec.attempt}"
+
+
+def mount_target(target: str) -> str:
+    """A relative target lands inside the working directory, as it does (by symlink) for processes."""
+    if target.startswith("/"):
+        if ".." in target.split("/"):
+            raise InvalidArgument(f"mount target {target!r} contains '..'")
+        return target
+    return posixpath.join(WORKDIR_IN_CONTAINER, check_relpath(target))
+
+
+def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
+    """The keyword arguments for `containers.create`: a pure function of the spec, so what a job asks of
+    the engine (GPUs, limits, mounts) is tested without an engine or a GPU."""
+    if not spec.image:
+        raise InvalidArgument(f"run {spec.run_id}: the docker runtime needs an image")
+    mounts = [docker.types.Mount(WORKDIR_IN_CONTAINER, str(spec.workdir), type="bind", read_only=False)]
+    mounts += [
+        docker.types.Mount(mount_target(m.target), str(m.host), type="bind", read_only=m.read_only)
+        for m in spec.mounts
+    ]
+    config: dict[str, Any] = {
+        "image": spec.image,
+        "command": list(spec.command),
+        "name": container_name(spec),
+        "environment": dict(spec.env),
+        "working_dir": WORKDIR_IN_CONTAINER,
+        "mounts": mounts,
+        "network_mode": spec.network,
+        "labels": {**spec.labels, LABEL_RUN: spec.run_id, LABEL_ATTEMPT: str(spec.attempt)},
+        # Output files in /work belong to the agent's user, who uploads and later deletes them.
+        "user": f"{uid}:{gid}",
+        # Kept after exit so a restarted agent can still read the exit code and the logs.
+        "auto_remove": False,
+        # Explicit, whatever the engine's default: logs must be readable back from the start. json-file
+        # keeps every byte of valid UTF-8 text (the "local" driver of engine 20.10 drops a newline after
+        # a long line); invalid UTF-8 comes back as U+FFFD.
+        "log_config": docker.types.LogConfig(type="json-file"),
+        # tini as PID 1 passes SIGTERM on to the job (PID 1 ignores signals it has no handler for).
+        "init": True,
+    }
+    if spec.cpus > 0:
+        config["nano_cpus"] = round(spec.cpus * 1e9)
+    if spec.memory_bytes > 0:
+        config["mem_limit"] = spec.memory_bytes
+        config["memswap_limit"] = spec.memory_bytes  # no swap beyond the limit: the limit is the limit
+    if spec.gpu_uuids:
+        gpus = docker.types.DeviceRequest(
+            driver="nvidia", device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]]
+        )
+        config["device_requests"] = [gpus]
+    return config
+
+
+def exit_reason(state: dict[str, Any], cancelled: bool) -> str:
+    """Why a container ended, from its inspected State: a cancel we asked for wins over what it caused."""
+    if cancelled:
+        return "cancelled"
+    if state.get("OOMKilled"):
+        return "oom-killed"
+    return ""
+
+
+def connect(timeout: float) -> Any:
+    """A client whose engine has answered a ping, or RuntimeUnavailable naming the reason."""
+    if docker is None:
+        raise RuntimeUnavailable("the docker Python package is not installed (pip install 'kiln[agent]')")
+    try:
+        client = docker.from_env(timeout=timeout, max_pool_size=MAX_POOL_SIZE)
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException) as e:
+        raise RuntimeUnavailable(f"no Docker engine answers at {engine_url()}: {e}") from e
+    return client
+
+
+class _OrderedEvents:
+    """Serialises the two streams' callbacks (one thread each); nothing passes after the one `exited`."""
+
+    def __init__(self, events: JobEvents) -> None:
+        self._events = events
+        self._lock = threading.Lock()
+        self._ended = False
+
+    def output(self, stream: str, data: bytes) -> None:
+        with self._lock:
+            if not self._ended:
+                self._events.output(stream, data)
+
+    def exited(self, exit_code: int, reason: str) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._events.exited(exit_code, reason)
+
+
+@register
+class DockerRuntime(Runtime):
+    name = "docker"
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__(state_dir)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def probe(cls) -> str:
+        client = connect(PROBE_TIMEOUT_S)
+        try:
+            version = client.version().get("Version", "unknown version")
+        finally:
+            client.close()
+        return f"Docker {version} (engine at {engine_url()})"
+
+    def client(self) -> Any:
+        """The engine's client, connected on first use so constructing a runtime needs no engine."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = connect(API_TIMEOUT_S)
+            return self._client
+
+    @property
+    def api(self) -> Any:
+        """The low-level API: log streams per stream, and container listings without an inspect each."""
+        return self.client().api
+
+    def start(self, spec: JobSpec, events: JobEvents) -> JobHandle:
+        config = container_config(spec, os.getuid(), os.getgid())
+        container = self._create(spec, config)
+        try:
+            self.api.start(container.id)
+        except docker.errors.APIError as e:
+            self.api.remove_container(container.id, force=True)
+            raise FailedPrecondition(
+                f"run {spec.run_id}: its container did not start: {e.explanation}"
+            ) from e
+        handle = JobHandle(self.name, spec.run_id, spec.attempt, container.id)
+        self._follow(handle, events, {})
+        return handle
+
+    def _create(self, spec: JobSpec, config: dict[str, Any]) -> Any:
+        try:
+            return self.client().containers.create(**config)
+        except docker.errors.ImageNotFound as e:
+            raise FailedPrecondition(
+                f"image {spec.image!r} is not on this node; load it (docker load) or pull it there first"
+            ) from e
+        except docker.errors.APIError as e:
+            if e.status_code == 409:
+                raise AlreadyExists(
+                    f"run {spec.run_id} attempt {spec.attempt} already has a container ({config['name']}); "
+                    "reap it first"
+                ) from e
+            raise
+
+    def running(self) -> list[JobHandle]:
+        found = self.api.containers(all=True, filters={"label": LABEL_RUN})
+        handles = [
+            JobHandle(self.name, c["Labels"][LABEL_RUN], int(c["Labels"].get(LABEL_ATTEMPT, "0")), c["Id"])
+            for c in found
+        ]
+        return sorted(handles, key=lambda h: (h.run_id, h.attempt))
+
+    def attach(self, handle: JobHandle, events: JobEvents, skip: dict[str, int]) -> None:
+        self._follow(handle, events, skip)
+
+    def cancel(self, handle: JobHandle, grace_s: float) -> None:
+        # The mark outlives this process, so an exit seen after an agent restart is still "cancelled".
+        marker = self._cancel_marker(handle)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.stop(handle.ref, timeout=max(0, math.ceil(grace_s)))
+
+    def reap(self, handle: JobHandle) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(handle.ref, force=True)
+        self._cancel_marker(handle).unlink(missing_ok=True)
+
+    def _cancel_marker(self, handle: JobHandle) -> Path:
+        return self.state_dir / "cancelled" / handle.ref
+
+    def _follow(self, handle: JobHandle, events: JobEvents, skip: dict[str, int]) -> None:
+        offsets = {s: skip.get(s, 0) for s in STREAMS}
+        thread = threading.Thread(
+            target=self._stream_job,
+            args=(handle, _OrderedEvents(events), offsets),
+            name=f"docker-{handle.run_id}.{handle.attempt}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _stream_job(self, handle: JobHandle, events: _OrderedEvents, offsets: dict[str, int]) -> None:
+        """Streams until the container ends, then reports its exit: the job thread's whole life."""
+        try:
+            ends = self._pump_streams(handle.ref, events, offsets, follow=True)
+            code = self.api.wait(handle.ref, timeout=None)["StatusCode"]
+            # A follow stream can end a little before the log is complete; read on from where it stopped.
+            self._pump_streams(handle.ref, events, ends, follow=False)
+            state = self.api.inspect_container(handle.ref)["State"]
+            events.exited(code, exit_reason(state, self._cancel_marker(handle).exists()))
+        except Exception as e:  # the container was removed or the engine went away: say so, once
+            log.warning("lost track of run %s attempt %s: %s", handle.run_id, handle.attempt, e)
+            events.exited(-1, f"lost: {e}")
+
+    def _pump_streams(
+        self, ref: str, events: _OrderedEvents, starts: dict[str, int], follow: bool
+    ) -> dict[str, int]:
+        """Both streams at once (stderr on a helper thread); returns how far each one was read."""
+        ends = dict(starts)
+        errors: list[BaseException] = []
+
+        def pump_stderr() -> None:
+            try:
+                ends["stderr"] = self._pump(ref, "stderr", starts["stderr"], events, follow)
+            except BaseException as e:
+                errors.append(e)
+
+        helper = threading.Thread(target=pump_stderr, name=f"docker-stderr-{ref[:12]}", daemon=True)
+        helper.start()
+        ends["stdout"] = self._pump(ref, "stdout", starts["stdout"], events, follow)
+        helper.join()
+        if errors:
+            raise errors[0]
+        return ends
+
+    def _pump(self, ref: str, stream: str, start: int, events: _OrderedEvents, follow: bool) -> int:
+        """Delivers one stream's bytes from offset `start` on; returns the offset reached."""
+        chunks = self.api.logs(
+            ref, stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=follow
+        )
+        pos = 0
+        for chunk in chunks:
+            end = pos + len(chunk)
+            if end > start:
+                events.output(stream, chunk[max(0, start - pos) :])
+            pos = end
+        return max(pos, start)

@@ -1,0 +1,287 @@
+"""The process runtime, for nodes without Docker: each job is a plain process under a supervisor.
+
+The supervisor (`supervise.py`) runs in its own session and records everything in the job's folder
+(`state_dir/jobs/<run_id>.<attempt>/`), so a job outlives the agent and a restarted agent re-attaches by
+reading the folder: output files from any offset, `exit.json` once it ended. No isolation: mounts are
+symlinks and an env var, limits are not enforced, and GPUs are only selected with CUDA_VISIBLE_DEVICES.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from kiln.agent.runtimes.base import JobEvents, JobHandle, JobSpec, Runtime, register
+from kiln.agent.runtimes.supervise import (
+    CANCEL_FILE,
+    CHILD_PID_FILE,
+    EXIT_FILE,
+    SPEC_FILE,
+    STREAMS,
+    signal_group,
+)
+
+from kiln.core.atomic import atomic_write
+from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from kiln.core.paths import check_relpath
+
+log = logging.getLogger(__name__)
+
+PID_FILE = "pid"
+LOCK_FILE = "lock"
+REAPED_FILE = "reaped"
+# How often a job's output files are looked at for new bytes (and a cancel for its end).
+POLL_S = 0.05
+READ_CHUNK = 1 << 16
+KILLED_EXIT_CODE = 128 + signal.SIGKILL
+KILL_WAIT_S = 10.0
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+
+
+def job_env(spec: JobSpec) -> dict[str, str]:
+    """What the job sees on top of the agent's environment. The GPUs it was given and no others: an
+    empty CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none."""
+    env = dict(spec.env)
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
+    env["KILN_MOUNTS"] = json.dumps({m.target: str(m.host) for m in spec.mounts})
+    return env
+
+
+def link_mounts(spec: JobSpec) -> None:
+    """Relative mount targets become symlinks in the working folder (absolute ones are only listed in
+    KILN_MOUNTS: a plain process cannot be given a path of its own at /data)."""
+    for mount in spec.mounts:
+        if mount.target.startswith("/"):
+            continue
+        link = spec.workdir / check_relpath(mount.target)
+        if link.is_symlink() and Path(os.readlink(link)) == mount.host:
+            continue  # already there: starting again after a crash
+        if link.exists() or link.is_symlink():
+            raise FailedPrecondition(f"mount target {mount.target!r} already exists in {spec.workdir}")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(mount.host)
+
+
+def supervisor_alive(jobdir: Path) -> bool:
+    """True while the supervisor holds its lock; unlike a pid, a lock cannot outlive its process."""
+    try:
+        fd = os.open(jobdir / LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def write_exit_if_absent(jobdir: Path, exit_code: int, reason: str) -> None:
+    """Records an end the supervisor could not record (it was killed); never replaces the one it did."""
+    data = json.dumps({"exit_code": exit_code, "reason": reason}).encode()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{EXIT_FILE}.", dir=jobdir)
+    except FileNotFoundError:  # reaped meanwhile: the end was recorded and delivered already
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fsync(f.fileno())
+        os.link(tmp, jobdir / EXIT_FILE)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    """Polls `condition()` until true or `timeout` seconds pass: a grace period, not test synchronisation."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def launch_supervisor(jobdir: Path) -> subprocess.Popen[bytes]:
+    """Starts the supervisor in a new session, holding the job's lock from before it runs to its end."""
+    lock_fd = os.open(jobdir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        with open(jobdir / "supervisor.log", "ab") as supervisor_log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kiln.agent.runtimes.supervise", str(jobdir), str(lock_fd)],
+                start_new_session=True,
+                pass_fds=(lock_fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=supervisor_log,
+                stderr=subprocess.STDOUT,
+            )
+        # Written here, before start() returns, so a cancel right after start finds it.
+        atomic_write(jobdir / PID_FILE, f"{proc.pid}\n".encode(), durable=False)
+        return proc
+    finally:
+        os.close(lock_fd)  # the supervisor's inherited copy keeps the lock
+
+
+@register
+class ProcessRuntime(Runtime):
+    name = "process"
+
+    @classmethod
+    def probe(cls) -> str:
+        return f"processes (Python {platform.python_version()} at {sys.executable}), without isolation"
+
+    def jobdir(self, run_id: str, attempt: int) -> Path:
+        if not RUN_ID_RE.match(run_id):
+            raise InvalidArgument(f"run id {run_id!r} cannot name a job folder")
+        return self.state_dir / "jobs" / f"{run_id}.{attempt}"
+
+    def start(self, spec: JobSpec, events: JobEvents) -> JobHandle:
+        if not spec.command:
+            raise InvalidArgument(f"run {spec.run_id}: empty command")
+        jobdir = self.jobdir(spec.run_id, spec.attempt)
+        if jobdir.exists():
+            raise AlreadyExists(
+                f"run {spec.run_id} attempt {spec.attempt} already has {jobdir}: reap it first"
+            )
+        if not spec.workdir.is_dir():
+            raise FailedPrecondition(f"run {spec.run_id}: working folder {spec.workdir} does not exist")
+        link_mounts(spec)
+        jobdir.mkdir(parents=True)
+        job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt}
+        job |= {"command": list(spec.command), "workdir": str(spec.workdir), "env": job_env(spec)}
+        atomic_write(jobdir / SPEC_FILE, json.dumps(job).encode())
+        for stream in STREAMS:
+            (jobdir / stream).touch()
+        proc = launch_supervisor(jobdir)
+        handle = JobHandle(self.name, spec.run_id, spec.attempt, str(jobdir))
+        self._follow(handle, events, {}, proc)
+        return handle
+
+    def running(self) -> list[JobHandle]:
+        jobs = self.state_dir / "jobs"
+        handles = []
+        for folder in sorted(jobs.iterdir()) if jobs.is_dir() else []:
+            run_id, _, attempt = folder.name.rpartition(".")
+            if folder.is_dir() and run_id and attempt.isdigit() and not (folder / REAPED_FILE).exists():
+                handles.append(JobHandle(self.name, run_id, int(attempt), str(folder)))
+        return handles
+
+    def attach(self, handle: JobHandle, events: JobEvents, skip: dict[str, int]) -> None:
+        self._follow(handle, events, skip, None)
+
+    def cancel(self, handle: JobHandle, grace_s: float) -> None:
+        jobdir = Path(handle.ref)
+        (jobdir / CANCEL_FILE).touch()  # read by the supervisor, and by whoever records a killed one
+        pid = read_pid(jobdir / PID_FILE)
+        if pid is None or not supervisor_alive(jobdir):
+            return
+        signal_group(pid, signal.SIGTERM)
+        wait_for(lambda: (jobdir / EXIT_FILE).exists() or not supervisor_alive(jobdir), grace_s)
+        # The job may have ended, been reported and been reaped during the grace period: then all is done.
+        if jobdir.is_dir() and not (jobdir / REAPED_FILE).exists() and not (jobdir / EXIT_FILE).exists():
+            self._kill(jobdir)
+            write_exit_if_absent(jobdir, KILLED_EXIT_CODE, "cancelled")
+
+    def reap(self, handle: JobHandle) -> None:
+        jobdir = Path(handle.ref)
+        if not jobdir.is_dir():
+            return
+        (jobdir / REAPED_FILE).touch()  # a half-deleted folder is no longer listed by running()
+        self._kill(jobdir)
+        shutil.rmtree(jobdir, ignore_errors=True)
+
+    def _kill(self, jobdir: Path) -> None:
+        """SIGKILL for the job's group and its supervisor, and wait until the supervisor is gone."""
+        if not supervisor_alive(jobdir):
+            return
+        child = read_pid(jobdir / CHILD_PID_FILE)
+        if child is not None:
+            signal_group(child, signal.SIGKILL)
+        pid = read_pid(jobdir / PID_FILE)
+        if pid is not None:
+            signal_group(pid, signal.SIGKILL)
+        if not wait_for(lambda: not supervisor_alive(jobdir), KILL_WAIT_S):
+            log.warning("the supervisor of %s survived SIGKILL for %ss", jobdir, KILL_WAIT_S)
+
+    def _follow(
+        self, handle: JobHandle, events: JobEvents, skip: dict[str, int], proc: subprocess.Popen[bytes] | None
+    ) -> None:
+        offsets = {s: skip.get(s, 0) for s in STREAMS}
+        thread = threading.Thread(
+            target=self._tail,
+            args=(Path(handle.ref), events, offsets, proc),
+            name=f"process-{handle.run_id}.{handle.attempt}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _tail(
+        self, jobdir: Path, events: JobEvents, offsets: dict[str, int], proc: subprocess.Popen[bytes] | None
+    ) -> None:
+        """Delivers new output until the job's end is recorded and its files are drained, then the end."""
+        try:
+            files = {s: _open_at(jobdir / s, offsets[s]) for s in STREAMS}
+        except OSError as e:
+            events.exited(-1, f"lost: {e}")
+            return
+        try:
+            self._tail_files(jobdir, events, files)
+            if proc is not None:
+                proc.wait()  # it has recorded the end and is leaving: no zombie is left behind
+            end = json.loads((jobdir / EXIT_FILE).read_text())
+        except (OSError, ValueError) as e:  # the folder was reaped or damaged under us
+            events.exited(-1, f"lost: {e}")
+            return
+        finally:
+            for f in files.values():
+                f.close()
+        events.exited(int(end["exit_code"]), str(end["reason"]))
+
+    def _tail_files(self, jobdir: Path, events: JobEvents, files: dict[str, IO[bytes]]) -> None:
+        while True:
+            ended = (jobdir / EXIT_FILE).exists()  # looked at before the last read, so nothing is missed
+            for stream, f in files.items():
+                _drain(f, stream, events)
+            if ended:
+                return
+            if not supervisor_alive(jobdir) and not (jobdir / EXIT_FILE).exists():
+                reason = "cancelled" if (jobdir / CANCEL_FILE).exists() else "lost: the supervisor died"
+                write_exit_if_absent(jobdir, KILLED_EXIT_CODE if reason == "cancelled" else -1, reason)
+                continue
+            time.sleep(POLL_S)
+
+
+def _open_at(path: Path, offset: int) -> IO[bytes]:
+    f = open(path, "rb", buffering=0)  # noqa: SIM115  (closed by the tailing thread)
+    f.seek(offset)
+    return f
+
+
+def _drain(f: IO[bytes], stream: str, events: JobEvents) -> None:
+    while chunk := f.read(READ_CHUNK):
+        events.output(stream, chunk)

@@ -1,0 +1,104 @@
+"""The node's workspace: a content-addressed blob cache, run folders materialised from it (fetching only the
+blobs it lacks), and the run's output snapshot made from what changed in its folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from kiln.client import Client
+from kiln.core.errors import InvalidArgument
+from kiln.core.manifest import Entry, validate
+from kiln.core.paths import check_symlink_target
+from kiln.sync.push import push
+from kiln.sync.statcache import StatCache, State
+
+# Materialised files get this mtime: a run that writes one moves its mtime, so the output scan sees it.
+PRISTINE_MTIME_NS = 1_000_000_000 * 10**9
+
+
+class BlobCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest
+
+    def missing(self, digests: set[str]) -> list[str]:
+        return sorted(d for d in digests if not self.path(d).exists())
+
+    def fetch(self, client: Client, project: str, digests: list[str]) -> int:
+        """Downloads blobs into the cache, each verified before it is kept; returns the bytes fetched."""
+        fetched = 0
+        incoming: _Incoming | None = None
+        for part in client.read_blobs(project, digests):
+            if incoming is None or incoming.digest != part.digest:
+                incoming = _Incoming(part.digest, self.root / "tmp" / f"{part.digest}.{os.getpid()}")
+            incoming.write(part.data)
+            fetched += len(part.data)
+            if part.last:
+                incoming.keep(self.path(part.digest))
+                incoming = None
+        return fetched
+
+
+class _Incoming:
+    def __init__(self, digest: str, tmp: Path) -> None:
+        self.digest, self.tmp = digest, tmp
+        self.file = open(tmp, "wb")  # noqa: SIM115
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.hash.update(data)
+
+    def keep(self, final: Path) -> None:
+        self.file.close()
+        if self.hash.hexdigest() != self.digest:
+            self.tmp.unlink(missing_ok=True)
+            raise InvalidArgument(f"blob {self.digest[:12]} arrived corrupted; fetch again")
+        final.parent.mkdir(exist_ok=True)
+        os.replace(self.tmp, final)
+
+
+def materialize(
+    client: Client, cache: BlobCache, project: str, snapshot_id: str, dest: Path, statcache_dir: Path
+) -> list[Entry]:
+    """Writes the snapshot into the empty folder `dest` from the cache (copies, so a run that edits a file
+    cannot damage the cache), and records the folder's state so outputs are found by what changed."""
+    _, entries = client.get_snapshot(snapshot_id, project)
+    entries = validate(entries)
+    cache.fetch(client, project, cache.missing({e.digest for e in entries if e.has_blob}))
+    dest.mkdir(parents=True, exist_ok=True)
+    state: State = {}
+    for e in entries:
+        target = dest / e.path
+        if e.kind == "dir":
+            target.mkdir(exist_ok=True)
+            os.chmod(target, stat.S_IMODE(e.mode))
+            state[e.path] = [e.mode, 0, 0, 0, ""]
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if e.kind == "symlink":
+            text = cache.path(e.digest).read_bytes().decode("utf-8", "surrogateescape")
+            os.symlink(check_symlink_target(e.path, text), target)
+        else:
+            shutil.copyfile(cache.path(e.digest), target)
+            os.chmod(target, stat.S_IMODE(e.mode))
+        os.utime(target, ns=(PRISTINE_MTIME_NS, PRISTINE_MTIME_NS), follow_symlinks=False)
+        st = target.lstat()
+        state[e.path] = [e.mode, e.size, st.st_mtime_ns, st.st_ino, e.digest]
+    cache_file = StatCache.for_folder(statcache_dir, dest)
+    cache_file.state, cache_file.state_id, cache_file.dirty = state, snapshot_id, True
+    cache_file.last_snapshot[project] = snapshot_id
+    cache_file.write()
+    return entries
+
+
+def collect_outputs(client: Client, project: str, dest: Path, statcache_dir: Path, message: str) -> str:
+    """The run's output snapshot: its folder pushed as changes to the snapshot it started from."""
+    return push(client, dest, project, message, statcache_dir).snapshot.id

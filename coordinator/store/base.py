@@ -1,0 +1,96 @@
+"""The SQLite plumbing shared by the store's tables: connection (sqlite-utils, WAL), transactions,
+migrations. One transaction per logical change; callers hold `transaction()`."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from kiln.coordinator.store.migrations import MIGRATIONS
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer Kiln than this one."""
+
+
+class Database:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.migrate()
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic change; nested use joins the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _rows(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    def _one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _exec(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> int:
+        with self.transaction():
+            return self.db.execute(sql, params).rowcount
+
+    def schema_version(self) -> int:
+        if not self.db["schema_version"].exists():
+            return 0
+        row = self._one("SELECT version FROM schema_version")
+        return int(row["version"]) if row else 0
+
+    def migrate(self) -> None:
+        with self.transaction():
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = self.schema_version()
+            if current > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"database {self.path} has schema version {current}, newer than this Kiln knows "
+                    f"({len(MIGRATIONS)}); upgrade Kiln before starting it on this data"
+                )
+            for script in MIGRATIONS[current:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            self.db.execute("DELETE FROM schema_version")
+            self.db.execute("INSERT INTO schema_version (version) VALUES (?)", [len(MIGRATIONS)])
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()

@@ -1,0 +1,260 @@
+"""Nodes, join tokens, runs with their state history, and run logs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from kiln.coordinator.store.base import Database
+
+from kiln.core.models import GpuInfo, Inventory, Node
+from kiln.core.runs import ACTIVE, LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
+
+RUN_FIELDS = {
+    "state",
+    "node",
+    "runtime",
+    "attempt",
+    "gpu_uuids",
+    "exit_code",
+    "reason",
+    "started_at",
+    "finished_at",
+    "output_snapshot",
+    "cancel_requested",
+    "retries_left",
+}
+
+
+class ComputeTables(Database):
+    # -- nodes ------------------------------------------------------------------------------------------
+
+    def add_node(self, name: str, fingerprint: str, labels: dict[str, str], at: float) -> None:
+        self._exec(
+            "INSERT INTO nodes (name, cert_fingerprint, labels_json, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET cert_fingerprint = excluded.cert_fingerprint, "
+            "labels_json = excluded.labels_json, removed_at = 0, drained = 0",
+            [name, fingerprint, json.dumps(labels), at],
+        )
+
+    def node_fingerprint(self, name: str) -> str | None:
+        """The certificate fingerprint a node enrolled with; None if unknown or removed."""
+        row = self._one("SELECT cert_fingerprint FROM nodes WHERE name = ? AND removed_at = 0", [name])
+        return row["cert_fingerprint"] if row else None
+
+    def node_exists(self, name: str) -> bool:
+        return self._one("SELECT 1 AS x FROM nodes WHERE name = ? AND removed_at = 0", [name]) is not None
+
+    def nodes(self) -> list[Node]:
+        rows = self._rows("SELECT * FROM nodes WHERE removed_at = 0 ORDER BY name")
+        return [_node(r) for r in rows]
+
+    def node(self, name: str) -> Node | None:
+        row = self._one("SELECT * FROM nodes WHERE name = ? AND removed_at = 0", [name])
+        return _node(row) if row else None
+
+    def update_node(self, name: str, at: float, **fields: Any) -> None:
+        """Records what a node said about itself (labels, runtimes, inventory, version) and when."""
+        sets, params = ["last_seen = ?"], [at]
+        for key in ("labels", "runtimes", "inventory"):
+            if key in fields:
+                sets.append(f"{key}_json = ?")
+                value = fields[key]
+                params.append(json.dumps(dataclasses.asdict(value) if key == "inventory" else value))
+        if "version" in fields:
+            sets.append("version = ?")
+            params.append(fields["version"])
+        self._exec(f"UPDATE nodes SET {', '.join(sets)} WHERE name = ?", [*params, name])
+
+    def set_node_drained(self, name: str, drained: bool) -> None:
+        self._exec("UPDATE nodes SET drained = ? WHERE name = ?", [int(drained), name])
+
+    def remove_node(self, name: str, at: float) -> None:
+        self._exec("UPDATE nodes SET removed_at = ? WHERE name = ?", [at, name])
+
+    # -- join tokens ------------------------------------------------------------------------------------
+
+    def add_join_token(
+        self, token_id: str, secret_hash: str, uses: int, expires_at: float, by: str, at: float
+    ) -> None:
+        self._exec(
+            "INSERT INTO join_tokens (id, secret_hash, uses_left, expires_at, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [token_id, secret_hash, uses, expires_at, by, at],
+        )
+
+    def join_token(self, secret_hash: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM join_tokens WHERE secret_hash = ?", [secret_hash])
+
+    def use_join_token(self, token_id: str) -> None:
+        self._exec("UPDATE join_tokens SET uses_left = uses_left - 1 WHERE id = ?", [token_id])
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    def add_run(self, run: Run) -> None:
+        self._exec(
+            "INSERT INTO runs (id, project, user, spec_json, state, priority, created_at, retries_left) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.id,
+                run.spec.project,
+                run.user,
+                json.dumps(spec_to_dict(run.spec)),
+                str(run.state),
+                int(run.spec.priority),
+                run.created_at,
+                run.spec.retries,
+            ],
+        )
+
+    def run(self, run_id: str, with_events: bool = True) -> Run | None:
+        row = self._one("SELECT * FROM runs WHERE id = ?", [run_id])
+        if row is None:
+            return None
+        return _run(row, self.run_events(run_id) if with_events else ())
+
+    def retries_left(self, run_id: str) -> int:
+        row = self._one("SELECT retries_left FROM runs WHERE id = ?", [run_id])
+        return int(row["retries_left"]) if row else 0
+
+    def runs(
+        self,
+        projects: Iterable[str] | None = None,
+        states: Iterable[str] = (),
+        node: str = "",
+        limit: int = 0,
+    ) -> list[Run]:
+        """Runs newest first, filtered by project set (None: all), states and node."""
+        sql, params = "SELECT * FROM runs WHERE 1", []
+        if projects is not None:
+            names = list(projects)
+            sql += f" AND project IN ({','.join('?' * len(names)) or 'NULL'})"
+            params += names
+        wanted = [str(s) for s in states]
+        if wanted:
+            sql += f" AND state IN ({','.join('?' * len(wanted))})"
+            params += wanted
+        if node:
+            sql += " AND node = ?"
+            params.append(node)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_run(r, ()) for r in self._rows(sql, params)]
+
+    def active_runs(self, node: str = "") -> list[Run]:
+        return self.runs(states=ACTIVE, node=node)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        unknown = set(fields) - RUN_FIELDS
+        assert not unknown, f"not run fields: {unknown}"
+        if "gpu_uuids" in fields:
+            fields["gpu_uuids_json"] = json.dumps(list(fields.pop("gpu_uuids")))
+        if "state" in fields:
+            fields["state"] = str(fields["state"])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self._exec(f"UPDATE runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+
+    def add_run_event(self, run_id: str, event: RunEvent) -> None:
+        with self.transaction():
+            row = self._one("SELECT coalesce(max(seq), 0) AS n FROM run_events WHERE run_id = ?", [run_id])
+            self.db.execute(
+                "INSERT INTO run_events (run_id, seq, time, state, cause, node, attempt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    (row["n"] if row else 0) + 1,
+                    event.time,
+                    str(event.state),
+                    event.cause,
+                    event.node,
+                    event.attempt,
+                ],
+            )
+
+    def run_events(self, run_id: str) -> tuple[RunEvent, ...]:
+        rows = self._rows("SELECT * FROM run_events WHERE run_id = ? ORDER BY seq", [run_id])
+        return tuple(
+            RunEvent(r["time"], RunState(r["state"]), r["cause"], r["node"], r["attempt"]) for r in rows
+        )
+
+    # -- logs -------------------------------------------------------------------------------------------
+
+    def add_logs(self, run_id: str, chunks: Iterable[LogChunk]) -> None:
+        """Stores log chunks; a chunk already stored (same attempt and seq) is ignored."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO logs (run_id, attempt, seq, stream, data, time) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, c.attempt, c.seq, c.stream, c.data, c.time) for c in chunks],
+            )
+
+    def logs(self, run_id: str, after: tuple[int, int] = (0, 0), limit: int = 1000) -> list[LogChunk]:
+        """Chunks after (attempt, seq), in order."""
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT attempt, seq, stream, data, time FROM logs "
+                "WHERE run_id = ? AND (attempt, seq) > (?, ?) ORDER BY attempt, seq LIMIT ?",
+                [run_id, after[0], after[1], limit],
+            ).fetchall()
+        return [LogChunk(*r) for r in rows]
+
+
+def spec_to_dict(spec: RunSpec) -> dict[str, Any]:
+    data = dataclasses.asdict(spec)
+    data["priority"] = str(spec.priority)
+    data["command"] = list(spec.command)
+    return data
+
+
+def spec_from_dict(data: dict[str, Any]) -> RunSpec:
+    return RunSpec(
+        **{
+            **data,
+            "command": tuple(data["command"]),
+            "priority": Priority.parse(data["priority"]),
+            "resources": Resources(**data["resources"]),
+        }
+    )
+
+
+def _run(row: dict[str, Any], events: tuple[RunEvent, ...]) -> Run:
+    return Run(
+        id=row["id"],
+        spec=spec_from_dict(json.loads(row["spec_json"])),
+        user=row["user"],
+        state=RunState(row["state"]),
+        created_at=row["created_at"],
+        node=row["node"],
+        attempt=row["attempt"],
+        gpu_uuids=tuple(json.loads(row["gpu_uuids_json"])),
+        exit_code=row["exit_code"],
+        reason=row["reason"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        output_snapshot=row["output_snapshot"],
+        cancel_requested=bool(row["cancel_requested"]),
+        events=events,
+        runtime=row["runtime"],
+    )
+
+
+def _node(row: dict[str, Any]) -> Node:
+    inv = json.loads(row["inventory_json"]) or {}
+    inventory = (
+        Inventory(**{**inv, "gpus": tuple(GpuInfo(**g) for g in inv.get("gpus", ()))}) if inv else Inventory()
+    )
+    return Node(
+        name=row["name"],
+        state="draining" if row["drained"] else "ready",
+        labels=json.loads(row["labels_json"]),
+        runtimes=json.loads(row["runtimes_json"]),
+        inventory=inventory,
+        drained=bool(row["drained"]),
+        last_seen=row["last_seen"],
+        created_at=row["created_at"],
+        version=row["version"],
+    )

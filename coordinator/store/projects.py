@@ -1,0 +1,149 @@
+"""Projects, members, blobs held per project, and snapshots."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+from kiln.coordinator.store.base import Database
+
+from kiln.core import clock
+from kiln.core.manifest import Entry
+from kiln.core.models import Project, Snapshot
+from kiln.core.permissions import Role
+
+
+class ProjectTables(Database):
+    def add_project(self, name: str, description: str, owner: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO projects (name, description, created_by, created_at) VALUES (?, ?, ?, ?)",
+                [name, description, owner, clock.now()],
+            )
+            self.db.execute(
+                "INSERT INTO members (project, user, role) VALUES (?, ?, ?)", [name, owner, str(Role.OWNER)]
+            )
+
+    def project(self, name: str) -> Project | None:
+        row = self._one("SELECT * FROM projects WHERE name = ?", [name])
+        if row is None:
+            return None
+        members = {
+            r["user"]: Role.parse(r["role"])
+            for r in self._rows("SELECT user, role FROM members WHERE project = ? ORDER BY user", [name])
+        }
+        return _project(row, members)
+
+    def projects(self, member: str | None, include_archived: bool) -> list[Project]:
+        archived = "" if include_archived else " AND p.archived_at = 0"
+        if member is None:
+            rows = self._rows(f"SELECT p.* FROM projects p WHERE 1{archived} ORDER BY p.name")
+        else:
+            rows = self._rows(
+                "SELECT p.* FROM projects p JOIN members m ON m.project = p.name "
+                f"WHERE m.user = ?{archived} ORDER BY p.name",
+                [member],
+            )
+        return [p for p in (self.project(r["name"]) for r in rows) if p is not None]
+
+    def role(self, project: str, user: str) -> Role | None:
+        row = self._one("SELECT role FROM members WHERE project = ? AND user = ?", [project, user])
+        return Role.parse(row["role"]) if row else None
+
+    def set_member(self, project: str, user: str, role: Role) -> None:
+        self._exec(
+            "INSERT INTO members (project, user, role) VALUES (?, ?, ?) "
+            "ON CONFLICT (project, user) DO UPDATE SET role = excluded.role",
+            [project, user, str(role)],
+        )
+
+    def remove_member(self, project: str, user: str) -> None:
+        self._exec("DELETE FROM members WHERE project = ? AND user = ?", [project, user])
+
+    def archive_project(self, name: str, at: float) -> None:
+        self._exec("UPDATE projects SET archived_at = ? WHERE name = ?", [at, name])
+
+    def project_blobs(self, project: str, digests: Iterable[str]) -> dict[str, int]:
+        """The size of each of `digests` that the project holds (one query, however many are asked)."""
+        with self._lock:
+            rows = self.db.conn.execute(
+                "SELECT b.digest, b.size FROM json_each(?) j "
+                "JOIN project_blobs p ON p.project = ? AND p.digest = j.value "
+                "JOIN blobs b ON b.digest = j.value",
+                [json.dumps(list(digests)), project],
+            ).fetchall()
+        return dict(rows)
+
+    def add_project_blobs(self, project: str, blobs: list[tuple[str, int]]) -> None:
+        """Records blobs (digest, size) as present on disk and held by the project."""
+        now = clock.now()
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
+                [(d, size, now) for d, size in blobs],
+            )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO project_blobs (project, digest) VALUES (?, ?)",
+                [(project, d) for d, _ in blobs],
+            )
+
+    def add_snapshot(self, snap: Snapshot, canonical_manifest: bytes) -> None:
+        self._exec(
+            "INSERT INTO snapshots (project, id, parent, message, author, created_at, files, bytes, "
+            "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                snap.project,
+                snap.id,
+                snap.parent,
+                snap.message,
+                snap.author,
+                snap.created_at,
+                snap.files,
+                snap.bytes,
+                zlib.compress(canonical_manifest, 1),
+            ],
+        )
+
+    def snapshot(self, project: str, snapshot_id: str) -> Snapshot | None:
+        row = self._one("SELECT * FROM snapshots WHERE project = ? AND id = ?", [project, snapshot_id])
+        return _snapshot(row) if row else None
+
+    def snapshots_matching(self, prefix: str) -> list[Snapshot]:
+        """Every (project, snapshot) whose id starts with `prefix`."""
+        rows = self._rows(
+            "SELECT * FROM snapshots WHERE id >= ? AND id < ? ORDER BY project", [prefix, prefix + "g"]
+        )
+        return [_snapshot(r) for r in rows]
+
+    def snapshots(self, project: str) -> list[Snapshot]:
+        rows = self._rows("SELECT * FROM snapshots WHERE project = ? ORDER BY created_at DESC", [project])
+        return [_snapshot(r) for r in rows]
+
+    def manifest(self, project: str, snapshot_id: str) -> list[Entry]:
+        row = self._one("SELECT manifest FROM snapshots WHERE project = ? AND id = ?", [project, snapshot_id])
+        return _decode_manifest(row["manifest"]) if row else []
+
+
+def _project(row: dict[str, Any], members: dict[str, Role]) -> Project:
+    return Project(
+        row["name"], row["description"], row["created_by"], row["created_at"], row["archived_at"], members
+    )
+
+
+def _snapshot(row: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        row["id"],
+        row["project"],
+        row["parent"],
+        row["message"],
+        row["author"],
+        row["created_at"],
+        row["files"],
+        row["bytes"],
+    )
+
+
+def _decode_manifest(blob: bytes) -> list[Entry]:
+    return [Entry(*row) for row in json.loads(zlib.decompress(blob))]

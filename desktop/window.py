@@ -1,0 +1,198 @@
+"""The main window: a sidebar of pages, the project selector, a banner for a lost connection, and a status
+bar where every other failure is said in words. It is built from a Session and Settings passed in; there
+is no global window for pages to reach for."""
+
+from __future__ import annotations
+
+from kiln.desktop.files import FilesPage
+from kiln.desktop.ops import Op, Runner, describe
+from kiln.desktop.projects import ProjectsPage
+from kiln.desktop.qt import (
+    QCloseEvent,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    Qt,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from kiln.desktop.session import Session, sign_out
+from kiln.desktop.settings import Settings
+
+from kiln.core.errors import Unavailable
+
+COMING = "coming with compute/tracking"
+
+
+class Banner(QFrame):
+    """Says the coordinator cannot be reached; Retry runs the failed operations again, as they were."""
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.failed: list[Op] = []
+        self.setObjectName("banner")
+        self.setStyleSheet("#banner { background: #fdecea; border: 1px solid #e0a0a0; border-radius: 4px; }")
+        self.label = QLabel("", self)
+        self.label.setWordWrap(True)
+        self.retry = QPushButton("Retry", self)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.retry)
+        self.retry.clicked.connect(self._retry)
+        self.hide()
+
+    def lost(self, op: Op, error: Exception) -> None:
+        if op not in self.failed:
+            self.failed.append(op)
+        self.label.setText(f"Lost connection: {describe(error)}")
+        self.show()
+
+    def _retry(self) -> None:
+        ops, self.failed = self.failed, []
+        self.hide()
+        for op in ops:
+            self.runner.start(op)
+
+
+class MainWindow(QMainWindow):
+    """Owns the session (and closes it); emits `signed_out` when the person signs out."""
+
+    signed_out = Signal()
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        super().__init__()
+        self.session, self.settings = session, settings
+        self.setWindowTitle(f"Kiln — {session.user.name} on {session.server}")
+        self.runner = Runner(self)
+        self.runner.failed.connect(self._failed)
+        self.closing = False
+        client = session.client
+        self.projects_page = ProjectsPage(client, self.runner, session.user.is_admin, self)
+        self.files_page = FilesPage(client, self.runner, settings, session.server, self)
+        self.banner = Banner(self.runner, self)
+        self.sidebar = QListWidget(self)
+        self.sidebar.setFixedWidth(210)
+        self.sidebar.setWordWrap(True)
+        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.sidebar.setStyleSheet("QListWidget::item { padding: 6px 8px; }")
+        self.pages = QStackedWidget(self)
+        self._build_toolbar()
+        self._lay_out()
+        self.add_page("Projects", self.projects_page)
+        self.add_page("Files", self.files_page)
+        for title in ("Runs", "Lineage", "Models"):
+            self.add_page(title, QLabel(f"{title} are {COMING}.", self), enabled=False, note=COMING)
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.sidebar.setCurrentRow(0)
+        self.projects_page.projects_loaded.connect(self._projects_loaded)
+        self.projects_page.project_chosen.connect(self.select_project)
+        self.selector.currentTextChanged.connect(self._project_changed)
+        self.statusBar().addPermanentWidget(QLabel(f"{session.user.name} @ {session.server}", self))
+        if session.warning:
+            self.statusBar().showMessage(session.warning)
+        self.resize(1100, 720)
+        self.projects_page.refresh()
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Project", self)
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        bar.addWidget(QLabel(" Project: ", self))
+        self.selector = QComboBox(self)
+        self.selector.setMinimumWidth(220)
+        self.selector.setPlaceholderText("no project")
+        bar.addWidget(self.selector)
+        bar.addSeparator()
+        bar.addAction("Refresh", lambda: self.projects_page.refresh())
+        bar.addAction("Sign out", self.sign_out)
+
+    def _lay_out(self) -> None:
+        right = QVBoxLayout()
+        right.addWidget(self.banner)
+        right.addWidget(self.pages, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.sidebar)
+        body.addLayout(right, 1)
+        central = QWidget(self)
+        central.setLayout(body)
+        self.setCentralWidget(central)
+
+    def add_page(self, title: str, page: QWidget, enabled: bool = True, note: str = "") -> QListWidgetItem:
+        """A sidebar entry and its page; a disabled entry is a placeholder for what is still to come."""
+        item = QListWidgetItem(title if enabled or not note else f"{title}\n{note}")
+        if not enabled:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled & ~Qt.ItemFlag.ItemIsSelectable)
+            item.setToolTip(note)
+        self.sidebar.addItem(item)
+        self.pages.addWidget(page)
+        return item
+
+    def show_page(self, title: str) -> None:
+        for row in range(self.sidebar.count()):
+            if self.sidebar.item(row).text().split("\n")[0] == title:
+                self.sidebar.setCurrentRow(row)
+
+    # -- the project everything is about --------------------------------------------------------------
+
+    def _projects_loaded(self, projects: list) -> None:
+        names = sorted(p.name for p in projects)
+        current = self.selector.currentText() or self.settings.last_project.get(self.session.server, "")
+        self.selector.blockSignals(True)
+        self.selector.clear()
+        self.selector.addItems(names)
+        self.selector.setCurrentIndex(names.index(current) if current in names else 0 if names else -1)
+        self.selector.blockSignals(False)
+        if self.selector.currentText() != self.files_page.project:
+            self._project_changed(self.selector.currentText())
+
+    def select_project(self, name: str) -> None:
+        if name and name != self.selector.currentText():
+            self.selector.setCurrentText(name)
+
+    def _project_changed(self, name: str) -> None:
+        if name:
+            self.settings.remember_project(self.session.server, name)
+        self.projects_page.select(name)
+        self.files_page.set_project(name)
+
+    # -- failures, signing out, closing ---------------------------------------------------------------
+
+    def _failed(self, op: Op, error: Exception) -> None:
+        if isinstance(error, Unavailable):
+            self.banner.lost(op, error)
+            self.statusBar().showMessage(f"{op.label}: the coordinator cannot be reached")
+        else:
+            self.statusBar().showMessage(f"{op.label}: {describe(error)}")
+
+    def sign_out(self) -> None:
+        """Revokes the token where the coordinator can be reached; forgets it here in any case."""
+        home = self.settings.home
+        self.runner.run(
+            "sign out", lambda: sign_out(self.session, home), self._out, lambda _: self._out(None)
+        )
+
+    def _out(self, _: object) -> None:
+        self.signed_out.emit()
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Waits for operations in flight (a push must not be cut off unsaid), without freezing."""
+        if self.runner.busy:
+            event.ignore()
+            if not self.closing:
+                self.closing = True
+                self.runner.idle.connect(self.close)
+            waiting = ", ".join(self.runner.labels())
+            self.statusBar().showMessage(f"closing once this finishes: {waiting}")
+            return
+        self.session.close()
+        event.accept()

@@ -1,0 +1,1 @@
+"""Tests of the desktop app (kiln.desktop), offscreen, against a real coordinator."""

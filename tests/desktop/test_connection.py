@@ -1,0 +1,66 @@
+"""A coordinator that goes away: the window says so in a banner, stays usable, and Retry runs the failed
+operation again once the coordinator is back."""
+
+from __future__ import annotations
+
+from kiln.coordinator.context import CoordinatorConfig
+from kiln.coordinator.server import start_in_thread
+from kiln.desktop.qt import Qt
+
+from tests.conftest import ADMIN_PASSWORD, start_coordinator
+from tests.desktop.conftest import WAIT_MS, click, session_for, wait_idle
+
+
+def test_a_lost_connection_shows_a_banner_whose_retry_reruns_the_operation(
+    qtbot, tmp_path, kiln_home, open_window
+):
+    data = tmp_path / "coordinator"
+    rc = start_coordinator(data)
+    port = rc.port
+    try:
+        session_for(rc, kiln_home, "admin", ADMIN_PASSWORD).client.create_project("demo")
+        window = open_window(session_for(rc, kiln_home, "admin", ADMIN_PASSWORD))
+    finally:
+        rc.stop()
+    page = window.projects_page
+    assert page.table.row_keys() == ["demo"] and window.banner.isHidden()
+
+    click(qtbot, page.refresh_button)
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
+    wait_idle(qtbot, window.runner)
+    assert "cannot reach the coordinator" in window.banner.label.text()
+    assert "cannot be reached" in window.statusBar().currentMessage()
+
+    # Still responsive: pages change, and another failing call adds to the banner rather than a crash.
+    sidebar = window.sidebar
+    qtbot.mouseClick(
+        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(sidebar.item(1)).center()
+    )
+    assert window.pages.currentWidget() is window.files_page
+    click(qtbot, window.files_page.snapshots.refresh_button)
+    qtbot.waitUntil(lambda: len(window.banner.failed) == 2, timeout=WAIT_MS)
+    wait_idle(qtbot, window.runner)
+
+    back = start_in_thread(CoordinatorConfig(data, listen=f"127.0.0.1:{port}", admin_password=ADMIN_PASSWORD))
+    try:
+        # the same data folder: the project and the session's token are still there
+        _retry_until_back(qtbot, window)
+        assert window.banner.isHidden() and page.table.row_keys() == ["demo"]
+        assert "snapshot" in window.files_page.snapshots.summary.text()
+    finally:
+        wait_idle(qtbot, window.runner)
+        back.stop()
+
+
+def _retry_until_back(qtbot, window) -> None:
+    """Presses Retry until the operations go through: the client reconnects with a backoff of its own."""
+
+    def retried() -> bool:
+        if window.runner.busy:
+            return False
+        if window.banner.isVisible():
+            click(qtbot, window.banner.retry)
+            return False
+        return True
+
+    qtbot.waitUntil(retried, timeout=WAIT_MS)
