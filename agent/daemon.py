@@ -10,18 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from kiln.agent import identity, inventory
-from kiln.agent.jobs import Job, Node
-from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
-from kiln.agent.spool import Spool
-from kiln.agent.workspace import BlobCache
-from kiln.proto.v1 import nodes_pb2
 
 import kiln
 from kiln import serde
+from kiln.agent import identity, inventory
+from kiln.agent.jobs import Job, Node
+from kiln.agent.metrics import AgentExporter  # [ops]
+from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
+from kiln.agent.spool import Spool
+from kiln.agent.workspace import BlobCache
 from kiln.client import Client
 from kiln.core import backoff
 from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied, Unauthenticated
+from kiln.proto.v1 import nodes_pb2
 
 log = logging.getLogger("kiln.agent")
 
@@ -37,6 +38,7 @@ class AgentConfig:
     labels: dict[str, str] = field(default_factory=dict)
     runtimes: tuple[str, ...] = ()  # (): every runtime that works here
     inventory_file: Path | None = None
+    metrics_listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint ("": none)  [ops]
 
 
 class Agent:
@@ -63,6 +65,7 @@ class Agent:
             self._client,
             self.stopping,
         )
+        self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]
 
     @property
     def name(self) -> str:
@@ -98,6 +101,8 @@ class Agent:
     def stop(self) -> None:
         self.stopping.set()
         self.spool.wake()
+        if self.metrics is not None:  # [ops]
+            self.metrics.stop()
 
     def _resume_jobs(self) -> None:
         for record in self.spool.jobs():
@@ -147,9 +152,7 @@ class Agent:
                     yield nodes_pb2.AgentMessage(heartbeat=nodes_pb2.Heartbeat(inventory=self._inventory()))
 
     def _hello(self) -> nodes_pb2.Hello:
-        held = [
-            nodes_pb2.HeldRun(run_id=j.run_id, attempt=j.attempt, state=j.state) for j in self.spool.jobs()
-        ]
+        held = [nodes_pb2.HeldRun(run_id=j.run_id, attempt=j.attempt, state=j.state) for j in self.spool.jobs()]
         return nodes_pb2.Hello(
             version=kiln.__version__,
             runtimes={n: r.probe() for n, r in self.runtimes.items()},
@@ -182,9 +185,7 @@ class Agent:
     def _assign(self, assignment: nodes_pb2.Assignment) -> None:
         key = (assignment.run_id, assignment.attempt)
         if assignment.runtime not in self.runtimes:
-            log.error(
-                "assigned run %s for runtime %s, which this node lacks", assignment.run_id, assignment.runtime
-            )
+            log.error("assigned run %s for runtime %s, which this node lacks", assignment.run_id, assignment.runtime)
         if not self.spool.add_job(*key, assignment.SerializeToString()) or key in self.jobs:
             return  # an assignment sent again after a reconnection
         job = Job(self.node, assignment)

@@ -93,15 +93,12 @@ def enroll(data: Path, coordinator: str, join_token: str, name: str, labels: dic
     return Identity(reply.name, coordinator, key_pem, reply.certificate_pem, ca.pem)
 
 
-def load_or_enroll(
-    data: Path, coordinator: str, join_token: str, name: str, labels: dict[str, str]
-) -> Identity:
+def load_or_enroll(data: Path, coordinator: str, join_token: str, name: str, labels: dict[str, str]) -> Identity:
     found = load(data)
     if found is not None:
         return found
     if not join_token:
         raise FailedPrecondition(
-            f"{data} holds no node identity yet: pass --join-token (an admin makes one "
-            "with kiln node token create)"
+            f"{data} holds no node identity yet: pass --join-token (an admin makes one with kiln node token create)"
         )
     return enroll(data, coordinator, join_token, name, labels)

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiln import serde
+from kiln.agent.inventory import nvml_gpus
+from kiln.agent.runenv import RunEnvironment
 from kiln.agent.runtimes import JobHandle, JobSpec, Runtime
 from kiln.agent.spool import JobRecord, Spool
 from kiln.agent.workspace import BlobCache, collect_outputs, materialize
-from kiln.proto.v1 import nodes_pb2, runs_pb2
-
-from kiln import serde
 from kiln.client import Client
 from kiln.core import backoff, clock
 from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
 from kiln.core.runs import RunState
+from kiln.proto.v1 import nodes_pb2, runs_pb2
 
 log = logging.getLogger("kiln.agent.jobs")
 
@@ -47,6 +48,9 @@ class Job:
         self.run_id, self.attempt = assignment.run_id, assignment.attempt
         self.spec = serde.run_spec_from_proto(assignment.spec)
         self.runtime_name = assignment.runtime
+        self.env = RunEnvironment(
+            node.data, node.spool, self.run_id, self.attempt, docker=assignment.runtime == "docker"
+        )
         self.dir = node.data / "runs" / f"{self.run_id}.{self.attempt}"
         self.handle: JobHandle | None = None
         self.cancelled = threading.Event()
@@ -75,13 +79,12 @@ class Job:
         if record.state in ("assigned", "preparing"):
             self.begin()
             return
-        found = next(
-            (h for h in self.runtime.running() if (h.run_id, h.attempt) == (self.run_id, self.attempt)), None
-        )
+        found = next((h for h in self.runtime.running() if (h.run_id, h.attempt) == (self.run_id, self.attempt)), None)
         if found is None:
             self._final(RunState.FAILED, None, "the job disappeared while the agent was down", outputs=False)
             return
         self.handle = found
+        self.env.start_tracking()  # the run's SDK reconnects and resends what was not acknowledged
         self.runtime.attach(found, self, {"stdout": record.stdout_bytes, "stderr": record.stderr_bytes})
 
     def _prepare_and_start(self) -> None:
@@ -100,24 +103,42 @@ class Job:
                         self.dir / "statcache",
                     )
                 )
+            if self.assignment.datasets:
+                self._retrying(
+                    lambda c: self.env.prepare_datasets(c, self.spec.project, list(self.assignment.datasets))
+                )
             if self.cancelled.is_set():
                 self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
                 return
+            self.env.start_tracking()
             self.handle = self.runtime.start(self._job_spec(), self)
-            self._report(RunState.RUNNING, ref=self.handle.ref)
+            self._report(RunState.RUNNING, ref=self.handle.ref, environment=self._environment())
         except Exception as e:  # anything that stops the start is the run's failure, said plainly
             log.exception("run %s could not start", self.run_id)
             self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
 
+    def _environment(self) -> dict[str, str]:
+        assert self.handle is not None
+        found = {**self.runtime.environment(self.handle), "node": self.node.name}
+        if self.assignment.gpu_uuids:
+            _, driver, cuda = nvml_gpus()
+            found.update(gpus=",".join(self.assignment.gpu_uuids), driver_version=driver, cuda_version=cuda)
+        if self.assignment.datasets:
+            found["datasets"] = ",".join(f"{d.name}:{d.version}" for d in self.assignment.datasets)
+        return found
+
     def _job_spec(self) -> JobSpec:
         s = self.spec
+        in_container = self.runtime_name == "docker"
+        env, mounts = self.env.env_and_mounts("/work" if in_container else str(self.workdir))
         return JobSpec(
             run_id=self.run_id,
             attempt=self.attempt,
             command=list(s.command),
             workdir=self.workdir,
             image=s.image,
-            env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            env={**env, **s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            mounts=mounts,
             cpus=s.resources.cpus,
             memory_bytes=s.resources.memory_bytes,
             gpu_uuids=tuple(self.assignment.gpu_uuids),
@@ -168,41 +189,36 @@ class Job:
             chunks = []
             for stream, data in _coalesce(parts):
                 chunks.append(
-                    runs_pb2.LogChunk(
-                        attempt=self.attempt, seq=seq, stream=stream, data=data, time=clock.now()
-                    )
+                    runs_pb2.LogChunk(attempt=self.attempt, seq=seq, stream=stream, data=data, time=clock.now())
                 )
                 seq += 1
                 offsets[stream] += len(data)
             message = nodes_pb2.AgentMessage(logs=nodes_pb2.LogBatch(run_id=self.run_id, chunks=chunks))
             Spool.append(conn, message.SerializeToString())
             conn.execute(
-                "UPDATE jobs SET next_seq = ?, stdout_bytes = ?, stderr_bytes = ? "
-                "WHERE run_id = ? AND attempt = ?",
+                "UPDATE jobs SET next_seq = ?, stdout_bytes = ?, stderr_bytes = ? WHERE run_id = ? AND attempt = ?",
                 [seq, offsets["stdout"], offsets["stderr"], self.run_id, self.attempt],
             )
 
-    def _report(self, state: RunState, ref: str = "") -> None:
+    def _report(self, state: RunState, ref: str = "", environment: dict[str, str] | None = None) -> None:
         update = nodes_pb2.RunUpdate(
-            run_id=self.run_id, attempt=self.attempt, state=str(state), time=clock.now()
+            run_id=self.run_id, attempt=self.attempt, state=str(state), time=clock.now(), environment=environment or {}
         )
         with self.node.spool.transaction() as conn:
             Spool.append(conn, nodes_pb2.AgentMessage(run_update=update).SerializeToString())
             conn.execute(
-                "UPDATE jobs SET state = ?, ref = coalesce(nullif(?, ''), ref) "
-                "WHERE run_id = ? AND attempt = ?",
+                "UPDATE jobs SET state = ?, ref = coalesce(nullif(?, ''), ref) WHERE run_id = ? AND attempt = ?",
                 [str(state), ref, self.run_id, self.attempt],
             )
 
     def _final(self, state: RunState, exit_code: int | None, reason: str, outputs: bool) -> None:
+        self.env.stop()  # the job has ended: what its SDK sent is in the spool already
         output = ""
         if outputs and self.workdir.exists():
             message = f"output of run {self.run_id} (attempt {self.attempt})"
             try:
                 output = self._retrying(
-                    lambda c: collect_outputs(
-                        c, self.spec.project, self.workdir, self.dir / "statcache", message
-                    )
+                    lambda c: collect_outputs(c, self.spec.project, self.workdir, self.dir / "statcache", message)
                 )
             except KilnError as e:
                 reason = (reason + "; " if reason else "") + f"outputs not saved: {e}"

@@ -26,6 +26,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     final_seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, attempt)
 );
+CREATE TABLE IF NOT EXISTS track_seen (
+    run_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    proc TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (run_id, attempt, pid, proc)
+);
 """
 
 
@@ -98,7 +106,26 @@ class Spool:
                 "SELECT run_id, attempt FROM jobs WHERE final_seq > 0 AND final_seq <= ?", [seq]
             ).fetchall()
             conn.execute("DELETE FROM jobs WHERE final_seq > 0 AND final_seq <= ?", [seq])
+            for run_id, attempt in done:
+                conn.execute("DELETE FROM track_seen WHERE run_id = ? AND attempt = ?", [run_id, attempt])
         return [(r, a) for r, a in done]
+
+    # -- tracking -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def mark_track(conn: sqlite3.Connection, run_id: str, attempt: int, pid: int, proc: str, seq: int) -> None:
+        """Remembers the highest tracking batch stored per sending process (in the caller's transaction)."""
+        conn.execute(
+            "INSERT OR REPLACE INTO track_seen (run_id, attempt, pid, proc, seq) VALUES (?, ?, ?, ?, ?)",
+            [run_id, attempt, pid, proc, seq],
+        )
+
+    def track_delivered(self, run_id: str, attempt: int) -> dict[tuple[int, str], int]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT pid, proc, seq FROM track_seen WHERE run_id = ? AND attempt = ?", [run_id, attempt]
+            ).fetchall()
+        return {(pid, proc): seq for pid, proc, seq in rows}
 
     # -- job journal ------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 from kiln.client import Client
@@ -37,7 +38,7 @@ class BlobCache:
         incoming: _Incoming | None = None
         for part in client.read_blobs(project, digests):
             if incoming is None or incoming.digest != part.digest:
-                incoming = _Incoming(part.digest, self.root / "tmp" / f"{part.digest}.{os.getpid()}")
+                incoming = _Incoming(part.digest, self.root / "tmp")
             incoming.write(part.data)
             fetched += len(part.data)
             if part.last:
@@ -47,9 +48,12 @@ class BlobCache:
 
 
 class _Incoming:
-    def __init__(self, digest: str, tmp: Path) -> None:
-        self.digest, self.tmp = digest, tmp
-        self.file = open(tmp, "wb")  # noqa: SIM115
+    """One blob arriving; its own temp file, so jobs fetching the same blob at once do not collide."""
+
+    def __init__(self, digest: str, tmp_dir: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix=digest[:16] + ".", dir=tmp_dir)
+        self.digest, self.tmp = digest, Path(name)
+        self.file = os.fdopen(fd, "wb")
         self.hash = hashlib.sha256()
 
     def write(self, data: bytes) -> None:

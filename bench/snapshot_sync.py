@@ -46,9 +46,7 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp folder)")
     args = parser.parse_args()
     if not shutil.which("rsync"):
-        sys.exit(
-            "rsync is not installed (apt-get install rsync); it is the peer this benchmark compares with"
-        )
+        sys.exit("rsync is not installed (apt-get install rsync); it is the peer this benchmark compares with")
 
     work = Path(tempfile.mkdtemp(prefix="kiln-bench-sync-", dir=args.dir))
     try:

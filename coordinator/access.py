@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kiln.coordinator.store import SqliteStore
-
 from kiln.core.errors import NotFound, PermissionDenied
 from kiln.core.models import Project
 from kiln.core.permissions import Need, Principal, Role, admin_decision, project_decision

@@ -12,7 +12,6 @@ from kiln.coordinator.identity import (
 )
 from kiln.coordinator.pki import certificate_fingerprint
 from kiln.coordinator.store import SqliteStore
-
 from kiln.core import clock, defaults
 from kiln.core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from kiln.core.models import Token, User
@@ -70,9 +69,7 @@ class Authenticator:
         (a removed node, or one enrolled again since, is refused)."""
         expected = self.store.node_fingerprint(name)
         if expected is None:
-            raise Unauthenticated(
-                f"node {name!r} is not enrolled here (removed?); enrol it again with a join token"
-            )
+            raise Unauthenticated(f"node {name!r} is not enrolled here (removed?); enrol it again with a join token")
         if certificate_fingerprint(certificate_pem) != expected:
             raise Unauthenticated(f"this is not the certificate node {name!r} enrolled with; enrol it again")
         return Principal.for_node(name)

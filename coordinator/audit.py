@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kiln.coordinator.access import require_admin
 from kiln.coordinator.store import SqliteStore
-
 from kiln.core.audit import AuditRecord, ChainVerdict, verify_chain
 from kiln.core.defaults import AUDIT_PAGE
 from kiln.core.permissions import Principal

@@ -9,7 +9,6 @@ from kiln.coordinator.blobs import BlobStore
 from kiln.coordinator.liveness import Liveness
 from kiln.coordinator.pki import ServerTls, ensure_pki
 from kiln.coordinator.store import SqliteStore
-
 from kiln.core import defaults
 
 
@@ -27,6 +26,7 @@ class CoordinatorConfig:
     heartbeat_timeout_s: float = 15.0  # silent this long: unreachable (runs keep their state)
     lost_grace_s: float = 120.0  # silent this long: offline, its runs are lost and retried
     cancel_grace_s: float = 10.0  # between SIGTERM and SIGKILL when a run is cancelled
+    metrics_listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint ("": none)  [ops]
 
 
 @dataclass

@@ -12,21 +12,23 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kiln import serde
+from kiln.coordinator import tracking
 from kiln.coordinator.context import Coordinator
+from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.runs import pending, transition
 from kiln.coordinator.schedview import node_views
-from kiln.proto.v1 import nodes_pb2
-
-from kiln import serde
-from kiln.core import clock
+from kiln.core import clock, lineage
 from kiln.core.errors import FailedPrecondition, PermissionDenied
 from kiln.core.models import Inventory
 from kiln.core.runs import ACTIVE, Run, RunState
 from kiln.core.scheduling import schedule
+from kiln.proto.v1 import nodes_pb2
 
 log = logging.getLogger("kiln.coordinator.dispatch")
 
 TICK_S = 1.0
+MIN_TICK_S = 0.01
 INVENTORY_PERSIST_S = 60.0
 
 
@@ -63,6 +65,7 @@ class Dispatcher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
+            await asyncio.sleep(MIN_TICK_S)  # a burst of submissions is placed in one pass
             self._wake.clear()
             try:
                 self.tick()
@@ -92,8 +95,9 @@ class Dispatcher:
         if not queued:
             return
         by_id = {r.id: r for r in queued}
-        per_user = Counter(r.user for r in self.store.runs(states=ACTIVE))
-        views = [v for v in node_views(self.ctx) if v.name in self.sessions]
+        active = self.store.runs(states=ACTIVE)
+        per_user = Counter(r.user for r in active)
+        views = [v for v in node_views(self.ctx, active) if v.name in self.sessions]
         for p in schedule([pending(r) for r in queued], views, per_user):
             run = by_id[p.run_id]
             transition(
@@ -110,6 +114,10 @@ class Dispatcher:
 
     def _assign(self, session: AgentSession, run: Run | None) -> None:
         assert run is not None
+        mounts = [
+            nodes_pb2.DatasetMount(name=n, version=v, snapshot=s)
+            for n, v, s in resolve_inputs(self.ctx, run.spec.project, run.spec.datasets)
+        ]
         session.send(
             assign=nodes_pb2.Assignment(
                 run_id=run.id,
@@ -118,6 +126,7 @@ class Dispatcher:
                 runtime=run.runtime,
                 gpu_uuids=list(run.gpu_uuids),
                 user=run.user,
+                datasets=mounts,
             )
         )
 
@@ -141,8 +150,7 @@ class Dispatcher:
                 silent = self.ctx.liveness.silence(run.node)
                 self.lose(
                     run,
-                    f"node {run.node} silent for {silent:.0f}s, "
-                    f"past the {self.ctx.config.lost_grace_s:g}s grace",
+                    f"node {run.node} silent for {silent:.0f}s, past the {self.ctx.config.lost_grace_s:g}s grace",
                 )
 
     def lose(self, run: Run, cause: str) -> None:
@@ -171,9 +179,7 @@ class Dispatcher:
 
     def connect(self, node: str, hello: nodes_pb2.Hello) -> AgentSession:
         if hello.name and hello.name != node:
-            raise PermissionDenied(
-                f"this agent's certificate names node {node!r}, but it says it is {hello.name!r}"
-            )
+            raise PermissionDenied(f"this agent's certificate names node {node!r}, but it says it is {hello.name!r}")
         inventory = serde.inventory_from_proto(hello.inventory)
         self.store.update_node(
             node,
@@ -211,9 +217,7 @@ class Dispatcher:
             if run.state is RunState.ASSIGNED:
                 self._assign(session, run)
             else:
-                self.lose(
-                    run, f"the agent on {session.node} no longer knows this run (restarted without its data?)"
-                )
+                self.lose(run, f"the agent on {session.node} no longer knows this run (restarted without its data?)")
         for (run_id, attempt), state in held.items():
             run = self.store.run(run_id, with_events=False)
             current = run is not None and run.node == session.node and run.attempt == attempt
@@ -241,6 +245,10 @@ class Dispatcher:
         elif kind == "logs":
             self.ctx.liveness.seen(session.node)
             self._logs(session, message.logs)
+        elif kind == "track":
+            self.ctx.liveness.seen(session.node)
+            if tracking.ingest(self.ctx, session.node, serde.track_batch_from_proto(message.track)):
+                self._notify()
         if message.seq:
             session.send(ack=nodes_pb2.Ack(seq=message.seq))
 
@@ -261,6 +269,8 @@ class Dispatcher:
         if run.state is state or run.state.terminal:
             return  # a repeat after reconnection, or a run already settled (lost, cancelled)
         fields: dict[str, object] = {}
+        if update.environment:
+            self.store.add_environment(run.id, dict(update.environment))
         if state.terminal:
             fields = {
                 "exit_code": update.exit_code if update.has_exit_code else None,
@@ -273,6 +283,11 @@ class Dispatcher:
         except FailedPrecondition as e:
             log.warning("ignoring update for %s: %s", run.id, e)
             return
+        if fields.get("output_snapshot"):
+            self.store.add_edges(
+                [lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(str(fields["output_snapshot"])), "output")],
+                clock.now(),
+            )
         self._notify()
         if state.terminal:
             self.wake()

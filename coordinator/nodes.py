@@ -10,7 +10,6 @@ from kiln.coordinator.access import require_admin
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.identity import secret_hash
 from kiln.coordinator.pki import certificate_fingerprint, sign_node_request
-
 from kiln.core import clock, jointoken
 from kiln.core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from kiln.core.models import JoinToken, Node
@@ -29,9 +28,7 @@ def create_join_token(ctx: Coordinator, who: Principal, uses: int, ttl_s: float)
     now = clock.now()
     with ctx.store.transaction():
         ctx.store.add_join_token(token_id, secret_hash(secret), uses, now + ttl_s, who.user, now)
-        ctx.store.append_audit(
-            who.user, "node.token.create", token_id, {"uses": uses, "expires_at": now + ttl_s}
-        )
+        ctx.store.append_audit(who.user, "node.token.create", token_id, {"uses": uses, "expires_at": now + ttl_s})
     return JoinToken(token_id, uses, now + ttl_s, jointoken.make(ctx.tls.ca_fingerprint, secret))
 
 
@@ -42,9 +39,7 @@ def enroll(ctx: Coordinator, token: str, name: str, csr_pem: bytes, labels: dict
     if row is None:
         raise PermissionDenied("this join token is not known to the coordinator; ask an admin for a new one")
     if row["expires_at"] <= clock.now():
-        raise PermissionDenied(
-            f"join token {row['id']} expired at {clock.iso(row['expires_at'])}; ask for a new one"
-        )
+        raise PermissionDenied(f"join token {row['id']} expired at {clock.iso(row['expires_at'])}; ask for a new one")
     if row["uses_left"] <= 0:
         raise PermissionDenied(f"join token {row['id']} has been used up; ask an admin for a new one")
     check_name("node", name)

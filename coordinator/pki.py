@@ -45,9 +45,7 @@ def ensure_pki(folder: Path) -> ServerTls:
         ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
         atomic_write(key_path, _key_pem(key), 0o600)
-        atomic_write(
-            cert_path, _server_certificate(key, ca_key, ca_cert).public_bytes(serialization.Encoding.PEM)
-        )
+        atomic_write(cert_path, _server_certificate(key, ca_key, ca_cert).public_bytes(serialization.Encoding.PEM))
     ca_pem = ca_path.read_bytes()
     ca_der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)
     return ServerTls(ca_pem, cert_path.read_bytes() + ca_pem, key_path.read_bytes(), fingerprint(ca_der))
@@ -97,9 +95,7 @@ def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.store import SqliteStore
-
 from kiln.core import clock
 from kiln.core.errors import AlreadyExists, FailedPrecondition, NotFound
 from kiln.core.models import Project

@@ -8,11 +8,11 @@ from typing import Any
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
-from kiln.coordinator.schedview import node_views
+from kiln.coordinator.datasets import resolve_inputs
+from kiln.coordinator.schedview import capacity_views
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.coordinator.store import SqliteStore
-
-from kiln.core import clock
+from kiln.core import clock, lineage
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import Run, RunEvent, RunSpec, RunState, check_transition
@@ -24,9 +24,7 @@ NETWORK_MODES = frozenset({"none", "host", "bridge"})
 
 def pending(run: Run) -> Pending:
     s = run.spec
-    return Pending(
-        run.id, run.user, int(s.priority), run.created_at, s.resources, s.runtime, s.image, s.node_labels
-    )
+    return Pending(run.id, run.user, int(s.priority), run.created_at, s.resources, s.runtime, s.image, s.node_labels)
 
 
 def submit(ctx: Coordinator, who: Principal, spec: RunSpec) -> Run:
@@ -41,19 +39,37 @@ def submit(ctx: Coordinator, who: Principal, spec: RunSpec) -> Run:
     if spec.network not in NETWORK_MODES:
         raise InvalidArgument(f"network must be one of {', '.join(sorted(NETWORK_MODES))}")
     snapshot = resolve_snapshot(ctx, who, spec.project, spec.snapshot).id if spec.snapshot else ""
+    datasets = resolve_inputs(ctx, spec.project, spec.datasets)
+    if spec.parent_run:
+        get_run(ctx, who, spec.parent_run)
+    exact = tuple(f"{name}:{version}" for name, version, _ in datasets)
     run = Run(
-        f"r-{secrets.token_hex(6)}", replace(spec, snapshot=snapshot), who.user, RunState.QUEUED, clock.now()
+        f"r-{secrets.token_hex(6)}",
+        replace(spec, snapshot=snapshot, datasets=exact),
+        who.user,
+        RunState.QUEUED,
+        clock.now(),
     )
-    reason = never_fits(pending(run), node_views(ctx, include_unschedulable=True))
+    reason = never_fits(pending(run), capacity_views(ctx))
     if reason:
         raise FailedPrecondition(f"run refused: {reason}")
     with ctx.store.transaction():
         ctx.store.add_run(run)
+        ctx.store.add_edges(_input_edges(run, datasets), run.created_at)
         ctx.store.add_run_event(run.id, RunEvent(run.created_at, RunState.QUEUED, f"submitted by {who.user}"))
-        ctx.store.append_audit(
-            who.user, "run.submit", run.id, {"project": spec.project, "command": list(spec.command)}
-        )
+        ctx.store.append_audit(who.user, "run.submit", run.id, {"project": spec.project, "command": list(spec.command)})
     return get_run(ctx, who, run.id)
+
+
+def _input_edges(run: Run, datasets: list[tuple[str, int, str]]) -> list[lineage.Edge]:
+    """What the coordinator itself knows flows into the run: its snapshot, datasets and parent run."""
+    me = lineage.run_id(run.id)
+    edges = [lineage.Edge(lineage.dataset_id(run.spec.project, n, v), me, "input") for n, v, _ in datasets]
+    if run.spec.snapshot:
+        edges.append(lineage.Edge(lineage.snapshot_id(run.spec.snapshot), me, "input"))
+    if run.spec.parent_run:
+        edges.append(lineage.Edge(lineage.run_id(run.spec.parent_run), me, "parent"))
+    return edges
 
 
 def get_run(ctx: Coordinator, who: Principal, run_id: str) -> Run:

@@ -13,18 +13,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
+
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
 from kiln.coordinator.dispatch import Dispatcher
+from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.compute import AgentGatewayServicer, NodesServicer, RunsServicer
 from kiln.coordinator.rpc.identity import AuditServicer, AuthServicer, UsersServicer
 from kiln.coordinator.rpc.interceptor import AuthInterceptor
 from kiln.coordinator.rpc.projects import ProjectsServicer, SnapshotsServicer
-from kiln.proto.v1 import admin_pb2_grpc, nodes_pb2_grpc, projects_pb2_grpc, runs_pb2_grpc
-
+from kiln.coordinator.rpc.records import (
+    CommentsServicer,
+    DatasetsServicer,
+    LineageServicer,
+    ModelsServicer,
+    TrackingServicer,
+)
 from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
 from kiln.core.netaddr import join_address, split_address
+from kiln.proto.v1 import (
+    admin_pb2_grpc,
+    nodes_pb2_grpc,
+    projects_pb2_grpc,
+    registry_pb2_grpc,
+    runs_pb2_grpc,
+    tracking_pb2_grpc,
+)
 
 log = logging.getLogger("kiln.coordinator")
 
@@ -62,17 +77,24 @@ class Serving:
     port: int
     agent_port: int
     loop_task: asyncio.Task[None]
+    metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
 
     async def stop(self, grace: float) -> None:
         self.loop_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.loop_task
         await self.server.stop(grace)
+        if self.metrics is not None:  # [ops]
+            self.metrics.stop()
 
 
 async def build_server(ctx: Coordinator) -> Serving:
     """A started server with every service and the dispatcher loop, bound as the configuration says."""
-    server = grpc.aio.server(interceptors=[AuthInterceptor(Authenticator(ctx.store))], options=GRPC_OPTIONS)
+    metrics = Exporter(ctx) if ctx.config.metrics_listen else None  # [ops]
+    interceptors = [metrics.interceptor] if metrics else []  # [ops] RPC latency, outermost
+    server = grpc.aio.server(
+        interceptors=[*interceptors, AuthInterceptor(Authenticator(ctx.store))], options=GRPC_OPTIONS
+    )
     tls = ctx.tls
     port = _bind(server, ctx.config.listen, grpc.ssl_server_credentials([(tls.key_pem, tls.chain_pem)]))
     agent_port = _bind(
@@ -90,12 +112,17 @@ async def build_server(ctx: Coordinator) -> Serving:
     projects_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(ctx), server)
     runs_pb2_grpc.add_RunsServicer_to_server(RunsServicer(ctx, dispatcher), server)
     nodes_pb2_grpc.add_NodesServicer_to_server(NodesServicer(ctx, dispatcher), server)
-    nodes_pb2_grpc.add_AgentGatewayServicer_to_server(
-        AgentGatewayServicer(ctx, dispatcher, agent_port), server
-    )
+    nodes_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, dispatcher, agent_port), server)
+    tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(ctx), server)
+    registry_pb2_grpc.add_DatasetsServicer_to_server(DatasetsServicer(ctx), server)
+    registry_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(ctx), server)
+    registry_pb2_grpc.add_CommentsServicer_to_server(CommentsServicer(ctx), server)
+    registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx), server)
+    if metrics is not None:  # [ops]
+        metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(dispatcher.run_forever())
-    return Serving(server, dispatcher, port, agent_port, task)
+    return Serving(server, dispatcher, port, agent_port, task, metrics)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from kiln.coordinator.access import require_project
 from kiln.coordinator.blobs import BlobWriter
 from kiln.coordinator.context import Coordinator
-
 from kiln.core import clock, defaults
 from kiln.core.blobparts import BlobPart, pack
 from kiln.core.errors import (
@@ -159,9 +158,7 @@ def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnap
     body = canonical_manifest(ordered)
     snapshot_id = sha256_bytes(body)
     if new.expected_id and new.expected_id != snapshot_id:
-        raise InvalidArgument(
-            f"manifest digest is {snapshot_id}, not {new.expected_id} as the client computed"
-        )
+        raise InvalidArgument(f"manifest digest is {snapshot_id}, not {new.expected_id} as the client computed")
     existing = store.snapshot(project, snapshot_id)
     if existing is not None:
         return existing
@@ -192,14 +189,10 @@ def _check_blobs(ctx: Coordinator, project: str, entries: list[Entry]) -> None:
         )
     for e in with_blobs:
         if held[e.digest] != e.size:
-            raise InvalidArgument(
-                f"path {e.path!r} claims {e.size} bytes but its blob holds {held[e.digest]}"
-            )
+            raise InvalidArgument(f"path {e.path!r} claims {e.size} bytes but its blob holds {held[e.digest]}")
         if e.kind == "symlink":
             if e.size > MAX_SYMLINK_TARGET:
-                raise InvalidArgument(
-                    f"symlink {e.path!r} has a target longer than {MAX_SYMLINK_TARGET} bytes"
-                )
+                raise InvalidArgument(f"symlink {e.path!r} has a target longer than {MAX_SYMLINK_TARGET} bytes")
             with ctx.blobs.open(e.digest) as f:
                 check_symlink_target(e.path, f.read().decode("utf-8", "surrogateescape"))
 
@@ -213,9 +206,7 @@ def resolve_snapshot(ctx: Coordinator, who: Principal, project: str, ref: str) -
     """The snapshot an id or unique prefix names, in `project` or in any project the caller may read."""
     ref = ref.strip().lower()
     if len(ref) < defaults.SNAPSHOT_ID_MIN_PREFIX or not all(c in "0123456789abcdef" for c in ref):
-        raise InvalidArgument(
-            f"snapshot id {ref!r} must be at least {defaults.SNAPSHOT_ID_MIN_PREFIX} hex digits"
-        )
+        raise InvalidArgument(f"snapshot id {ref!r} must be at least {defaults.SNAPSHOT_ID_MIN_PREFIX} hex digits")
     if project:
         require_project(ctx.store, who, Need.READ, project)
     found = [s for s in ctx.store.snapshots_matching(ref) if not project or s.project == project]

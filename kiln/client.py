@@ -13,7 +13,19 @@ from kiln.core.audit import AuditRecord, ChainVerdict
 from kiln.core.blobparts import BlobPart
 from kiln.core.errors import KilnError, Unavailable, error_for_code
 from kiln.core.manifest import Entry
-from kiln.core.models import JoinToken, Node, Project, Snapshot, Token, User
+from kiln.core.models import (
+    AliasRequest,
+    Comment,
+    DatasetVersion,
+    JoinToken,
+    ModelVersion,
+    Node,
+    Project,
+    RunRecord,
+    Snapshot,
+    Token,
+    User,
+)
 from kiln.core.permissions import Role
 from kiln.core.runs import LogChunk, Run, RunSpec
 from kiln.proto.v1 import (
@@ -24,8 +36,12 @@ from kiln.proto.v1 import (
     nodes_pb2_grpc,
     projects_pb2,
     projects_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
     runs_pb2,
     runs_pb2_grpc,
+    tracking_pb2,
+    tracking_pb2_grpc,
 )
 
 T = TypeVar("T")
@@ -53,9 +69,7 @@ class Client:
         self.address = address
         self.timeout = timeout
         key, cert = node_identity or (None, None)
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=ca_pem, private_key=key, certificate_chain=cert
-        )
+        creds = grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=key, certificate_chain=cert)
         if token:
             creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
         self.channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
@@ -67,6 +81,11 @@ class Client:
         self.runs = runs_pb2_grpc.RunsStub(self.channel)
         self.nodes = nodes_pb2_grpc.NodesStub(self.channel)
         self.gateway = nodes_pb2_grpc.AgentGatewayStub(self.channel)
+        self.tracking = tracking_pb2_grpc.TrackingStub(self.channel)
+        self.datasets = registry_pb2_grpc.DatasetsStub(self.channel)
+        self.models = registry_pb2_grpc.ModelsStub(self.channel)
+        self.comments = registry_pb2_grpc.CommentsStub(self.channel)
+        self.lineage_stub = registry_pb2_grpc.LineageStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -107,9 +126,7 @@ class Client:
         return self._call(self.auth.ServerInfo, EMPTY, timeout=10)
 
     def login(self, user: str, password: str, token_name: str = "") -> tuple[str, User, float]:
-        reply = self._call(
-            self.auth.Login, admin_pb2.LoginRequest(user=user, password=password, token_name=token_name)
-        )
+        reply = self._call(self.auth.Login, admin_pb2.LoginRequest(user=user, password=password, token_name=token_name))
         return reply.token, serde.user_from_proto(reply.user), reply.expires_at
 
     def whoami(self) -> tuple[User, Token]:
@@ -148,16 +165,12 @@ class Client:
         return [serde.token_from_proto(t) for t in reply.tokens]
 
     def revoke_token(self, token_id: str) -> Token:
-        return serde.token_from_proto(
-            self._call(self.users.RevokeToken, admin_pb2.RevokeTokenRequest(id=token_id))
-        )
+        return serde.token_from_proto(self._call(self.users.RevokeToken, admin_pb2.RevokeTokenRequest(id=token_id)))
 
     def list_audit(
         self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = ""
     ) -> list[AuditRecord]:
-        req = admin_pb2.ListAuditRequest(
-            after_seq=after_seq, limit=limit, actor=actor, action_prefix=action_prefix
-        )
+        req = admin_pb2.ListAuditRequest(after_seq=after_seq, limit=limit, actor=actor, action_prefix=action_prefix)
         return [serde.audit_from_proto(r) for r in self._call(self.audit.ListAudit, req).records]
 
     def verify_audit(self) -> ChainVerdict:
@@ -177,9 +190,7 @@ class Client:
         return [serde.project_from_proto(p) for p in reply.projects]
 
     def get_project(self, name: str) -> Project:
-        return serde.project_from_proto(
-            self._call(self.projects.GetProject, common_pb2.ProjectRef(project=name))
-        )
+        return serde.project_from_proto(self._call(self.projects.GetProject, common_pb2.ProjectRef(project=name)))
 
     def set_member(self, project: str, user: str, role: Role | str) -> Project:
         req = projects_pb2.SetMemberRequest(project=project, user=user, role=str(role))
@@ -189,10 +200,12 @@ class Client:
         req = projects_pb2.RemoveMemberRequest(project=project, user=user)
         return serde.project_from_proto(self._call(self.projects.RemoveMember, req))
 
+    def set_validator(self, project: str, user: str, validator: bool = True) -> Project:
+        req = projects_pb2.SetValidatorRequest(project=project, user=user, validator=validator)
+        return serde.project_from_proto(self._call(self.projects.SetValidator, req))
+
     def archive_project(self, name: str) -> Project:
-        return serde.project_from_proto(
-            self._call(self.projects.ArchiveProject, common_pb2.ProjectRef(project=name))
-        )
+        return serde.project_from_proto(self._call(self.projects.ArchiveProject, common_pb2.ProjectRef(project=name)))
 
     # -- snapshots --------------------------------------------------------------------------------------
 
@@ -262,9 +275,7 @@ class Client:
         return serde.run_from_proto(self._call(self.runs.SubmitRun, serde.run_spec_to_proto(spec)))
 
     def list_runs(self, project: str = "", state: str = "", limit: int = 0) -> list[Run]:
-        reply = self._call(
-            self.runs.ListRuns, runs_pb2.ListRunsRequest(project=project, state=state, limit=limit)
-        )
+        reply = self._call(self.runs.ListRuns, runs_pb2.ListRunsRequest(project=project, state=state, limit=limit))
         return [serde.run_from_proto(r) for r in reply.runs]
 
     def get_run(self, run_id: str) -> Run:
@@ -273,9 +284,7 @@ class Client:
     def cancel_run(self, run_id: str) -> Run:
         return serde.run_from_proto(self._call(self.runs.CancelRun, runs_pb2.RunRef(id=run_id)))
 
-    def read_logs(
-        self, run_id: str, follow: bool = False, after: tuple[int, int] = (0, 0)
-    ) -> Iterator[LogChunk]:
+    def read_logs(self, run_id: str, follow: bool = False, after: tuple[int, int] = (0, 0)) -> Iterator[LogChunk]:
         """A run's output in order; with `follow`, keeps streaming until the run ends."""
         req = runs_pb2.ReadLogsRequest(id=run_id, follow=follow, after_attempt=after[0], after_seq=after[1])
         try:
@@ -287,24 +296,100 @@ class Client:
     # -- nodes ------------------------------------------------------------------------------------------
 
     def create_join_token(self, uses: int = 1, ttl_seconds: float = 3600) -> JoinToken:
-        t = self._call(
-            self.nodes.CreateJoinToken, nodes_pb2.CreateJoinTokenRequest(uses=uses, ttl_seconds=ttl_seconds)
-        )
+        t = self._call(self.nodes.CreateJoinToken, nodes_pb2.CreateJoinTokenRequest(uses=uses, ttl_seconds=ttl_seconds))
         return JoinToken(t.id, t.uses, t.expires_at, t.token)
 
     def list_nodes(self) -> list[Node]:
         return [serde.node_from_proto(n) for n in self._call(self.nodes.ListNodes, EMPTY).nodes]
 
     def set_drain(self, name: str, drain: bool) -> Node:
-        return serde.node_from_proto(
-            self._call(self.nodes.SetDrain, nodes_pb2.SetDrainRequest(name=name, drain=drain))
-        )
+        return serde.node_from_proto(self._call(self.nodes.SetDrain, nodes_pb2.SetDrainRequest(name=name, drain=drain)))
 
     def remove_node(self, name: str) -> Node:
         return serde.node_from_proto(self._call(self.nodes.RemoveNode, nodes_pb2.NodeRef(name=name)))
 
-    def enroll(
-        self, join_token: str, name: str, csr_pem: bytes, labels: dict[str, str]
-    ) -> nodes_pb2.EnrollReply:
+    def enroll(self, join_token: str, name: str, csr_pem: bytes, labels: dict[str, str]) -> nodes_pb2.EnrollReply:
         req = nodes_pb2.EnrollRequest(join_token=join_token, name=name, csr_pem=csr_pem, labels=labels)
         return self._call(self.gateway.Enroll, req)
+
+    # -- tracking ---------------------------------------------------------------------------------------
+
+    def run_record(self, run_id: str) -> RunRecord:
+        return serde.run_record_from_proto(self._call(self.tracking.GetRunRecord, runs_pb2.RunRef(id=run_id)))
+
+    def metrics(
+        self, run_id: str, keys: list[str] | None = None, max_points: int = 1000
+    ) -> list[tuple[str, int, list[tuple[int, float, float]]]]:
+        """(key, total points, at most `max_points` (step, value, timestamp)) per metric."""
+        req = tracking_pb2.GetMetricsRequest(run_id=run_id, keys=keys or [], max_points=max_points)
+        reply = self._call(self.tracking.GetMetrics, req)
+        return [(m.key, m.total_points, list(zip(m.step, m.value, m.timestamp, strict=True))) for m in reply.series]
+
+    def search_runs(self, project: str = "", filter: str = "", sort: str = "", limit: int = 100) -> list[Run]:
+        req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit)
+        return [serde.run_from_proto(r) for r in self._call(self.tracking.SearchRuns, req).runs]
+
+    # -- datasets, models, comments, lineage ------------------------------------------------------------
+
+    def add_dataset_version(self, project: str, name: str, snapshot: str, description: str = "") -> DatasetVersion:
+        req = registry_pb2.AddDatasetVersionRequest(
+            project=project, name=name, snapshot=snapshot, description=description
+        )
+        return serde.dataset_version_from_proto(self._call(self.datasets.AddDatasetVersion, req))
+
+    def list_datasets(self, project: str) -> list[DatasetVersion]:
+        reply = self._call(self.datasets.ListDatasets, common_pb2.ProjectRef(project=project))
+        return [serde.dataset_version_from_proto(v) for v in reply.versions]
+
+    def register_model(self, run_id: str, path: str, name: str, tags: dict[str, str] | None = None) -> ModelVersion:
+        req = registry_pb2.RegisterModelRequest(run_id=run_id, path=path, name=name, tags=tags or {})
+        return serde.model_version_from_proto(self._call(self.models.RegisterModel, req))
+
+    def list_models(self, project: str) -> list[registry_pb2.Model]:
+        return list(self._call(self.models.ListModels, common_pb2.ProjectRef(project=project)).models)
+
+    def model_versions(self, project: str, name: str) -> tuple[list[ModelVersion], dict[str, int], int]:
+        """(versions, alias -> version, approvals the project requires for production)."""
+        m = self._call(self.models.GetModel, registry_pb2.ModelRef(project=project, name=name))
+        return [serde.model_version_from_proto(v) for v in m.versions], dict(m.aliases), m.required_approvals
+
+    def request_alias(self, project: str, name: str, version: int, alias: str, message: str = "") -> AliasRequest:
+        req = registry_pb2.RequestAliasRequest(
+            project=project, name=name, version=version, alias=alias, message=message
+        )
+        return serde.alias_request_from_proto(self._call(self.models.RequestAlias, req))
+
+    def review(self, project: str, name: str, version: int, approve: bool, message: str = "") -> AliasRequest:
+        req = registry_pb2.ReviewRequest(project=project, name=name, version=version, approve=approve, message=message)
+        return serde.alias_request_from_proto(self._call(self.models.Review, req))
+
+    def alias_requests(self, project: str, name: str) -> list[AliasRequest]:
+        reply = self._call(self.models.ListRequests, registry_pb2.ModelRef(project=project, name=name))
+        return [serde.alias_request_from_proto(r) for r in reply.requests]
+
+    def alias_history(self, project: str, name: str, at: float = 0) -> list[dict[str, object]]:
+        reply = self._call(self.models.History, registry_pb2.HistoryRequest(project=project, name=name, at=at))
+        return [
+            {"alias": m.alias, "version": m.version, "time": m.time, "actor": m.actor, "request_id": m.request_id}
+            for m in reply.moves
+        ]
+
+    def set_policy(self, project: str, required_approvals: int) -> int:
+        req = registry_pb2.SetPolicyRequest(project=project, required_approvals=required_approvals)
+        return self._call(self.models.SetPolicy, req).required_approvals
+
+    def add_comment(self, entity: str, text: str) -> Comment:
+        c = self._call(self.comments.AddComment, registry_pb2.AddCommentRequest(entity=entity, text=text))
+        return Comment(c.id, c.entity, c.project, c.author, c.text, c.time)
+
+    def list_comments(self, entity: str) -> list[Comment]:
+        reply = self._call(self.comments.ListComments, registry_pb2.EntityRef(id=entity))
+        return [Comment(c.id, c.entity, c.project, c.author, c.text, c.time) for c in reply.comments]
+
+    def lineage(self, entity: str, direction: str = "", depth: int = 5) -> registry_pb2.LineageGraph:
+        req = registry_pb2.LineageRequest(id=entity, direction=direction, depth=depth)
+        return self._call(self.lineage_stub.GetLineage, req)
+
+    def export_openlineage(self, project: str = "") -> Iterator[str]:
+        for event in self._stream(self.lineage_stub.ExportOpenLineage, registry_pb2.ExportRequest(project=project)):
+            yield event.json

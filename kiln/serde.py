@@ -8,10 +8,22 @@ from __future__ import annotations
 from kiln.core.audit import AuditRecord
 from kiln.core.blobparts import BlobPart
 from kiln.core.manifest import Entry
-from kiln.core.models import GpuInfo, Inventory, Node, Project, Snapshot, Token, User
+from kiln.core.models import (
+    AliasRequest,
+    DatasetVersion,
+    GpuInfo,
+    Inventory,
+    ModelVersion,
+    Node,
+    Project,
+    RunRecord,
+    Snapshot,
+    Token,
+    User,
+)
 from kiln.core.permissions import Role
-from kiln.core.runs import LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
-from kiln.proto.v1 import admin_pb2, common_pb2, nodes_pb2, projects_pb2, runs_pb2
+from kiln.core.runs import LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState, TrackBatch
+from kiln.proto.v1 import admin_pb2, common_pb2, nodes_pb2, projects_pb2, registry_pb2, runs_pb2, tracking_pb2
 
 
 def user_to_proto(u: User) -> admin_pb2.User:
@@ -63,6 +75,7 @@ def project_to_proto(p: Project) -> projects_pb2.Project:
         created_at=p.created_at,
         archived_at=p.archived_at,
         my_role=p.my_role,
+        validators=list(p.validators),
         members=[projects_pb2.Member(user=u, role=str(r)) for u, r in sorted(p.members.items())],
     )
 
@@ -76,6 +89,7 @@ def project_from_proto(m: projects_pb2.Project) -> Project:
         m.archived_at,
         {x.user: Role.parse(x.role) for x in m.members},
         m.my_role,
+        tuple(m.validators),
     )
 
 
@@ -133,6 +147,8 @@ def run_spec_to_proto(s: RunSpec) -> runs_pb2.RunSpec:
         retries=s.retries,
         env=s.env,
         network=s.network,
+        datasets=list(s.datasets),
+        parent_run=s.parent_run,
     )
 
 
@@ -149,6 +165,8 @@ def run_spec_from_proto(m: runs_pb2.RunSpec) -> RunSpec:
         retries=m.retries,
         env=dict(m.env),
         network=m.network or "none",
+        datasets=tuple(m.datasets),
+        parent_run=m.parent_run,
     )
 
 
@@ -275,3 +293,136 @@ def log_chunk_to_proto(c: LogChunk) -> runs_pb2.LogChunk:
 
 def log_chunk_from_proto(m: runs_pb2.LogChunk) -> LogChunk:
     return LogChunk(m.attempt, m.seq, m.stream, m.data, m.time)
+
+
+def track_batch_from_proto(m: tracking_pb2.TrackBatch) -> TrackBatch:
+    cols = m.metrics
+    keys = list(cols.keys)
+    metrics = [
+        (keys[i], s, v, t) for i, s, v, t in zip(cols.key_index, cols.step, cols.value, cols.timestamp, strict=True)
+    ]
+    return TrackBatch(
+        m.run_id,
+        m.attempt,
+        m.pid,
+        m.seq,
+        dict(m.params),
+        dict(m.tags),
+        metrics,
+        list(m.artifacts),
+        list(m.datasets),
+        [(x.path, x.name, x.flavor) for x in m.models],
+        dict(m.environment),
+    )
+
+
+def run_record_to_proto(r: RunRecord) -> tracking_pb2.RunRecord:
+    return tracking_pb2.RunRecord(
+        run=run_to_proto(r.run),
+        params=r.params,
+        tags=r.tags,
+        metrics=[
+            tracking_pb2.FinalMetric(key=k, value=v, step=s, min=lo, max=hi, count=n)
+            for k, v, s, lo, hi, n in r.metrics
+        ],
+        artifacts=r.artifacts,
+        models=[tracking_pb2.LoggedModel(path=p, name=n, flavor=f) for p, n, f in r.models],
+        inputs=r.inputs,
+        environment=r.environment,
+    )
+
+
+def dataset_version_to_proto(v: DatasetVersion) -> registry_pb2.DatasetVersion:
+    return registry_pb2.DatasetVersion(
+        project=v.project,
+        name=v.name,
+        version=v.version,
+        snapshot=v.snapshot,
+        created_by=v.created_by,
+        created_at=v.created_at,
+        files=v.files,
+        bytes=v.bytes,
+    )
+
+
+def model_version_to_proto(v: ModelVersion) -> registry_pb2.ModelVersion:
+    return registry_pb2.ModelVersion(
+        project=v.project,
+        name=v.name,
+        version=v.version,
+        run_id=v.run_id,
+        path=v.path,
+        snapshot=v.snapshot,
+        created_by=v.created_by,
+        created_at=v.created_at,
+        tags=v.tags,
+        metrics=v.metrics,
+        aliases=list(v.aliases),
+    )
+
+
+def alias_request_to_proto(r: AliasRequest) -> registry_pb2.AliasRequest:
+    return registry_pb2.AliasRequest(
+        id=r.id,
+        project=r.project,
+        name=r.name,
+        version=r.version,
+        alias=r.alias,
+        requester=r.requester,
+        state=r.state,
+        created_at=r.created_at,
+        decided_at=r.decided_at,
+        required_approvals=r.required_approvals,
+        message=r.message,
+        reviews=[registry_pb2.Review(reviewer=a, approve=b, message=c, time=d) for a, b, c, d in r.reviews],
+    )
+
+
+def run_record_from_proto(m: tracking_pb2.RunRecord) -> RunRecord:
+    return RunRecord(
+        run_from_proto(m.run),
+        dict(m.params),
+        dict(m.tags),
+        [(x.key, x.value, x.step, x.min, x.max, x.count) for x in m.metrics],
+        list(m.artifacts),
+        [(x.path, x.name, x.flavor) for x in m.models],
+        list(m.inputs),
+        dict(m.environment),
+    )
+
+
+def dataset_version_from_proto(m: registry_pb2.DatasetVersion) -> DatasetVersion:
+    return DatasetVersion(m.project, m.name, m.version, m.snapshot, m.created_by, m.created_at, m.files, m.bytes)
+
+
+def model_version_from_proto(m: registry_pb2.ModelVersion) -> ModelVersion:
+    return ModelVersion(
+        m.project,
+        m.name,
+        m.version,
+        m.run_id,
+        m.path,
+        m.snapshot,
+        m.created_by,
+        m.created_at,
+        dict(m.tags),
+        dict(m.metrics),
+        tuple(m.aliases),
+    )
+
+
+def alias_request_from_proto(m: registry_pb2.AliasRequest) -> AliasRequest:
+    return AliasRequest(
+        m.id,
+        m.project,
+        m.name,
+        m.version,
+        m.alias,
+        m.requester,
+        m.state,
+        m.created_at,
+        m.decided_at,
+        m.required_approvals,
+        m.message,
+        tuple((r.reviewer, r.approve, r.message, r.time) for r in m.reviews),
+    )

@@ -22,10 +22,9 @@ os.environ["XDG_DATA_HOME"] = _KEYRING_HOME
 os.environ.pop("KILN_TOKEN", None)
 os.environ.pop("KILN_PROJECT", None)
 
+from kiln.client import Client  # noqa: E402
 from kiln.coordinator.context import CoordinatorConfig  # noqa: E402
 from kiln.coordinator.server import RunningCoordinator, start_in_thread  # noqa: E402
-
-from kiln.client import Client  # noqa: E402
 
 ADMIN_PASSWORD = "admin-password-1"
 IN_CI = os.environ.get("CI") == "true"
@@ -127,6 +126,12 @@ class Cli:
         captured = self.capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
+    def sign_in(self, rc: RunningCoordinator) -> Cli:
+        """`kiln login` to `rc` as the admin, the way a script does it (no prompts)."""
+        self.ok("login", rc.address, "--user", "admin", "--password-stdin", "--fingerprint",
+                rc.ctx.tls.ca_fingerprint, stdin=ADMIN_PASSWORD + "\n")
+        return self
+
     def ok(self, *argv: str, stdin: str = "") -> str:
         result = self(*argv, stdin=stdin)
         assert result.code == 0, f"kiln {' '.join(argv)} failed: {result.err}"
@@ -140,14 +145,4 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
 
 @pytest.fixture
 def signed_in_cli(cli: Cli, coordinator: RunningCoordinator) -> Cli:
-    cli.ok(
-        "login",
-        coordinator.address,
-        "--user",
-        "admin",
-        "--password-stdin",
-        "--fingerprint",
-        coordinator.ctx.tls.ca_fingerprint,
-        stdin=ADMIN_PASSWORD + "\n",
-    )
-    return cli
+    return cli.sign_in(coordinator)

@@ -91,6 +91,10 @@ class Runtime(abc.ABC):
     def cancel(self, handle: JobHandle, grace_s: float) -> None:
         """SIGTERM, then SIGKILL after `grace_s` if the job is still running; `exited` follows."""
 
+    def environment(self, handle: JobHandle) -> dict[str, str]:
+        """What the job runs in, for the run's record (Docker adds the image id and digests)."""
+        return {"runtime": self.name}
+
     @abc.abstractmethod
     def reap(self, handle: JobHandle) -> None:
         """Removes what is left of a finished job (container, job folder), once its results are safe."""

@@ -26,7 +26,6 @@ except ImportError:  # the agent extra is not installed: probe() says so
     docker = None
 
 from kiln.agent.runtimes.base import JobEvents, JobHandle, JobSpec, Runtime, RuntimeUnavailable, register
-
 from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from kiln.core.paths import check_relpath
 
@@ -68,8 +67,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         raise InvalidArgument(f"run {spec.run_id}: the docker runtime needs an image")
     mounts = [docker.types.Mount(WORKDIR_IN_CONTAINER, str(spec.workdir), type="bind", read_only=False)]
     mounts += [
-        docker.types.Mount(mount_target(m.target), str(m.host), type="bind", read_only=m.read_only)
-        for m in spec.mounts
+        docker.types.Mount(mount_target(m.target), str(m.host), type="bind", read_only=m.read_only) for m in spec.mounts
     ]
     config: dict[str, Any] = {
         "image": spec.image,
@@ -97,9 +95,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         config["mem_limit"] = spec.memory_bytes
         config["memswap_limit"] = spec.memory_bytes  # no swap beyond the limit: the limit is the limit
     if spec.gpu_uuids:
-        gpus = docker.types.DeviceRequest(
-            driver="nvidia", device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]]
-        )
+        gpus = docker.types.DeviceRequest(driver="nvidia", device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])
         config["device_requests"] = [gpus]
     return config
 
@@ -183,9 +179,7 @@ class DockerRuntime(Runtime):
             self.api.start(container.id)
         except docker.errors.APIError as e:
             self.api.remove_container(container.id, force=True)
-            raise FailedPrecondition(
-                f"run {spec.run_id}: its container did not start: {e.explanation}"
-            ) from e
+            raise FailedPrecondition(f"run {spec.run_id}: its container did not start: {e.explanation}") from e
         handle = JobHandle(self.name, spec.run_id, spec.attempt, container.id)
         self._follow(handle, events, {})
         return handle
@@ -224,6 +218,18 @@ class DockerRuntime(Runtime):
         with contextlib.suppress(docker.errors.NotFound):
             self.api.stop(handle.ref, timeout=max(0, math.ceil(grace_s)))
 
+    def environment(self, handle: JobHandle) -> dict[str, str]:
+        found = {"runtime": self.name}
+        try:
+            container = self.client().containers.get(handle.ref)
+            image = container.image
+            found["image"] = container.attrs.get("Config", {}).get("Image", "")
+            found["image_id"] = image.id
+            found["image_digests"] = ",".join(image.attrs.get("RepoDigests") or [])
+        except Exception as e:  # the record is best effort; the run goes on
+            found["image_error"] = str(e)[:200]
+        return found
+
     def reap(self, handle: JobHandle) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(handle.ref, force=True)
@@ -255,9 +261,7 @@ class DockerRuntime(Runtime):
             log.warning("lost track of run %s attempt %s: %s", handle.run_id, handle.attempt, e)
             events.exited(-1, f"lost: {e}")
 
-    def _pump_streams(
-        self, ref: str, events: _OrderedEvents, starts: dict[str, int], follow: bool
-    ) -> dict[str, int]:
+    def _pump_streams(self, ref: str, events: _OrderedEvents, starts: dict[str, int], follow: bool) -> dict[str, int]:
         """Both streams at once (stderr on a helper thread); returns how far each one was read."""
         ends = dict(starts)
         errors: list[BaseException] = []
@@ -278,9 +282,7 @@ class DockerRuntime(Runtime):
 
     def _pump(self, ref: str, stream: str, start: int, events: _OrderedEvents, follow: bool) -> int:
         """Delivers one stream's bytes from offset `start` on; returns the offset reached."""
-        chunks = self.api.logs(
-            ref, stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=follow
-        )
+        chunks = self.api.logs(ref, stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=follow)
         pos = 0
         for chunk in chunks:
             end = pos + len(chunk)

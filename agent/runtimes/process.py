@@ -34,7 +34,6 @@ from kiln.agent.runtimes.supervise import (
     STREAMS,
     signal_group,
 )
-
 from kiln.core.atomic import atomic_write
 from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from kiln.core.paths import check_relpath
@@ -165,9 +164,7 @@ class ProcessRuntime(Runtime):
             raise InvalidArgument(f"run {spec.run_id}: empty command")
         jobdir = self.jobdir(spec.run_id, spec.attempt)
         if jobdir.exists():
-            raise AlreadyExists(
-                f"run {spec.run_id} attempt {spec.attempt} already has {jobdir}: reap it first"
-            )
+            raise AlreadyExists(f"run {spec.run_id} attempt {spec.attempt} already has {jobdir}: reap it first")
         if not spec.workdir.is_dir():
             raise FailedPrecondition(f"run {spec.run_id}: working folder {spec.workdir} does not exist")
         link_mounts(spec)

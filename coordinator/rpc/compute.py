@@ -8,15 +8,15 @@ import logging
 from collections.abc import AsyncIterator
 
 import grpc
+
+from kiln import serde
 from kiln.coordinator import nodes, runs
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.dispatch import AgentSession, Dispatcher
 from kiln.coordinator.rpc.interceptor import principal
-from kiln.proto.v1 import common_pb2, nodes_pb2, nodes_pb2_grpc, runs_pb2, runs_pb2_grpc
-
-from kiln import serde
 from kiln.core.errors import InvalidArgument, PermissionDenied
 from kiln.core.permissions import Principal
+from kiln.proto.v1 import common_pb2, nodes_pb2, nodes_pb2_grpc, runs_pb2, runs_pb2_grpc
 
 log = logging.getLogger("kiln.coordinator.rpc")
 Ctx = grpc.aio.ServicerContext
@@ -44,9 +44,7 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
         self.dispatcher.wake()
         return serde.run_to_proto(run)
 
-    async def ReadLogs(
-        self, request: runs_pb2.ReadLogsRequest, context: Ctx
-    ) -> AsyncIterator[runs_pb2.LogChunk]:
+    async def ReadLogs(self, request: runs_pb2.ReadLogsRequest, context: Ctx) -> AsyncIterator[runs_pb2.LogChunk]:
         who = principal()
         runs.get_run(self.ctx, who, request.id)
         after = (request.after_attempt, request.after_seq)
@@ -67,16 +65,12 @@ class NodesServicer(nodes_pb2_grpc.NodesServicer):
     def __init__(self, ctx: Coordinator, dispatcher: Dispatcher) -> None:
         self.ctx, self.dispatcher = ctx, dispatcher
 
-    async def CreateJoinToken(
-        self, request: nodes_pb2.CreateJoinTokenRequest, context: Ctx
-    ) -> nodes_pb2.JoinToken:
+    async def CreateJoinToken(self, request: nodes_pb2.CreateJoinTokenRequest, context: Ctx) -> nodes_pb2.JoinToken:
         t = nodes.create_join_token(self.ctx, principal(), request.uses or 1, request.ttl_seconds or 3600)
         return nodes_pb2.JoinToken(id=t.id, token=t.token, uses=t.uses, expires_at=t.expires_at)
 
     async def ListNodes(self, request: common_pb2.Empty, context: Ctx) -> nodes_pb2.NodeList:
-        return nodes_pb2.NodeList(
-            nodes=[serde.node_to_proto(n) for n in nodes.list_nodes(self.ctx, principal())]
-        )
+        return nodes_pb2.NodeList(nodes=[serde.node_to_proto(n) for n in nodes.list_nodes(self.ctx, principal())])
 
     async def SetDrain(self, request: nodes_pb2.SetDrainRequest, context: Ctx) -> nodes_pb2.Node:
         node = nodes.set_drain(self.ctx, principal(), request.name, request.drain)
@@ -104,9 +98,7 @@ class AgentGatewayServicer(nodes_pb2_grpc.AgentGatewayServicer):
     ) -> AsyncIterator[nodes_pb2.CoordinatorMessage]:
         who = principal()
         if not who.node:
-            raise PermissionDenied(
-                "only agents, with their node certificate on the agent port, may connect here"
-            )
+            raise PermissionDenied("only agents, with their node certificate on the agent port, may connect here")
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("body") != "hello":
             raise InvalidArgument("an agent's first message must be its hello")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import grpc
+
+import kiln
+from kiln import serde
 from kiln.coordinator import accounts, audit
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2
-
-import kiln
-from kiln import serde
 
 Ctx = grpc.aio.ServicerContext
 
@@ -25,9 +25,7 @@ class AuthServicer(admin_pb2_grpc.AuthServicer):
         )
 
     async def Login(self, request: admin_pb2.LoginRequest, context: Ctx) -> admin_pb2.LoginReply:
-        secret, token, user = accounts.login(
-            self.ctx.store, request.user, request.password, request.token_name
-        )
+        secret, token, user = accounts.login(self.ctx.store, request.user, request.password, request.token_name)
         return admin_pb2.LoginReply(token=secret, user=serde.user_to_proto(user), expires_at=token.expires_at)
 
     async def WhoAmI(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.WhoAmIReply:
@@ -47,9 +45,7 @@ class UsersServicer(admin_pb2_grpc.UsersServicer):
         self.ctx = ctx
 
     async def CreateUser(self, request: admin_pb2.CreateUserRequest, context: Ctx) -> admin_pb2.User:
-        user = accounts.create_user(
-            self.ctx.store, principal(), request.name, request.password, request.is_admin
-        )
+        user = accounts.create_user(self.ctx.store, principal(), request.name, request.password, request.is_admin)
         return serde.user_to_proto(user)
 
     async def ListUsers(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.UserList:
@@ -57,20 +53,14 @@ class UsersServicer(admin_pb2_grpc.UsersServicer):
         return admin_pb2.UserList(users=[serde.user_to_proto(u) for u in users])
 
     async def SetPassword(self, request: admin_pb2.SetPasswordRequest, context: Ctx) -> common_pb2.Empty:
-        accounts.set_password(
-            self.ctx.store, principal(), request.user, request.old_password, request.new_password
-        )
+        accounts.set_password(self.ctx.store, principal(), request.user, request.old_password, request.new_password)
         return common_pb2.Empty()
 
-    async def SetUserDisabled(
-        self, request: admin_pb2.SetUserDisabledRequest, context: Ctx
-    ) -> admin_pb2.User:
+    async def SetUserDisabled(self, request: admin_pb2.SetUserDisabledRequest, context: Ctx) -> admin_pb2.User:
         user = accounts.set_user_disabled(self.ctx.store, principal(), request.user, request.disabled)
         return serde.user_to_proto(user)
 
-    async def CreateToken(
-        self, request: admin_pb2.CreateTokenRequest, context: Ctx
-    ) -> admin_pb2.CreatedToken:
+    async def CreateToken(self, request: admin_pb2.CreateTokenRequest, context: Ctx) -> admin_pb2.CreatedToken:
         secret, token = accounts.create_token(
             self.ctx.store, principal(), request.name, request.ttl_seconds, request.user
         )
@@ -101,6 +91,4 @@ class AuditServicer(admin_pb2_grpc.AuditServicer):
 
     async def VerifyAudit(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.AuditVerdict:
         v = audit.verify(self.ctx.store, principal())
-        return admin_pb2.AuditVerdict(
-            ok=v.ok, records=v.records, first_broken_seq=v.first_broken_seq, reason=v.reason
-        )
+        return admin_pb2.AuditVerdict(ok=v.ok, records=v.records, first_broken_seq=v.first_broken_seq, reason=v.reason)

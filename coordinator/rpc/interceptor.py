@@ -8,16 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from kiln.coordinator.accounts import Authenticator
 
+from kiln.coordinator.accounts import Authenticator
 from kiln.core.errors import KilnError, Unauthenticated
 from kiln.core.permissions import Principal
 
 log = logging.getLogger("kiln.coordinator.rpc")
 
-PUBLIC_METHODS = frozenset(
-    {"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login", "/kiln.v1.AgentGateway/Enroll"}
-)
+PUBLIC_METHODS = frozenset({"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login", "/kiln.v1.AgentGateway/Enroll"})
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("kiln_principal")
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from kiln.coordinator import projects, snapshots
-from kiln.coordinator.context import Coordinator
-from kiln.coordinator.rpc.interceptor import principal
-from kiln.proto.v1 import common_pb2, projects_pb2, projects_pb2_grpc
 
 from kiln import serde
+from kiln.coordinator import models, projects, snapshots
+from kiln.coordinator.context import Coordinator
+from kiln.coordinator.rpc.interceptor import principal
 from kiln.core.blobparts import BlobPart
 from kiln.core.errors import InvalidArgument
 from kiln.core.permissions import Role
+from kiln.proto.v1 import common_pb2, projects_pb2, projects_pb2_grpc
 
 Ctx = grpc.aio.ServicerContext
 
@@ -22,15 +22,11 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
     def __init__(self, ctx: Coordinator) -> None:
         self.ctx = ctx
 
-    async def CreateProject(
-        self, request: projects_pb2.CreateProjectRequest, context: Ctx
-    ) -> projects_pb2.Project:
+    async def CreateProject(self, request: projects_pb2.CreateProjectRequest, context: Ctx) -> projects_pb2.Project:
         project = projects.create_project(self.ctx.store, principal(), request.name, request.description)
         return serde.project_to_proto(project)
 
-    async def ListProjects(
-        self, request: projects_pb2.ListProjectsRequest, context: Ctx
-    ) -> projects_pb2.ProjectList:
+    async def ListProjects(self, request: projects_pb2.ListProjectsRequest, context: Ctx) -> projects_pb2.ProjectList:
         found = projects.list_projects(self.ctx.store, principal(), request.include_archived)
         return projects_pb2.ProjectList(projects=[serde.project_to_proto(p) for p in found])
 
@@ -45,11 +41,13 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
         project = projects.set_member(self.ctx.store, principal(), request.project, request.user, role)
         return serde.project_to_proto(project)
 
-    async def RemoveMember(
-        self, request: projects_pb2.RemoveMemberRequest, context: Ctx
-    ) -> projects_pb2.Project:
+    async def RemoveMember(self, request: projects_pb2.RemoveMemberRequest, context: Ctx) -> projects_pb2.Project:
         project = projects.remove_member(self.ctx.store, principal(), request.project, request.user)
         return serde.project_to_proto(project)
+
+    async def SetValidator(self, request: projects_pb2.SetValidatorRequest, context: Ctx) -> projects_pb2.Project:
+        models.set_validator(self.ctx, principal(), request.project, request.user, request.validator)
+        return serde.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
 
     async def ArchiveProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
         return serde.project_to_proto(projects.archive_project(self.ctx.store, principal(), request.project))
@@ -77,9 +75,7 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
         stored, received = await snapshots.receive_blobs(self.ctx, principal(), messages())
         return projects_pb2.UploadBlobsReply(stored=stored, bytes_received=received)
 
-    async def CreateSnapshot(
-        self, request: projects_pb2.CreateSnapshotRequest, context: Ctx
-    ) -> projects_pb2.Snapshot:
+    async def CreateSnapshot(self, request: projects_pb2.CreateSnapshotRequest, context: Ctx) -> projects_pb2.Snapshot:
         new = snapshots.NewSnapshot(
             [serde.entry_from_proto(e) for e in request.entries],
             request.parent,
@@ -109,7 +105,5 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
     async def ReadBlobs(
         self, request: projects_pb2.ReadBlobsRequest, context: Ctx
     ) -> AsyncIterator[common_pb2.BlobParts]:
-        async for batch in snapshots.read_blobs(
-            self.ctx, principal(), request.project, list(request.digests)
-        ):
+        async for batch in snapshots.read_blobs(self.ctx, principal(), request.project, list(request.digests)):
             yield common_pb2.BlobParts(parts=[serde.part_to_proto(p) for p in batch])

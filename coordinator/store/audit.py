@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from kiln.coordinator.store.base import Database
-
 from kiln.core import clock
 from kiln.core.audit import GENESIS_HASH, AuditRecord, record_hash
 
@@ -28,9 +27,7 @@ class AuditTables(Database):
             )
         return record
 
-    def audit(
-        self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = ""
-    ) -> list[AuditRecord]:
+    def audit(self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = "") -> list[AuditRecord]:
         sql = "SELECT * FROM audit WHERE seq > ?"
         params: list[Any] = [after_seq]
         if actor:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
 from kiln.coordinator.store.migrations import MIGRATIONS
 
 

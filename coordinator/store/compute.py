@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from kiln.coordinator.store.base import Database
-
 from kiln.core.models import GpuInfo, Inventory, Node
 from kiln.core.runs import ACTIVE, LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
 
@@ -29,6 +28,10 @@ RUN_FIELDS = {
 
 
 class ComputeTables(Database):
+    # The node list is read on every submission and scheduling pass; it changes rarely (enrolment,
+    # reconnection, drain, removal), so it is cached and the cache dropped on those changes.
+    _nodes_cache: list[Node] | None = None
+
     # -- nodes ------------------------------------------------------------------------------------------
 
     def add_node(self, name: str, fingerprint: str, labels: dict[str, str], at: float) -> None:
@@ -38,6 +41,7 @@ class ComputeTables(Database):
             "labels_json = excluded.labels_json, removed_at = 0, drained = 0",
             [name, fingerprint, json.dumps(labels), at],
         )
+        self._nodes_changed()
 
     def node_fingerprint(self, name: str) -> str | None:
         """The certificate fingerprint a node enrolled with; None if unknown or removed."""
@@ -48,8 +52,14 @@ class ComputeTables(Database):
         return self._one("SELECT 1 AS x FROM nodes WHERE name = ? AND removed_at = 0", [name]) is not None
 
     def nodes(self) -> list[Node]:
-        rows = self._rows("SELECT * FROM nodes WHERE removed_at = 0 ORDER BY name")
-        return [_node(r) for r in rows]
+        cached = self._nodes_cache
+        if cached is None:
+            cached = [_node(r) for r in self._rows("SELECT * FROM nodes WHERE removed_at = 0 ORDER BY name")]
+            self._nodes_cache = cached
+        return cached
+
+    def _nodes_changed(self) -> None:
+        self._nodes_cache = None
 
     def node(self, name: str) -> Node | None:
         row = self._one("SELECT * FROM nodes WHERE name = ? AND removed_at = 0", [name])
@@ -67,18 +77,20 @@ class ComputeTables(Database):
             sets.append("version = ?")
             params.append(fields["version"])
         self._exec(f"UPDATE nodes SET {', '.join(sets)} WHERE name = ?", [*params, name])
+        if fields.keys() & {"labels", "runtimes", "version"}:  # a (re)connection: capacity may have changed
+            self._nodes_changed()
 
     def set_node_drained(self, name: str, drained: bool) -> None:
         self._exec("UPDATE nodes SET drained = ? WHERE name = ?", [int(drained), name])
+        self._nodes_changed()
 
     def remove_node(self, name: str, at: float) -> None:
         self._exec("UPDATE nodes SET removed_at = ? WHERE name = ?", [at, name])
+        self._nodes_changed()
 
     # -- join tokens ------------------------------------------------------------------------------------
 
-    def add_join_token(
-        self, token_id: str, secret_hash: str, uses: int, expires_at: float, by: str, at: float
-    ) -> None:
+    def add_join_token(self, token_id: str, secret_hash: str, uses: int, expires_at: float, by: str, at: float) -> None:
         self._exec(
             "INSERT INTO join_tokens (id, secret_hash, uses_left, expires_at, created_by, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -145,6 +157,15 @@ class ComputeTables(Database):
             params.append(limit)
         return [_run(r, ()) for r in self._rows(sql, params)]
 
+    def runs_by_id(self, ids: list[str]) -> list[Run]:
+        found: list[Run] = []
+        for i in range(0, len(ids), 500):
+            batch = ids[i : i + 500]
+            found += [
+                _run(r, ()) for r in self._rows(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(batch))})", batch)
+            ]
+        return found
+
     def active_runs(self, node: str = "") -> list[Run]:
         return self.runs(states=ACTIVE, node=node)
 
@@ -162,8 +183,7 @@ class ComputeTables(Database):
         with self.transaction():
             row = self._one("SELECT coalesce(max(seq), 0) AS n FROM run_events WHERE run_id = ?", [run_id])
             self.db.execute(
-                "INSERT INTO run_events (run_id, seq, time, state, cause, node, attempt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO run_events (run_id, seq, time, state, cause, node, attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     (row["n"] if row else 0) + 1,
@@ -177,9 +197,7 @@ class ComputeTables(Database):
 
     def run_events(self, run_id: str) -> tuple[RunEvent, ...]:
         rows = self._rows("SELECT * FROM run_events WHERE run_id = ? ORDER BY seq", [run_id])
-        return tuple(
-            RunEvent(r["time"], RunState(r["state"]), r["cause"], r["node"], r["attempt"]) for r in rows
-        )
+        return tuple(RunEvent(r["time"], RunState(r["state"]), r["cause"], r["node"], r["attempt"]) for r in rows)
 
     # -- logs -------------------------------------------------------------------------------------------
 
@@ -187,8 +205,7 @@ class ComputeTables(Database):
         """Stores log chunks; a chunk already stored (same attempt and seq) is ignored."""
         with self.transaction():
             self.db.conn.executemany(
-                "INSERT OR IGNORE INTO logs (run_id, attempt, seq, stream, data, time) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO logs (run_id, attempt, seq, stream, data, time) VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, c.attempt, c.seq, c.stream, c.data, c.time) for c in chunks],
             )
 
@@ -215,6 +232,7 @@ def spec_from_dict(data: dict[str, Any]) -> RunSpec:
         **{
             **data,
             "command": tuple(data["command"]),
+            "datasets": tuple(data.get("datasets", ())),
             "priority": Priority.parse(data["priority"]),
             "resources": Resources(**data["resources"]),
         }
@@ -244,9 +262,7 @@ def _run(row: dict[str, Any], events: tuple[RunEvent, ...]) -> Run:
 
 def _node(row: dict[str, Any]) -> Node:
     inv = json.loads(row["inventory_json"]) or {}
-    inventory = (
-        Inventory(**{**inv, "gpus": tuple(GpuInfo(**g) for g in inv.get("gpus", ()))}) if inv else Inventory()
-    )
+    inventory = Inventory(**{**inv, "gpus": tuple(GpuInfo(**g) for g in inv.get("gpus", ()))}) if inv else Inventory()
     return Node(
         name=row["name"],
         state="draining" if row["drained"] else "ready",

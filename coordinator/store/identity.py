@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kiln.coordinator.store.base import Database
-
 from kiln.core import clock
 from kiln.core.models import Token, User
 
@@ -41,8 +40,7 @@ class IdentityTables(Database):
 
     def add_token(self, token: Token, secret_hash: str) -> None:
         self._exec(
-            "INSERT INTO tokens (id, user, name, secret_hash, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (id, user, name, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
             [token.id, token.user, token.name, secret_hash, token.created_at, token.expires_at],
         )
 
@@ -57,9 +55,7 @@ class IdentityTables(Database):
     def tokens(self, user: str | None) -> list[Token]:
         if user is None:
             return [_token(r) for r in self._rows("SELECT * FROM tokens ORDER BY created_at")]
-        return [
-            _token(r) for r in self._rows("SELECT * FROM tokens WHERE user = ? ORDER BY created_at", [user])
-        ]
+        return [_token(r) for r in self._rows("SELECT * FROM tokens WHERE user = ? ORDER BY created_at", [user])]
 
     def revoke_token(self, token_id: str, at: float) -> None:
         self._exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0", [at, token_id])

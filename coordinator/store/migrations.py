@@ -137,4 +137,75 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, attempt, seq)
     ) WITHOUT ROWID;
     """,
+    # 3: tracking (params, metrics, tags, artifacts, environment), datasets, models and approvals,
+    #    comments, lineage
+    """
+    CREATE TABLE run_params (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, value_num REAL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_params_key ON run_params(key, value_num);
+    CREATE TABLE run_tags (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, value REAL, timestamp REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+    ) WITHOUT ROWID;
+    CREATE TABLE metric_summary (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, last_step INTEGER NOT NULL, last_value REAL,
+        min_value REAL, max_value REAL, points INTEGER NOT NULL, PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX metric_summary_key ON metric_summary(key, last_value);
+    CREATE TABLE track_batches (
+        run_id TEXT NOT NULL, attempt INTEGER NOT NULL, pid INTEGER NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (run_id, attempt, pid, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_outputs (
+        run_id TEXT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        flavor TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, kind, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_environment (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE datasets (
+        project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL, version INTEGER NOT NULL,
+        snapshot TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL,
+        created_at REAL NOT NULL, PRIMARY KEY (project, name, version)
+    );
+    CREATE TABLE model_versions (
+        project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL, version INTEGER NOT NULL,
+        run_id TEXT NOT NULL, path TEXT NOT NULL, snapshot TEXT NOT NULL, created_by TEXT NOT NULL,
+        created_at REAL NOT NULL, tags_json TEXT NOT NULL DEFAULT '{}', metrics_json TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (project, name, version)
+    );
+    CREATE TABLE alias_moves (
+        project TEXT NOT NULL, name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+        time REAL NOT NULL, actor TEXT NOT NULL, request_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX alias_moves_model ON alias_moves(project, name, alias, time);
+    CREATE TABLE alias_requests (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+        alias TEXT NOT NULL, requester TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,
+        required_approvals INTEGER NOT NULL, created_at REAL NOT NULL, decided_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE reviews (
+        request_id TEXT NOT NULL REFERENCES alias_requests(id), reviewer TEXT NOT NULL, approve INTEGER NOT NULL,
+        message TEXT NOT NULL DEFAULT '', time REAL NOT NULL, PRIMARY KEY (request_id, reviewer)
+    );
+    CREATE TABLE policies (
+        project TEXT PRIMARY KEY REFERENCES projects(name), required_approvals INTEGER NOT NULL
+    );
+    ALTER TABLE members ADD COLUMN validator INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY, entity TEXT NOT NULL, project TEXT NOT NULL, author TEXT NOT NULL,
+        text TEXT NOT NULL, time REAL NOT NULL
+    );
+    CREATE INDEX comments_entity ON comments(entity, time);
+    CREATE TABLE lineage (
+        src TEXT NOT NULL, dst TEXT NOT NULL, relation TEXT NOT NULL, time REAL NOT NULL,
+        PRIMARY KEY (src, dst, relation)
+    ) WITHOUT ROWID;
+    CREATE INDEX lineage_dst ON lineage(dst, src);
+    """,
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from kiln.coordinator.store.base import Database
-
 from kiln.core import clock
 from kiln.core.manifest import Entry
 from kiln.core.models import Project, Snapshot
@@ -30,11 +30,9 @@ class ProjectTables(Database):
         row = self._one("SELECT * FROM projects WHERE name = ?", [name])
         if row is None:
             return None
-        members = {
-            r["user"]: Role.parse(r["role"])
-            for r in self._rows("SELECT user, role FROM members WHERE project = ? ORDER BY user", [name])
-        }
-        return _project(row, members)
+        rows = self._rows("SELECT user, role, validator FROM members WHERE project = ? ORDER BY user", [name])
+        members = {r["user"]: Role.parse(r["role"]) for r in rows}
+        return replace(_project(row, members), validators=tuple(r["user"] for r in rows if r["validator"]))
 
     def projects(self, member: str | None, include_archived: bool) -> list[Project]:
         archived = "" if include_archived else " AND p.archived_at = 0"
@@ -112,9 +110,7 @@ class ProjectTables(Database):
 
     def snapshots_matching(self, prefix: str) -> list[Snapshot]:
         """Every (project, snapshot) whose id starts with `prefix`."""
-        rows = self._rows(
-            "SELECT * FROM snapshots WHERE id >= ? AND id < ? ORDER BY project", [prefix, prefix + "g"]
-        )
+        rows = self._rows("SELECT * FROM snapshots WHERE id >= ? AND id < ? ORDER BY project", [prefix, prefix + "g"])
         return [_snapshot(r) for r in rows]
 
     def snapshots(self, project: str) -> list[Snapshot]:
@@ -127,9 +123,7 @@ class ProjectTables(Database):
 
 
 def _project(row: dict[str, Any], members: dict[str, Role]) -> Project:
-    return Project(
-        row["name"], row["description"], row["created_by"], row["created_at"], row["archived_at"], members
-    )
+    return Project(row["name"], row["description"], row["created_by"], row["created_at"], row["archived_at"], members)
 
 
 def _snapshot(row: dict[str, Any]) -> Snapshot:

@@ -22,7 +22,8 @@ every listing takes --json; errors exit non-zero with one line saying what to do
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kiln.cli import admin, auth, coordinator, desktop, nodes, projects, runs, snapshots, up
+    from kiln.cli import admin, auth, coordinator, desktop, nodes, projects, records, runs, snapshots, up
+    from kiln.cli.ops import register as register_ops  # [ops]
 
     parser = argparse.ArgumentParser(
         prog="kiln",
@@ -32,14 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kiln {kiln.__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (up, coordinator, auth, projects, snapshots, runs, nodes, admin, desktop):
+    for module in (up, coordinator, auth, projects, snapshots, runs, records, nodes, admin, desktop):
         module.register(sub)
+    register_ops(sub)  # [ops] doctor, admin gc
     return parser
+
+
+def _join_signed_values(argv: list[str]) -> list[str]:
+    """`--sort -metrics.acc` as people write it: argparse would take "-metrics.acc" for an option."""
+    end = argv.index("--") if "--" in argv else len(argv)  # a run's own command is left alone
+    joined: list[str] = []
+    for arg in argv[:end]:
+        if joined and joined[-1] == "--sort" and arg.startswith("-"):
+            joined[-1] = f"--sort={arg}"
+        else:
+            joined.append(arg)
+    return joined + argv[end:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
     func = getattr(args, "func", None)
     if func is None:
         (getattr(args, "group_parser", None) or parser).print_help(sys.stderr)

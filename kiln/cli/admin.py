@@ -53,9 +53,7 @@ def register(sub: Any) -> None:
     p.add_argument("--actor", default="")
     p.add_argument("--action", default="", help="action prefix, e.g. project.")
     add_json(p)
-    add_json(
-        command(g, "verify", "recompute the hash chain; exit 1 at the first broken record", audit_verify)
-    )
+    add_json(command(g, "verify", "recompute the hash chain; exit 1 at the first broken record", audit_verify))
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -84,10 +82,7 @@ def user_list(args: argparse.Namespace) -> int:
     else:
         table(
             ["NAME", "ADMIN", "DISABLED", "CREATED"],
-            [
-                (u.name, "yes" if u.is_admin else "", "yes" if u.disabled else "", when(u.created_at))
-                for u in users
-            ],
+            [(u.name, "yes" if u.is_admin else "", "yes" if u.disabled else "", when(u.created_at)) for u in users],
         )
     return 0
 
@@ -132,9 +127,7 @@ def token_create(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({**_token_dict(token), "secret": secret})
     else:
-        print(
-            f"token {token.id} for {token.user}, expires {when(token.expires_at)}; the secret (shown once):"
-        )
+        print(f"token {token.id} for {token.user}, expires {when(token.expires_at)}; the secret (shown once):")
         print(secret)
     return 0
 

@@ -70,9 +70,7 @@ def login(args: argparse.Namespace) -> int:
     ca_pem, fp = _trusted_ca(args.address, args.fingerprint)
     with Client(args.address, ca_pem) as anonymous:
         if anonymous.server_info().ca_fingerprint != fp:
-            raise PermissionDenied(
-                "the coordinator's own CA fingerprint differs from the certificate it presents"
-            )
+            raise PermissionDenied("the coordinator's own CA fingerprint differs from the certificate it presents")
         if args.token_stdin:
             token = read_secret(True, "Token: ")
         else:

@@ -18,7 +18,8 @@ def group(sub: Any, name: str, help_text: str) -> Any:
 
 
 def command(sub: Any, name: str, help_text: str, func: Any, **kwargs: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text, **kwargs)
+    kwargs.setdefault("description", help_text)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, **kwargs)
     parser.set_defaults(func=func)
     return parser
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import command
-from kiln.cli.output import setup_logging
+from kiln.cli.ops import register_coordinator_commands  # [ops]
+from kiln.cli.output import add_logging_options, setup_logging
 from kiln.core import defaults
 from kiln.core.errors import FailedPrecondition, InvalidArgument
 from kiln.core.netaddr import join_address, split_address
@@ -47,12 +48,23 @@ def register(sub: Any) -> None:
         metavar="SIZE",
         help="largest file a push may upload, e.g. 2G (default 20G)",
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub2 = p.add_subparsers(title="commands", metavar="COMMAND")
-    fp = command(
-        sub2, "fingerprint", "print the CA fingerprint clients pin (kiln login --fingerprint)", fingerprint
+    p.add_argument(
+        "--agent-listen",
+        default="",
+        metavar="HOST:PORT",
+        help="where agents connect with their certificates (default: the listen port + 1)",
     )
+    p.add_argument(
+        "--metrics-listen",
+        default="",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics here (plain HTTP: keep it on a management network)",
+    )
+    add_logging_options(p)
+    sub2 = p.add_subparsers(title="commands", metavar="COMMAND")
+    fp = command(sub2, "fingerprint", "print the CA fingerprint clients pin (kiln login --fingerprint)", fingerprint)
     _data(fp)
+    register_coordinator_commands(sub2)  # [ops] backup, restore
 
 
 def _data(p: argparse.ArgumentParser) -> None:
@@ -79,7 +91,7 @@ def serve(args: argparse.Namespace) -> int:
     from kiln.coordinator.context import CoordinatorConfig, open_coordinator
     from kiln.coordinator.server import Serving, serve_until_signalled
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     password = None
     if args.admin_password_file:
         try:
@@ -90,14 +102,24 @@ def serve(args: argparse.Namespace) -> int:
         max_upload = parse_size(args.max_upload_bytes)
     except ValueError as e:
         raise InvalidArgument(str(e)) from None
-    split_address(args.listen)  # refuse a bad address before creating anything
-    config = CoordinatorConfig(args.data or default_data_dir(), args.listen, max_upload, password)
+    for address in filter(None, (args.listen, args.agent_listen, args.metrics_listen)):
+        split_address(address)  # refuse a bad address before creating anything
+    config = CoordinatorConfig(
+        args.data or default_data_dir(),
+        args.listen,
+        max_upload,
+        password,
+        agent_listen=args.agent_listen,
+        metrics_listen=args.metrics_listen,
+    )
     ctx = open_coordinator(config)
 
     def ready(serving: Serving) -> None:
         host, port = split_address(config.listen)[0], serving.port
         print(f"Kiln coordinator listening on {join_address(host, port)} (agents: port {serving.agent_port})")
         print(f"CA fingerprint: {ctx.tls.ca_fingerprint}")
+        if serving.metrics is not None:
+            print(f"Metrics: http://{join_address(host, serving.metrics.port)}/metrics")
         if ctx.bootstrap_password:
             print(
                 f"Bootstrap admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {ctx.bootstrap_password!r} "

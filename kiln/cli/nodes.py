@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import add_json, command, group
-from kiln.cli.output import emit_json, setup_logging, table, when
+from kiln.cli.ops import register_node_commands  # [ops]
+from kiln.cli.output import add_logging_options, emit_json, setup_logging, table, when
 from kiln.cli.session import connect
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Node
@@ -20,9 +21,7 @@ from kiln.core.units import format_bytes, parse_duration
 def register(sub: Any) -> None:
     add_json(command(sub, "nodes", "the compute nodes, their state, capacity and runs", list_nodes))
     g = group(sub, "node", "manage compute nodes (admins)")
-    t = g.add_parser("token", help="join tokens for new nodes").add_subparsers(
-        title="commands", metavar="COMMAND"
-    )
+    t = g.add_parser("token", help="join tokens for new nodes").add_subparsers(title="commands", metavar="COMMAND")
     p = command(t, "create", "a join token for `kiln agent --join-token` (shown once)", token_create)
     p.add_argument("--uses", type=int, default=1, help="how many nodes may enrol with it (default 1)")
     p.add_argument("--expires", default="1h", help="lifetime, e.g. 30m, 1d (default 1h)")
@@ -36,6 +35,7 @@ def register(sub: Any) -> None:
         p.set_defaults(drain=drain)
     p = command(g, "remove", "forget a node; its certificate stops working", remove)
     p.add_argument("name")
+    register_node_commands(g)  # [ops] add, uninstall (over SSH)
 
     p = command(sub, "agent", "run the node agent: enrol once with a join token, then take work", agent)
     p.add_argument("--coordinator", required=True, metavar="HOST:PORT")
@@ -53,11 +53,10 @@ def register(sub: Any) -> None:
         choices=["docker", "process"],
         help="runtimes to offer (default: every one that works here)",
     )
-    p.add_argument(
-        "--labels", default="", metavar="K=V,…", help="labels runs can ask for, e.g. zone=a,disk=ssd"
-    )
+    p.add_argument("--labels", default="", metavar="K=V,…", help="labels runs can ask for, e.g. zone=a,disk=ssd")
     p.add_argument("--inventory", type=Path, default=None, help="JSON file declaring CPUs, memory or GPUs")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--metrics-listen", default="", metavar="HOST:PORT", help="serve Prometheus /metrics here")
+    add_logging_options(p)
 
 
 def node_dict(n: Node) -> dict[str, object]:
@@ -156,7 +155,7 @@ def parse_labels(text: str) -> dict[str, str]:
 def agent(args: argparse.Namespace) -> int:
     from kiln.agent.daemon import Agent, AgentConfig
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     config = AgentConfig(
         args.coordinator,
         args.data,
@@ -165,11 +164,11 @@ def agent(args: argparse.Namespace) -> int:
         parse_labels(args.labels),
         tuple(args.runtime),
         args.inventory,
+        args.metrics_listen,
     )
     daemon = Agent(config)
     print(
-        f"Kiln agent {daemon.name}: runtimes {', '.join(sorted(daemon.runtimes))}; "
-        f"coordinator {args.coordinator}",
+        f"Kiln agent {daemon.name}: runtimes {', '.join(sorted(daemon.runtimes))}; coordinator {args.coordinator}",
         flush=True,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -44,8 +44,33 @@ def info(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def setup_logging(level: str) -> None:
-    """Structured enough for journald and grep: time, level, component, message, on stderr."""
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record (time, level, logger, message, exception), for log shippers; the plain
+    format stays the default for people and journald."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(level: str, fmt: str = "text") -> None:
+    """Logs on stderr: `time level component: message` for people and journald, or (fmt "json") one JSON
+    object per line for log shippers."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def add_logging_options(parser: Any, default_level: str = "INFO") -> None:
+    parser.add_argument("--log-level", default=default_level, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])

@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     p.add_argument("project")
     p.add_argument("user")
     p.add_argument("--role", required=True, choices=["viewer", "editor", "owner"])
+    p = command(g, "validator", "make a member a model validator (or stop: --remove)", validator)
+    p.add_argument("project")
+    p.add_argument("user")
+    p.add_argument("--remove", action="store_true")
     p = command(g, "remove-member", "remove a user from a project", remove_member)
     p.add_argument("project")
     p.add_argument("user")
@@ -43,6 +47,7 @@ def project_dict(p: Project) -> dict[str, object]:
         "archived_at": when(p.archived_at) or None,
         "my_role": p.my_role or None,
         "members": {u: str(r) for u, r in sorted(p.members.items())},
+        "validators": list(p.validators),
     }
 
 
@@ -51,10 +56,7 @@ def _show(p: Project, as_json: bool) -> None:
         emit_json(project_dict(p))
         return
     state = f", archived {when(p.archived_at)}" if p.archived_at else ""
-    print(
-        f"{p.name}: {p.description or '(no description)'}\n"
-        f"created by {p.created_by} at {when(p.created_at)}{state}"
-    )
+    print(f"{p.name}: {p.description or '(no description)'}\ncreated by {p.created_by} at {when(p.created_at)}{state}")
     table(["MEMBER", "ROLE"], [(u, str(r)) for u, r in sorted(p.members.items())], "no members")
 
 
@@ -97,6 +99,13 @@ def add_member(args: argparse.Namespace) -> int:
     with connect() as client:
         client.set_member(args.project, args.user, args.role)
     print(f"{args.user} is now {args.role} in {args.project}")
+    return 0
+
+
+def validator(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.set_validator(args.project, args.user, not args.remove)
+    print(f"{args.user} {'is no longer' if args.remove else 'is now'} a model validator in {args.project}")
     return 0
 
 

@@ -18,6 +18,13 @@ from kiln.core.runs import Priority, Resources, Run, RunSpec
 from kiln.core.units import parse_size
 from kiln.sync.push import push
 
+SEARCH_HELP = """\
+filter language: params.NAME, metrics.NAME (last value), tags.NAME, state, user, node, id, created_at,
+started_at, finished_at; operators = != < <= > >= like; values are numbers, 'quoted' text or bare words;
+combine with and / or and parentheses. Example:
+  kiln runs -p demo --filter "params.lr > 0.01 and metrics.acc >= 0.9" --sort -metrics.acc --json
+"""
+
 RUN_HELP = """\
 examples:
   kiln run -p demo -- python train.py --lr 0.01        push this folder, run it (process or default runtime)
@@ -36,35 +43,44 @@ def register(sub: Any) -> None:
         epilog=RUN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--project", "-p", default=os.environ.get("KILN_PROJECT"), help="project (default $KILN_PROJECT)"
-    )
+    p.add_argument("--project", "-p", default=os.environ.get("KILN_PROJECT"), help="project (default $KILN_PROJECT)")
     p.add_argument("--path", type=Path, default=Path("."), help="folder to push and run in (default: here)")
     p.add_argument("--snapshot", default="", help="run this existing snapshot instead of pushing the folder")
     p.add_argument("--image", default="", help="container image (Docker runtime)")
-    p.add_argument(
-        "--runtime", default="", choices=["", "docker", "process"], help="runtime (default: by image)"
-    )
+    p.add_argument("--runtime", default="", choices=["", "docker", "process"], help="runtime (default: by image)")
     p.add_argument("--cpus", type=float, default=1.0)
     p.add_argument("--memory", default="0", help="memory to reserve and limit to, e.g. 4G")
     p.add_argument("--gpus", type=int, default=0)
     p.add_argument("--gpu-model", default="", help="part of the GPU's name, e.g. a100")
     p.add_argument("--priority", default="normal", choices=["low", "normal", "high"])
-    p.add_argument(
-        "--label", action="append", default=[], metavar="K=V", help="run only on nodes with this label"
-    )
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="run only on nodes with this label")
     p.add_argument("--env", "-e", action="append", default=[], metavar="K=V", help="environment variable")
     p.add_argument("--network", default="none", choices=["none", "host", "bridge"], help="container network")
     p.add_argument("--retries", type=int, default=0, help="attempts after the first if the node is lost")
-    p.add_argument("--message", "-m", default="", help="message for the pushed snapshot")
     p.add_argument(
-        "--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code"
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NAME[:VERSION]",
+        help="mount a dataset read-only at /datasets/NAME (latest version unless given)",
     )
+    p.add_argument("--parent", default="", metavar="RUN", help="the run this one re-runs or continues")
+    p.add_argument("--message", "-m", default="", help="message for the pushed snapshot")
+    p.add_argument("--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code")
     add_json(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run (or: show RUN_ID)")
-    p = command(sub, "runs", "list runs, newest first", list_runs)
+    p = command(
+        sub,
+        "runs",
+        "list or search runs, newest first",
+        list_runs,
+        epilog=SEARCH_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--project", "-p", default=os.environ.get("KILN_PROJECT") or "")
     p.add_argument("--state", default="")
+    p.add_argument("--filter", default="", help='e.g. "params.lr > 0.01 and metrics.acc >= 0.9"')
+    p.add_argument("--sort", default="", help="e.g. -metrics.acc (a leading - sorts descending)")
     p.add_argument("--limit", type=int, default=100)
     add_json(p)
     p = command(sub, "logs", "a run's output", logs)
@@ -123,9 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command[:1] == ["show"]:
         return show(args.command[1:], args.json)
     if not words:
-        raise InvalidArgument(
-            "nothing to run: put the command after --, e.g. kiln run -p demo -- python train.py"
-        )
+        raise InvalidArgument("nothing to run: put the command after --, e.g. kiln run -p demo -- python train.py")
     if not args.project:
         raise InvalidArgument("which project? pass --project or set KILN_PROJECT")
     try:
@@ -155,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
             args.retries,
             _pairs(args.env, "env"),
             args.network,
+            tuple(args.dataset),
+            args.parent,
         )
         submitted = client.submit_run(spec)
         if args.json and not args.follow:
@@ -229,8 +245,12 @@ def show(rest: list[str], as_json: bool) -> int:
 
 
 def list_runs(args: argparse.Namespace) -> int:
+    text = " and ".join(x for x in (args.filter and f"({args.filter})", args.state and f"state = '{args.state}'") if x)
     with connect() as client:
-        found = client.list_runs(args.project, args.state, args.limit)
+        if args.filter or args.sort:
+            found = client.search_runs(args.project, text, args.sort, args.limit)
+        else:
+            found = client.list_runs(args.project, args.state, args.limit)
     if args.json:
         emit_json([run_dict(r) for r in found])
     else:

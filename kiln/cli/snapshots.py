@@ -67,9 +67,7 @@ def push(args: argparse.Namespace) -> int:
 
 def pull(args: argparse.Namespace) -> int:
     with connect() as client:
-        snap, entries = pull_snapshot(
-            client, args.snapshot, args.dest, args.project or "", reporter_for(args.json)
-        )
+        snap, entries = pull_snapshot(client, args.snapshot, args.dest, args.project or "", reporter_for(args.json))
     data = {
         "snapshot": snap.id,
         "project": snap.project,
@@ -109,10 +107,7 @@ def snapshots(args: argparse.Namespace) -> int:
     else:
         table(
             ["ID", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"],
-            [
-                (s.id[:12], when(s.created_at), s.author, s.files, format_bytes(s.bytes), s.message)
-                for s in found
-            ],
+            [(s.id[:12], when(s.created_at), s.author, s.files, format_bytes(s.bytes), s.message) for s in found],
             f"no snapshots in {args.project} yet; push one with kiln push",
         )
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from kiln.cli.common import command
 from kiln.cli.coordinator import default_data_dir
-from kiln.cli.output import info, setup_logging, warn
+from kiln.cli.output import add_logging_options, info, setup_logging, warn
 from kiln.client import Client
 from kiln.config import Profile, load_profile, load_token, save_profile, store_token
 from kiln.core import defaults
@@ -24,9 +24,7 @@ SYSTEM = Principal("system", is_admin=True)
 
 def register(sub: Any) -> None:
     p = command(sub, "up", "run Kiln on this machine: coordinator + local agent, signed in", up)
-    p.add_argument(
-        "--data", type=Path, default=None, help="data folder (default $KILN_DATA or ~/.local/share/kiln)"
-    )
+    p.add_argument("--data", type=Path, default=None, help="data folder (default $KILN_DATA or ~/.local/share/kiln)")
     p.add_argument("--listen", default=defaults.LISTEN, metavar="HOST:PORT")
     p.add_argument(
         "--runtime",
@@ -35,7 +33,7 @@ def register(sub: Any) -> None:
         choices=["docker", "process"],
         help="runtimes for the local agent (default: Docker when an engine answers, and process)",
     )
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_logging_options(p, "WARNING")
 
 
 def _sign_in(address: str, ca_pem: bytes, fingerprint: str, password: str | None) -> None:
@@ -67,7 +65,7 @@ def up(args: argparse.Namespace) -> int:
     from kiln.coordinator.nodes import create_join_token
     from kiln.coordinator.server import start_in_thread
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     data = (args.data or default_data_dir()).expanduser()
     running = start_in_thread(CoordinatorConfig(data / "coordinator", listen=args.listen))
     try:
@@ -88,14 +86,12 @@ def up(args: argparse.Namespace) -> int:
         worker = threading.Thread(target=_run, args=(agent, failure), name="kiln-agent")
         worker.start()
         print(
-            f"Kiln is up: coordinator {address}, agent {agent.name} ({', '.join(sorted(agent.runtimes))}), "
-            f"data {data}"
+            f"Kiln is up: coordinator {address}, agent {agent.name} ({', '.join(sorted(agent.runtimes))}), data {data}"
         )
         print(f"CA fingerprint: {tls.ca_fingerprint}")
         if password:
             print(
-                f"Admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {password!r} (shown once; this CLI is "
-                "signed in)"
+                f"Admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {password!r} (shown once; this CLI is signed in)"
             )
         print(
             "Try: kiln project create demo && kiln run -p demo --follow -- echo hello.  Ctrl-C stops.",

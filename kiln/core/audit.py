@@ -22,9 +22,7 @@ class AuditRecord:
     hash: str
 
 
-def record_hash(
-    seq: int, time: float, actor: str, action: str, target: str, details_json: str, prev_hash: str
-) -> str:
+def record_hash(seq: int, time: float, actor: str, action: str, target: str, details_json: str, prev_hash: str) -> str:
     return sha256_bytes(canonical_json([seq, repr(time), actor, action, target, details_json, prev_hash]))
 
 

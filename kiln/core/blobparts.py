@@ -17,9 +17,7 @@ class BlobPart:
     last: bool
 
 
-def pack(
-    blobs: Iterable[tuple[str, Callable[[], BinaryIO]]], chunk: int = CHUNK_BYTES
-) -> Iterator[list[BlobPart]]:
+def pack(blobs: Iterable[tuple[str, Callable[[], BinaryIO]]], chunk: int = CHUNK_BYTES) -> Iterator[list[BlobPart]]:
     """Messages of consecutive parts of each blob (opened lazily, in order), each about `chunk` bytes:
     many small blobs share a message, a large one spans several."""
     batch: list[BlobPart] = []

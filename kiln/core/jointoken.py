@@ -17,9 +17,7 @@ def parse(token: str) -> tuple[str, str]:
     """(CA fingerprint "SHA256:…", secret) of a join token."""
     body = token.strip()
     if not body.startswith(PREFIX):
-        raise InvalidArgument(
-            "not a Kiln join token (it starts with kjt_); create one with kiln node token create"
-        )
+        raise InvalidArgument("not a Kiln join token (it starts with kjt_); create one with kiln node token create")
     fp, _, secret = body[len(PREFIX) :].partition("_")
     if not is_digest(fp) or not secret:
         raise InvalidArgument("the join token is damaged (copy it whole)")

@@ -101,9 +101,7 @@ def apply_changes(base: Iterable[Entry], changes: Iterable[Entry], removed: Iter
         if not stat.S_ISDIR(e.mode):
             below = bisect.bisect_left(paths, e.path + "/")
             if below < len(paths) and paths[below].startswith(e.path + "/"):
-                raise InvalidArgument(
-                    f"path {paths[below]!r} lies below {file_kind(e.path, e.mode)} {e.path!r}"
-                )
+                raise InvalidArgument(f"path {paths[below]!r} lies below {file_kind(e.path, e.mode)} {e.path!r}")
     return ordered
 
 

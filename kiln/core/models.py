@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiln.core.permissions import Role
+from kiln.core.runs import Run
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Project:
     archived_at: float = 0.0
     members: dict[str, Role] = field(default_factory=dict)
     my_role: str = ""
+    validators: tuple[str, ...] = ()  # members who may review requests to move a model's production alias
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,68 @@ class JoinToken:
     uses: int
     expires_at: float
     token: str = ""  # the secret form, only when just created
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    project: str
+    name: str
+    version: int
+    snapshot: str
+    created_by: str
+    created_at: float
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    project: str
+    name: str
+    version: int
+    run_id: str
+    path: str
+    snapshot: str
+    created_by: str
+    created_at: float
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AliasRequest:
+    id: str
+    project: str
+    name: str
+    version: int
+    alias: str
+    requester: str
+    state: str  # open, approved, rejected, applied
+    created_at: float
+    decided_at: float
+    required_approvals: int
+    message: str = ""
+    reviews: tuple[tuple[str, bool, str, float], ...] = ()  # reviewer, approve, message, time
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    entity: str
+    project: str
+    author: str
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run: Run
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: list[tuple[str, float, int, float, float, int]]
+    artifacts: list[str]
+    models: list[tuple[str, str, str]]
+    inputs: list[str]
+    environment: dict[str, str]

@@ -44,9 +44,7 @@ class Principal:
         return cls(f"node:{name}", node=name)
 
 
-def project_decision(
-    who: Principal, need: Need, project: str, role: Role | None, archived: bool = False
-) -> str | None:
+def project_decision(who: Principal, need: Need, project: str, role: Role | None, archived: bool = False) -> str | None:
     """None when allowed, else the reason in words: what is missing and how to get it."""
     if archived and need is not Need.READ:
         return f"project {project!r} is archived; it can be read but not changed"

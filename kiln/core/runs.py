@@ -24,9 +24,7 @@ class RunState(enum.StrEnum):
         return self in TERMINAL
 
 
-TERMINAL = frozenset(
-    {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED}
-)
+TERMINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED})
 ACTIVE = frozenset({RunState.ASSIGNED, RunState.PREPARING, RunState.RUNNING})
 
 _ENDINGS = {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED}
@@ -86,6 +84,8 @@ class RunSpec:
     retries: int = 0  # how many more attempts after a run is lost
     env: dict[str, str] = field(default_factory=dict)
     network: str = "none"
+    datasets: tuple[str, ...] = ()  # NAME or NAME:VERSION; resolved to exact versions at submission
+    parent_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,20 @@ class LogChunk:
     stream: str  # stdout or stderr
     data: bytes
     time: float
+
+
+@dataclass
+class TrackBatch:
+    """One SDK batch as the agent forwarded it."""
+
+    run_id: str
+    attempt: int
+    pid: int
+    seq: int
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple[str, int, float, float]] = field(default_factory=list)  # key, step, value, timestamp
+    artifacts: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    models: list[tuple[str, str, str]] = field(default_factory=list)  # path, name, flavor
+    environment: dict[str, str] = field(default_factory=dict)

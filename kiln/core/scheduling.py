@@ -8,7 +8,8 @@ could ever fit is refused at submission (`never_fits`).
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -102,16 +103,22 @@ def never_fits(run: Pending, nodes: Iterable[NodeView]) -> str | None:
 def _order(queue: list[Pending], running_per_user: Counter[str]) -> list[Pending]:
     """Priority first; within a priority the user with the fewest runs goes first, then submission order.
     The count grows as runs are placed, so one user's burst does not take every free slot."""
-    ordered: list[Pending] = []
-    remaining = sorted(queue, key=lambda p: (-p.priority, p.submitted_at, p.run_id))
+    by_priority: dict[int, dict[str, deque[Pending]]] = defaultdict(lambda: defaultdict(deque))
+    for p in sorted(queue, key=lambda p: (p.submitted_at, p.run_id)):
+        by_priority[p.priority][p.user].append(p)
     counts = Counter(running_per_user)
-    while remaining:
-        top = remaining[0].priority
-        same = [p for p in remaining if p.priority == top]
-        pick = min(same, key=lambda p: (counts[p.user], p.submitted_at, p.run_id))
-        ordered.append(pick)
-        counts[pick.user] += 1
-        remaining.remove(pick)
+    ordered: list[Pending] = []
+    for priority in sorted(by_priority, reverse=True):
+        users = by_priority[priority]
+        heap = [(counts[u], q[0].submitted_at, q[0].run_id, u) for u, q in users.items()]
+        heapq.heapify(heap)
+        while heap:
+            _, _, _, user = heapq.heappop(heap)
+            ordered.append(users[user].popleft())
+            counts[user] += 1
+            if users[user]:
+                head = users[user][0]
+                heapq.heappush(heap, (counts[user], head.submitted_at, head.run_id, user))
     return ordered
 
 
@@ -122,25 +129,44 @@ class _Free:
     busy: set[str]
 
 
+def _shape(run: Pending) -> tuple[object, ...]:
+    """What decides which nodes could ever take a run (runs of one shape share the answer)."""
+    r = run.resources
+    return (
+        run.runtime,
+        bool(run.image),
+        tuple(sorted(run.node_labels.items())),
+        r.cpus,
+        r.memory_bytes,
+        r.gpus,
+        r.gpu_model,
+    )
+
+
 def schedule(queue: list[Pending], nodes: list[NodeView], running_per_user: Counter[str]) -> list[Placement]:
     """Placements for the runs that fit now, in the order they should be dispatched."""
-    free = {
-        n.name: _Free(n.cpus - n.used_cpus, n.memory_bytes - n.used_memory, set(n.busy_gpus)) for n in nodes
-    }
+    live = [n for n in nodes if n.schedulable]
+    free = {n.name: _Free(n.cpus - n.used_cpus, n.memory_bytes - n.used_memory, set(n.busy_gpus)) for n in live}
+    compatible: dict[tuple[object, ...], list[NodeView]] = {}
     placements: list[Placement] = []
     for run in _order(queue, running_per_user):
+        shape = _shape(run)
+        if shape not in compatible:
+            compatible[shape] = [n for n in live if mismatch(run, n) is None]
         r = run.resources
         best: tuple[tuple[int, float, str], NodeView, list[Gpu]] | None = None
-        for node in nodes:
-            if not node.schedulable or mismatch(run, node) is not None:
-                continue
+        for node in compatible[shape]:
             room = free[node.name]
-            idle = [g for g in _matching_gpus(run, node.gpus) if g.uuid not in room.busy]
-            if r.cpus > room.cpus + 1e-9 or r.memory_bytes > room.memory or len(idle) < r.gpus:
+            if r.cpus > room.cpus + 1e-9 or r.memory_bytes > room.memory:
+                continue
+            idle = [g for g in _matching_gpus(run, node.gpus) if g.uuid not in room.busy] if r.gpus else []
+            if len(idle) < r.gpus:
                 continue
             # GPU runs pack onto the node with the fewest idle GPUs; CPU runs avoid GPU nodes, then spread.
-            free_gpus = sum(1 for g in node.gpus if g.uuid not in room.busy)
-            key = (free_gpus, -room.cpus, node.name) if r.gpus else (len(node.gpus), -room.cpus, node.name)
+            if r.gpus:
+                key = (sum(1 for g in node.gpus if g.uuid not in room.busy), -room.cpus, node.name)
+            else:
+                key = (len(node.gpus), -room.cpus, node.name)
             if best is None or key < best[0]:
                 best = (key, node, idle[: r.gpus])
         if best is None:

@@ -15,12 +15,7 @@ class ServerInfoReply(_message.Message):
     version: str
     ca_fingerprint: str
     agent_port: int
-    def __init__(
-        self,
-        version: _Optional[str] = ...,
-        ca_fingerprint: _Optional[str] = ...,
-        agent_port: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., ca_fingerprint: _Optional[str] = ..., agent_port: _Optional[int] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("user", "password", "token_name")
@@ -30,9 +25,7 @@ class LoginRequest(_message.Message):
     user: str
     password: str
     token_name: str
-    def __init__(
-        self, user: _Optional[str] = ..., password: _Optional[str] = ..., token_name: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, user: _Optional[str] = ..., password: _Optional[str] = ..., token_name: _Optional[str] = ...) -> None: ...
 
 class LoginReply(_message.Message):
     __slots__ = ("token", "user", "expires_at")
@@ -42,12 +35,7 @@ class LoginReply(_message.Message):
     token: str
     user: User
     expires_at: float
-    def __init__(
-        self,
-        token: _Optional[str] = ...,
-        user: _Optional[_Union[User, _Mapping]] = ...,
-        expires_at: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, token: _Optional[str] = ..., user: _Optional[_Union[User, _Mapping]] = ..., expires_at: _Optional[float] = ...) -> None: ...
 
 class WhoAmIReply(_message.Message):
     __slots__ = ("user", "token")
@@ -55,9 +43,7 @@ class WhoAmIReply(_message.Message):
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     user: User
     token: Token
-    def __init__(
-        self, user: _Optional[_Union[User, _Mapping]] = ..., token: _Optional[_Union[Token, _Mapping]] = ...
-    ) -> None: ...
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., token: _Optional[_Union[Token, _Mapping]] = ...) -> None: ...
 
 class User(_message.Message):
     __slots__ = ("name", "is_admin", "disabled", "created_at")
@@ -69,13 +55,7 @@ class User(_message.Message):
     is_admin: bool
     disabled: bool
     created_at: float
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        is_admin: _Optional[bool] = ...,
-        disabled: _Optional[bool] = ...,
-        created_at: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., is_admin: _Optional[bool] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[float] = ...) -> None: ...
 
 class UserList(_message.Message):
     __slots__ = ("users",)
@@ -91,9 +71,7 @@ class CreateUserRequest(_message.Message):
     name: str
     password: str
     is_admin: bool
-    def __init__(
-        self, name: _Optional[str] = ..., password: _Optional[str] = ..., is_admin: _Optional[bool] = ...
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., password: _Optional[str] = ..., is_admin: _Optional[bool] = ...) -> None: ...
 
 class SetPasswordRequest(_message.Message):
     __slots__ = ("user", "old_password", "new_password")
@@ -103,12 +81,7 @@ class SetPasswordRequest(_message.Message):
     user: str
     old_password: str
     new_password: str
-    def __init__(
-        self,
-        user: _Optional[str] = ...,
-        old_password: _Optional[str] = ...,
-        new_password: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, user: _Optional[str] = ..., old_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
 
 class SetUserDisabledRequest(_message.Message):
     __slots__ = ("user", "disabled")
@@ -134,16 +107,7 @@ class Token(_message.Message):
     expires_at: float
     revoked_at: float
     last_used_at: float
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        user: _Optional[str] = ...,
-        name: _Optional[str] = ...,
-        created_at: _Optional[float] = ...,
-        expires_at: _Optional[float] = ...,
-        revoked_at: _Optional[float] = ...,
-        last_used_at: _Optional[float] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., user: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[float] = ..., expires_at: _Optional[float] = ..., revoked_at: _Optional[float] = ..., last_used_at: _Optional[float] = ...) -> None: ...
 
 class TokenList(_message.Message):
     __slots__ = ("tokens",)
@@ -159,9 +123,7 @@ class CreateTokenRequest(_message.Message):
     name: str
     ttl_seconds: float
     user: str
-    def __init__(
-        self, name: _Optional[str] = ..., ttl_seconds: _Optional[float] = ..., user: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., ttl_seconds: _Optional[float] = ..., user: _Optional[str] = ...) -> None: ...
 
 class CreatedToken(_message.Message):
     __slots__ = ("token", "secret")
@@ -169,9 +131,7 @@ class CreatedToken(_message.Message):
     SECRET_FIELD_NUMBER: _ClassVar[int]
     token: Token
     secret: str
-    def __init__(
-        self, token: _Optional[_Union[Token, _Mapping]] = ..., secret: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, token: _Optional[_Union[Token, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class ListTokensRequest(_message.Message):
     __slots__ = ("user",)
@@ -203,17 +163,7 @@ class AuditRecord(_message.Message):
     details_json: str
     prev_hash: str
     hash: str
-    def __init__(
-        self,
-        seq: _Optional[int] = ...,
-        time: _Optional[float] = ...,
-        actor: _Optional[str] = ...,
-        action: _Optional[str] = ...,
-        target: _Optional[str] = ...,
-        details_json: _Optional[str] = ...,
-        prev_hash: _Optional[str] = ...,
-        hash: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[float] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., details_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ("after_seq", "limit", "actor", "action_prefix")
@@ -225,13 +175,7 @@ class ListAuditRequest(_message.Message):
     limit: int
     actor: str
     action_prefix: str
-    def __init__(
-        self,
-        after_seq: _Optional[int] = ...,
-        limit: _Optional[int] = ...,
-        actor: _Optional[str] = ...,
-        action_prefix: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., actor: _Optional[str] = ..., action_prefix: _Optional[str] = ...) -> None: ...
 
 class AuditList(_message.Message):
     __slots__ = ("records",)
@@ -249,10 +193,4 @@ class AuditVerdict(_message.Message):
     records: int
     first_broken_seq: int
     reason: str
-    def __init__(
-        self,
-        ok: _Optional[bool] = ...,
-        records: _Optional[int] = ...,
-        first_broken_seq: _Optional[int] = ...,
-        reason: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, ok: _Optional[bool] = ..., records: _Optional[int] = ..., first_broken_seq: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,5 +1,6 @@
 from kiln.proto.v1 import common_pb2 as _common_pb2
 from kiln.proto.v1 import runs_pb2 as _runs_pb2
+from kiln.proto.v1 import tracking_pb2 as _tracking_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -156,20 +157,32 @@ class EnrollReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., certificate_pem: _Optional[bytes] = ..., ca_pem: _Optional[bytes] = ..., agent_port: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("run_id", "attempt", "spec", "runtime", "gpu_uuids", "user")
+    __slots__ = ("run_id", "attempt", "spec", "runtime", "gpu_uuids", "user", "datasets")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     GPU_UUIDS_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     attempt: int
     spec: _runs_pb2.RunSpec
     runtime: str
     gpu_uuids: _containers.RepeatedScalarFieldContainer[str]
     user: str
-    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., runtime: _Optional[str] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ...) -> None: ...
+    datasets: _containers.RepeatedCompositeFieldContainer[DatasetMount]
+    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., runtime: _Optional[str] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., datasets: _Optional[_Iterable[_Union[DatasetMount, _Mapping]]] = ...) -> None: ...
+
+class DatasetMount(_message.Message):
+    __slots__ = ("name", "version", "snapshot")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    snapshot: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., snapshot: _Optional[str] = ...) -> None: ...
 
 class HeldRun(_message.Message):
     __slots__ = ("run_id", "attempt", "state")
@@ -218,7 +231,14 @@ class Heartbeat(_message.Message):
     def __init__(self, inventory: _Optional[_Union[Inventory, _Mapping]] = ...) -> None: ...
 
 class RunUpdate(_message.Message):
-    __slots__ = ("run_id", "attempt", "state", "has_exit_code", "exit_code", "reason", "output_snapshot", "time")
+    __slots__ = ("run_id", "attempt", "state", "has_exit_code", "exit_code", "reason", "output_snapshot", "time", "environment")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +247,7 @@ class RunUpdate(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     attempt: int
     state: str
@@ -235,7 +256,8 @@ class RunUpdate(_message.Message):
     reason: str
     output_snapshot: str
     time: float
-    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., output_snapshot: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...
+    environment: _containers.ScalarMap[str, str]
+    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., output_snapshot: _Optional[str] = ..., time: _Optional[float] = ..., environment: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class LogBatch(_message.Message):
     __slots__ = ("run_id", "chunks")
@@ -246,18 +268,20 @@ class LogBatch(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[_runs_pb2.LogChunk, _Mapping]]] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("seq", "hello", "heartbeat", "run_update", "logs")
+    __slots__ = ("seq", "hello", "heartbeat", "run_update", "logs", "track")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     RUN_UPDATE_FIELD_NUMBER: _ClassVar[int]
     LOGS_FIELD_NUMBER: _ClassVar[int]
+    TRACK_FIELD_NUMBER: _ClassVar[int]
     seq: int
     hello: Hello
     heartbeat: Heartbeat
     run_update: RunUpdate
     logs: LogBatch
-    def __init__(self, seq: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., logs: _Optional[_Union[LogBatch, _Mapping]] = ...) -> None: ...
+    track: _tracking_pb2.TrackBatch
+    def __init__(self, seq: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., run_update: _Optional[_Union[RunUpdate, _Mapping]] = ..., logs: _Optional[_Union[LogBatch, _Mapping]] = ..., track: _Optional[_Union[_tracking_pb2.TrackBatch, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("node", "heartbeat_interval_s", "drained")

@@ -15,8 +15,18 @@ class Member(_message.Message):
     role: str
     def __init__(self, user: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
+class SetValidatorRequest(_message.Message):
+    __slots__ = ("project", "user", "validator")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    user: str
+    validator: bool
+    def __init__(self, project: _Optional[str] = ..., user: _Optional[str] = ..., validator: _Optional[bool] = ...) -> None: ...
+
 class Project(_message.Message):
-    __slots__ = ("name", "description", "created_by", "created_at", "archived_at", "members", "my_role")
+    __slots__ = ("name", "description", "created_by", "created_at", "archived_at", "members", "my_role", "validators")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +34,7 @@ class Project(_message.Message):
     ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MY_ROLE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     created_by: str
@@ -31,7 +42,8 @@ class Project(_message.Message):
     archived_at: float
     members: _containers.RepeatedCompositeFieldContainer[Member]
     my_role: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., archived_at: _Optional[float] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., my_role: _Optional[str] = ...) -> None: ...
+    validators: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., archived_at: _Optional[float] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., my_role: _Optional[str] = ..., validators: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ProjectList(_message.Message):
     __slots__ = ("projects",)

@@ -65,6 +65,11 @@ class ProjectsStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
                 _registered_method=True)
+        self.SetValidator = channel.unary_unary(
+                '/kiln.v1.Projects/SetValidator',
+                request_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
+                _registered_method=True)
 
 
 class ProjectsServicer:
@@ -106,6 +111,13 @@ class ProjectsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetValidator(self, request, context):
+        """Makes a member a model validator (or not): validators review requests to move `production`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProjectsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +149,11 @@ def add_ProjectsServicer_to_server(servicer, server):
             'ArchiveProject': grpc.unary_unary_rpc_method_handler(
                     servicer.ArchiveProject,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.SerializeToString,
+            ),
+            'SetValidator': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetValidator,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.SerializeToString,
             ),
     }
@@ -301,6 +318,33 @@ class Projects:
             target,
             '/kiln.v1.Projects/ArchiveProject',
             kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetValidator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Projects/SetValidator',
+            kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
             options,
             channel_credentials,

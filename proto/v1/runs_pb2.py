@@ -4,56 +4,59 @@
 # source: kiln/proto/v1/runs.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "kiln/proto/v1/runs.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'kiln/proto/v1/runs.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x18kiln/proto/v1/runs.proto\x12\x07kiln.v1"P\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x0c\n\x04gpus\x18\x03 \x01(\r\x12\x11\n\tgpu_model\x18\x04 \x01(\t"\xf6\x02\n\x07RunSpec\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x10\n\x08snapshot\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0f\n\x07runtime\x18\x05 \x01(\t\x12%\n\tresources\x18\x06 \x01(\x0b\x32\x12.kiln.v1.Resources\x12\x10\n\x08priority\x18\x07 \x01(\t\x12\x35\n\x0bnode_labels\x18\x08 \x03(\x0b\x32 .kiln.v1.RunSpec.NodeLabelsEntry\x12\x0f\n\x07retries\x18\t \x01(\r\x12&\n\x03\x65nv\x18\n \x03(\x0b\x32\x19.kiln.v1.RunSpec.EnvEntry\x12\x0f\n\x07network\x18\x0b \x01(\t\x1a\x31\n\x0fNodeLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01"U\n\x08RunEvent\x12\x0c\n\x04time\x18\x01 \x01(\x01\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x63\x61use\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r"\xde\x02\n\x03Run\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1e\n\x04spec\x18\x02 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\x12\x0c\n\x04node\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12\x11\n\tgpu_uuids\x18\x08 \x03(\t\x12\x15\n\rhas_exit_code\x18\t \x01(\x08\x12\x11\n\texit_code\x18\n \x01(\x11\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x12\n\nstarted_at\x18\x0c \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\r \x01(\x01\x12\x17\n\x0foutput_snapshot\x18\x0e \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\x0f \x01(\x08\x12!\n\x06\x65vents\x18\x10 \x03(\x0b\x32\x11.kiln.v1.RunEvent\x12\x0f\n\x07runtime\x18\x11 \x01(\t"\x14\n\x06RunRef\x12\n\n\x02id\x18\x01 \x01(\t"@\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r"%\n\x07RunList\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.kiln.v1.Run"T\n\x08LogChunk\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x0c\n\x04time\x18\x05 \x01(\x01"W\n\x0fReadLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x15\n\rafter_attempt\x18\x03 \x01(\r\x12\x11\n\tafter_seq\x18\x04 \x01(\x04\x32\xfb\x01\n\x04Runs\x12+\n\tSubmitRun\x12\x10.kiln.v1.RunSpec\x1a\x0c.kiln.v1.Run\x12\x36\n\x08ListRuns\x12\x18.kiln.v1.ListRunsRequest\x1a\x10.kiln.v1.RunList\x12\'\n\x06GetRun\x12\x0f.kiln.v1.RunRef\x1a\x0c.kiln.v1.Run\x12*\n\tCancelRun\x12\x0f.kiln.v1.RunRef\x1a\x0c.kiln.v1.Run\x12\x39\n\x08ReadLogs\x12\x18.kiln.v1.ReadLogsRequest\x1a\x11.kiln.v1.LogChunk0\x01\x62\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kiln/proto/v1/runs.proto\x12\x07kiln.v1\"P\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x0c\n\x04gpus\x18\x03 \x01(\r\x12\x11\n\tgpu_model\x18\x04 \x01(\t\"\x9c\x03\n\x07RunSpec\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x10\n\x08snapshot\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0f\n\x07runtime\x18\x05 \x01(\t\x12%\n\tresources\x18\x06 \x01(\x0b\x32\x12.kiln.v1.Resources\x12\x10\n\x08priority\x18\x07 \x01(\t\x12\x35\n\x0bnode_labels\x18\x08 \x03(\x0b\x32 .kiln.v1.RunSpec.NodeLabelsEntry\x12\x0f\n\x07retries\x18\t \x01(\r\x12&\n\x03\x65nv\x18\n \x03(\x0b\x32\x19.kiln.v1.RunSpec.EnvEntry\x12\x0f\n\x07network\x18\x0b \x01(\t\x12\x10\n\x08\x64\x61tasets\x18\x0c \x03(\t\x12\x12\n\nparent_run\x18\r \x01(\t\x1a\x31\n\x0fNodeLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x08RunEvent\x12\x0c\n\x04time\x18\x01 \x01(\x01\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x63\x61use\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\"\xde\x02\n\x03Run\x12\n\n\x02id\x18\x01 \x01(\t\x12\x1e\n\x04spec\x18\x02 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0c\n\x04user\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x01\x12\x0c\n\x04node\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12\x11\n\tgpu_uuids\x18\x08 \x03(\t\x12\x15\n\rhas_exit_code\x18\t \x01(\x08\x12\x11\n\texit_code\x18\n \x01(\x11\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x12\n\nstarted_at\x18\x0c \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\r \x01(\x01\x12\x17\n\x0foutput_snapshot\x18\x0e \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\x0f \x01(\x08\x12!\n\x06\x65vents\x18\x10 \x03(\x0b\x32\x11.kiln.v1.RunEvent\x12\x0f\n\x07runtime\x18\x11 \x01(\t\"\x14\n\x06RunRef\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\"%\n\x07RunList\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.kiln.v1.Run\"T\n\x08LogChunk\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x0c\n\x04time\x18\x05 \x01(\x01\"W\n\x0fReadLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x15\n\rafter_attempt\x18\x03 \x01(\r\x12\x11\n\tafter_seq\x18\x04 \x01(\x04\x32\xfb\x01\n\x04Runs\x12+\n\tSubmitRun\x12\x10.kiln.v1.RunSpec\x1a\x0c.kiln.v1.Run\x12\x36\n\x08ListRuns\x12\x18.kiln.v1.ListRunsRequest\x1a\x10.kiln.v1.RunList\x12\'\n\x06GetRun\x12\x0f.kiln.v1.RunRef\x1a\x0c.kiln.v1.Run\x12*\n\tCancelRun\x12\x0f.kiln.v1.RunRef\x1a\x0c.kiln.v1.Run\x12\x39\n\x08ReadLogs\x12\x18.kiln.v1.ReadLogsRequest\x1a\x11.kiln.v1.LogChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "kiln.proto.v1.runs_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kiln.proto.v1.runs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_RUNSPEC_NODELABELSENTRY"]._loaded_options = None
-    _globals["_RUNSPEC_NODELABELSENTRY"]._serialized_options = b"8\001"
-    _globals["_RUNSPEC_ENVENTRY"]._loaded_options = None
-    _globals["_RUNSPEC_ENVENTRY"]._serialized_options = b"8\001"
-    _globals["_RESOURCES"]._serialized_start = 37
-    _globals["_RESOURCES"]._serialized_end = 117
-    _globals["_RUNSPEC"]._serialized_start = 120
-    _globals["_RUNSPEC"]._serialized_end = 494
-    _globals["_RUNSPEC_NODELABELSENTRY"]._serialized_start = 401
-    _globals["_RUNSPEC_NODELABELSENTRY"]._serialized_end = 450
-    _globals["_RUNSPEC_ENVENTRY"]._serialized_start = 452
-    _globals["_RUNSPEC_ENVENTRY"]._serialized_end = 494
-    _globals["_RUNEVENT"]._serialized_start = 496
-    _globals["_RUNEVENT"]._serialized_end = 581
-    _globals["_RUN"]._serialized_start = 584
-    _globals["_RUN"]._serialized_end = 934
-    _globals["_RUNREF"]._serialized_start = 936
-    _globals["_RUNREF"]._serialized_end = 956
-    _globals["_LISTRUNSREQUEST"]._serialized_start = 958
-    _globals["_LISTRUNSREQUEST"]._serialized_end = 1022
-    _globals["_RUNLIST"]._serialized_start = 1024
-    _globals["_RUNLIST"]._serialized_end = 1061
-    _globals["_LOGCHUNK"]._serialized_start = 1063
-    _globals["_LOGCHUNK"]._serialized_end = 1147
-    _globals["_READLOGSREQUEST"]._serialized_start = 1149
-    _globals["_READLOGSREQUEST"]._serialized_end = 1236
-    _globals["_RUNS"]._serialized_start = 1239
-    _globals["_RUNS"]._serialized_end = 1490
+  DESCRIPTOR._loaded_options = None
+  _globals['_RUNSPEC_NODELABELSENTRY']._loaded_options = None
+  _globals['_RUNSPEC_NODELABELSENTRY']._serialized_options = b'8\001'
+  _globals['_RUNSPEC_ENVENTRY']._loaded_options = None
+  _globals['_RUNSPEC_ENVENTRY']._serialized_options = b'8\001'
+  _globals['_RESOURCES']._serialized_start=37
+  _globals['_RESOURCES']._serialized_end=117
+  _globals['_RUNSPEC']._serialized_start=120
+  _globals['_RUNSPEC']._serialized_end=532
+  _globals['_RUNSPEC_NODELABELSENTRY']._serialized_start=439
+  _globals['_RUNSPEC_NODELABELSENTRY']._serialized_end=488
+  _globals['_RUNSPEC_ENVENTRY']._serialized_start=490
+  _globals['_RUNSPEC_ENVENTRY']._serialized_end=532
+  _globals['_RUNEVENT']._serialized_start=534
+  _globals['_RUNEVENT']._serialized_end=619
+  _globals['_RUN']._serialized_start=622
+  _globals['_RUN']._serialized_end=972
+  _globals['_RUNREF']._serialized_start=974
+  _globals['_RUNREF']._serialized_end=994
+  _globals['_LISTRUNSREQUEST']._serialized_start=996
+  _globals['_LISTRUNSREQUEST']._serialized_end=1060
+  _globals['_RUNLIST']._serialized_start=1062
+  _globals['_RUNLIST']._serialized_end=1099
+  _globals['_LOGCHUNK']._serialized_start=1101
+  _globals['_LOGCHUNK']._serialized_end=1185
+  _globals['_READLOGSREQUEST']._serialized_start=1187
+  _globals['_READLOGSREQUEST']._serialized_end=1274
+  _globals['_RUNS']._serialized_start=1277
+  _globals['_RUNS']._serialized_end=1528
 # @@protoc_insertion_point(module_scope)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from kiln.agent.runtimes import (
     JobHandle,
     JobSpec,
@@ -25,7 +26,6 @@ from kiln.agent.runtimes import (
     get_runtime,
 )
 from kiln.agent.runtimes.docker import PROBE_TIMEOUT_S, DockerRuntime, connect, container_config, exit_reason
-
 from kiln.core.errors import FailedPrecondition
 from tests.conftest import need, wait_until
 

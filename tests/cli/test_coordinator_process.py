@@ -89,3 +89,19 @@ def test_password_file_sets_the_bootstrap_password_and_bad_flags_fail_cleanly(tm
         timeout=60,
     )
     assert missing.returncode == 1 and "start the coordinator there first" in missing.stderr
+
+
+def test_metrics_and_json_logs_are_switched_on_from_the_command_line(tmp_path):
+    import json
+    import urllib.request
+
+    proc, lines = start(tmp_path / "data", "--metrics-listen", "127.0.0.1:0", "--log-format", "json",
+                        "--log-level", "INFO")
+    try:
+        url = next(line.split()[1] for line in lines if line.startswith("Metrics: "))
+        body = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert "kiln_runs" in body
+    finally:
+        stop(proc)
+    logged = [json.loads(line) for line in proc.stderr.read().splitlines() if line.startswith("{")]
+    assert logged and {"time", "level", "logger", "message"} <= set(logged[0])

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from kiln.agent.daemon import Agent, AgentConfig
 from kiln.agent.runtimes.base import RuntimeUnavailable
 from kiln.agent.runtimes.docker import DockerRuntime
-from kiln.coordinator.server import RunningCoordinator
-
 from kiln.client import Client
+from kiln.coordinator.server import RunningCoordinator
 from tests.conftest import ADMIN_PASSWORD, login, need, start_coordinator, wait_until
 
 BUSYBOX = "kiln-test/busybox:1"

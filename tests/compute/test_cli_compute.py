@@ -6,23 +6,12 @@ import json
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, Cli, wait_until
+from tests.conftest import Cli, wait_until
 
 
 @pytest.fixture
 def kcli(cluster, tmp_path, capsys, monkeypatch) -> Cli:
-    cli = Cli(tmp_path / "home", capsys, monkeypatch)
-    rc = cluster.coordinator
-    cli.ok(
-        "login",
-        rc.address,
-        "--user",
-        "admin",
-        "--password-stdin",
-        "--fingerprint",
-        rc.ctx.tls.ca_fingerprint,
-        stdin=ADMIN_PASSWORD + "\n",
-    )
+    cli = Cli(tmp_path / "home", capsys, monkeypatch).sign_in(cluster.coordinator)
     return cli
 
 

@@ -7,12 +7,12 @@ import sqlite3
 
 import grpc
 import pytest
-from kiln.agent import identity
-from kiln.proto.v1 import nodes_pb2
 
+from kiln.agent import identity
 from kiln.client import Client
 from kiln.core import jointoken
 from kiln.core.errors import AlreadyExists, InvalidArgument, PermissionDenied, Unavailable
+from kiln.proto.v1 import nodes_pb2
 from tests.conftest import start_coordinator
 
 

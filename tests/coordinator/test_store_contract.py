@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from kiln.coordinator.store import SchemaTooNew, SqliteStore
 
+from kiln.coordinator.store import SchemaTooNew, SqliteStore
 from kiln.core.audit import verify_chain
 from kiln.core.manifest import Entry, canonical_manifest
 from kiln.core.models import Snapshot, Token

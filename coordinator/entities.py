@@ -1,0 +1,49 @@
+"""What an entity id (kiln.core.lineage) names, which project it belongs to, and whether the caller may
+read it: the one place lineage, comments and exports resolve ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiln.coordinator.access import require_project
+from kiln.coordinator.context import Coordinator
+from kiln.coordinator.snapshots import resolve_snapshot
+from kiln.core import lineage
+from kiln.core.errors import NotFound, PermissionDenied
+from kiln.core.permissions import Need, Principal
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str  # canonical typed id
+    kind: str
+    project: str
+    label: str
+
+
+def resolve(ctx: Coordinator, who: Principal, text: str) -> Entity:
+    """The entity `text` names (typed id, run id, or snapshot id/prefix), if the caller may read it."""
+    kind, rest = lineage.split(text.strip())
+    if kind == "run":
+        run = ctx.store.run(rest, with_events=False)
+        if run is None:
+            raise NotFound(f"no run {rest!r}")
+        require_project(ctx.store, who, Need.READ, run.spec.project)
+        return Entity(lineage.run_id(run.id), "run", run.spec.project, f"run {run.id} ({run.state})")
+    if kind == "snapshot":
+        snap = resolve_snapshot(ctx, who, "", rest)
+        return Entity(lineage.snapshot_id(snap.id), "snapshot", snap.project, f"snapshot {snap.id[:12]}")
+    project, name, version = lineage.versioned(rest)
+    require_project(ctx.store, who, Need.READ, project)
+    rows = (ctx.store.dataset_versions if kind == "dataset" else ctx.store.model_versions)(project, name)
+    if not any(r["version"] == version for r in rows):
+        raise NotFound(f"no {kind} {name!r} version {version} in project {project!r}")
+    return Entity(f"{kind}:{rest}", kind, project, f"{kind} {name} v{version}")
+
+
+def describe(ctx: Coordinator, who: Principal, entity_id: str) -> Entity | None:
+    """The entity if the caller may read it, else None (lineage shows only what one may see)."""
+    try:
+        return resolve(ctx, who, entity_id)
+    except (NotFound, PermissionDenied):
+        return None

@@ -1,0 +1,180 @@
+"""Backup and restore of a coordinator's data folder, consistent while the coordinator runs.
+
+A backup is the database copied with SQLite's online backup API (one read transaction: a consistent
+snapshot however busy the coordinator is), the CA and server keys, and every blob that copy records.
+Blobs are immutable and a blob is on disk before the database records it, so every blob the copy names
+exists, whatever was uploaded since. Each blob is verified against its digest as it is copied, on the way
+out and on the way back in.
+
+Both write into a temp folder beside the destination and rename it into place at the end, so a failure
+leaves nothing half-made, and neither writes into a folder that holds anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import kiln
+from kiln.coordinator.store.migrations import MIGRATIONS
+from kiln.core import clock
+from kiln.core.atomic import atomic_write, fsync_dir, sync_filesystem
+from kiln.core.errors import FailedPrecondition, InvalidArgument
+
+FORMAT = 1
+MANIFEST = "backup.json"
+READ_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    format: int
+    kiln_version: str
+    schema_version: int
+    created_at: float
+    blobs: int
+    bytes: int
+
+
+def backup(data: Path, dest: Path) -> BackupInfo:
+    """Copies the coordinator's state in `data` to the new or empty folder `dest`."""
+    db = data / "kiln.db"
+    if not db.is_file() or not (data / "pki").is_dir():
+        raise FailedPrecondition(f"{data} holds no coordinator data (kiln.db and pki/); check --data")
+    _must_be_empty(dest, "back up into")
+    with _building(dest) as tmp:
+        schema = _copy_database(db, tmp / "kiln.db")
+        shutil.copytree(data / "pki", tmp / "pki")  # copy2 keeps the keys' 0600 modes
+        count, size = _copy_blobs(tmp / "kiln.db", data / "blobs", tmp / "blobs")
+        info = BackupInfo(FORMAT, kiln.__version__, schema, clock.now(), count, size)
+        atomic_write(tmp / MANIFEST, json.dumps(asdict(info), indent=2).encode() + b"\n")
+    return info
+
+
+def restore(source: Path, data: Path) -> BackupInfo:
+    """Recreates a coordinator data folder from a backup, into the new or empty folder `data`."""
+    info = read_info(source)
+    _must_be_empty(data, "restore into")
+    with _building(data) as tmp:
+        tmp.chmod(0o700)
+        shutil.copyfile(source / "kiln.db", tmp / "kiln.db")
+        if _schema(tmp / "kiln.db", check=True) != info.schema_version:
+            raise InvalidArgument(f"{source} is damaged: its database and {MANIFEST} disagree on the schema")
+        shutil.copytree(source / "pki", tmp / "pki")
+        count, _ = _copy_blobs(tmp / "kiln.db", source / "blobs", tmp / "blobs")
+        if count != info.blobs:
+            raise InvalidArgument(f"{source} is damaged: {count} blobs, but {MANIFEST} says {info.blobs}")
+    return info
+
+
+def read_info(source: Path) -> BackupInfo:
+    """The backup's description, checked: a Kiln backup this Kiln can restore."""
+    try:
+        raw = json.loads((source / MANIFEST).read_text())
+        info = BackupInfo(**raw)
+    except (OSError, ValueError, TypeError):
+        raise InvalidArgument(f"{source} is not a Kiln backup (no readable {MANIFEST})") from None
+    if info.format > FORMAT or info.schema_version > len(MIGRATIONS):
+        raise FailedPrecondition(
+            f"{source} was made by Kiln {info.kiln_version} (backup format {info.format}, schema "
+            f"{info.schema_version}), newer than this Kiln {kiln.__version__}: restore it with that version"
+        )
+    for part in ("kiln.db", "pki", "blobs"):
+        if not (source / part).exists():
+            raise InvalidArgument(f"{source} is not a complete Kiln backup: {part} is missing")
+    return info
+
+
+def _must_be_empty(folder: Path, doing: str) -> None:
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InvalidArgument(
+            f"will not {doing} {folder}: it is not an empty folder (pick a new one, or move it away first)"
+        )
+
+
+@contextmanager
+def _building(dest: Path) -> Iterator[Path]:
+    """A temp folder beside `dest`, renamed to `dest` (made durable first) if the block succeeds, and
+    removed if it fails."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        yield tmp
+        sync_filesystem(tmp)
+        os.rename(tmp, dest)  # replaces an empty folder
+        fsync_dir(dest.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _copy_database(db: Path, out: Path) -> int:
+    """The online backup: a consistent copy of a live WAL database, as one self-contained file."""
+    source = sqlite3.connect(db, timeout=30)
+    try:
+        source.execute("PRAGMA query_only=1")
+        target = sqlite3.connect(out)
+        try:
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return _schema(out, check=True)
+
+
+def _schema(db: Path, check: bool) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        if check and conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise InvalidArgument(f"the database {db.name} fails SQLite's integrity check")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise InvalidArgument(f"{db} is not a readable Kiln database: {e}") from None
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0
+
+
+def _copy_blobs(db: Path, source: Path, dest: Path) -> tuple[int, int]:
+    """Copies every blob the database records, verifying each against its digest and size."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT digest, size FROM blobs ORDER BY digest").fetchall()
+    finally:
+        conn.close()
+    total = 0
+    for digest, size in rows:
+        out = dest / digest[:2] / digest
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _copy_verified(source / digest[:2] / digest, out, digest, size)
+        total += size
+    return len(rows), total
+
+
+def _copy_verified(src: Path, out: Path, digest: str, size: int) -> None:
+    h = hashlib.sha256()
+    copied = 0
+    try:
+        with open(src, "rb") as f, open(out, "wb") as g:
+            while chunk := f.read(READ_BYTES):
+                h.update(chunk)
+                g.write(chunk)
+                copied += len(chunk)
+    except FileNotFoundError:
+        raise FailedPrecondition(
+            f"blob {digest[:12]} is recorded but missing from {src.parent.parent}: the blob store is damaged"
+        ) from None
+    if h.hexdigest() != digest or copied != size:
+        raise FailedPrecondition(
+            f"blob {digest[:12]} in {src.parent.parent} does not match its digest: the copy there is damaged"
+        )

@@ -1,0 +1,166 @@
+"""Datasets, the model registry (versions, alias moves, requests and reviews, policies), comments, and
+the lineage edges the coordinator writes from what it observed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from kiln.coordinator.store.base import Database
+from kiln.core.lineage import Edge
+
+DEFAULT_APPROVALS = 1
+
+
+class RegistryTables(Database):
+    # -- datasets ---------------------------------------------------------------------------------------
+
+    def add_dataset_version(self, project: str, name: str, snapshot: str, description: str, by: str, at: float) -> int:
+        with self.transaction():
+            row = self._one(
+                "SELECT coalesce(max(version), 0) AS v FROM datasets WHERE project = ? AND name = ?", [project, name]
+            )
+            version = (row["v"] if row else 0) + 1
+            self.db.execute(
+                "INSERT INTO datasets (project, name, version, snapshot, description, created_by, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [project, name, version, snapshot, description, by, at],
+            )
+        return version
+
+    def dataset_versions(self, project: str, name: str = "") -> list[dict[str, Any]]:
+        sql = "SELECT * FROM datasets WHERE project = ?" + (" AND name = ?" if name else "")
+        return self._rows(sql + " ORDER BY name, version", [project, name] if name else [project])
+
+    # -- models -----------------------------------------------------------------------------------------
+
+    def add_model_version(
+        self,
+        project: str,
+        name: str,
+        run_id: str,
+        path: str,
+        snapshot: str,
+        by: str,
+        at: float,
+        tags: dict[str, str],
+        metrics: dict[str, float],
+    ) -> int:
+        with self.transaction():
+            row = self._one(
+                "SELECT coalesce(max(version), 0) AS v FROM model_versions WHERE project = ? AND name = ?",
+                [project, name],
+            )
+            version = (row["v"] if row else 0) + 1
+            self.db.execute(
+                "INSERT INTO model_versions (project, name, version, run_id, path, snapshot, created_by, "
+                "created_at, tags_json, metrics_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [project, name, version, run_id, path, snapshot, by, at, json.dumps(tags), json.dumps(metrics)],
+            )
+        return version
+
+    def model_versions(self, project: str, name: str = "") -> list[dict[str, Any]]:
+        sql = "SELECT * FROM model_versions WHERE project = ?" + (" AND name = ?" if name else "")
+        return self._rows(sql + " ORDER BY name, version", [project, name] if name else [project])
+
+    def move_alias(
+        self, project: str, name: str, alias: str, version: int, at: float, by: str, request_id: str = ""
+    ) -> None:
+        self._exec(
+            "INSERT INTO alias_moves (project, name, alias, version, time, actor, request_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [project, name, alias, version, at, by, request_id],
+        )
+
+    def alias_moves(self, project: str, name: str, until: float = 0) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM alias_moves WHERE project = ? AND name = ?" + (" AND time <= ?" if until else "")
+        return self._rows(sql + " ORDER BY time, rowid", [project, name, until] if until else [project, name])
+
+    def aliases(self, project: str, name: str, at: float = 0) -> dict[str, int]:
+        """Where each alias of a model points (now, or at time `at`)."""
+        current: dict[str, int] = {}
+        for move in self.alias_moves(project, name, at):
+            current[move["alias"]] = move["version"]
+        return current
+
+    def add_alias_request(self, request: dict[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO alias_requests (id, project, name, version, alias, requester, message, state, "
+            "required_approvals, created_at) VALUES (:id, :project, :name, :version, :alias, :requester, "
+            ":message, :state, :required_approvals, :created_at)",
+            request,
+        )
+
+    def alias_requests(self, project: str, name: str, state: str = "") -> list[dict[str, Any]]:
+        sql = "SELECT * FROM alias_requests WHERE project = ? AND name = ?" + (" AND state = ?" if state else "")
+        return self._rows(sql + " ORDER BY created_at", [project, name, state] if state else [project, name])
+
+    def alias_request(self, request_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM alias_requests WHERE id = ?", [request_id])
+
+    def decide_request(self, request_id: str, state: str, at: float) -> None:
+        self._exec("UPDATE alias_requests SET state = ?, decided_at = ? WHERE id = ?", [state, at, request_id])
+
+    def add_review(self, request_id: str, reviewer: str, approve: bool, message: str, at: float) -> None:
+        self._exec(
+            "INSERT INTO reviews (request_id, reviewer, approve, message, time) VALUES (?, ?, ?, ?, ?)",
+            [request_id, reviewer, int(approve), message, at],
+        )
+
+    def reviews(self, request_id: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM reviews WHERE request_id = ? ORDER BY time", [request_id])
+
+    def required_approvals(self, project: str) -> int:
+        row = self._one("SELECT required_approvals FROM policies WHERE project = ?", [project])
+        return int(row["required_approvals"]) if row else DEFAULT_APPROVALS
+
+    def set_required_approvals(self, project: str, count: int) -> None:
+        self._exec(
+            "INSERT INTO policies (project, required_approvals) VALUES (?, ?) ON CONFLICT (project) "
+            "DO UPDATE SET required_approvals = excluded.required_approvals",
+            [project, count],
+        )
+
+    def set_validator(self, project: str, user: str, validator: bool) -> None:
+        self._exec("UPDATE members SET validator = ? WHERE project = ? AND user = ?", [int(validator), project, user])
+
+    def validators(self, project: str) -> set[str]:
+        return {
+            r["user"] for r in self._rows("SELECT user FROM members WHERE project = ? AND validator = 1", [project])
+        }
+
+    # -- comments ---------------------------------------------------------------------------------------
+
+    def add_comment(self, comment: dict[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO comments (id, entity, project, author, text, time) "
+            "VALUES (:id, :entity, :project, :author, :text, :time)",
+            comment,
+        )
+
+    def comments(self, entity: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM comments WHERE entity = ? ORDER BY time, id", [entity])
+
+    # -- lineage ----------------------------------------------------------------------------------------
+
+    def add_edges(self, edges: Iterable[Edge], at: float) -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO lineage (src, dst, relation, time) VALUES (?, ?, ?, ?)",
+                [(e.src, e.dst, e.relation, at) for e in edges],
+            )
+
+    def edges(self, frontier: set[str], upstream: bool) -> list[Edge]:
+        """Edges into (upstream) or out of the frontier, in one query per 500 entities."""
+        column = "dst" if upstream else "src"
+        found: list[Edge] = []
+        items = list(frontier)
+        for i in range(0, len(items), 500):
+            batch = items[i : i + 500]
+            with self._lock:
+                rows = self.db.conn.execute(
+                    f"SELECT src, dst, relation FROM lineage WHERE {column} IN ({','.join('?' * len(batch))})", batch
+                ).fetchall()
+            found.extend(Edge(*r) for r in rows)
+        return found

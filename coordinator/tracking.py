@@ -1,0 +1,97 @@
+"""Tracking on the coordinator: applying what runs log (once, whatever the agent resends), reading a run's
+record and metric histories, and searching runs."""
+
+from __future__ import annotations
+
+from kiln.coordinator.access import require_project
+from kiln.coordinator.context import Coordinator
+from kiln.coordinator.runs import get_run, list_runs
+from kiln.core import clock, lineage
+from kiln.core.errors import InvalidArgument
+from kiln.core.models import RunRecord
+from kiln.core.permissions import Need, Principal
+from kiln.core.query import parse_filter, parse_sort
+from kiln.core.runs import Run, TrackBatch
+
+MAX_POINTS = 10_000
+
+
+def ingest(ctx: Coordinator, node: str, batch: TrackBatch) -> bool:
+    """Applies a batch from the node that runs the run; a batch seen before is ignored. False if refused."""
+    run = ctx.store.run(batch.run_id, with_events=False)
+    if run is None or run.node != node:
+        return False
+    store = ctx.store
+    with store.transaction():
+        if not store.track_batch_seen(batch.run_id, batch.attempt, batch.pid, batch.seq):
+            return True
+        if batch.params:
+            store.add_params(run.id, batch.params)
+        if batch.tags:
+            store.add_tags(run.id, batch.tags)
+        if batch.metrics:
+            store.add_metrics(run.id, batch.metrics)
+        if batch.artifacts:
+            store.add_outputs(run.id, "artifact", [(p, "", "") for p in batch.artifacts])
+        if batch.models:
+            store.add_outputs(run.id, "model", batch.models)
+        if batch.environment:
+            store.add_environment(run.id, batch.environment)
+        if batch.datasets:
+            _record_datasets_used(ctx, run, batch.datasets)
+    return True
+
+
+def _record_datasets_used(ctx: Coordinator, run: Run, names: list[str]) -> None:
+    """A dataset the run says it read becomes an input edge only if the coordinator knows that version."""
+    from kiln.coordinator.datasets import find_version
+
+    edges = []
+    for text in names:
+        found = find_version(ctx, run.spec.project, text)
+        if found is not None:
+            edges.append(
+                lineage.Edge(lineage.dataset_id(run.spec.project, found[0], found[1]), lineage.run_id(run.id), "input")
+            )
+    if edges:
+        ctx.store.add_edges(edges, clock.now())
+
+
+def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
+    run = get_run(ctx, who, run_id)
+    store = ctx.store
+    inputs = sorted(e.src for e in store.edges({lineage.run_id(run.id)}, upstream=True))
+    return RunRecord(
+        run,
+        store.params(run.id),
+        store.tags(run.id),
+        store.metric_summaries(run.id),
+        [p for p, _, _ in store.outputs(run.id, "artifact")],
+        store.outputs(run.id, "model"),
+        inputs,
+        store.environment(run.id),
+    )
+
+
+def metric_history(
+    ctx: Coordinator, who: Principal, run_id: str, keys: list[str], max_points: int
+) -> list[tuple[str, int, list[tuple[int, float, float]]]]:
+    run = get_run(ctx, who, run_id)
+    points = min(max_points or 1000, MAX_POINTS)
+    wanted = keys or [k for k, *_ in ctx.store.metric_summaries(run.id)]
+    return [(k, *ctx.store.metric_series(run.id, k, points)) for k in wanted]
+
+
+def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str, limit: int) -> list[Run]:
+    if project:
+        require_project(ctx.store, who, Need.READ, project)
+        projects: list[str] | None = [project]
+    else:
+        projects = None if who.is_admin else [p.name for p in ctx.store.projects(who.user, True)]
+    if not text and not sort:
+        return list_runs(ctx, who, project, "", limit)
+    if limit > 100_000:
+        raise InvalidArgument("limit must be at most 100000")
+    ids = ctx.store.search_runs(projects, parse_filter(text), parse_sort(sort), limit or 100)
+    runs = {r.id: r for r in ctx.store.runs_by_id(ids)}
+    return [runs[i] for i in ids if i in runs]
