@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
@@ -92,8 +93,9 @@ def request_alias(
     get_version(ctx, who, project, name, version)
     now = clock.now()
     guarded = alias == GUARDED_ALIAS
-    request = {
-        "id": "ar-" + secrets.token_hex(5),
+    request_id = "ar-" + secrets.token_hex(5)
+    request: dict[str, Any] = {
+        "id": request_id,
         "project": project,
         "name": name,
         "version": version,
@@ -110,12 +112,12 @@ def request_alias(
                 ctx.store.decide_request(old["id"], "superseded", now)
         ctx.store.add_alias_request(request)
         if not guarded:
-            ctx.store.move_alias(project, name, alias, version, now, who.user, request["id"])
-            ctx.store.decide_request(request["id"], "applied", now)
+            ctx.store.move_alias(project, name, alias, version, now, who.user, request_id)
+            ctx.store.decide_request(request_id, "applied", now)
         ctx.store.append_audit(
-            who.user, "model.alias.request", f"{project}/{name}@{version}", {"alias": alias, "request": request["id"]}
+            who.user, "model.alias.request", f"{project}/{name}@{version}", {"alias": alias, "request": request_id}
         )
-    return _request(ctx, request["id"])
+    return _request(ctx, request_id)
 
 
 def review(

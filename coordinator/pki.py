@@ -40,8 +40,9 @@ def ensure_pki(folder: Path) -> ServerTls:
         atomic_write(ca_key_path, _key_pem(ca_key), 0o600)
         atomic_write(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM))
     if not cert_path.exists():
-        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        ca_key = loaded
         ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
         atomic_write(key_path, _key_pem(key), 0o600)

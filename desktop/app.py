@@ -1,4 +1,5 @@
-"""Starting the desktop app: resume the saved sign-in if it still works, else ask; then the main window.
+"""Starting the desktop app: resume the saved sign-in if it still works, else ask; then the main window,
+or (`tray`) the admin tray.
 
 Everything is passed down explicitly (settings, the session with its client); nothing is global.
 """
@@ -8,30 +9,33 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from kiln.core.errors import Unauthenticated
 from kiln.desktop.ops import Runner, describe
 from kiln.desktop.qt import QApplication, QObject, QThreadPool, Signal
 from kiln.desktop.session import Session, resume, saved_profile
 from kiln.desktop.settings import Settings
 from kiln.desktop.signin import SignInDialog
+from kiln.desktop.tray import TrayApp
 from kiln.desktop.window import MainWindow
-
-from kiln.core.errors import Unauthenticated
 
 POOL_THREADS = 8  # the work is mostly waiting on the network, not the CPU
 
 
 class Launcher(QObject):
-    """Decides what to show: the main window when the saved sign-in works, the sign-in dialog otherwise
-    (and again after signing out). Emits `window_opened(MainWindow)` and `dialog_opened(SignInDialog)`."""
+    """Decides what to show: the main window (or, with `tray`, the admin tray) when the saved sign-in
+    works, the sign-in dialog otherwise (and again after signing out). Emits `window_opened(MainWindow)`,
+    `tray_opened(TrayApp)` and `dialog_opened(SignInDialog)`."""
 
     window_opened = Signal(object)
+    tray_opened = Signal(object)
     dialog_opened = Signal(object)
 
-    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, tray: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.settings = settings
+        self.settings, self.tray_mode = settings, tray
         self.runner = Runner(self)
         self.window: MainWindow | None = None
+        self.tray: TrayApp | None = None
         self.dialog: SignInDialog | None = None
 
     def start(self) -> None:
@@ -52,6 +56,10 @@ class Launcher(QObject):
         self.dialog_opened.emit(self.dialog)
 
     def open_window(self, session: Session) -> None:
+        if self.tray_mode:
+            self.tray = TrayApp(session, self.settings)
+            self.tray_opened.emit(self.tray)
+            return
         self.window = MainWindow(session, self.settings)
         self.window.signed_out.connect(lambda: self.ask())
         self.window.show()
@@ -59,14 +67,18 @@ class Launcher(QObject):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the app until its last window closes; returns the exit status."""
+    """Runs the app (`[]`) or the admin tray (`["tray"]`) until it is closed; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    tray = args[:1] == ["tray"]
     app = QApplication.instance() or QApplication(["kiln-desktop", *args])
     app.setApplicationName("Kiln")
-    app.setQuitOnLastWindowClosed(True)
+    app.setQuitOnLastWindowClosed(not tray)  # a tray icon lives on with no window open; Quit ends it
     pool = QThreadPool.globalInstance()
     pool.setMaxThreadCount(max(pool.maxThreadCount(), POOL_THREADS))
-    launcher = Launcher(Settings.load())
+    launcher = Launcher(Settings.load(), tray=tray)
+    if tray:  # nothing closes by itself: the tray's Quit, or a sign-in given up, ends the app
+        launcher.tray_opened.connect(lambda opened: opened.finished.connect(app.quit))
+        launcher.dialog_opened.connect(lambda dialog: dialog.rejected.connect(app.quit))
     launcher.start()
     code = app.exec()
     pool.waitForDone()

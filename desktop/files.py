@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kiln.client import Client
+from kiln.core.errors import InvalidArgument
+from kiln.core.units import format_bytes
 from kiln.desktop.folders import LocalChanges, local_changes
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.progress import ProgressView
@@ -23,10 +26,6 @@ from kiln.desktop.rows import CHANGE_HEADERS, change_rows, change_summary
 from kiln.desktop.settings import Settings
 from kiln.desktop.snapshots import SnapshotsPanel
 from kiln.desktop.widgets import Message, Table
-
-from kiln.client import Client
-from kiln.core.errors import InvalidArgument
-from kiln.core.units import format_bytes
 from kiln.sync.push import PushResult, push
 
 

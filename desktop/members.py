@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kiln.client import Client
+from kiln.core.models import Project
+from kiln.core.permissions import Role
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import (
     QComboBox,
@@ -18,10 +21,6 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.rows import MEMBER_HEADERS, member_rows
 from kiln.desktop.widgets import Message, Table
-
-from kiln.client import Client
-from kiln.core.models import Project
-from kiln.core.permissions import Role
 
 ROLES = [str(r) for r in sorted(Role, reverse=True)]  # owner, editor, viewer
 

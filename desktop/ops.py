@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiln.desktop.qt import QObject, QRunnable, Qt, QThreadPool, Signal
-
 from kiln.core.errors import KilnError, Unavailable
+from kiln.desktop.qt import QObject, QRunnable, Qt, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,11 @@ class Runner(QObject):
     @property
     def busy(self) -> bool:
         return bool(self._jobs)
+
+    def running(self, op: Op) -> bool:
+        """Whether `op` is in flight: a periodic refresh skips a tick rather than pile up behind a slow
+        coordinator (each tick reuses one Op, so a lost connection also shows it once, not once a tick)."""
+        return any(job.op is op for job in self._jobs)
 
     def labels(self) -> list[str]:
         """What is in flight, in words, for a window that is asked to close meanwhile."""

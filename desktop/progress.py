@@ -3,9 +3,8 @@ pool included), and signals carry each report to the GUI thread, where only the 
 
 from __future__ import annotations
 
-from kiln.desktop.qt import QHBoxLayout, QLabel, QObject, QProgressBar, Qt, QWidget, Signal
-
 from kiln.core.units import format_bytes
+from kiln.desktop.qt import QHBoxLayout, QLabel, QObject, QProgressBar, Qt, QWidget, Signal
 
 STEPS = 1000  # the bar counts thousandths: byte totals outgrow a C int
 

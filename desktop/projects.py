@@ -3,6 +3,8 @@ one, and the selected project's members."""
 
 from __future__ import annotations
 
+from kiln.client import Client
+from kiln.core.models import Project
 from kiln.desktop.members import MembersPanel
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import (
@@ -20,9 +22,6 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.rows import PROJECT_HEADERS, project_rows
 from kiln.desktop.widgets import Message, Table
-
-from kiln.client import Client
-from kiln.core.models import Project
 
 
 class NewProjectDialog(QDialog):

@@ -28,6 +28,7 @@ class Row:
 
     cells: tuple[str, ...]
     key: Any = None
+    marked: bool = False  # drawn highlighted: e.g. a compared field whose values differ
 
 
 def when(ts: float) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln.client import Client
@@ -23,10 +23,16 @@ class Session:
     user: User
     profile: Profile
     warning: str | None = None  # said once, e.g. that the token went to a file for want of a keyring
+    token: str = field(default="", repr=False)
 
     @property
     def server(self) -> str:
         return self.profile.server
+
+    def connect(self) -> Client:
+        """Another connection as the same user, for a call that may block for long (following a run's
+        logs): closing it cancels that call without touching the session's own connection."""
+        return Client(self.profile.server, self.profile.ca_pem.encode(), self.token)
 
     def close(self) -> None:
         self.client.close()
@@ -43,13 +49,14 @@ def saved_profile(home: Path) -> Profile | None:
 def resume(home: Path) -> Session:
     """The saved profile and token, if they still work: the app then opens without asking anything."""
     profile = load_profile(home)
-    client = Client(profile.server, profile.ca_pem.encode(), load_token(profile, home))
+    token = load_token(profile, home)
+    client = Client(profile.server, profile.ca_pem.encode(), token)
     try:
         user, _ = client.whoami()
     except BaseException:
         client.close()
         raise
-    return Session(client, user, profile)
+    return Session(client, user, profile, token=token)
 
 
 def check_server(address: str) -> PresentedCa:
@@ -82,7 +89,7 @@ def sign_in(home: Path, address: str, ca: PresentedCa, user: str, password: str,
     profile = Profile(address, ca.fingerprint, ca.pem.decode(), who.name)
     save_profile(profile, home)
     warning = store_token(profile, token, home)
-    return Session(client, who, profile, warning)
+    return Session(client, who, profile, warning, token)
 
 
 def sign_out(session: Session, home: Path) -> None:

@@ -1,7 +1,8 @@
 """What the desktop remembers between sessions, beside the CLI's own state under KILN_HOME.
 
 `desktop.json` holds which local folder is linked to which project (per coordinator, since two servers
-may both have a "demo") and the project last looked at. The stat cache is the CLI's (`cache/`), so a
+may both have a "demo"), the project last looked at, and the hourly rate IT set per node for the admin
+window's cost (the coordinator keeps no rates yet). The stat cache is the CLI's (`cache/`), so a
 folder pushed from either is recognised by both.
 """
 
@@ -22,6 +23,7 @@ class Settings:
     home: Path
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # server -> project -> folder
     last_project: dict[str, str] = field(default_factory=dict)  # server -> project
+    rates: dict[str, dict[str, float]] = field(default_factory=dict)  # server -> node -> rate per hour
 
     @property
     def path(self) -> Path:
@@ -38,12 +40,13 @@ class Settings:
         home = home or kiln_home()
         try:
             data = json.loads((home / "desktop.json").read_text())
-            return cls(home, dict(data.get("links", {})), dict(data.get("last_project", {})))
-        except (OSError, ValueError, AttributeError):
+            rates = {s: {n: float(r) for n, r in nodes.items()} for s, nodes in data.get("rates", {}).items()}
+            return cls(home, dict(data.get("links", {})), dict(data.get("last_project", {})), rates)
+        except (OSError, ValueError, AttributeError, TypeError):
             return cls(home)
 
     def save(self) -> None:
-        data = {"links": self.links, "last_project": self.last_project}
+        data = {"links": self.links, "last_project": self.last_project, "rates": self.rates}
         atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
 
     def folder_for(self, server: str, project: str) -> Path | None:
@@ -57,6 +60,14 @@ class Settings:
     def unlink(self, server: str, project: str) -> None:
         self.links.get(server, {}).pop(project, None)
         self.save()
+
+    def rates_for(self, server: str) -> dict[str, float]:
+        return dict(self.rates.get(server, {}))
+
+    def set_rate(self, server: str, node: str, rate: float) -> None:
+        if self.rates.get(server, {}).get(node, 0.0) != rate:
+            self.rates.setdefault(server, {})[node] = rate
+            self.save()
 
     def remember_project(self, server: str, project: str) -> None:
         if self.last_project.get(server) != project:

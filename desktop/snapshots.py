@@ -3,14 +3,15 @@ what changed between them (the same diff `kiln diff` prints)."""
 
 from __future__ import annotations
 
-from kiln.desktop.folders import SnapshotDiff, check_empty_folder, diff_snapshots
+from kiln.client import Client
+from kiln.core.manifest import Entry
+from kiln.core.models import Snapshot
+from kiln.desktop.folders import SnapshotDiff, diff_snapshots
 from kiln.desktop.ops import Runner, brief
-from kiln.desktop.progress import ProgressView
+from kiln.desktop.pulling import PullBox
 from kiln.desktop.qt import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSplitter,
     Qt,
@@ -27,12 +28,7 @@ from kiln.desktop.rows import (
     entry_rows,
     snapshot_rows,
 )
-from kiln.desktop.widgets import Message, Table
-
-from kiln.client import Client
-from kiln.core.manifest import Entry
-from kiln.core.models import Snapshot
-from kiln.sync.pull import pull
+from kiln.desktop.widgets import Table
 
 
 class SnapshotsPanel(QWidget):
@@ -51,16 +47,13 @@ class SnapshotsPanel(QWidget):
         self.details = QTabWidget(self)
         self.details.addTab(self.contents, "Contents")
         self.details.addTab(self._diff_tab(), "Diff")
-        self.dest = QLineEdit(self, placeholderText="an empty folder to restore the snapshot into")
-        self.browse = QPushButton("Browse…", self)
-        self.pull_button = QPushButton("Pull", self)
-        self.progress = ProgressView(self)
-        self.message = Message(self)
+        self.puller = PullBox(client, runner, self)
+        # the pull row's parts, named as the page's own (tests and screenshots reach them so)
+        self.dest, self.pull_button = self.puller.dest, self.puller.pull_button
+        self.progress, self.message = self.puller.progress, self.puller.message
         self._lay_out()
         self.refresh_button.clicked.connect(lambda: self.refresh())
         self.diff_button.clicked.connect(self._diff)
-        self.browse.clicked.connect(self._browse)
-        self.pull_button.clicked.connect(self._pull)
         self.table.selection_changed.connect(self._picked)
         self._picked()
 
@@ -80,17 +73,10 @@ class SnapshotsPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.table)
         split.addWidget(self.details)
-        pull_row = QHBoxLayout()
-        pull_row.addWidget(QLabel("Pull into", self))
-        pull_row.addWidget(self.dest, 1)
-        pull_row.addWidget(self.browse)
-        pull_row.addWidget(self.pull_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
-        layout.addLayout(pull_row)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.message)
+        layout.addWidget(self.puller)
 
     def set_project(self, project: str) -> None:
         self.project = project
@@ -126,7 +112,7 @@ class SnapshotsPanel(QWidget):
     def _picked(self) -> None:
         picked = self.table.selected_keys()
         self.diff_button.setEnabled(len(picked) == 2)
-        self.pull_button.setEnabled(len(picked) == 1)
+        self.puller.set_target(picked[0] if len(picked) == 1 else "", self.project)
         if len(picked) == 1:
             self._show_contents(picked[0])
 
@@ -159,33 +145,3 @@ class SnapshotsPanel(QWidget):
         self.diff.set_rows(change_rows(result.diff))
         self.diff_title.setText(f"{result.old.id[:12]} → {result.new.id[:12]}: {change_summary(result.diff)}")
         self.details.setCurrentIndex(1)
-
-    def _browse(self) -> None:
-        chosen = QFileDialog.getExistingDirectory(self, "Empty folder to pull into", self.dest.text())
-        if chosen:
-            self.dest.setText(chosen)
-
-    def _pull(self) -> None:
-        snapshot_id, project, text = self.table.selected_key(), self.project, self.dest.text()
-        if snapshot_id is None:
-            return
-        reporter = self.progress.reporter()
-        self.message.clear()
-
-        def work() -> str:
-            dest = check_empty_folder(text)
-            pull(self.client, snapshot_id, dest, project, reporter)
-            return str(dest)
-
-        self.pull_button.setEnabled(False)
-        self.runner.run(f"pull {snapshot_id[:12]}", work, self._pulled, self._pull_failed)
-
-    def _pulled(self, dest: str) -> None:
-        self.progress.complete("pulled")
-        self.message.info(f"restored into {dest}")
-        self._picked()
-
-    def _pull_failed(self, error: Exception) -> None:
-        self.progress.fail("pull failed")
-        self.message.error(brief(error))
-        self._picked()

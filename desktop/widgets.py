@@ -8,7 +8,10 @@ from typing import Any, TypeAlias
 from kiln.desktop.qt import (
     QAbstractItemView,
     QAbstractTableModel,
+    QBrush,
+    QColor,
     QHeaderView,
+    QItemSelectionModel,
     QLabel,
     QModelIndex,
     QObject,
@@ -21,6 +24,7 @@ from kiln.desktop.qt import (
 from kiln.desktop.rows import Row
 
 Index: TypeAlias = QModelIndex | QPersistentModelIndex
+MARKED = "#fff1c2"  # a soft amber that reads on light and alternating rows alike
 
 
 class RowsModel(QAbstractTableModel):
@@ -36,6 +40,13 @@ class RowsModel(QAbstractTableModel):
         self.rows = list(rows)
         self.endResetModel()
 
+    def replace_rows(self, rows: list[Row]) -> None:
+        """New cells for the same rows in the same order: views keep their selection and scroll."""
+        self.rows = list(rows)
+        if rows:
+            last = self.index(len(rows) - 1, len(self.headers) - 1)
+            self.dataChanged.emit(self.index(0, 0), last)
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         return 0 if parent.isValid() else len(self.rows)
 
@@ -43,8 +54,13 @@ class RowsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.headers)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) and index.isValid():
-            return self.rows[index.row()].cells[index.column()]
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return row.cells[index.column()]
+        if role == Qt.ItemDataRole.BackgroundRole and row.marked:
+            return QBrush(QColor(MARKED))
         return None
 
     def headerData(
@@ -74,15 +90,58 @@ class Table(QTableView):
         self.horizontalHeader().setStretchLastSection(True)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
+        self._dragged = self._fitting = False
+        self.horizontalHeader().sectionResized.connect(self._resized)
+
+    def _resized(self, section: int, *_: int) -> None:
+        """A column the person dragged keeps its width from then on (the stretching last one aside)."""
+        if not self._fitting and section != self.rows_model.columnCount() - 1:
+            self._dragged = True
+
+    def fit_columns(self) -> None:
+        """Columns as wide as what they show, until the person sizes one by hand."""
+        if not self._dragged:
+            self._fit()
+
+    def _fit(self) -> None:
+        self._fitting = True
+        try:  # the last column stretches to the edge; sizing it to its contents would undo that
+            for column in range(self.rows_model.columnCount() - 1):
+                self.resizeColumnToContents(column)
+        finally:
+            self._fitting = False
 
     def set_rows(self, rows: list[Row], keep: Any = None) -> None:
         """Shows `rows`, selecting the one whose key is `keep` (what was selected before a refresh)."""
         self.rows_model.set_rows(rows)
-        self.resizeColumnsToContents()
+        self._fit()
         for i, row in enumerate(rows):
             if keep is not None and row.key == keep:
                 self.selectRow(i)
         self.selection_changed.emit()
+
+    def update_rows(self, rows: list[Row]) -> None:
+        """For tables refreshed on a timer: the same rows are updated in place; otherwise the rows are
+        replaced and every row selected before stays selected, so a refresh never drops what was picked."""
+        if rows and [r.key for r in rows] == self.row_keys():
+            self.rows_model.replace_rows(rows)
+            self.fit_columns()  # a state grown longer ("running" -> "failed (exit 3)") stays readable
+            return
+        before = self.selected_keys()
+        self.rows_model.set_rows(rows)
+        self.fit_columns()
+        self.select_keys(before)
+        if self.selected_keys() != before:
+            self.selection_changed.emit()
+
+    def select_keys(self, keys: Sequence[Any]) -> None:
+        """Selects the rows showing `keys` (and only those), without moving the keyboard focus."""
+        flags = QItemSelectionModel.SelectionFlag
+        model = self.selectionModel()
+        model.clearSelection()
+        for i, row in enumerate(self.rows_model.rows):
+            if row.key in keys:
+                model.select(self.rows_model.index(i, 0), flags.Select | flags.Rows)
 
     def row_keys(self) -> list[Any]:
         return [r.key for r in self.rows_model.rows]

@@ -4,6 +4,7 @@ is no global window for pages to reach for."""
 
 from __future__ import annotations
 
+from kiln.core.errors import Unavailable
 from kiln.desktop.files import FilesPage
 from kiln.desktop.ops import Op, Runner, describe
 from kiln.desktop.projects import ProjectsPage
@@ -24,12 +25,11 @@ from kiln.desktop.qt import (
     QWidget,
     Signal,
 )
+from kiln.desktop.runs import RunsPage
 from kiln.desktop.session import Session, sign_out
 from kiln.desktop.settings import Settings
 
-from kiln.core.errors import Unavailable
-
-COMING = "coming with compute/tracking"
+COMING = "coming with tracking"
 
 
 class Banner(QFrame):
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         client = session.client
         self.projects_page = ProjectsPage(client, self.runner, session.user.is_admin, self)
         self.files_page = FilesPage(client, self.runner, settings, session.server, self)
+        self.runs_page = RunsPage(client, self.runner, settings, session.server, session.connect, self)
         self.banner = Banner(self.runner, self)
         self.sidebar = QListWidget(self)
         self.sidebar.setFixedWidth(210)
@@ -89,7 +90,8 @@ class MainWindow(QMainWindow):
         self._lay_out()
         self.add_page("Projects", self.projects_page)
         self.add_page("Files", self.files_page)
-        for title in ("Runs", "Lineage", "Models"):
+        self.add_page("Runs", self.runs_page)
+        for title in ("Lineage", "Models"):
             self.add_page(title, QLabel(f"{title} are {COMING}.", self), enabled=False, note=COMING)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
@@ -163,6 +165,7 @@ class MainWindow(QMainWindow):
             self.settings.remember_project(self.session.server, name)
         self.projects_page.select(name)
         self.files_page.set_project(name)
+        self.runs_page.set_project(name)
 
     # -- failures, signing out, closing ---------------------------------------------------------------
 
@@ -186,6 +189,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Waits for operations in flight (a push must not be cut off unsaid), without freezing."""
+        self.runs_page.shutdown()  # no new refreshes, no log followers, while it waits
         if self.runner.busy:
             event.ignore()
             if not self.closing:

@@ -35,7 +35,7 @@ def presented_ca(address: str, timeout: float = 10.0) -> PresentedCa:
             socket.create_connection((host, port), timeout=timeout) as raw,
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
-            chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]
+            chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[attr-defined]
             ders = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
     except (OSError, ssl.SSLError) as e:
         raise Unavailable(f"cannot reach a TLS server at {address}: {e}") from None

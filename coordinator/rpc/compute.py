@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -19,7 +20,7 @@ from kiln.core.permissions import Principal
 from kiln.proto.v1 import common_pb2, nodes_pb2, nodes_pb2_grpc, runs_pb2, runs_pb2_grpc
 
 log = logging.getLogger("kiln.coordinator.rpc")
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 FOLLOW_POLL_S = 1.0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 import kiln
@@ -11,7 +13,7 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuthServicer(admin_pb2_grpc.AuthServicer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -15,7 +16,7 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.permissions import Role
 from kiln.proto.v1 import common_pb2, projects_pb2, projects_pb2_grpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -13,7 +14,7 @@ from kiln.coordinator.rpc.interceptor import principal
 from kiln.core.models import ModelVersion
 from kiln.proto.v1 import common_pb2, registry_pb2, registry_pb2_grpc, runs_pb2, tracking_pb2, tracking_pb2_grpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class TrackingServicer(tracking_pb2_grpc.TrackingServicer):

@@ -67,7 +67,8 @@ class ComputeTables(Database):
 
     def update_node(self, name: str, at: float, **fields: Any) -> None:
         """Records what a node said about itself (labels, runtimes, inventory, version) and when."""
-        sets, params = ["last_seen = ?"], [at]
+        sets: list[str] = ["last_seen = ?"]
+        params: list[Any] = [at]
         for key in ("labels", "runtimes", "inventory"):
             if key in fields:
                 sets.append(f"{key}_json = ?")
@@ -139,7 +140,7 @@ class ComputeTables(Database):
         limit: int = 0,
     ) -> list[Run]:
         """Runs newest first, filtered by project set (None: all), states and node."""
-        sql, params = "SELECT * FROM runs WHERE 1", []
+        sql, params = "SELECT * FROM runs WHERE 1", list[Any]()
         if projects is not None:
             names = list(projects)
             sql += f" AND project IN ({','.join('?' * len(names)) or 'NULL'})"

@@ -148,8 +148,11 @@ class _Compiler:
     field becomes one join: an inner join when a top-level `and` condition needs the field (so the planner
     may start from that table's index), else a left join."""
 
-    TABLES = {"metrics": ("metric_summary", "last_value", "last_value"), "params": ("run_params", "value_num", "value"),
-              "tags": ("run_tags", "value", "value")}
+    TABLES = {
+        "metrics": ("metric_summary", "last_value", "last_value"),
+        "params": ("run_params", "value_num", "value"),
+        "tags": ("run_tags", "value", "value"),
+    }
 
     def __init__(self) -> None:
         self.params: list[Any] = []
@@ -158,8 +161,9 @@ class _Compiler:
         self.join_params: list[Any] = []
         self.required: set[Field] = set()
 
-    def select(self, projects: list[str] | None, where: Node | None, sort: list[SortKey],
-               limit: int) -> tuple[str, list[Any]]:
+    def select(
+        self, projects: list[str] | None, where: Node | None, sort: list[SortKey], limit: int
+    ) -> tuple[str, list[Any]]:
         top = [where] if isinstance(where, Condition) else list(where.items) if where and where.op == "AND" else []
         self.required = {c.field for c in top if isinstance(c, Condition) and c.field.namespace}
         clauses = []
@@ -168,12 +172,15 @@ class _Compiler:
             self.params.extend(projects)
         if where is not None:
             clauses.append(self.node(where))
-        order = [f"{self.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
-                 for k in sort]
+        order = [
+            f"{self.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
+            for k in sort
+        ]
         order.append("r.created_at DESC, r.id DESC")
         joins = " ".join(self.joins.values())
-        sql = (f"SELECT r.id FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'} "
-               f"ORDER BY {', '.join(order)} LIMIT ?")
+        sql = (
+            f"SELECT r.id FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'} ORDER BY {', '.join(order)} LIMIT ?"
+        )
         return sql, [*self.join_params, *self.params, limit]
 
     def node(self, node: Node) -> str:
@@ -197,8 +204,11 @@ class _Compiler:
         if c.op == "LIKE" and numeric:
             raise InvalidArgument(f"'like' compares text: quote the value for {c.field}")
         expr = self.column(c.field, numeric)
-        self.params.append(c.value if c.field.name not in ("created_at", "started_at", "finished_at") or numeric
-                           else _timestamp(str(c.value)))
+        self.params.append(
+            c.value
+            if c.field.name not in ("created_at", "started_at", "finished_at") or numeric
+            else _timestamp(str(c.value))
+        )
         return f"{expr} {c.op} ?"
 
 

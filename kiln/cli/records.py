@@ -350,7 +350,10 @@ def model_history(args: argparse.Namespace) -> int:
     else:
         table(
             ["ALIAS", "VERSION", "TIME", "BY", "REQUEST"],
-            [(m["alias"], m["version"], when(float(m["time"])), m["actor"], m["request_id"]) for m in moves],
+            [
+                (m["alias"], m["version"], when(float(m["time"])), m["actor"], m["request_id"])  # type: ignore[arg-type]
+                for m in moves
+            ],
             "no alias was set by then" if at else "no alias moves yet",
         )
     return 0

@@ -79,7 +79,7 @@ class _Checked(io.FileIO):
         super().__init__(path, "rb")
         self.entry, self.digest, self.hash, self.count = entry, digest, hashlib.sha256(), 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         data = super().read(size) or b""
         self.hash.update(data)
         self.count += len(data)

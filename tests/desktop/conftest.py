@@ -15,16 +15,17 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+
 from kiln.coordinator.server import RunningCoordinator  # noqa: E402
-from kiln.desktop import ops  # noqa: E402
+from kiln.desktop import logs, ops  # noqa: E402
 from kiln.desktop.qt import QComboBox, Qt, QThreadPool, QTimer, QWidget  # noqa: E402
 from kiln.desktop.rows import Row  # noqa: E402
 from kiln.desktop.session import Session, sign_in  # noqa: E402
 from kiln.desktop.settings import Settings  # noqa: E402
 from kiln.desktop.widgets import Table  # noqa: E402
 from kiln.desktop.window import MainWindow  # noqa: E402
-
 from kiln.pinning import presented_ca  # noqa: E402
+from tests.compute.conftest import Cluster, cluster  # noqa: E402, F401  (the real cluster, re-exported)
 from tests.conftest import ADMIN_PASSWORD  # noqa: E402
 
 WAIT_MS = 30_000  # generous: the machine is shared and slow; waits end as soon as the condition holds
@@ -40,6 +41,7 @@ class Leaks:
         self.timers: weakref.WeakSet[QTimer] = weakref.WeakSet()
         self.single_shots: list[float] = []  # monotonic deadlines
         self.runners: weakref.WeakSet[ops.Runner] = weakref.WeakSet()
+        self.followers: list[logs.LogFollower] = []  # kept alive here: their threads outlive no test
 
     def found(self) -> list[str]:
         problems = []
@@ -53,6 +55,9 @@ class Leaks:
                     problems.append(f"operations not delivered: {runner.labels()}")
             except RuntimeError:  # its window was deleted; nothing can be delivered to it any more
                 pass
+        following = [f.run_id for f in self.followers if not f.wait(GRACE_MS / 1000)]
+        if following:
+            problems.append(f"log followers still running for {following}")
         if any(_active(t) for t in list(self.timers)):
             problems.append("a QTimer is still active")
         if any(d > time.monotonic() for d in self.single_shots):
@@ -64,6 +69,8 @@ class Leaks:
         for t in list(self.timers):
             if _active(t):
                 t.stop()
+        for f in self.followers:
+            f.stop()
         QThreadPool.globalInstance().waitForDone()
 
 
@@ -78,6 +85,7 @@ def _active(timer: QTimer) -> bool:
 def qt_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Leaks]:
     leaks = Leaks()
     start_timer, single_shot, start_op = QTimer.start, QTimer.singleShot, ops.Runner.start
+    start_follower = logs.LogFollower.start
 
     def tracked_start(self: QTimer, *args: Any) -> None:
         leaks.timers.add(self)
@@ -91,7 +99,13 @@ def qt_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Leaks]:
         leaks.runners.add(self)
         return start_op(self, op)
 
+    def tracked_follower(self: logs.LogFollower) -> None:
+        if self not in leaks.followers:
+            leaks.followers.append(self)
+        start_follower(self)
+
     monkeypatch.setattr(QTimer, "start", tracked_start)
+    monkeypatch.setattr(logs.LogFollower, "start", tracked_follower)
     monkeypatch.setattr(QTimer, "singleShot", staticmethod(tracked_single_shot))
     monkeypatch.setattr(ops.Runner, "start", tracked_op)
     yield leaks
@@ -125,6 +139,25 @@ def admin_session(coordinator: RunningCoordinator, kiln_home: Path) -> Session:
 
 def wait_idle(qtbot: Any, runner: ops.Runner) -> None:
     qtbot.waitUntil(lambda: not runner.busy, timeout=WAIT_MS)
+
+
+@pytest.fixture
+def cluster_session(cluster: Cluster, kiln_home: Path) -> Iterator[Session]:  # noqa: F811
+    """The admin signed in to the cluster's coordinator, as the sign-in dialog does it."""
+    session = session_for(cluster.coordinator, kiln_home, "admin", ADMIN_PASSWORD)
+    yield session
+    session.close()
+
+
+@pytest.fixture(autouse=True)
+def quick_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live pages poll often in tests, so waits end soon after the cluster changes (not a timing
+    assumption: every wait still allows WAIT_MS)."""
+    from kiln.desktop import runs, runview, watch
+
+    monkeypatch.setattr(runs, "REFRESH_MS", 250)
+    monkeypatch.setattr(runview, "POLL_MS", 250)
+    monkeypatch.setattr(watch, "WATCH_MS", 250)
 
 
 @pytest.fixture

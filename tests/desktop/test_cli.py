@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import kiln.desktop.app
-
 from kiln.cli import desktop
 
 
@@ -27,3 +26,18 @@ def test_registering_the_command_does_not_import_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_tray_command_opens_the_apps_tray(monkeypatch):
+    parser = argparse.ArgumentParser(prog="kiln")
+    desktop.register(parser.add_subparsers())
+    args = parser.parse_args(["tray"])
+    calls: list[list[str]] = []
+    monkeypatch.setattr(kiln.desktop.app, "main", lambda argv: calls.append(argv) or 0)
+    assert args.func(args) == 0 and calls == [["tray"]]
+
+
+def test_kiln_help_lists_the_tray():
+    from kiln.cli import build_parser
+
+    assert "the admin tray" in build_parser().format_help()

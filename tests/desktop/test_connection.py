@@ -6,7 +6,6 @@ from __future__ import annotations
 from kiln.coordinator.context import CoordinatorConfig
 from kiln.coordinator.server import start_in_thread
 from kiln.desktop.qt import Qt
-
 from tests.conftest import ADMIN_PASSWORD, start_coordinator
 from tests.desktop.conftest import WAIT_MS, click, session_for, wait_idle
 

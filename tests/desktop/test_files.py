@@ -7,9 +7,9 @@ import json
 import os
 
 import pytest
+
 from kiln.desktop.qt import Qt
 from kiln.desktop.window import MainWindow
-
 from kiln.sync.push import push
 from tests.desktop.conftest import WAIT_MS, cells, click, click_row, wait_idle
 from tests.treeutil import tree, write

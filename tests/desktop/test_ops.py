@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import threading
 
+from kiln.core.errors import NotFound
 from kiln.desktop.ops import Runner, describe
 from kiln.desktop.qt import QTimer
-
-from kiln.core.errors import NotFound
 from tests.desktop.conftest import WAIT_MS, Leaks, wait_idle
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from kiln.desktop.qt import Qt
 from kiln.desktop.rows import project_rows
-
 from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, session_for, wait_idle
 
 

@@ -3,10 +3,9 @@ sign-in that still works opens the main window without asking."""
 
 from __future__ import annotations
 
+from kiln.config import load_profile, load_token
 from kiln.desktop.app import Launcher
 from kiln.desktop.signin import SignInDialog
-
-from kiln.config import load_profile, load_token
 from tests.conftest import ADMIN_PASSWORD
 from tests.desktop.conftest import WAIT_MS, click, session_for, wait_idle
 

@@ -9,23 +9,29 @@ from pathlib import Path
 
 import kiln.desktop
 from kiln.desktop.qt import Qt
-
 from tests.desktop.conftest import WAIT_MS, wait_idle
 
 
-def test_runs_lineage_and_models_are_disabled_placeholders(qtbot, admin_session, open_window):
+def test_lineage_and_models_are_disabled_placeholders_and_runs_is_a_page(qtbot, admin_session, open_window):
     window = open_window(admin_session)
     titles = [window.sidebar.item(i).text().split("\n")[0] for i in range(window.sidebar.count())]
     assert titles == ["Projects", "Files", "Runs", "Lineage", "Models"]
-    for row in (2, 3, 4):
+    assert window.sidebar.item(2).flags() & Qt.ItemFlag.ItemIsEnabled
+    for row in (3, 4):
         item = window.sidebar.item(row)
         assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
-        assert "coming with compute/tracking" in item.toolTip()
+        assert "coming with tracking" in item.toolTip()
     sidebar = window.sidebar
+    qtbot.mouseClick(
+        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(sidebar.item(3)).center()
+    )
+    assert window.pages.currentWidget() is window.projects_page
     qtbot.mouseClick(
         sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(sidebar.item(2)).center()
     )
-    assert window.pages.currentWidget() is window.projects_page
+    assert window.pages.currentWidget() is window.runs_page
+    assert "choose a project first" in window.runs_page.summary.text()
+    assert not window.runs_page.launch.isEnabled()
 
 
 def test_closing_waits_for_work_in_flight(qtbot, admin_session, open_window):
