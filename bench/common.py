@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -58,6 +59,37 @@ def coordinator_process(data: Path, *extra: str) -> Iterator[Client]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextmanager
+def agent_process(client: Client, data: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`kiln agent` enrolled with a fresh join token, as its own process, ready before this yields."""
+    token = client.create_join_token(1, 600).token
+    cmd = [
+        sys.executable,
+        "-m",
+        "kiln",
+        "agent",
+        "--coordinator",
+        client.address,
+        "--data",
+        str(data),
+        "--name",
+        "bench",
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
+    agent = subprocess.Popen(cmd, env={**os.environ, "KILN_JOIN_TOKEN": token})
+    try:
+        while not any(n.state == "ready" for n in client.list_nodes()):
+            if agent.poll() is not None:
+                raise RuntimeError("the agent exited before it was ready")
+            time.sleep(0.05)
+        yield agent
+    finally:
+        agent.terminate()
+        agent.wait(30)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

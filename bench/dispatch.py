@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import coordinator_process, print_table  # noqa: E402
+from bench.common import agent_process, coordinator_process, print_table  # noqa: E402
 from kiln.core.runs import RunSpec  # noqa: E402
 from kiln.sync.push import push  # noqa: E402
 
@@ -75,27 +74,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kiln-bench-dispatch-"))
     with coordinator_process(work / "coordinator") as client:
         client.create_project("bench")
-        token = client.create_join_token(1, 600).token
-        agent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kiln",
-                "agent",
-                "--coordinator",
-                client.address,
-                "--data",
-                str(work / "agent"),
-                "--name",
-                "bench",
-                "--log-level",
-                "WARNING",
-            ],
-            env={**os.environ, "KILN_JOIN_TOKEN": token},
-        )
-        try:
-            while not any(n.state == "ready" for n in client.list_nodes()):
-                time.sleep(0.05)
+        with agent_process(client, work / "agent"):
             (work / "src").mkdir()
             (work / "src" / "train.py").write_text("print('hi')\n")
             snapshot = push(client, work / "src", "bench", "", work / "cache").snapshot.id
@@ -110,9 +89,6 @@ def main() -> int:
                 bare = bare_docker_latencies(args.runs)
                 rows.append(["kiln, docker runtime", dock, statistics.median(bare), 0.100])
                 rows.append(["bare docker (create+start)", bare, None, None])
-        finally:
-            agent.terminate()
-            agent.wait(30)
     table = []
     for name, values, bare_p50, target in rows:
         p50, p99 = statistics.median(values), percentile(values, 0.99)

@@ -11,7 +11,6 @@ Targets: >= 50,000 points/s end to end; >= 20x MLflow's log_batch.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import coordinator_process, print_table  # noqa: E402
+from bench.common import agent_process, coordinator_process, print_table  # noqa: E402
 from kiln.core.runs import RunSpec  # noqa: E402
 from kiln.sync.push import push  # noqa: E402
 
@@ -39,29 +38,7 @@ kt.flush(timeout=600)
 def kiln_rate(points: int, work: Path) -> float:
     with coordinator_process(work / "coordinator") as client:
         client.create_project("bench")
-        token = client.create_join_token(1, 600).token
-        agent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kiln",
-                "agent",
-                "--coordinator",
-                client.address,
-                "--data",
-                str(work / "agent"),
-                "--name",
-                "bench",
-                "--runtime",
-                "process",
-                "--log-level",
-                "WARNING",
-            ],
-            env={**os.environ, "KILN_JOIN_TOKEN": token},
-        )
-        try:
-            while not any(n.state == "ready" for n in client.list_nodes()):
-                time.sleep(0.05)
+        with agent_process(client, work / "agent", "--runtime", "process"):
             (work / "src").mkdir()
             (work / "src" / "log.py").write_text(SCRIPT)
             snapshot = push(client, work / "src", "bench", "", work / "cache").snapshot.id
@@ -77,9 +54,6 @@ def kiln_rate(points: int, work: Path) -> float:
                 time.sleep(0.05)
             r = client.get_run(run.id)
             return points / (stored_at - r.started_at)
-        finally:
-            agent.terminate()
-            agent.wait(30)
 
 
 def free_port() -> int:

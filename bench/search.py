@@ -114,8 +114,7 @@ def fill_lineage(store: SqliteStore, count: int) -> str:
             [("bench", s.partition(":")[2], "admin", 0.0, 0, 0, empty) for s in snapshots],
         )
         store.db.conn.executemany(
-            "INSERT INTO datasets (project, name, version, snapshot, created_by, created_at) "
-            "VALUES (?, ?, 1, ?, ?, 0)",
+            "INSERT INTO datasets (project, name, version, snapshot, created_by, created_at) VALUES (?, ?, 1, ?, ?, 0)",
             [("bench", f"d{i}", "0" * 64, "admin") for i in range(100)],
         )
     return deepest

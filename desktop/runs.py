@@ -1,6 +1,7 @@
 """The Runs page: the selected project's runs, kept current on a timer while the page is shown; Launch…
 opens the launch dialog, a double click (or Open) the run page, and two or more selected runs can be
-compared side by side.
+compared side by side. A run page's Lineage (or an input clicked) is passed on as `lineage_wanted(id)`;
+`show_run(id)` opens the page of any run the person may read (one seen in the lineage view, say).
 
 The refresh is one reused operation: a tick while it is still on its way is skipped, so a slow or absent
 coordinator never gets a pile of requests, and a lost connection is reported once, not once a tick."""
@@ -24,6 +25,7 @@ from kiln.desktop.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 from kiln.desktop.runrows import RUN_HEADERS, compare_headers, compare_rows, differing, run_rows
 from kiln.desktop.runview import RunDialog
@@ -58,6 +60,8 @@ class CompareDialog(QDialog):
 
 
 class RunsPage(QWidget):
+    lineage_wanted = Signal(str)
+
     def __init__(
         self,
         client: Client,
@@ -174,16 +178,25 @@ class RunsPage(QWidget):
         self.refresh()
 
     def open_run(self, run_id: str | None) -> RunDialog | None:
-        """The run's page (one per run: opening it again brings it to the front)."""
+        """The page of a listed run (one per run: opening it again brings it to the front)."""
         run = self.runs.get(run_id or "")
-        if run is None:
-            return None
+        return None if run is None else self._open_page(run)
+
+    def show_run(self, run_id: str) -> None:
+        """The page of any run, listed here or not (another project's, found through lineage)."""
+        if run_id in self.runs or run_id in self.run_pages:
+            self._open_page(self.runs.get(run_id) or self.run_pages[run_id].run)
+            return
+        self.runner.run(f"read run {run_id}", lambda: self.client.get_run(run_id), self._open_page)
+
+    def _open_page(self, run: Run) -> RunDialog:
         page = self.run_pages.get(run.id)
         if page is None or not page.isVisible():
             if page is not None:
                 page.deleteLater()
             page = RunDialog(self.client, self.runner, self.connect, run, self)
             page.rerun.connect(self._rerun)
+            page.open_entity.connect(self.lineage_wanted)
             self.run_pages[run.id] = page
         page.show()
         page.raise_()

@@ -1,6 +1,6 @@
-"""The run page: a run's logs as they are written, what it asked for, its state history, its output
-snapshot (to pull), the environment it ran in, and Cancel / Re-run. Metrics and artifacts arrive with
-the tracking work; their tab says so rather than pretending.
+"""The run page: a run's logs as they are written, its metric charts, parameters and tags, artifacts and
+models, inputs (each opening its lineage), the environment it ran in, its activity (state history and
+comments), what it asked for, its output snapshot (to pull), and Cancel / Re-run / Lineage.
 
 The page follows the logs on a thread of its own (kiln.desktop.logs) and polls the run's record while it
 is going; both stop when the page closes, however it is closed."""
@@ -13,6 +13,7 @@ from kiln.client import Client
 from kiln.core.clock import now
 from kiln.core.manifest import Entry
 from kiln.core.runs import Run
+from kiln.desktop.comments import CommentsPanel
 from kiln.desktop.logs import LogFollower
 from kiln.desktop.ops import Op, Runner, brief
 from kiln.desktop.pulling import PullBox
@@ -38,6 +39,7 @@ from kiln.desktop.qt import (
     Signal,
 )
 from kiln.desktop.rows import ENTRY_HEADERS, entry_rows
+from kiln.desktop.runrecord import RecordTabs, titled
 from kiln.desktop.runrows import (
     ENV_FIELDS,
     EVENT_HEADERS,
@@ -52,16 +54,14 @@ from kiln.desktop.widgets import Message, Table
 
 STATE_COLOURS = {"succeeded": "#1b6e35", "failed": "#b00020", "lost": "#b00020", "cancelled": "#6b6b6b"}
 POLL_MS = 1000  # the run's record, while it is going; the logs themselves stream without polling
-METRICS_LATER = (
-    "Metrics charts and artifacts come with the tracking work (kiln.track): runs will log them, and this "
-    "tab will chart them. Nothing is recorded for this run yet."
-)
 
 
 class RunDialog(QDialog):
-    """One run; emits `rerun(Run)` with the new run when Re-run submitted the same spec again."""
+    """One run; emits `rerun(Run)` with the new run when Re-run submitted the same spec again, and
+    `open_entity(id)` to see an entity's lineage (the run's own, or one of its inputs)."""
 
     rerun = Signal(object)
+    open_entity = Signal(str)
 
     def __init__(
         self,
@@ -93,6 +93,7 @@ class RunDialog(QDialog):
         self.state_label = QLabel("", self)
         self.cancel_button = QPushButton("Cancel run", self)
         self.rerun_button = QPushButton("Re-run", self)
+        self.lineage_button = QPushButton("Lineage", self)
         self.message = Message(self)
         self.logs = QPlainTextEdit(self, readOnly=True)
         self.logs.setFont(QFont("monospace"))
@@ -104,43 +105,51 @@ class RunDialog(QDialog):
         self.output_label = QLabel("", self)
         self.output_files = Table(ENTRY_HEADERS, parent=self)
         self.puller = PullBox(self.client, self.runner, self)
-        self.metrics = QLabel(METRICS_LATER, self)
-        self.metrics.setWordWrap(True)
-        self.metrics.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.record = RecordTabs(self.client, self.runner, self.run.id, self)
+        self.record.open_entity.connect(self.open_entity)
+        self.comments = CommentsPanel(self.client, self.runner, self)
+        self.comments.set_entity(f"run:{self.run.id}")
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.logs, "Logs")
-        self.tabs.addTab(self.parameters, "Parameters")
-        self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(self._output_tab(), "Output")
+        self.tabs.addTab(self.record.metrics_tab(self), "Metrics")
+        self.tabs.addTab(self.record.params_tab(self), "Parameters && tags")
+        self.tabs.addTab(self.record.artifacts_tab(self, self._output_tab()), "Artifacts && models")
+        self.tabs.addTab(self.record.inputs_tab(self), "Inputs")
         self.tabs.addTab(self._environment_tab(), "Environment")
-        self.tabs.addTab(self.metrics, "Metrics && artifacts (later)")
+        self.tabs.addTab(titled(self, ("State history", self.history), ("", self.comments)), "Activity")
+        self.tabs.addTab(self.parameters, "Run spec")
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.state_label)
-        top.addWidget(self.cancel_button)
-        top.addWidget(self.rerun_button)
+        for button in (self.lineage_button, self.cancel_button, self.rerun_button):
+            top.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.message)
         layout.addWidget(self.tabs, 1)
         self.cancel_button.clicked.connect(self._cancel)
         self.rerun_button.clicked.connect(self._rerun)
+        self.lineage_button.clicked.connect(lambda: self.open_entity.emit(f"run:{self.run.id}"))
 
     def _output_tab(self) -> QWidget:
         tab = QWidget(self)
         layout = QVBoxLayout(tab)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.output_label)
         layout.addWidget(self.output_files, 1)
         layout.addWidget(self.puller)
         return tab
 
     def _environment_tab(self) -> QWidget:
+        """What the coordinator knows (placement, outcome) beside what the agent recorded in the run."""
         tab = QWidget(self)
-        layout = QVBoxLayout(tab)
-        layout.addWidget(QLabel("Where and how it ran", tab))
-        layout.addWidget(self.environment, 1)
-        layout.addWidget(QLabel("Outcome", tab))
-        layout.addWidget(self.outcome, 1)
+        layout = QHBoxLayout(tab)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(titled(tab, ("Where and how it ran", self.environment), ("Outcome", self.outcome)))
+        recorded = titled(
+            tab, ("Recorded by the agent", self.record.recorded), ("Packages", self.record.packages)
+        )
+        layout.addWidget(recorded)
         return tab
 
     # -- the run's record -----------------------------------------------------------------------------
@@ -151,6 +160,7 @@ class RunDialog(QDialog):
             self.runner.start(self._refresh_op)
 
     def _show(self, run: Run) -> None:
+        changed = run.state != self.run.state
         self.run = run
         self.title.setText(f"<b>{run.id}</b> in {run.spec.project} by {run.user}")
         self.state_label.setText(state_text(run))
@@ -162,6 +172,8 @@ class RunDialog(QDialog):
         self.environment.update_rows(field_rows(run, ENV_FIELDS))
         self.outcome.update_rows(field_rows(run, outcome_fields(now())))
         self._show_output(run)
+        if self.isVisible() and (changed or not run.state.terminal):
+            self.record.refresh()  # metrics grow while it runs; the last read follows its end
         if run.state.terminal:
             self.timer.stop()
             if not self.logs_complete and not self.follower.running and self.isVisible():
@@ -248,6 +260,7 @@ class RunDialog(QDialog):
         if not self.run.state.terminal:
             self.timer.start()
         self.refresh()  # a listed run comes without its state history: the run's own record has it
+        self.record.refresh()
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.shutdown()

@@ -1,11 +1,16 @@
 """The main window: a sidebar of pages, the project selector, a banner for a lost connection, and a status
 bar where every other failure is said in words. It is built from a Session and Settings passed in; there
-is no global window for pages to reach for."""
+is no global window for pages to reach for.
+
+It also joins the pages up: a run page or a model version asks for lineage, the Lineage page or a model
+version asks for a run page; the window routes each request to the page that answers it."""
 
 from __future__ import annotations
 
 from kiln.core.errors import Unavailable
 from kiln.desktop.files import FilesPage
+from kiln.desktop.lineagepage import LineagePage
+from kiln.desktop.modelspage import ModelsPage
 from kiln.desktop.ops import Op, Runner, describe
 from kiln.desktop.projects import ProjectsPage
 from kiln.desktop.qt import (
@@ -28,8 +33,6 @@ from kiln.desktop.qt import (
 from kiln.desktop.runs import RunsPage
 from kiln.desktop.session import Session, sign_out
 from kiln.desktop.settings import Settings
-
-COMING = "coming with tracking"
 
 
 class Banner(QFrame):
@@ -79,6 +82,8 @@ class MainWindow(QMainWindow):
         self.projects_page = ProjectsPage(client, self.runner, session.user.is_admin, self)
         self.files_page = FilesPage(client, self.runner, settings, session.server, self)
         self.runs_page = RunsPage(client, self.runner, settings, session.server, session.connect, self)
+        self.lineage_page = LineagePage(client, self.runner, self)
+        self.models_page = ModelsPage(client, self.runner, self)
         self.banner = Banner(self.runner, self)
         self.sidebar = QListWidget(self)
         self.sidebar.setFixedWidth(210)
@@ -91,8 +96,9 @@ class MainWindow(QMainWindow):
         self.add_page("Projects", self.projects_page)
         self.add_page("Files", self.files_page)
         self.add_page("Runs", self.runs_page)
-        for title in ("Lineage", "Models"):
-            self.add_page(title, QLabel(f"{title} are {COMING}.", self), enabled=False, note=COMING)
+        self.add_page("Lineage", self.lineage_page)
+        self.add_page("Models", self.models_page)
+        self._route()
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
         self.projects_page.projects_loaded.connect(self._projects_loaded)
@@ -143,6 +149,19 @@ class MainWindow(QMainWindow):
             if self.sidebar.item(row).text().split("\n")[0] == title:
                 self.sidebar.setCurrentRow(row)
 
+    def _route(self) -> None:
+        for page in (self.runs_page, self.models_page):
+            page.lineage_wanted.connect(self.open_lineage)
+        for page in (self.lineage_page, self.models_page):
+            page.run_wanted.connect(self.runs_page.show_run)
+
+    def open_lineage(self, entity: str) -> None:
+        """The Lineage page, rooted on `entity`, brought to the front of the window."""
+        self.show_page("Lineage")
+        self.lineage_page.show_entity(entity)
+        self.raise_()
+        self.activateWindow()
+
     # -- the project everything is about --------------------------------------------------------------
 
     def _projects_loaded(self, projects: list) -> None:
@@ -166,6 +185,7 @@ class MainWindow(QMainWindow):
         self.projects_page.select(name)
         self.files_page.set_project(name)
         self.runs_page.set_project(name)
+        self.models_page.set_project(name)
 
     # -- failures, signing out, closing ---------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 
 from kiln.coordinator.server import RunningCoordinator  # noqa: E402
 from kiln.desktop import logs, ops  # noqa: E402
-from kiln.desktop.qt import QComboBox, Qt, QThreadPool, QTimer, QWidget  # noqa: E402
+from kiln.desktop.qt import QComboBox, Qt, QTabWidget, QThreadPool, QTimer, QWidget  # noqa: E402
 from kiln.desktop.rows import Row  # noqa: E402
 from kiln.desktop.session import Session, sign_in  # noqa: E402
 from kiln.desktop.settings import Settings  # noqa: E402
@@ -201,3 +201,27 @@ def choose(qtbot: Any, combo: QComboBox, text: str) -> None:
 def cells(table: Table) -> list[tuple[str, ...]]:
     rows: list[Row] = table.rows_model.rows
     return [r.cells for r in rows]
+
+
+def go_to(qtbot: Any, window: MainWindow, title: str) -> QWidget:
+    """Clicks the sidebar entry `title`, as a person moves between pages; returns the page shown."""
+    sidebar = window.sidebar
+    item = next(sidebar.item(i) for i in range(sidebar.count()) if sidebar.item(i).text() == title)
+    qtbot.mouseClick(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(item).center())
+    page: QWidget = window.pages.currentWidget()
+    return page
+
+
+def click_tab(qtbot: Any, tabs: QTabWidget, title: str) -> QWidget:
+    """Clicks the tab titled `title` (as shown: "Parameters & tags"); returns its page."""
+    titles = [tabs.tabText(i).replace("&&", "&") for i in range(tabs.count())]
+    index = titles.index(title)
+    bar = tabs.tabBar()
+    if not bar.rect().contains(bar.tabRect(index)):  # scrolled out of sight: the arrow keys reach it
+        bar.setFocus()
+        while tabs.currentIndex() != index:
+            qtbot.keyClick(bar, Qt.Key.Key_Right if tabs.currentIndex() < index else Qt.Key.Key_Left)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    assert tabs.currentIndex() == index, f"tab {title!r} was not chosen"
+    page: QWidget = tabs.currentWidget()
+    return page

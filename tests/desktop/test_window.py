@@ -1,5 +1,5 @@
-"""The main window's frame: placeholder pages for what is still to come, closing that waits for work in
-flight rather than cutting it off, and Qt imported through the one shim."""
+"""The main window's frame: every sidebar entry a working page, closing that waits for work in flight
+rather than cutting it off, and Qt imported through the one shim."""
 
 from __future__ import annotations
 
@@ -9,27 +9,30 @@ from pathlib import Path
 
 import kiln.desktop
 from kiln.desktop.qt import Qt
-from tests.desktop.conftest import WAIT_MS, wait_idle
+from tests.desktop.conftest import WAIT_MS, go_to, wait_idle
 
 
-def test_lineage_and_models_are_disabled_placeholders_and_runs_is_a_page(qtbot, admin_session, open_window):
+def test_every_sidebar_entry_is_a_page(qtbot, admin_session, open_window):
     window = open_window(admin_session)
-    titles = [window.sidebar.item(i).text().split("\n")[0] for i in range(window.sidebar.count())]
+    titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
     assert titles == ["Projects", "Files", "Runs", "Lineage", "Models"]
-    assert window.sidebar.item(2).flags() & Qt.ItemFlag.ItemIsEnabled
-    for row in (3, 4):
-        item = window.sidebar.item(row)
-        assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
-        assert "coming with tracking" in item.toolTip()
-    sidebar = window.sidebar
-    qtbot.mouseClick(
-        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(sidebar.item(3)).center()
+    pages = [
+        window.projects_page,
+        window.files_page,
+        window.runs_page,
+        window.lineage_page,
+        window.models_page,
+    ]
+    for title, page in zip(titles, pages, strict=True):
+        assert window.sidebar.item(titles.index(title)).flags() & Qt.ItemFlag.ItemIsEnabled
+        assert go_to(qtbot, window, title) is page
+    wait_idle(qtbot, window.runner)
+    assert "choose a project first" in window.models_page.summary.text()  # no project exists yet
+    assert (
+        not window.lineage_page.open_run.isEnabled()
+        and "Nothing shown yet" in window.lineage_page.details.text()
     )
-    assert window.pages.currentWidget() is window.projects_page
-    qtbot.mouseClick(
-        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(sidebar.item(2)).center()
-    )
-    assert window.pages.currentWidget() is window.runs_page
+    go_to(qtbot, window, "Runs")
     assert "choose a project first" in window.runs_page.summary.text()
     assert not window.runs_page.launch.isEnabled()
 
