@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -14,8 +15,11 @@ from kiln.core.manifest import Entry
 from kiln.core.models import Project, Snapshot
 from kiln.core.permissions import Role
 
+MANIFEST_CACHE = 16
+
 
 class ProjectTables(Database):
+    _manifests: OrderedDict[tuple[str, str], tuple[Entry, ...]] | None = None
     def add_project(self, name: str, description: str, owner: str) -> None:
         with self.transaction():
             self.db.execute(
@@ -118,8 +122,23 @@ class ProjectTables(Database):
         return [_snapshot(r) for r in rows]
 
     def manifest(self, project: str, snapshot_id: str) -> list[Entry]:
+        """A snapshot's entries. Snapshots never change, so the last few read are kept decoded: the next push
+        of a folder is described as changes to its last snapshot, which is then read again."""
+        key = (project, snapshot_id)
+        if self._manifests is None:
+            self._manifests = OrderedDict()
+        cache = self._manifests
+        if key in cache:
+            cache.move_to_end(key)
+            return list(cache[key])
         row = self._one("SELECT manifest FROM snapshots WHERE project = ? AND id = ?", [project, snapshot_id])
-        return _decode_manifest(row["manifest"]) if row else []
+        if row is None:
+            return []
+        entries = _decode_manifest(row["manifest"])
+        cache[key] = tuple(entries)
+        if len(cache) > MANIFEST_CACHE:
+            cache.popitem(last=False)
+        return entries
 
 
 def _project(row: dict[str, Any], members: dict[str, Role]) -> Project:

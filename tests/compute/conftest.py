@@ -149,6 +149,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     yield c
     for a in c.agents:
         a.stop()
+        process = a.agent.runtimes.get("process")
+        for job in process.running() if process else []:  # jobs outlive their agent by design: end them
+            process.reap(job)
     for p in c.processes:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
