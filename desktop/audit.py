@@ -9,10 +9,10 @@ from kiln.client import Client
 from kiln.core.audit import AuditRecord, ChainVerdict
 from kiln.core.defaults import AUDIT_PAGE
 from kiln.desktop.ops import Runner, brief
-from kiln.desktop.qt import QHBoxLayout, QLabel, QPushButton, QShowEvent, QVBoxLayout, QWidget
+from kiln.desktop.qt import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from kiln.desktop.rows import Row
 from kiln.desktop.runrows import when_s
-from kiln.desktop.widgets import Table
+from kiln.desktop.widgets import LazyTab, Table
 
 AUDIT_HEADERS = ("#", "Time", "Actor", "Action", "Target", "Details")
 MAX_SHOWN = 5000  # the newest; the chain check always covers every record
@@ -44,11 +44,10 @@ def read_audit(client: Client) -> list[AuditRecord]:
         found = found[-MAX_SHOWN:]
 
 
-class AuditTab(QWidget):
+class AuditTab(LazyTab):
     def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.runner = client, runner
-        self.loaded = False
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
         self.verify = QPushButton("Verify chain", self)
@@ -66,20 +65,13 @@ class AuditTab(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.verify.clicked.connect(self._verify)
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self.loaded:
-            self.refresh()
-
     def refresh(self) -> None:
         self.loaded = True
         self.runner.run("read the audit log", lambda: read_audit(self.client), self._loaded, self._failed)
 
     def _loaded(self, records: list[AuditRecord]) -> None:
         self.table.update_rows(audit_rows(records))
-        self.summary.setText(
-            f"{len(records)} records" + (" (the newest)" if len(records) >= MAX_SHOWN else "")
-        )
+        self.summary.setText(f"{len(records)} records" + (" (the newest)" if len(records) >= MAX_SHOWN else ""))
 
     def _failed(self, error: Exception) -> None:
         self.summary.setText(f"could not read the audit log: {brief(error)}")
@@ -88,9 +80,7 @@ class AuditTab(QWidget):
         self.verify.setEnabled(False)
         self.verdict.setStyleSheet("")
         self.verdict.setText("verifying the whole chain…")
-        self.runner.run(
-            "verify the audit chain", self.client.verify_audit, self._verified, self._not_verified
-        )
+        self.runner.run("verify the audit chain", self.client.verify_audit, self._verified, self._not_verified)
 
     def _verified(self, v: ChainVerdict) -> None:
         self.verify.setEnabled(True)

@@ -27,12 +27,12 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.settings import Settings
 from kiln.desktop.watch import ClusterWatch
-from kiln.desktop.widgets import Table
+from kiln.desktop.widgets import LazyTab, Table
 
 MAX_RATE = 1_000_000.0
 
 
-class CostTab(QWidget):
+class CostTab(LazyTab):
     def __init__(
         self,
         client: Client,
@@ -46,7 +46,6 @@ class CostTab(QWidget):
         self.client, self.runner, self.watch = client, runner, watch
         self.settings, self.server = settings, server
         self.runs: list[Run] = []
-        self.loaded = False
         self.rate_boxes: dict[str, QDoubleSpinBox] = {}
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
@@ -75,10 +74,8 @@ class CostTab(QWidget):
         layout.addLayout(tables, 1)
 
     def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
         self._nodes_changed()
-        if not self.loaded:
-            self.refresh()
+        super().showEvent(event)
 
     def refresh(self) -> None:
         self.loaded = True

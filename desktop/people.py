@@ -14,12 +14,11 @@ from kiln.desktop.qt import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QShowEvent,
     QVBoxLayout,
     QWidget,
 )
 from kiln.desktop.rows import Row, when
-from kiln.desktop.widgets import Message, Table
+from kiln.desktop.widgets import LazyTab, Message, Table
 
 USER_HEADERS = ("User", "Admin", "Disabled", "Created")
 TOKEN_HEADERS = ("ID", "User", "Name", "Created", "Expires", "Last used", "Revoked")
@@ -51,18 +50,15 @@ def token_rows(tokens: Iterable[Token]) -> list[Row]:
     ]
 
 
-class UsersTab(QWidget):
+class UsersTab(LazyTab):
     def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.runner = client, runner
-        self.loaded = False
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
         self.table = Table(USER_HEADERS, parent=self)
         self.name = QLineEdit(self, placeholderText="new user's name")
-        self.password = QLineEdit(
-            self, placeholderText="initial password", echoMode=QLineEdit.EchoMode.Password
-        )
+        self.password = QLineEdit(self, placeholderText="initial password", echoMode=QLineEdit.EchoMode.Password)
         self.is_admin = QCheckBox("admin", self)
         self.create = QPushButton("Create user", self)
         self.message = Message(self)
@@ -82,11 +78,6 @@ class UsersTab(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.create.clicked.connect(self._create)
         self.password.returnPressed.connect(self._create)
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self.loaded:
-            self.refresh()
 
     def refresh(self) -> None:
         self.loaded = True
@@ -125,13 +116,12 @@ class UsersTab(QWidget):
         self.message.error(brief(error))
 
 
-class TokensTab(QWidget):
+class TokensTab(LazyTab):
     """Everyone's API tokens (desktop sign-ins included); Revoke ends one at once."""
 
     def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client, self.runner = client, runner
-        self.loaded = False
         self.tokens: dict[str, Token] = {}
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
@@ -150,11 +140,6 @@ class TokensTab(QWidget):
         self.revoke.clicked.connect(self._revoke)
         self.table.selection_changed.connect(self._picked)
         self._picked()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not self.loaded:
-            self.refresh()
 
     def refresh(self) -> None:
         self.loaded = True

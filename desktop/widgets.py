@@ -16,6 +16,7 @@ from kiln.desktop.qt import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QShowEvent,
     Qt,
     QTableView,
     QWidget,
@@ -63,9 +64,7 @@ class RowsModel(QAbstractTableModel):
             return QBrush(QColor(MARKED))
         return None
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.headers[section]
         return None
@@ -186,3 +185,18 @@ class Message(QLabel):
     def _show(self, text: str) -> None:
         self.setText(text)
         self.setVisible(bool(text))
+
+
+class LazyTab(QWidget):
+    """A tab that asks the coordinator for its content the first time it is shown, not when it is built:
+    an admin window opens at once, and only the tabs someone looks at cost a call."""
+
+    loaded = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.loaded:
+            self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
