@@ -73,9 +73,11 @@ class Dispatcher:
                 log.exception("dispatch tick failed")
 
     def tick(self) -> None:
-        self._declare_lost()
-        self._send_cancels()
-        self._place()
+        active = self.store.runs(states=ACTIVE)
+        if self._declare_lost(active):
+            active = self.store.runs(states=ACTIVE)
+        self._send_cancels(active)
+        self._place(active)
 
     async def changed(self, timeout: float) -> None:
         """Waits until a run changes or logs arrive (or `timeout`): followers poll the store after it."""
@@ -90,12 +92,11 @@ class Dispatcher:
 
         asyncio.get_running_loop().create_task(notify())
 
-    def _place(self) -> None:
+    def _place(self, active: list[Run]) -> None:
         queued = self.store.runs(states=[RunState.QUEUED])
         if not queued:
             return
         by_id = {r.id: r for r in queued}
-        active = self.store.runs(states=ACTIVE)
         per_user = Counter(r.user for r in active)
         views = [v for v in node_views(self.ctx, active) if v.name in self.sessions]
         for p in schedule([pending(r) for r in queued], views, per_user):
@@ -130,8 +131,8 @@ class Dispatcher:
             )
         )
 
-    def _send_cancels(self) -> None:
-        for run in self.store.runs(states=ACTIVE):
+    def _send_cancels(self, active: list[Run]) -> None:
+        for run in active:
             session = self.sessions.get(run.node)
             if run.cancel_requested and session and (run.id, run.attempt) not in session.cancels_sent:
                 self._cancel(session, run.id, run.attempt, "cancelled by a user")
@@ -144,14 +145,18 @@ class Dispatcher:
             )
         )
 
-    def _declare_lost(self) -> None:
-        for run in self.store.runs(states=ACTIVE):
+    def _declare_lost(self, active: list[Run]) -> bool:
+        """Loses the runs of nodes silent past the grace period; True if there were any."""
+        lost = False
+        for run in active:
             if self.ctx.liveness.is_lost(run.node):
+                lost = True
                 silent = self.ctx.liveness.silence(run.node)
                 self.lose(
                     run,
                     f"node {run.node} silent for {silent:.0f}s, past the {self.ctx.config.lost_grace_s:g}s grace",
                 )
+        return lost
 
     def lose(self, run: Run, cause: str) -> None:
         """The run's node is gone (or forgot it): lost, then queued again while retries remain."""

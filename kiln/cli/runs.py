@@ -251,23 +251,24 @@ def list_runs(args: argparse.Namespace) -> int:
             found = client.search_runs(args.project, text, args.sort, args.limit)
         else:
             found = client.list_runs(args.project, args.state, args.limit)
+    data = [run_dict(r) for r in found]
     if args.json:
-        emit_json([run_dict(r) for r in found])
+        emit_json(data)
     else:
         table(
             ["ID", "PROJECT", "STATE", "NODE", "USER", "CREATED", "DURATION", "COMMAND"],
             [
                 (
-                    r.id,
-                    r.spec.project,
-                    r.state,
-                    r.node,
-                    r.user,
-                    when(r.created_at),
-                    f"{run_dict(r)['duration_s']}s" if run_dict(r)["duration_s"] is not None else "",
+                    d["id"],
+                    d["project"],
+                    d["state"],
+                    d["node"],
+                    d["user"],
+                    d["created_at"],
+                    "" if d["duration_s"] is None else f"{d['duration_s']}s",
                     " ".join(r.spec.command)[:60],
                 )
-                for r in found
+                for d, r in zip(data, found, strict=True)
             ],
             "no runs",
         )
