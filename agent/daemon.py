@@ -1,5 +1,6 @@
 """The agent daemon: enrols once, then holds one stream to the coordinator (dialling out, reconnecting with
-backoff and jitter), reports what it has and runs, and runs what it is assigned."""
+backoff and jitter), reports what it has and runs, and runs what it is assigned. It works on
+`kiln.core.link` values; the stream itself is the link module's."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-
 import kiln
-from kiln import serde
-from kiln.agent import identity, inventory
-from kiln.agent.jobs import Job, Node
+from kiln.agent import identity, inventory, link
+from kiln.agent.jobs import Job, JobContext
 from kiln.agent.metrics import AgentExporter  # [ops]
 from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
 from kiln.agent.spool import Spool
@@ -22,7 +20,8 @@ from kiln.agent.workspace import BlobCache
 from kiln.client import Client
 from kiln.core import backoff
 from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied, Unauthenticated
-from kiln.proto.v1 import nodes_pb2
+from kiln.core.link import Ack, Assignment, Cancel, CoordinatorMessage, Drain, Heartbeat, HeldRun, Hello, Welcome
+from kiln.core.models import Inventory
 
 log = logging.getLogger("kiln.agent")
 
@@ -49,14 +48,14 @@ class Agent:
             config.data, config.coordinator, config.join_token, config.name, config.labels
         )
         self.runtimes = _runtimes(config)
-        self.spool = Spool(config.data / "agent.db")
+        self.spool = Spool(config.data / "agent.db", link.WireCodec())
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.drained = False
         self.heartbeat_s = 5.0
         self.agent_port = 0
         self.jobs: dict[tuple[str, int], Job] = {}
-        self.node = Node(
+        self.context = JobContext(
             self.identity.name,
             config.data,
             self.spool,
@@ -90,11 +89,8 @@ class Agent:
                 delays = backoff.delays()
             except (Unauthenticated, PermissionDenied):
                 raise
-            except (KilnError, grpc.RpcError) as e:
-                refused = _refusal(e)
-                if refused:
-                    raise refused from None
-                log.warning("coordinator unreachable (%s); retrying", _describe(e))
+            except KilnError as e:
+                log.warning("no link to the coordinator (%s); reconnecting", e)
             self.connected.clear()
             self.stopping.wait(next(delays))
 
@@ -108,8 +104,7 @@ class Agent:
         for record in self.spool.jobs():
             if record.final_seq:
                 continue  # finished; its final report waits in the spool for an acknowledgement
-            assignment = nodes_pb2.Assignment.FromString(record.assignment)
-            job = Job(self.node, assignment)
+            job = Job(self.context, record.assignment)
             self.jobs[(job.run_id, job.attempt)] = job
             job.resume(record)
 
@@ -125,70 +120,67 @@ class Agent:
         client = self._client()
         closed = threading.Event()
         try:
-            responses = client.gateway.Connect(self._requests(closed))
-            for message in responses:
+            stream = link.Stream(client, self._outgoing(closed))
+            for message in stream:
                 self.connected.set()
                 self._on_message(message)
                 if self.stopping.is_set():
-                    responses.cancel()
+                    stream.cancel()
         finally:
             closed.set()
             self.spool.wake()
             client.close()
 
-    def _requests(self, closed: threading.Event) -> Iterator[nodes_pb2.AgentMessage]:
-        yield nodes_pb2.AgentMessage(hello=self._hello())
+    def _outgoing(self, closed: threading.Event) -> Iterator[link.Outgoing]:
+        yield self._hello()
         sent = 0
         while not closed.is_set() and not self.stopping.is_set():
             batch = self.spool.pending(sent)
             for seq, payload in batch:
-                message = nodes_pb2.AgentMessage.FromString(payload)
-                message.seq = seq
                 sent = seq
-                yield message
+                yield seq, payload
             if not batch:
                 self.spool.wait_for_more(sent, self.heartbeat_s)
                 if not self.spool.pending(sent, 1):
-                    yield nodes_pb2.AgentMessage(heartbeat=nodes_pb2.Heartbeat(inventory=self._inventory()))
+                    yield Heartbeat(self._inventory())
 
-    def _hello(self) -> nodes_pb2.Hello:
-        held = [nodes_pb2.HeldRun(run_id=j.run_id, attempt=j.attempt, state=j.state) for j in self.spool.jobs()]
-        return nodes_pb2.Hello(
+    def _hello(self) -> Hello:
+        return Hello(
+            name=self.name,
             version=kiln.__version__,
             runtimes={n: r.probe() for n, r in self.runtimes.items()},
             inventory=self._inventory(),
             labels=self.config.labels,
-            runs=held,
-            name=self.name,
+            runs=tuple(HeldRun(run_id=j.run_id, attempt=j.attempt, state=j.state) for j in self.spool.jobs()),
         )
 
-    def _inventory(self) -> nodes_pb2.Inventory:
-        return serde.inventory_to_proto(inventory.collect(self.config.data, self.config.inventory_file))
+    def _inventory(self) -> Inventory:
+        return inventory.collect(self.config.data, self.config.inventory_file)
 
-    def _on_message(self, message: nodes_pb2.CoordinatorMessage) -> None:
-        kind = message.WhichOneof("body")
-        if kind == "ack":
-            for key in self.spool.ack(message.ack.seq):
-                self.jobs.pop(key, None)
-        elif kind == "assign":
-            self._assign(message.assign)
-        elif kind == "cancel":
-            job = self.jobs.get((message.cancel.run_id, message.cancel.attempt))
-            if job is not None:
-                job.cancel(message.cancel.grace_s or 10.0)
-        elif kind == "welcome":
-            self.heartbeat_s = message.welcome.heartbeat_interval_s or self.heartbeat_s
-            self.drained = message.welcome.drained
-        elif kind == "drain":
-            self.drained = message.drain.drain
+    def _on_message(self, message: CoordinatorMessage) -> None:
+        match message:
+            case Ack(seq=seq):
+                for key in self.spool.ack(seq):
+                    self.jobs.pop(key, None)
+            case Assignment():
+                self._assign(message)
+            case Cancel(run_id=run_id, attempt=attempt, grace_s=grace_s):
+                job = self.jobs.get((run_id, attempt))
+                if job is not None:
+                    job.cancel(grace_s or 10.0)
+            case Welcome(heartbeat_interval_s=interval, drained=drained):
+                self.heartbeat_s = interval or self.heartbeat_s
+                self.drained = drained
+            case Drain(drain=drain):
+                self.drained = drain
 
-    def _assign(self, assignment: nodes_pb2.Assignment) -> None:
+    def _assign(self, assignment: Assignment) -> None:
         key = (assignment.run_id, assignment.attempt)
         if assignment.runtime not in self.runtimes:
             log.error("assigned run %s for runtime %s, which this node lacks", assignment.run_id, assignment.runtime)
-        if not self.spool.add_job(*key, assignment.SerializeToString()) or key in self.jobs:
+        if not self.spool.add_job(assignment) or key in self.jobs:
             return  # an assignment sent again after a reconnection
-        job = Job(self.node, assignment)
+        job = Job(self.context, assignment)
         self.jobs[key] = job
         job.begin()
 
@@ -203,18 +195,3 @@ def _runtimes(config: AgentConfig) -> dict[str, Runtime]:
     if not found:
         raise FailedPrecondition("no runtime can run here (no Docker engine, and process was not allowed)")
     return found
-
-
-def _refusal(error: Exception) -> Exception | None:
-    if isinstance(error, grpc.RpcError) and error.code() in (
-        grpc.StatusCode.UNAUTHENTICATED,  # type: ignore[attr-defined]
-        grpc.StatusCode.PERMISSION_DENIED,
-    ):
-        return PermissionDenied(f"the coordinator refused this node: {error.details()}")  # type: ignore[attr-defined]
-    return None
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, grpc.RpcError):
-        return f"{error.code().name}: {error.details()}"  # type: ignore[attr-defined]
-    return str(error)

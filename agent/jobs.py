@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from kiln import serde
 from kiln.agent.inventory import nvml_gpus
 from kiln.agent.runenv import RunEnvironment
 from kiln.agent.runtimes import JobHandle, JobSpec, Runtime
@@ -20,17 +20,19 @@ from kiln.agent.workspace import BlobCache, collect_outputs, materialize
 from kiln.client import Client
 from kiln.core import backoff, clock
 from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
+from kiln.core.link import Assignment, RunUpdate
 from kiln.core.runs import RunState
-from kiln.proto.v1 import nodes_pb2, runs_pb2
 
 log = logging.getLogger("kiln.agent.jobs")
+T = TypeVar("T")
 
 CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
-class Node:
-    """What jobs need of the agent: its spool, cache, runtimes, a client, and whether it is stopping."""
+class JobContext:
+    """What jobs need of the agent: its node's name, spool, cache, runtimes, a client, and whether it is
+    stopping."""
 
     name: str
     data: Path
@@ -42,15 +44,13 @@ class Node:
 
 
 class Job:
-    def __init__(self, node: Node, assignment: nodes_pb2.Assignment) -> None:
+    def __init__(self, node: JobContext, assignment: Assignment) -> None:
         self.node = node
         self.assignment = assignment
         self.run_id, self.attempt = assignment.run_id, assignment.attempt
-        self.spec = serde.run_spec_from_proto(assignment.spec)
+        self.spec = assignment.spec
         self.runtime_name = assignment.runtime
-        self.env = RunEnvironment(
-            node.data, node.spool, self.run_id, self.attempt, docker=assignment.runtime == "docker"
-        )
+        self.env = RunEnvironment(node.data, node.spool, self.run_id, self.attempt)
         self.dir = node.data / "runs" / f"{self.run_id}.{self.attempt}"
         self.handle: JobHandle | None = None
         self.cancelled = threading.Event()
@@ -76,7 +76,7 @@ class Job:
 
     def resume(self, record: JobRecord) -> None:
         """After an agent restart: re-attach to the job if its runtime still has it."""
-        if record.state in ("assigned", "preparing"):
+        if record.state in (RunState.ASSIGNED, RunState.PREPARING):
             self.begin()
             return
         found = next((h for h in self.runtime.running() if (h.run_id, h.attempt) == (self.run_id, self.attempt)), None)
@@ -104,9 +104,7 @@ class Job:
                     )
                 )
             if self.assignment.datasets:
-                self._retrying(
-                    lambda c: self.env.prepare_datasets(c, self.spec.project, list(self.assignment.datasets))
-                )
+                self._retrying(lambda c: self.env.prepare_datasets(c, self.spec.project, self.assignment.datasets))
             if self.cancelled.is_set():
                 self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
                 return
@@ -129,15 +127,15 @@ class Job:
 
     def _job_spec(self) -> JobSpec:
         s = self.spec
-        in_container = self.runtime_name == "docker"
-        env, mounts = self.env.env_and_mounts("/work" if in_container else str(self.workdir))
+        mounts, paths = self.env.mounts_and_paths()
         return JobSpec(
             run_id=self.run_id,
             attempt=self.attempt,
             command=list(s.command),
             workdir=self.workdir,
             image=s.image,
-            env={**env, **s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            paths=paths,
             mounts=mounts,
             cpus=s.resources.cpus,
             memory_bytes=s.resources.memory_bytes,
@@ -173,43 +171,17 @@ class Job:
     # -- reporting --------------------------------------------------------------------------------------
 
     def flush_logs(self) -> None:
-        """Ships buffered output as numbered chunks; the journal's offsets move in the same transaction."""
+        """Ships buffered output as numbered chunks (the spool moves the journal's offsets with them)."""
         with self._lock:
             parts, self._buffer, self._buffered = self._buffer, [], 0
-        if not parts:
-            return
-        with self.node.spool.transaction() as conn:
-            row = conn.execute(
-                "SELECT next_seq, stdout_bytes, stderr_bytes FROM jobs WHERE run_id = ? AND attempt = ?",
-                [self.run_id, self.attempt],
-            ).fetchone()
-            if row is None:
-                return
-            seq, offsets = row[0], {"stdout": row[1], "stderr": row[2]}
-            chunks = []
-            for stream, data in _coalesce(parts):
-                chunks.append(
-                    runs_pb2.LogChunk(attempt=self.attempt, seq=seq, stream=stream, data=data, time=clock.now())
-                )
-                seq += 1
-                offsets[stream] += len(data)
-            message = nodes_pb2.AgentMessage(logs=nodes_pb2.LogBatch(run_id=self.run_id, chunks=chunks))
-            Spool.append(conn, message.SerializeToString())
-            conn.execute(
-                "UPDATE jobs SET next_seq = ?, stdout_bytes = ?, stderr_bytes = ? WHERE run_id = ? AND attempt = ?",
-                [seq, offsets["stdout"], offsets["stderr"], self.run_id, self.attempt],
-            )
+        if parts:
+            self.node.spool.report_output(self.run_id, self.attempt, _coalesce(parts), clock.now())
 
     def _report(self, state: RunState, ref: str = "", environment: dict[str, str] | None = None) -> None:
-        update = nodes_pb2.RunUpdate(
-            run_id=self.run_id, attempt=self.attempt, state=str(state), time=clock.now(), environment=environment or {}
+        update = RunUpdate(
+            run_id=self.run_id, attempt=self.attempt, state=state, time=clock.now(), environment=environment or {}
         )
-        with self.node.spool.transaction() as conn:
-            Spool.append(conn, nodes_pb2.AgentMessage(run_update=update).SerializeToString())
-            conn.execute(
-                "UPDATE jobs SET state = ?, ref = coalesce(nullif(?, ''), ref) WHERE run_id = ? AND attempt = ?",
-                [str(state), ref, self.run_id, self.attempt],
-            )
+        self.node.spool.report_state(update, ref)
 
     def _final(self, state: RunState, exit_code: int | None, reason: str, outputs: bool) -> None:
         self.env.stop()  # the job has ended: what its SDK sent is in the spool already
@@ -222,22 +194,16 @@ class Job:
                 )
             except KilnError as e:
                 reason = (reason + "; " if reason else "") + f"outputs not saved: {e}"
-        update = nodes_pb2.RunUpdate(
+        update = RunUpdate(
             run_id=self.run_id,
             attempt=self.attempt,
-            state=str(state),
-            has_exit_code=exit_code is not None,
-            exit_code=exit_code or 0,
+            state=state,
+            time=clock.now(),
+            exit_code=exit_code,
             reason=reason,
             output_snapshot=output,
-            time=clock.now(),
         )
-        with self.node.spool.transaction() as conn:
-            seq = Spool.append(conn, nodes_pb2.AgentMessage(run_update=update).SerializeToString())
-            conn.execute(
-                "UPDATE jobs SET state = ?, final_seq = ? WHERE run_id = ? AND attempt = ?",
-                [str(state), seq, self.run_id, self.attempt],
-            )
+        self.node.spool.report_final(update)
         if self.handle is not None:
             try:
                 self.runtime.reap(self.handle)
@@ -245,7 +211,7 @@ class Job:
                 log.exception("could not clean up after run %s", self.run_id)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _retrying(self, call: Callable[[Client], str]) -> str:
+    def _retrying(self, call: Callable[[Client], T]) -> T:
         """Calls the coordinator, waiting out outages: a run's inputs and outputs are worth the wait."""
         for delay in backoff.delays(first=0.5, cap=15):
             try:

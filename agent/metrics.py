@@ -40,8 +40,7 @@ class AgentCollector(Collector):
         yield gauge("kiln_agent_connected", "1 while the stream to the coordinator is up", agent.connected.is_set())
         yield gauge("kiln_agent_drained", "1 while the node takes no new runs", agent.drained)
         yield gauge("kiln_agent_jobs", "Jobs this agent runs", len(agent.jobs))
-        with agent.spool.lock:
-            pending = agent.spool.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        pending = agent.spool.pending_count()
         yield gauge("kiln_agent_spool_pending", "Reports not yet acknowledged by the coordinator", pending)
         inv = inventory.collect(agent.config.data, agent.config.inventory_file)
         yield gauge("kiln_node_cpu_percent", "CPU use", inv.cpu_percent)

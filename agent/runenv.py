@@ -1,23 +1,26 @@
 """What a job sees besides its folder: the tracking SDK on its PYTHONPATH, a socket to log through, and
-its datasets mounted read-only — the same for Docker (mounts) and process (paths in the environment)."""
+its datasets, read-only. One list of mounts and one set of paths (as a container would see them) for
+every runtime; each runtime translates them to what its jobs can reach (Docker binds the mounts, a plain
+process is given the real folders)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kiln.agent.runtimes import Mount
+from kiln.agent.runtimes import WORKDIR_IN_JOB, Mount
 from kiln.agent.spool import Spool
 from kiln.agent.tracking import TrackingServer, prepare_sdk
 from kiln.agent.workspace import BlobCache, materialize
 from kiln.client import Client
-from kiln.proto.v1 import nodes_pb2, tracking_pb2
+from kiln.core.atomic import building
+from kiln.core.link import DatasetMount, TrackBatch
 
 log = logging.getLogger("kiln.agent.runenv")
 
@@ -36,45 +39,32 @@ def sender_id(pid: int, proc: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{pid}:{proc}".encode()).digest()[:8], "big") >> 1
 
 
-def track_message(run_id: str, attempt: int, batch: dict[str, Any]) -> nodes_pb2.AgentMessage:
-    """The SDK's JSON batch as the wire's TrackBatch (metrics as columns)."""
-    keys: dict[str, int] = {}
-    cols = tracking_pb2.MetricColumns()
-    for key, value, step, ts in batch.get("metrics", ()):
-        cols.key_index.append(keys.setdefault(key, len(keys)))
-        cols.value.append(float(value))
-        cols.step.append(int(step))
-        cols.timestamp.append(ts / 1000.0)
-    cols.keys.extend(keys)
+def track_batch(run_id: str, attempt: int, batch: dict[str, Any]) -> TrackBatch:
+    """The SDK's JSON batch (format in kiln/track/__init__.py; timestamps in milliseconds) as a report."""
     env = dict(batch.get("environment") or {})
-    return nodes_pb2.AgentMessage(
-        track=tracking_pb2.TrackBatch(
-            run_id=run_id,
-            attempt=attempt,
-            pid=sender_id(batch["pid"], batch.get("proc", "")),
-            seq=batch["seq"],
-            params=batch.get("params", {}),
-            tags=batch.get("tags", {}),
-            metrics=cols,
-            artifacts=batch.get("artifacts", []),
-            datasets=batch.get("datasets", []),
-            models=[
-                tracking_pb2.LoggedModel(path=m["path"], name=m.get("name") or "", flavor=m.get("flavor") or "")
-                for m in batch.get("models", [])
-            ],
-            environment={k: str(v) for k, v in env.items()},
-        )
+    return TrackBatch(
+        run_id=run_id,
+        attempt=attempt,
+        pid=sender_id(batch["pid"], batch.get("proc", "")),
+        seq=batch["seq"],
+        params=dict(batch.get("params", {})),
+        tags=dict(batch.get("tags", {})),
+        metrics=tuple((key, int(step), float(value), ts / 1000.0) for key, value, step, ts in batch.get("metrics", ())),
+        artifacts=tuple(batch.get("artifacts", ())),
+        datasets=tuple(batch.get("datasets", ())),
+        models=tuple((m["path"], m.get("name") or "", m.get("flavor") or "") for m in batch.get("models", ())),
+        environment={k: str(v) for k, v in env.items()},
     )
 
 
 class RunEnvironment:
-    def __init__(self, data: Path, spool: Spool, run_id: str, attempt: int, docker: bool) -> None:
-        self.data, self.spool, self.run_id, self.attempt, self.docker = data, spool, run_id, attempt, docker
+    def __init__(self, data: Path, spool: Spool, run_id: str, attempt: int) -> None:
+        self.data, self.spool, self.run_id, self.attempt = data, spool, run_id, attempt
         self.sockets = socket_dir(run_id, attempt)
         self.datasets: dict[str, Path] = {}
         self.server: TrackingServer | None = None
 
-    def prepare_datasets(self, client: Client, project: str, mounts: list[nodes_pb2.DatasetMount]) -> None:
+    def prepare_datasets(self, client: Client, project: str, mounts: Iterable[DatasetMount]) -> None:
         """Each dataset version is materialised once per node and shared read-only by the runs using it."""
         for m in mounts:
             self.datasets[m.name] = dataset_folder(
@@ -88,10 +78,8 @@ class RunEnvironment:
 
     def _store_batch(self, batch: dict[str, Any]) -> None:
         """Durable before it is acknowledged: into the outbox, with the dedup mark, in one transaction."""
-        message = track_message(self.run_id, self.attempt, batch)
-        with self.spool.transaction() as conn:
-            Spool.append(conn, message.SerializeToString())
-            Spool.mark_track(conn, self.run_id, self.attempt, batch["pid"], batch.get("proc", ""), batch["seq"])
+        report = track_batch(self.run_id, self.attempt, batch)
+        self.spool.report_tracking(report, batch["pid"], batch.get("proc", ""))
 
     def stop(self) -> None:
         if self.server is not None:
@@ -99,26 +87,18 @@ class RunEnvironment:
             self.server = None
         shutil.rmtree(self.sockets, ignore_errors=True)
 
-    def env_and_mounts(self, workdir: str) -> tuple[dict[str, str], tuple[Mount, ...]]:
-        sdk = prepare_sdk(self.data / "sdk")
-        if self.docker:
-            env = {
-                "PYTHONPATH": SDK_TARGET,
-                "KILN_TRACK_SOCKET": f"{TRACK_TARGET}/sock",
-                "KILN_WORKDIR": "/work",
-                "KILN_DATASETS": DATASETS_TARGET,
-            }
-            mounts = [Mount(sdk, SDK_TARGET), Mount(self.sockets, TRACK_TARGET, read_only=False)]
-            mounts += [Mount(path, f"{DATASETS_TARGET}/{name}") for name, path in self.datasets.items()]
-            return env, tuple(mounts)
-        env = {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(sdk), os.environ.get("PYTHONPATH", "")])),
-            "KILN_TRACK_SOCKET": str(self.sockets / "sock"),
-            "KILN_WORKDIR": workdir,
-            "KILN_DATASETS": json.dumps({name: str(path) for name, path in self.datasets.items()}),
+    def mounts_and_paths(self) -> tuple[tuple[Mount, ...], dict[str, str]]:
+        """What to mount where, and the environment variables that name paths, as a container sees them."""
+        mounts = [Mount(prepare_sdk(self.data / "sdk"), SDK_TARGET), Mount(self.sockets, TRACK_TARGET, read_only=False)]
+        mounts += [Mount(path, f"{DATASETS_TARGET}/{name}") for name, path in self.datasets.items()]
+        paths = {
+            "PYTHONPATH": SDK_TARGET,
+            "KILN_TRACK_SOCKET": f"{TRACK_TARGET}/sock",
+            "KILN_WORKDIR": WORKDIR_IN_JOB,
+            "KILN_DATASETS": DATASETS_TARGET,
         }
-        env.update({f"KILN_DATASET_{_env_name(name)}": str(path) for name, path in self.datasets.items()})
-        return env, ()
+        paths.update({f"KILN_DATASET_{_env_name(name)}": f"{DATASETS_TARGET}/{name}" for name in self.datasets})
+        return tuple(mounts), paths
 
 
 def _env_name(name: str) -> str:
@@ -126,21 +106,15 @@ def _env_name(name: str) -> str:
 
 
 def dataset_folder(client: Client, cache: BlobCache, root: Path, project: str, snapshot: str) -> Path:
-    """The snapshot materialised under `root`, once (built aside and renamed, so never seen half-made)."""
+    """The snapshot materialised under `root`, once (built aside and renamed, so never seen half-made; when
+    another job built it first, the same content, theirs is used)."""
     final = root / snapshot
     if final.is_dir():
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{snapshot[:12]}-", dir=root))
-    try:
-        materialize(client, cache, project, snapshot, building / "tree", building / "statcache")
-        _read_only(building / "tree")
-        os.rename(building / "tree", final)
-    except OSError:
-        if not final.is_dir():
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    # materialize's stat cache is of no use for a read-only dataset: it goes in a scratch folder
+    with building(final, exist_ok=True) as tree, tempfile.TemporaryDirectory(prefix=".statcache-", dir=root) as sc:
+        materialize(client, cache, project, snapshot, tree, Path(sc))
+        _read_only(tree)
     return final
 
 

@@ -1,7 +1,12 @@
-"""The agent's own small database (SQLite): the outbox of messages not yet acknowledged by the coordinator,
+"""The agent's own small database (SQLite): the outbox of reports not yet acknowledged by the coordinator,
 and the journal of jobs this node holds. Both survive kill -9, so a restarted agent resends what was not
 acknowledged and re-attaches to what still runs; log offsets move in the same transaction as the log
-messages, so no output is shipped twice or lost."""
+reports, so no output is shipped twice or lost.
+
+The spool takes and gives `kiln.core.link` values; how they are written down is the link's business
+(`Codec`, given by the agent's link module), so nothing here knows the wire. Its schema lives here alone,
+versioned (`PRAGMA user_version`) and migrated on open like the coordinator's.
+"""
 
 from __future__ import annotations
 
@@ -11,54 +16,96 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    run_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    assignment BLOB NOT NULL,
-    state TEXT NOT NULL,
-    ref TEXT NOT NULL DEFAULT '',
-    stdout_bytes INTEGER NOT NULL DEFAULT 0,
-    stderr_bytes INTEGER NOT NULL DEFAULT 0,
-    next_seq INTEGER NOT NULL DEFAULT 1,
-    final_seq INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, attempt)
-);
-CREATE TABLE IF NOT EXISTS track_seen (
-    run_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    pid INTEGER NOT NULL,
-    proc TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (run_id, attempt, pid, proc)
-);
-"""
+from kiln.core.errors import FailedPrecondition
+from kiln.core.link import Assignment, LogBatch, RunUpdate, TrackBatch
+from kiln.core.runs import LogChunk, RunState
+
+Report = RunUpdate | LogBatch | TrackBatch
+
+MIGRATIONS: list[str] = [
+    # 1: the outbox, the job journal, and what each run's SDK processes delivered (the 0.1 schema, which
+    #    spools written before schemas were versioned already hold: hence IF NOT EXISTS).
+    """
+    CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS jobs (
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        assignment BLOB NOT NULL,
+        state TEXT NOT NULL,
+        ref TEXT NOT NULL DEFAULT '',
+        stdout_bytes INTEGER NOT NULL DEFAULT 0,
+        stderr_bytes INTEGER NOT NULL DEFAULT 0,
+        next_seq INTEGER NOT NULL DEFAULT 1,
+        final_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, attempt)
+    );
+    CREATE TABLE IF NOT EXISTS track_seen (
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        proc TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (run_id, attempt, pid, proc)
+    );
+    """,
+]
+
+
+class Codec(Protocol):
+    """How reports and assignments are written down in the spool (the agent's link module decides)."""
+
+    def encode_report(self, report: Report) -> bytes: ...
+
+    def encode_assignment(self, assignment: Assignment) -> bytes: ...
+
+    def decode_assignment(self, data: bytes) -> Assignment: ...
 
 
 @dataclass(frozen=True)
 class JobRecord:
-    run_id: str
-    attempt: int
-    assignment: bytes
-    state: str
+    assignment: Assignment
+    state: RunState
     ref: str
     stdout_bytes: int
     stderr_bytes: int
     next_seq: int
     final_seq: int
 
+    @property
+    def run_id(self) -> str:
+        return self.assignment.run_id
+
+    @property
+    def attempt(self) -> int:
+        return self.assignment.attempt
+
 
 class Spool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, codec: Codec) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.codec = codec
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")  # an acknowledged promise must survive a power cut
-        self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
         self.added = threading.Condition(self.lock)
+        self._migrate(path)
+
+    def _migrate(self, path: Path) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise FailedPrecondition(
+                    f"the agent's spool {path} has schema version {version}, newer than this Kiln knows "
+                    f"({len(MIGRATIONS)}); upgrade Kiln on this node before starting the agent"
+                )
+            for script in MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -76,18 +123,27 @@ class Spool:
         with self.lock:
             self.conn.close()
 
+    def schema_version(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
     # -- outbox -----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def append(conn: sqlite3.Connection, payload: bytes) -> int:
-        """Adds a message inside a transaction; returns its sequence number."""
+    def _append(self, conn: sqlite3.Connection, report: Report) -> int:
+        payload = self.codec.encode_report(report)
         return int(conn.execute("INSERT INTO outbox (payload) VALUES (?)", [payload]).lastrowid or 0)
 
     def pending(self, after: int, limit: int = 100) -> list[tuple[int, bytes]]:
+        """Reports after `after`, as (seq, what the codec wrote): the link sends them as they are."""
         with self.lock:
-            return self.conn.execute(
+            rows = self.conn.execute(
                 "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]
             ).fetchall()
+        return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+    def pending_count(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def wait_for_more(self, after: int, timeout: float) -> None:
         with self.added:
@@ -99,7 +155,7 @@ class Spool:
             self.added.notify_all()
 
     def ack(self, seq: int) -> list[tuple[str, int]]:
-        """Forgets messages up to `seq`; returns the jobs whose final report is now acknowledged."""
+        """Forgets reports up to `seq`; returns the jobs whose final report is now acknowledged."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM outbox WHERE seq <= ?", [seq])
             done = conn.execute(
@@ -110,15 +166,60 @@ class Spool:
                 conn.execute("DELETE FROM track_seen WHERE run_id = ? AND attempt = ?", [run_id, attempt])
         return [(r, a) for r, a in done]
 
-    # -- tracking -------------------------------------------------------------------------------------------
+    # -- what jobs report -------------------------------------------------------------------------------
 
-    @staticmethod
-    def mark_track(conn: sqlite3.Connection, run_id: str, attempt: int, pid: int, proc: str, seq: int) -> None:
-        """Remembers the highest tracking batch stored per sending process (in the caller's transaction)."""
-        conn.execute(
-            "INSERT OR REPLACE INTO track_seen (run_id, attempt, pid, proc, seq) VALUES (?, ?, ?, ?, ?)",
-            [run_id, attempt, pid, proc, seq],
-        )
+    def report_state(self, update: RunUpdate, ref: str = "") -> None:
+        """A job moved (preparing, running): the report and the journal's state change together."""
+        with self.transaction() as conn:
+            self._append(conn, update)
+            conn.execute(
+                "UPDATE jobs SET state = ?, ref = coalesce(nullif(?, ''), ref) WHERE run_id = ? AND attempt = ?",
+                [str(update.state), ref, update.run_id, update.attempt],
+            )
+
+    def report_final(self, update: RunUpdate) -> None:
+        """A job ended: its journal entry is forgotten once this report is acknowledged."""
+        with self.transaction() as conn:
+            seq = self._append(conn, update)
+            conn.execute(
+                "UPDATE jobs SET state = ?, final_seq = ? WHERE run_id = ? AND attempt = ?",
+                [str(update.state), seq, update.run_id, update.attempt],
+            )
+
+    def report_output(self, run_id: str, attempt: int, parts: list[tuple[str, bytes]], now: float) -> bool:
+        """Ships output as numbered chunks; the journal's sequence and byte offsets move in the same
+        transaction. False if the job is no longer in the journal."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT next_seq, stdout_bytes, stderr_bytes FROM jobs WHERE run_id = ? AND attempt = ?",
+                [run_id, attempt],
+            ).fetchone()
+            if row is None:
+                return False
+            seq, offsets = row[0], {"stdout": row[1], "stderr": row[2]}
+            chunks = []
+            for stream, data in parts:
+                chunks.append(LogChunk(attempt=attempt, seq=seq, stream=stream, data=data, time=now))
+                seq += 1
+                offsets[stream] += len(data)
+            self._append(conn, LogBatch(run_id=run_id, chunks=tuple(chunks)))
+            conn.execute(
+                "UPDATE jobs SET next_seq = ?, stdout_bytes = ?, stderr_bytes = ? WHERE run_id = ? AND attempt = ?",
+                [seq, offsets["stdout"], offsets["stderr"], run_id, attempt],
+            )
+        return True
+
+    # -- tracking ---------------------------------------------------------------------------------------
+
+    def report_tracking(self, batch: TrackBatch, pid: int, proc: str) -> None:
+        """Durable before the SDK is told so: the batch and the highest seq seen from its sending process
+        (the SDK's own pid and per-process token), in one transaction."""
+        with self.transaction() as conn:
+            self._append(conn, batch)
+            conn.execute(
+                "INSERT OR REPLACE INTO track_seen (run_id, attempt, pid, proc, seq) VALUES (?, ?, ?, ?, ?)",
+                [batch.run_id, batch.attempt, pid, proc, batch.seq],
+            )
 
     def track_delivered(self, run_id: str, attempt: int) -> dict[tuple[int, str], int]:
         with self.lock:
@@ -129,22 +230,33 @@ class Spool:
 
     # -- job journal ------------------------------------------------------------------------------------
 
-    def add_job(self, run_id: str, attempt: int, assignment: bytes) -> bool:
+    def add_job(self, assignment: Assignment) -> bool:
         """Records a new job; False if this node already holds it (an assignment sent again)."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO jobs (run_id, attempt, assignment, state) VALUES (?, ?, ?, ?)",
-                [run_id, attempt, assignment, "assigned"],
+                [assignment.run_id, assignment.attempt, self.codec.encode_assignment(assignment), "assigned"],
             )
             return cur.rowcount == 1
 
     def jobs(self) -> list[JobRecord]:
         with self.lock:
             rows = self.conn.execute(
-                "SELECT run_id, attempt, assignment, state, ref, stdout_bytes, stderr_bytes, "
-                "next_seq, final_seq FROM jobs ORDER BY rowid"
+                "SELECT assignment, state, ref, stdout_bytes, stderr_bytes, next_seq, final_seq "
+                "FROM jobs ORDER BY rowid"
             ).fetchall()
-        return [JobRecord(*r) for r in rows]
+        return [
+            JobRecord(
+                assignment=self.codec.decode_assignment(bytes(a)),
+                state=RunState(state),
+                ref=ref,
+                stdout_bytes=out,
+                stderr_bytes=err,
+                next_seq=next_seq,
+                final_seq=final_seq,
+            )
+            for a, state, ref, out, err, next_seq, final_seq in rows
+        ]
 
     def job(self, run_id: str, attempt: int) -> JobRecord | None:
         return next((j for j in self.jobs() if (j.run_id, j.attempt) == (run_id, attempt)), None)

@@ -16,11 +16,9 @@ import logging
 import math
 import os
 import select
-import shutil
 import socket
 import stat
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import kiln
+from kiln.core.atomic import building
 from kiln.core.errors import InvalidArgument
 from kiln.core.paths import check_relpath
 
@@ -336,21 +335,14 @@ def prepare_sdk(dest: Path) -> Path:
     root = dest / f"sdk-{digest.hexdigest()[:16]}"
     if root.is_dir():
         return root
-    dest.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".sdk-", dir=dest))
-    try:
+    with building(root, exist_ok=True) as tree:  # another thread or agent may build it too: same content
         for rel, data in files.items():
-            target = building / rel
+            target = tree / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             target.chmod(0o644)
-        for folder in [building, *(p for p in building.rglob("*") if p.is_dir())]:
+        for folder in [tree, *(p for p in tree.rglob("*") if p.is_dir())]:
             folder.chmod(0o755)
-        os.rename(building, root)
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)
-        if not root.is_dir():  # else another thread or agent built it first: same content
-            raise
     return root
 
 

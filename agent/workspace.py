@@ -3,17 +3,16 @@ blobs it lacks), and the run's output snapshot made from what changed in its fol
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from kiln.client import Client
 from kiln.core.errors import InvalidArgument
 from kiln.core.manifest import Entry, validate
 from kiln.core.paths import check_symlink_target
+from kiln.core.verified import VerifiedWriter
 from kiln.sync.push import push
 from kiln.sync.statcache import StatCache, State
 
@@ -35,38 +34,33 @@ class BlobCache:
     def fetch(self, client: Client, project: str, digests: list[str]) -> int:
         """Downloads blobs into the cache, each verified before it is kept; returns the bytes fetched."""
         fetched = 0
-        incoming: _Incoming | None = None
-        for part in client.read_blobs(project, digests):
-            if incoming is None or incoming.digest != part.digest:
-                incoming = _Incoming(part.digest, self.root / "tmp")
-            incoming.write(part.data)
-            fetched += len(part.data)
-            if part.last:
-                incoming.keep(self.path(part.digest))
-                incoming = None
+        incoming: VerifiedWriter | None = None
+        try:
+            for part in client.read_blobs(project, digests):
+                if incoming is None or incoming.digest != part.digest:
+                    if incoming is not None:
+                        incoming.abort()  # the stream moved on before that blob ended
+                    incoming = self._incoming(part.digest)
+                incoming.write(part.data)
+                fetched += len(part.data)
+                if part.last:
+                    incoming.finish()
+                    incoming = None
+        finally:
+            if incoming is not None:
+                incoming.abort()
         return fetched
 
-
-class _Incoming:
-    """One blob arriving; its own temp file, so jobs fetching the same blob at once do not collide."""
-
-    def __init__(self, digest: str, tmp_dir: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix=digest[:16] + ".", dir=tmp_dir)
-        self.digest, self.tmp = digest, Path(name)
-        self.file = os.fdopen(fd, "wb")
-        self.hash = hashlib.sha256()
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.hash.update(data)
-
-    def keep(self, final: Path) -> None:
-        self.file.close()
-        if self.hash.hexdigest() != self.digest:
-            self.tmp.unlink(missing_ok=True)
-            raise InvalidArgument(f"blob {self.digest[:12]} arrived corrupted; fetch again")
-        final.parent.mkdir(exist_ok=True)
-        os.replace(self.tmp, final)
+    def _incoming(self, digest: str) -> VerifiedWriter:
+        """Each blob gets its own temp file, so jobs fetching the same blob at once do not collide."""
+        return VerifiedWriter(
+            digest,
+            self.path(digest),
+            tmp_dir=self.root / "tmp",
+            mode=0o600,
+            durable=False,
+            mismatch=lambda _: InvalidArgument(f"blob {digest[:12]} arrived corrupted; fetch again"),
+        )
 
 
 def materialize(

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from kiln.client import Client
 from kiln.core import defaults
-from kiln.proto.v1 import nodes_pb2, nodes_pb2_grpc
+from kiln.proto.v1 import link_pb2, link_pb2_grpc, nodes_pb2
 
 INVENTORY = nodes_pb2.Inventory(cpus=64, memory_bytes=256 << 30, disk_bytes=1 << 40)
 
@@ -43,13 +43,13 @@ async def one_agent(
     creds = grpc.ssl_channel_credentials(ca, key, cert)
     options = [("grpc.ssl_target_name_override", defaults.TLS_SERVER_NAME)]
     async with grpc.aio.secure_channel(address, creds, options=options) as channel:
-        stub = nodes_pb2_grpc.AgentGatewayStub(channel)
-        outbox: asyncio.Queue[nodes_pb2.AgentMessage] = asyncio.Queue()
+        stub = link_pb2_grpc.AgentGatewayStub(channel)
+        outbox: asyncio.Queue[link_pb2.AgentMessage] = asyncio.Queue()
         seq = itertools.count(1)
 
         async def requests():  # type: ignore[no-untyped-def]
-            yield nodes_pb2.AgentMessage(
-                hello=nodes_pb2.Hello(name=name, version="sim", inventory=INVENTORY, runtimes={"process": "simulated"})
+            yield link_pb2.AgentMessage(
+                hello=link_pb2.Hello(name=name, version="sim", inventory=INVENTORY, runtimes={"process": "simulated"})
             )
             while True:
                 yield await outbox.get()
@@ -57,7 +57,7 @@ async def one_agent(
         async def heartbeats() -> None:
             await asyncio.sleep(random.uniform(0, interval))
             while True:
-                await outbox.put(nodes_pb2.AgentMessage(heartbeat=nodes_pb2.Heartbeat(inventory=INVENTORY)))
+                await outbox.put(link_pb2.AgentMessage(heartbeat=link_pb2.Heartbeat(inventory=INVENTORY)))
                 counters["heartbeats"] += 1
                 await asyncio.sleep(interval)
 
@@ -67,14 +67,14 @@ async def one_agent(
                 if message.WhichOneof("body") == "assign":
                     a = message.assign
                     for state in ("running", "succeeded"):
-                        update = nodes_pb2.RunUpdate(
+                        update = link_pb2.RunUpdate(
                             run_id=a.run_id,
                             attempt=a.attempt,
                             state=state,
                             time=time.time(),
                             has_exit_code=state == "succeeded",
                         )
-                        await outbox.put(nodes_pb2.AgentMessage(seq=next(seq), run_update=update))
+                        await outbox.put(link_pb2.AgentMessage(seq=next(seq), run_update=update))
                     counters["runs"] += 1
                 elif message.WhichOneof("body") == "welcome":
                     counters["connected"] += 1

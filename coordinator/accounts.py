@@ -89,6 +89,14 @@ def login(store: SqliteStore, name: str, password: str, token_name: str) -> tupl
     return secret, token, user
 
 
+def whoami(store: SqliteStore, who: Principal) -> tuple[User, Token]:
+    """The signed-in user and the token they called with."""
+    user, token = store.user(who.user), store.token(who.token_id)
+    if user is None or token is None:
+        raise Unauthenticated("this session is no longer valid; run kiln login")
+    return user, token
+
+
 def logout(store: SqliteStore, who: Principal) -> None:
     with store.transaction():
         store.revoke_token(who.token_id, clock.now())

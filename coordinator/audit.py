@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from kiln.coordinator.access import require_admin
 from kiln.coordinator.store import SqliteStore
 from kiln.core.audit import AuditRecord, ChainVerdict, verify_chain
@@ -21,7 +23,7 @@ def verify(store: SqliteStore, who: Principal) -> ChainVerdict:
     return verify_chain(_all_records(store))
 
 
-def _all_records(store: SqliteStore):  # type: ignore[no-untyped-def]
+def _all_records(store: SqliteStore) -> Iterator[AuditRecord]:
     after = 0
     while page := store.audit(after, AUDIT_PAGE * 10):
         yield from page

@@ -9,7 +9,7 @@ from kiln.coordinator.blobs import BlobStore
 from kiln.coordinator.liveness import Liveness
 from kiln.coordinator.pki import ServerTls, ensure_pki
 from kiln.coordinator.store import SqliteStore
-from kiln.core import defaults
+from kiln.core import clock, defaults
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def open_coordinator(config: CoordinatorConfig) -> Coordinator:
     data.chmod(0o700)
     tls = ensure_pki(data / "pki")
     store = SqliteStore(data / "kiln.db")
-    liveness = Liveness(config.heartbeat_timeout_s, config.lost_grace_s)
+    liveness = Liveness(config.heartbeat_timeout_s, config.lost_grace_s, started_at=clock.now())
     coordinator = Coordinator(config, store, BlobStore(data / "blobs"), tls, liveness)
     coordinator.bootstrap_password = ensure_bootstrap_admin(store, config.admin_password)
     return coordinator

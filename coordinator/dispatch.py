@@ -1,104 +1,374 @@
-"""The live side of the coordinator: agent sessions, placing queued runs, applying what agents report,
-and declaring runs lost when their node stays silent past the grace period.
+"""The coordinator's side of the agent link, as decisions: `handle(event, now) -> commands`.
 
-Everything here runs on the server's event loop; store calls are short and synchronous.
+Events are what happened on the link (an agent connected, a report arrived or could not be read, a
+stream ended), the dispatch tick, and admin actions; commands are what the link must do (send a message
+on a session, end a session, wake the log followers). Everything here works on `kiln.core.link` values,
+the store and the clock it is given, so fencing, reconciliation, loss and poison messages are tested on a
+fake clock without a server. The link module (`kiln.coordinator.rpc.link`) runs `handle` on one thread of
+its own, one event at a time, never on the server's event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kiln import serde
 from kiln.coordinator import tracking
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.runs import pending, transition
 from kiln.coordinator.schedview import node_views
-from kiln.core import clock, lineage
+from kiln.core import lineage
 from kiln.core.errors import FailedPrecondition, PermissionDenied
+from kiln.core.link import (
+    Ack,
+    Assignment,
+    Cancel,
+    CoordinatorMessage,
+    DatasetMount,
+    Drain,
+    Heartbeat,
+    Hello,
+    LogBatch,
+    Quarantined,
+    RunUpdate,
+    Sequenced,
+    TrackBatch,
+    Welcome,
+)
 from kiln.core.models import Inventory
 from kiln.core.runs import ACTIVE, Run, RunState
 from kiln.core.scheduling import schedule
-from kiln.proto.v1 import nodes_pb2
 
 log = logging.getLogger("kiln.coordinator.dispatch")
 
-TICK_S = 1.0
-MIN_TICK_S = 0.01
 INVENTORY_PERSIST_S = 60.0
+# A report that fails this many times is acknowledged and set aside: the agent would otherwise resend it
+# on every reconnection, forever, and nothing behind it would get through.
+MAX_FAILURES = 3
+# How much of a quarantined message and its error is kept.
+QUARANTINE_TEXT = 16 * 1024
+
+
+# -- events -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connected:
+    node: str  # as its certificate names it
+    session: int
+    hello: Hello
+
+
+@dataclass(frozen=True)
+class Received:
+    node: str
+    session: int
+    message: Sequenced | Heartbeat
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A report that could not even be decoded (e.g. a state from a newer agent)."""
+
+    node: str
+    session: int
+    seq: int
+    kind: str
+    text: str  # the message as text, for the quarantine
+    error: str  # why, with the traceback of the decoding
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    node: str
+    session: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time to place queued runs, send pending cancels and lose the runs of silent nodes."""
+
+
+@dataclass(frozen=True)
+class DrainSet:
+    node: str
+    drain: bool
+
+
+@dataclass(frozen=True)
+class NodeRemoved:
+    node: str
+
+
+Event = Connected | Received | Unreadable | Disconnected | Tick | DrainSet | NodeRemoved
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    session: int
+    message: CoordinatorMessage
+
+
+@dataclass(frozen=True)
+class Close:
+    """End this session's stream: the agent reconnects and resends what was not acknowledged."""
+
+    session: int
+
+
+@dataclass(frozen=True)
+class Changed:
+    """Runs or their logs changed: log followers should look again."""
+
+
+Command = Send | Close | Changed
 
 
 @dataclass
-class AgentSession:
-    """One connected agent: its outgoing queue, and the cancels already sent on this connection."""
+class Session:
+    """One connected agent, as the dispatcher keeps it."""
 
     node: str
-    outbox: asyncio.Queue[nodes_pb2.CoordinatorMessage | None] = field(default_factory=asyncio.Queue)
+    id: int
+    persisted_at: float
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
-    persisted_at: float = 0.0
-
-    def send(self, **body: object) -> None:
-        self.outbox.put_nowait(nodes_pb2.CoordinatorMessage(**body))  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self.outbox.put_nowait(None)
+    failed: bool = False  # a report failed on this session: nothing more is taken from it
 
 
 class Dispatcher:
     def __init__(self, ctx: Coordinator) -> None:
         self.ctx = ctx
         self.store = ctx.store
-        self.sessions: dict[str, AgentSession] = {}
-        self._wake = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self.liveness = ctx.liveness
+        self.sessions: dict[str, Session] = {}
+        self.failures: Counter[tuple[str, int]] = Counter()  # (node, seq) -> times it failed
 
-    # -- the loop ---------------------------------------------------------------------------------------
+    def handle(self, event: Event, now: float) -> list[Command]:
+        out: list[Command] = []
+        match event:
+            case Connected(node=node, session=session, hello=hello):
+                self._connect(node, session, hello, now, out)
+            case Received(node=node, session=session, message=message):
+                self._receive(node, session, message, now, out)
+            case Unreadable():
+                self._unreadable(event, now, out)
+            case Disconnected(node=node, session=session):
+                self._disconnect(node, session, now)
+            case Tick():
+                self._tick(now, out)
+            case DrainSet(node=node, drain=drain):
+                if node in self.sessions:
+                    out.append(Send(self.sessions[node].id, Drain(drain)))
+            case NodeRemoved(node=node):
+                found = self.sessions.pop(node, None)
+                if found is not None:
+                    out.append(Close(found.id))
+                self.liveness.forget(node)
+        return out
 
-    def wake(self) -> None:
-        self._wake.set()
+    # -- connections ------------------------------------------------------------------------------------
 
-    async def run_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
-            await asyncio.sleep(MIN_TICK_S)  # a burst of submissions is placed in one pass
-            self._wake.clear()
-            try:
-                self.tick()
-            except Exception:
-                log.exception("dispatch tick failed")
+    def _connect(self, node: str, session: int, hello: Hello, now: float, out: list[Command]) -> None:
+        if hello.name and hello.name != node:
+            raise PermissionDenied(f"this agent's certificate names node {node!r}, but it says it is {hello.name!r}")
+        self.store.update_node(
+            node, now, labels=hello.labels, runtimes=hello.runtimes, inventory=hello.inventory, version=hello.version
+        )
+        old = self.sessions.get(node)
+        if old is not None:
+            out.append(Close(old.id))
+        current = Session(node, session, persisted_at=now)
+        self.sessions[node] = current
+        self.liveness.connect(node, now)
+        self.liveness.seen(node, now, hello.inventory)
+        found = self.store.node(node)
+        out.append(
+            Send(
+                session,
+                Welcome(node, self.ctx.config.heartbeat_interval_s, drained=bool(found and found.drained)),
+            )
+        )
+        self._reconcile(current, {(h.run_id, h.attempt): h.state for h in hello.runs}, now, out)
+        self._tick(now, out)
 
-    def tick(self) -> None:
+    def _reconcile(
+        self, session: Session, held: dict[tuple[str, int], RunState], now: float, out: list[Command]
+    ) -> None:
+        """Agrees with a (re)connected agent on what it runs: assignments it never got are sent again, runs it
+        forgot are lost, and jobs it holds that are no longer its to run are cancelled."""
+        for run in self.store.active_runs(session.node):
+            if (run.id, run.attempt) in held:
+                continue
+            if run.state is RunState.ASSIGNED:
+                out.append(Send(session.id, self._assignment(run)))
+            else:
+                self._lose(
+                    run, f"the agent on {session.node} no longer knows this run (restarted without its data?)", now, out
+                )
+        for (run_id, attempt), state in held.items():
+            found = self.store.run(run_id, with_events=False)
+            current = found is not None and found.node == session.node and found.attempt == attempt
+            if not current and not state.terminal:
+                self._cancel(session, run_id, attempt, "this attempt is no longer current", out)
+
+    def _disconnect(self, node: str, session: int, now: float) -> None:
+        current = self.sessions.get(node)
+        if current is None or current.id != session:
+            return  # an older session, already replaced
+        del self.sessions[node]
+        self.liveness.disconnect(node)
+        self.store.update_node(node, now, inventory=self.liveness.inventory_of(node, Inventory()))
+
+    # -- reports ----------------------------------------------------------------------------------------
+
+    def _receive(self, node: str, session: int, message: Sequenced | Heartbeat, now: float, out: list[Command]) -> None:
+        current = self.sessions.get(node)
+        if current is None or current.id != session or current.failed:
+            return  # a stale stream, or one that must reconnect before it is heard again
+        self.liveness.seen(node, now)
+        if isinstance(message, Heartbeat):
+            self._heartbeat(current, message, now)
+            return
+        done: list[Command] = []
+        try:
+            with self.store.transaction():  # a report that fails leaves nothing half-applied
+                self._apply(current, message.message, now, done)
+        except Exception as e:
+            log.error("could not apply report %d from node %s", message.seq, node, exc_info=True)
+            self._failed(
+                current, message.seq, type(message.message).__name__, repr(message.message), describe_error(e), now, out
+            )
+            return
+        self.failures.pop((node, message.seq), None)
+        out.extend(done)
+        out.append(Send(session, Ack(message.seq)))
+
+    def _unreadable(self, event: Unreadable, now: float, out: list[Command]) -> None:
+        current = self.sessions.get(event.node)
+        if current is None or current.id != event.session or current.failed:
+            return
+        self.liveness.seen(event.node, now)
+        log.error("could not read report %d (%s) from node %s:\n%s", event.seq, event.kind, event.node, event.error)
+        self._failed(current, event.seq, event.kind, event.text, event.error, now, out)
+
+    def _failed(
+        self, session: Session, seq: int, kind: str, text: str, error: str, now: float, out: list[Command]
+    ) -> None:
+        """A report that could not be applied: the stream ends so the agent resends it (the cause may pass),
+        and once it has failed MAX_FAILURES times it is acknowledged and kept aside, so the link goes on."""
+        key = (session.node, seq)
+        self.failures[key] += 1
+        if self.failures[key] < MAX_FAILURES:
+            session.failed = True
+            out.append(Close(session.id))
+            return
+        failures = self.failures.pop(key)
+        quarantined = Quarantined(
+            node=session.node,
+            seq=seq,
+            kind=kind,
+            message=text[:QUARANTINE_TEXT],
+            error=error[:QUARANTINE_TEXT],
+            failures=failures,
+            time=now,
+        )
+        with self.store.transaction():
+            self.store.quarantine(quarantined)
+            self.store.append_audit(
+                f"node:{session.node}", "link.quarantine", f"{session.node}/{seq}", {"kind": kind, "error": error[:500]}
+            )
+        log.error(
+            "set aside report %d (%s) from node %s after %d failures; kiln node quarantine %s shows it",
+            seq,
+            kind,
+            session.node,
+            failures,
+            session.node,
+        )
+        out.append(Send(session.id, Ack(seq)))
+
+    def _apply(
+        self, session: Session, message: RunUpdate | LogBatch | TrackBatch, now: float, out: list[Command]
+    ) -> None:
+        match message:
+            case RunUpdate():
+                self._run_update(session, message, now, out)
+            case LogBatch():
+                run = self.store.run(message.run_id, with_events=False)
+                if run is not None and run.node == session.node:
+                    self.store.add_logs(run.id, message.chunks)
+                    out.append(Changed())
+            case TrackBatch():
+                if tracking.ingest(self.ctx, session.node, message, now):
+                    out.append(Changed())
+
+    def _heartbeat(self, session: Session, beat: Heartbeat, now: float) -> None:
+        self.liveness.seen(session.node, now, beat.inventory)
+        if now - session.persisted_at > INVENTORY_PERSIST_S:
+            session.persisted_at = now
+            self.store.update_node(session.node, now, inventory=beat.inventory)
+
+    def _run_update(self, session: Session, update: RunUpdate, now: float, out: list[Command]) -> None:
+        run = self.store.run(update.run_id, with_events=False)
+        state = update.state
+        if run is None or run.node != session.node or run.attempt != update.attempt:
+            if not state.terminal:  # a stale attempt (fencing): stop it
+                self._cancel(session, update.run_id, update.attempt, "this attempt is no longer current", out)
+            return
+        if run.state is state or run.state.terminal:
+            return  # a repeat after reconnection, or a run already settled (lost, cancelled)
+        fields: dict[str, object] = {}
+        if update.environment:
+            self.store.add_environment(run.id, update.environment)
+        if state.terminal:
+            fields = {
+                "exit_code": update.exit_code,
+                "reason": update.reason,
+                "output_snapshot": self._checked_output(run, update.output_snapshot),
+            }
+        cause = f"{state} on {session.node}" + (f": {update.reason}" if update.reason else "")
+        try:
+            transition(self.store, run, state, cause, now, **fields)
+        except FailedPrecondition as e:
+            log.warning("ignoring update for %s: %s", run.id, e)
+            return
+        if fields.get("output_snapshot"):
+            self.store.add_edges(
+                [lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(str(fields["output_snapshot"])), "output")],
+                now,
+            )
+        out.append(Changed())
+        if state.terminal:
+            self._tick(now, out)  # its resources are free: place what waits
+
+    def _checked_output(self, run: Run, snapshot: str) -> str:
+        if snapshot and self.store.snapshot(run.spec.project, snapshot) is None:
+            log.warning("run %s reported output snapshot %s that its project does not hold", run.id, snapshot)
+            return ""
+        return snapshot
+
+    # -- the tick ---------------------------------------------------------------------------------------
+
+    def _tick(self, now: float, out: list[Command]) -> None:
         active = self.store.runs(states=ACTIVE)
-        if self._declare_lost(active):
+        if self._declare_lost(active, now, out):
             active = self.store.runs(states=ACTIVE)
-        self._send_cancels(active)
-        self._place(active)
+        self._send_cancels(active, out)
+        self._place(active, now, out)
 
-    async def changed(self, timeout: float) -> None:
-        """Waits until a run changes or logs arrive (or `timeout`): followers poll the store after it."""
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
-
-    def _notify(self) -> None:
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        asyncio.get_running_loop().create_task(notify())
-
-    def _place(self, active: list[Run]) -> None:
+    def _place(self, active: list[Run], now: float, out: list[Command]) -> None:
         queued = self.store.runs(states=[RunState.QUEUED])
         if not queued:
             return
         by_id = {r.id: r for r in queued}
         per_user = Counter(r.user for r in active)
-        views = [v for v in node_views(self.ctx, active) if v.name in self.sessions]
+        views = [v for v in node_views(self.ctx, now, active) if v.name in self.sessions]
         for p in schedule([pending(r) for r in queued], views, per_user):
             run = by_id[p.run_id]
             transition(
@@ -106,64 +376,56 @@ class Dispatcher:
                 run,
                 RunState.ASSIGNED,
                 f"placed on {p.node}",
+                now,
                 node=p.node,
                 runtime=p.runtime,
                 attempt=run.attempt + 1,
                 gpu_uuids=p.gpu_uuids,
             )
-            self._assign(self.sessions[p.node], self.store.run(run.id, with_events=False))
+            placed = self.store.run(run.id, with_events=False)
+            assert placed is not None
+            out.append(Send(self.sessions[p.node].id, self._assignment(placed)))
 
-    def _assign(self, session: AgentSession, run: Run | None) -> None:
-        assert run is not None
-        mounts = [
-            nodes_pb2.DatasetMount(name=n, version=v, snapshot=s)
-            for n, v, s in resolve_inputs(self.ctx, run.spec.project, run.spec.datasets)
-        ]
-        session.send(
-            assign=nodes_pb2.Assignment(
-                run_id=run.id,
-                attempt=run.attempt,
-                spec=serde.run_spec_to_proto(run.spec),
-                runtime=run.runtime,
-                gpu_uuids=list(run.gpu_uuids),
-                user=run.user,
-                datasets=mounts,
-            )
+    def _assignment(self, run: Run) -> Assignment:
+        mounts = resolve_inputs(self.ctx, run.spec.project, run.spec.datasets)
+        return Assignment(
+            run_id=run.id,
+            attempt=run.attempt,
+            spec=run.spec,
+            runtime=run.runtime,
+            user=run.user,
+            gpu_uuids=run.gpu_uuids,
+            datasets=tuple(DatasetMount(name=n, version=v, snapshot=s) for n, v, s in mounts),
         )
 
-    def _send_cancels(self, active: list[Run]) -> None:
+    def _send_cancels(self, active: list[Run], out: list[Command]) -> None:
         for run in active:
             session = self.sessions.get(run.node)
             if run.cancel_requested and session and (run.id, run.attempt) not in session.cancels_sent:
-                self._cancel(session, run.id, run.attempt, "cancelled by a user")
+                self._cancel(session, run.id, run.attempt, "cancelled by a user", out)
 
-    def _cancel(self, session: AgentSession, run_id: str, attempt: int, reason: str) -> None:
+    def _cancel(self, session: Session, run_id: str, attempt: int, reason: str, out: list[Command]) -> None:
         session.cancels_sent.add((run_id, attempt))
-        session.send(
-            cancel=nodes_pb2.Cancel(
-                run_id=run_id, attempt=attempt, grace_s=self.ctx.config.cancel_grace_s, reason=reason
-            )
-        )
+        out.append(Send(session.id, Cancel(run_id, attempt, self.ctx.config.cancel_grace_s, reason)))
 
-    def _declare_lost(self, active: list[Run]) -> bool:
+    def _declare_lost(self, active: list[Run], now: float, out: list[Command]) -> bool:
         """Loses the runs of nodes silent past the grace period; True if there were any."""
         lost = False
         for run in active:
-            if self.ctx.liveness.is_lost(run.node):
+            if self.liveness.is_lost(run.node, now):
                 lost = True
-                silent = self.ctx.liveness.silence(run.node)
-                self.lose(
-                    run,
-                    f"node {run.node} silent for {silent:.0f}s, past the {self.ctx.config.lost_grace_s:g}s grace",
-                )
+                silent = self.liveness.silence(run.node, now)
+                grace = self.ctx.config.lost_grace_s
+                self._lose(run, f"node {run.node} silent for {silent:.0f}s, past the {grace:g}s grace", now, out)
         return lost
 
-    def lose(self, run: Run, cause: str) -> None:
+    def _lose(self, run: Run, cause: str, now: float, out: list[Command]) -> None:
         """The run's node is gone (or forgot it): lost, then queued again while retries remain."""
+        out.append(Changed())
         if run.cancel_requested:
-            transition(self.store, run, RunState.CANCELLED, f"cancelled; {cause}")
+            transition(self.store, run, RunState.CANCELLED, f"cancelled; {cause}", now)
             return
-        transition(self.store, run, RunState.LOST, cause)
+        transition(self.store, run, RunState.LOST, cause, now)
         retries = self.store.retries_left(run.id)
         if retries > 0:
             lost = self.store.run(run.id, with_events=False)
@@ -173,153 +435,14 @@ class Dispatcher:
                 lost,
                 RunState.QUEUED,
                 f"retrying ({retries} retr{'y' if retries == 1 else 'ies'} left)",
+                now,
                 node="",
                 gpu_uuids=(),
                 retries_left=retries - 1,
             )
-        self._notify()
-        self.wake()
 
-    # -- agents -----------------------------------------------------------------------------------------
 
-    def connect(self, node: str, hello: nodes_pb2.Hello) -> AgentSession:
-        if hello.name and hello.name != node:
-            raise PermissionDenied(f"this agent's certificate names node {node!r}, but it says it is {hello.name!r}")
-        inventory = serde.inventory_from_proto(hello.inventory)
-        self.store.update_node(
-            node,
-            clock.now(),
-            labels=dict(hello.labels),
-            runtimes=dict(hello.runtimes),
-            inventory=inventory,
-            version=hello.version,
-        )
-        old = self.sessions.pop(node, None)
-        if old is not None:
-            old.close()
-        session = AgentSession(node, persisted_at=clock.now())
-        self.sessions[node] = session
-        self.ctx.liveness.connect(node)
-        self.ctx.liveness.seen(node, inventory)
-        found = self.store.node(node)
-        session.send(
-            welcome=nodes_pb2.Welcome(
-                node=node,
-                heartbeat_interval_s=self.ctx.config.heartbeat_interval_s,
-                drained=bool(found and found.drained),
-            )
-        )
-        self._reconcile(session, {(h.run_id, h.attempt): h.state for h in hello.runs})
-        self.wake()
-        return session
-
-    def _reconcile(self, session: AgentSession, held: dict[tuple[str, int], str]) -> None:
-        """Agrees with a (re)connected agent on what it runs: assignments it never got are sent again, runs it
-        forgot are lost, and jobs it holds that are no longer its to run are cancelled."""
-        for run in self.store.active_runs(session.node):
-            if (run.id, run.attempt) in held:
-                continue
-            if run.state is RunState.ASSIGNED:
-                self._assign(session, run)
-            else:
-                self.lose(run, f"the agent on {session.node} no longer knows this run (restarted without its data?)")
-        for (run_id, attempt), state in held.items():
-            run = self.store.run(run_id, with_events=False)
-            current = run is not None and run.node == session.node and run.attempt == attempt
-            if not current and not RunState(state).terminal:
-                self._cancel(session, run_id, attempt, "this attempt is no longer current")
-
-    def disconnect(self, session: AgentSession) -> None:
-        if self.sessions.get(session.node) is session:
-            del self.sessions[session.node]
-            self.ctx.liveness.disconnect(session.node)
-            self.store.update_node(
-                session.node,
-                clock.now(),
-                inventory=self.ctx.liveness.inventory.get(session.node, Inventory()),
-            )
-
-    def handle(self, session: AgentSession, message: nodes_pb2.AgentMessage) -> None:
-        """Applies one agent message; it is stored (or recognised as a repeat) once this returns."""
-        kind = message.WhichOneof("body")
-        if kind == "heartbeat":
-            self._heartbeat(session, message.heartbeat)
-        elif kind == "run_update":
-            self.ctx.liveness.seen(session.node)
-            self._run_update(session, message.run_update)
-        elif kind == "logs":
-            self.ctx.liveness.seen(session.node)
-            self._logs(session, message.logs)
-        elif kind == "track":
-            self.ctx.liveness.seen(session.node)
-            if tracking.ingest(self.ctx, session.node, serde.track_batch_from_proto(message.track)):
-                self._notify()
-        if message.seq:
-            session.send(ack=nodes_pb2.Ack(seq=message.seq))
-
-    def _heartbeat(self, session: AgentSession, beat: nodes_pb2.Heartbeat) -> None:
-        inventory = serde.inventory_from_proto(beat.inventory)
-        self.ctx.liveness.seen(session.node, inventory)
-        if clock.now() - session.persisted_at > INVENTORY_PERSIST_S:
-            session.persisted_at = clock.now()
-            self.store.update_node(session.node, clock.now(), inventory=inventory)
-
-    def _run_update(self, session: AgentSession, update: nodes_pb2.RunUpdate) -> None:
-        run = self.store.run(update.run_id, with_events=False)
-        state = RunState(update.state)
-        if run is None or run.node != session.node or run.attempt != update.attempt:
-            if not state.terminal:  # a stale attempt (fencing): stop it
-                self._cancel(session, update.run_id, update.attempt, "this attempt is no longer current")
-            return
-        if run.state is state or run.state.terminal:
-            return  # a repeat after reconnection, or a run already settled (lost, cancelled)
-        fields: dict[str, object] = {}
-        if update.environment:
-            self.store.add_environment(run.id, dict(update.environment))
-        if state.terminal:
-            fields = {
-                "exit_code": update.exit_code if update.has_exit_code else None,
-                "reason": update.reason,
-                "output_snapshot": self._checked_output(run, update.output_snapshot),
-            }
-        cause = f"{state} on {session.node}" + (f": {update.reason}" if update.reason else "")
-        try:
-            transition(self.store, run, state, cause, **fields)
-        except FailedPrecondition as e:
-            log.warning("ignoring update for %s: %s", run.id, e)
-            return
-        if fields.get("output_snapshot"):
-            self.store.add_edges(
-                [lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(str(fields["output_snapshot"])), "output")],
-                clock.now(),
-            )
-        self._notify()
-        if state.terminal:
-            self.wake()
-
-    def _checked_output(self, run: Run, snapshot: str) -> str:
-        if snapshot and self.store.snapshot(run.spec.project, snapshot) is None:
-            log.warning("run %s reported output snapshot %s that its project does not hold", run.id, snapshot)
-            return ""
-        return snapshot
-
-    def _logs(self, session: AgentSession, batch: nodes_pb2.LogBatch) -> None:
-        run = self.store.run(batch.run_id, with_events=False)
-        if run is None or run.node != session.node:
-            return
-        self.store.add_logs(run.id, [serde.log_chunk_from_proto(c) for c in batch.chunks])
-        self._notify()
-
-    # -- admin actions ----------------------------------------------------------------------------------
-
-    def set_drain(self, node: str, drain: bool) -> None:
-        session = self.sessions.get(node)
-        if session:
-            session.send(drain=nodes_pb2.Drain(drain=drain))
-        self.wake()
-
-    def drop(self, node: str) -> None:
-        session = self.sessions.pop(node, None)
-        if session:
-            session.close()
-        self.ctx.liveness.disconnect(node)
+def describe_error(error: BaseException) -> str:
+    """What failed first (one line, as listings show it), then where: the traceback."""
+    where = "".join(traceback.format_tb(error.__traceback__))
+    return f"{type(error).__name__}: {error}\nTraceback (most recent call last):\n{where}".rstrip()

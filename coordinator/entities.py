@@ -3,22 +3,13 @@ read it: the one place lineage, comments and exports resolve ids."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.core import lineage
 from kiln.core.errors import NotFound, PermissionDenied
+from kiln.core.lineage import Entity
 from kiln.core.permissions import Need, Principal
-
-
-@dataclass(frozen=True)
-class Entity:
-    id: str  # canonical typed id
-    kind: str
-    project: str
-    label: str
 
 
 def resolve(ctx: Coordinator, who: Principal, text: str) -> Entity:

@@ -7,26 +7,24 @@ from collections.abc import Iterator
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
-from kiln.coordinator.entities import Entity, describe, resolve
+from kiln.coordinator.entities import describe, resolve
 from kiln.core import lineage
 from kiln.core.openlineage import RunFacts, run_events
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import Run
 
 
-def graph(
-    ctx: Coordinator, who: Principal, text: str, direction: str, depth: int
-) -> tuple[Entity, list[Entity], list[lineage.Edge]]:
+def graph(ctx: Coordinator, who: Principal, text: str, direction: str, depth: int) -> lineage.LineageGraph:
     """The root, the entities around it the caller may read, and the edges between those."""
     root = resolve(ctx, who, text)
     up, down = direction in ("", "up"), direction in ("", "down")
     ids, edges = lineage.walk(root.id, ctx.store.edges, up, down, depth or 5)
     visible = {e.id: e for e in (describe(ctx, who, i) for i in ids) if e is not None}
     visible[root.id] = root
-    return (
-        root,
-        sorted(visible.values(), key=lambda e: e.id),
-        [e for e in edges if e.src in visible and e.dst in visible],
+    return lineage.LineageGraph(
+        root.id,
+        tuple(sorted(visible.values(), key=lambda e: e.id)),
+        tuple(e for e in edges if e.src in visible and e.dst in visible),
     )
 
 

@@ -1,12 +1,17 @@
 """Which nodes are alive, from their connections and heartbeats (kept in memory: heartbeats are frequent
 and need not be written to disk). A silent node is first `unreachable` (its runs keep their state), and
-only past the grace period `offline` (its runs are then lost and retried)."""
+only past the grace period `offline` (its runs are then lost and retried).
+
+Every question takes `now`, so the decisions are tested on a fake clock. The server's event loop marks a
+node as heard from the moment a message arrives, while the dispatcher reads the state from its own
+thread: a lock keeps the two consistent.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
-from kiln.core import clock
 from kiln.core.models import Inventory
 
 
@@ -16,37 +21,63 @@ class Liveness:
     lost_grace_s: float
     # A coordinator that just started has heard from no one: every node gets a full grace period to
     # reconnect before its runs are declared lost.
-    started_at: float = field(default_factory=clock.now)
+    started_at: float
     last_seen: dict[str, float] = field(default_factory=dict)
     connected: set[str] = field(default_factory=set)
     inventory: dict[str, Inventory] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def seen(self, node: str, inventory: Inventory | None = None) -> None:
-        self.last_seen[node] = clock.now()
-        if inventory is not None:
-            self.inventory[node] = inventory
+    def seen(self, node: str, now: float, inventory: Inventory | None = None) -> None:
+        with self._lock:
+            self.last_seen[node] = max(now, self.last_seen.get(node, now))
+            if inventory is not None:
+                self.inventory[node] = inventory
 
-    def connect(self, node: str) -> None:
-        self.connected.add(node)
-        self.seen(node)
+    def connect(self, node: str, now: float) -> None:
+        with self._lock:
+            self.connected.add(node)
+        self.seen(node, now)
 
     def disconnect(self, node: str) -> None:
-        self.connected.discard(node)
+        with self._lock:
+            self.connected.discard(node)
 
-    def silence(self, node: str) -> float:
-        return clock.now() - self.last_seen.get(node, self.started_at)
+    def forget(self, node: str) -> None:
+        """A removed node: nothing about it is kept."""
+        with self._lock:
+            self.connected.discard(node)
+            self.last_seen.pop(node, None)
+            self.inventory.pop(node, None)
 
-    def state(self, node: str) -> str:
+    def silence(self, node: str, now: float) -> float:
+        with self._lock:
+            return now - self.last_seen.get(node, self.started_at)
+
+    def state(self, node: str, now: float) -> str:
         """ready, unreachable or offline (the node's drained flag is the store's business)."""
-        silence = self.silence(node)
+        silence = self.silence(node, now)
         if silence > self.lost_grace_s:
             return "offline"
-        if node not in self.connected or silence > self.heartbeat_timeout_s:
+        with self._lock:
+            connected = node in self.connected
+        if not connected or silence > self.heartbeat_timeout_s:
             return "unreachable"
         return "ready"
 
-    def is_ready(self, node: str) -> bool:
-        return self.state(node) == "ready"
+    def is_ready(self, node: str, now: float) -> bool:
+        return self.state(node, now) == "ready"
 
-    def is_lost(self, node: str) -> bool:
-        return self.state(node) == "offline"
+    def is_lost(self, node: str, now: float) -> bool:
+        return self.state(node, now) == "offline"
+
+    def inventory_of(self, node: str, default: Inventory) -> Inventory:
+        with self._lock:
+            return self.inventory.get(node, default)
+
+    def last_seen_of(self, node: str, default: float) -> float:
+        with self._lock:
+            return self.last_seen.get(node, default)
+
+    def connected_count(self) -> int:
+        with self._lock:
+            return len(self.connected)

@@ -12,7 +12,8 @@ from kiln.coordinator.identity import secret_hash
 from kiln.coordinator.pki import certificate_fingerprint, sign_node_request
 from kiln.core import clock, jointoken
 from kiln.core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from kiln.core.models import JoinToken, Node
+from kiln.core.link import Quarantined
+from kiln.core.models import JoinToken, Node, NodeCertificate
 from kiln.core.names import check_name
 from kiln.core.permissions import Principal
 from kiln.core.runs import ACTIVE
@@ -29,10 +30,14 @@ def create_join_token(ctx: Coordinator, who: Principal, uses: int, ttl_s: float)
     with ctx.store.transaction():
         ctx.store.add_join_token(token_id, secret_hash(secret), uses, now + ttl_s, who.user, now)
         ctx.store.append_audit(who.user, "node.token.create", token_id, {"uses": uses, "expires_at": now + ttl_s})
-    return JoinToken(token_id, uses, now + ttl_s, jointoken.make(ctx.tls.ca_fingerprint, secret))
+    return JoinToken(
+        id=token_id, uses=uses, expires_at=now + ttl_s, token=jointoken.make(ctx.tls.ca_fingerprint, secret)
+    )
 
 
-def enroll(ctx: Coordinator, token: str, name: str, csr_pem: bytes, labels: dict[str, str]) -> bytes:
+def enroll(
+    ctx: Coordinator, token: str, name: str, csr_pem: bytes, labels: dict[str, str], agent_port: int
+) -> NodeCertificate:
     """The node certificate for a valid join token; the token's use is counted."""
     _, secret = jointoken.parse(token)
     row = ctx.store.join_token(secret_hash(secret))
@@ -53,25 +58,36 @@ def enroll(ctx: Coordinator, token: str, name: str, csr_pem: bytes, labels: dict
         ctx.store.use_join_token(row["id"])
         ctx.store.add_node(name, certificate_fingerprint(certificate), labels, clock.now())
         ctx.store.append_audit(f"join-token:{row['id']}", "node.enroll", name, {"labels": labels})
-    return certificate
+    return NodeCertificate(name=name, certificate_pem=certificate, ca_pem=ctx.tls.ca_pem, agent_port=agent_port)
 
 
 def list_nodes(ctx: Coordinator, who: Principal) -> list[Node]:
     """Every enrolled node with its live state; any signed-in user may look (nothing secret here)."""
     active = ctx.store.runs(states=ACTIVE)
+    quarantined = ctx.store.quarantine_counts()
+    now = clock.now()
     found = []
     for n in ctx.store.nodes():
-        live = ctx.liveness.state(n.name)
+        live = ctx.liveness.state(n.name, now)
         found.append(
             replace(
                 n,
                 state="draining" if n.drained and live == "ready" else live,
-                inventory=ctx.liveness.inventory.get(n.name, n.inventory),
-                last_seen=ctx.liveness.last_seen.get(n.name, n.last_seen),
+                inventory=ctx.liveness.inventory_of(n.name, n.inventory),
+                last_seen=ctx.liveness.last_seen_of(n.name, n.last_seen),
                 runs=tuple(r.id for r in active if r.node == n.name),
+                quarantined=quarantined.get(n.name, 0),
             )
         )
     return found
+
+
+def list_quarantined(ctx: Coordinator, who: Principal, name: str) -> list[Quarantined]:
+    """The agent messages set aside from node `name` (every node when ""), for an admin to inspect."""
+    require_admin(who, "reading the messages set aside from nodes")
+    if name:
+        _existing(ctx, name)
+    return ctx.store.quarantined(name)
 
 
 def set_drain(ctx: Coordinator, who: Principal, name: str, drain: bool) -> Node:

@@ -98,17 +98,16 @@ def cancel(ctx: Coordinator, who: Principal, run_id: str) -> Run:
         raise FailedPrecondition(f"run {run_id} already ended ({run.state})")
     with ctx.store.transaction():
         if run.state is RunState.QUEUED:
-            transition(ctx.store, run, RunState.CANCELLED, f"cancelled by {who.user} while queued")
+            transition(ctx.store, run, RunState.CANCELLED, f"cancelled by {who.user} while queued", clock.now())
         else:
             ctx.store.update_run(run_id, cancel_requested=True)
         ctx.store.append_audit(who.user, "run.cancel", run_id, {"state": str(run.state)})
     return get_run(ctx, who, run_id)
 
 
-def transition(store: SqliteStore, run: Run, new: RunState, cause: str, **fields: Any) -> None:
-    """Moves a run to `new`, recording when and why; refuses moves the state machine does not allow."""
+def transition(store: SqliteStore, run: Run, new: RunState, cause: str, now: float, **fields: Any) -> None:
+    """Moves a run to `new` at `now`, recording why; refuses moves the state machine does not allow."""
     check_transition(run.state, new)
-    now = clock.now()
     if new is RunState.RUNNING and not run.started_at:
         fields.setdefault("started_at", now)
     if new.terminal:

@@ -30,7 +30,7 @@ def capacity_views(ctx: Coordinator) -> list[NodeView]:
     return _capacity[1]
 
 
-def node_views(ctx: Coordinator, active: list[Run] | None = None) -> list[NodeView]:
+def node_views(ctx: Coordinator, now: float, active: list[Run] | None = None) -> list[NodeView]:
     """The nodes that take work now, with what their active runs use."""
     by_node: dict[str, list[Run]] = defaultdict(list)
     for r in ctx.store.runs(states=ACTIVE) if active is None else active:
@@ -38,7 +38,7 @@ def node_views(ctx: Coordinator, active: list[Run] | None = None) -> list[NodeVi
     drained = {n.name for n in ctx.store.nodes() if n.drained}
     views = []
     for view in capacity_views(ctx):
-        if view.name in drained or not ctx.liveness.is_ready(view.name):
+        if view.name in drained or not ctx.liveness.is_ready(view.name, now):
             continue
         mine = by_node.get(view.name)
         if mine:

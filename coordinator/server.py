@@ -16,24 +16,22 @@ import grpc
 
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
-from kiln.coordinator.dispatch import Dispatcher
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
-from kiln.coordinator.rpc.compute import AgentGatewayServicer, NodesServicer, RunsServicer
-from kiln.coordinator.rpc.identity import AuditServicer, AuthServicer, UsersServicer
-from kiln.coordinator.rpc.interceptor import AuthInterceptor
+from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
+from kiln.coordinator.rpc.interceptor import ServerInterceptor
+from kiln.coordinator.rpc.link import AgentGatewayServicer, AgentLink
+from kiln.coordinator.rpc.nodes import NodesServicer
 from kiln.coordinator.rpc.projects import ProjectsServicer, SnapshotsServicer
-from kiln.coordinator.rpc.records import (
-    CommentsServicer,
-    DatasetsServicer,
-    LineageServicer,
-    ModelsServicer,
-    TrackingServicer,
-)
+from kiln.coordinator.rpc.registry import CommentsServicer, DatasetsServicer, LineageServicer, ModelsServicer
+from kiln.coordinator.rpc.runs import RunsServicer
+from kiln.coordinator.rpc.tracking import TrackingServicer
+from kiln.coordinator.rpc.workers import Workers
 from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
 from kiln.core.netaddr import join_address, split_address
 from kiln.proto.v1 import (
     admin_pb2_grpc,
+    link_pb2_grpc,
     nodes_pb2_grpc,
     projects_pb2_grpc,
     registry_pb2_grpc,
@@ -73,7 +71,8 @@ def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredent
 @dataclass
 class Serving:
     server: grpc.aio.Server
-    dispatcher: Dispatcher
+    link: AgentLink
+    workers: Workers
     port: int
     agent_port: int
     loop_task: asyncio.Task[None]
@@ -84,6 +83,7 @@ class Serving:
         with contextlib.suppress(asyncio.CancelledError):
             await self.loop_task
         await self.server.stop(grace)
+        await asyncio.get_running_loop().run_in_executor(None, self.workers.shutdown)
         if self.metrics is not None:  # [ops]
             self.metrics.stop()
 
@@ -91,10 +91,9 @@ class Serving:
 async def build_server(ctx: Coordinator) -> Serving:
     """A started server with every service and the dispatcher loop, bound as the configuration says."""
     metrics = Exporter(ctx) if ctx.config.metrics_listen else None  # [ops]
-    interceptors = [metrics.interceptor] if metrics else []  # [ops] RPC latency, outermost
-    server = grpc.aio.server(
-        interceptors=[*interceptors, AuthInterceptor(Authenticator(ctx.store))], options=GRPC_OPTIONS
-    )
+    workers = Workers()
+    interceptor = ServerInterceptor(Authenticator(ctx.store), workers, metrics.rpc if metrics else None)
+    server = grpc.aio.server(interceptors=[interceptor], options=GRPC_OPTIONS)
     tls = ctx.tls
     port = _bind(server, ctx.config.listen, grpc.ssl_server_credentials([(tls.key_pem, tls.chain_pem)]))
     agent_port = _bind(
@@ -104,25 +103,25 @@ async def build_server(ctx: Coordinator) -> Serving:
             [(tls.key_pem, tls.chain_pem)], root_certificates=tls.ca_pem, require_client_auth=True
         ),
     )
-    dispatcher = Dispatcher(ctx)
+    link = AgentLink(ctx, workers)
     admin_pb2_grpc.add_AuthServicer_to_server(AuthServicer(ctx, agent_port), server)
     admin_pb2_grpc.add_UsersServicer_to_server(UsersServicer(ctx), server)
     admin_pb2_grpc.add_AuditServicer_to_server(AuditServicer(ctx), server)
     projects_pb2_grpc.add_ProjectsServicer_to_server(ProjectsServicer(ctx), server)
-    projects_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(ctx), server)
-    runs_pb2_grpc.add_RunsServicer_to_server(RunsServicer(ctx, dispatcher), server)
-    nodes_pb2_grpc.add_NodesServicer_to_server(NodesServicer(ctx, dispatcher), server)
-    nodes_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, dispatcher, agent_port), server)
+    projects_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(ctx, workers), server)
+    runs_pb2_grpc.add_RunsServicer_to_server(RunsServicer(ctx, workers, link), server)
+    nodes_pb2_grpc.add_NodesServicer_to_server(NodesServicer(ctx, link), server)
+    link_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, link, agent_port), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(ctx), server)
     registry_pb2_grpc.add_DatasetsServicer_to_server(DatasetsServicer(ctx), server)
     registry_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(ctx), server)
     registry_pb2_grpc.add_CommentsServicer_to_server(CommentsServicer(ctx), server)
-    registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx), server)
+    registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx, workers), server)
     if metrics is not None:  # [ops]
         metrics.start()
     await server.start()
-    task = asyncio.get_running_loop().create_task(dispatcher.run_forever())
-    return Serving(server, dispatcher, port, agent_port, task, metrics)
+    task = asyncio.get_running_loop().create_task(link.run_forever())
+    return Serving(server, link, workers, port, agent_port, task, metrics)
 
 
 @dataclass
@@ -142,8 +141,8 @@ class RunningCoordinator:
         return join_address(self.host, self.port)
 
     @property
-    def dispatcher(self) -> Dispatcher:
-        return self._serving.dispatcher
+    def link(self) -> AgentLink:
+        return self._serving.link
 
     def stop(self, grace: float = 1.0) -> None:
         asyncio.run_coroutine_threadsafe(self._serving.stop(grace), self._loop).result()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from kiln.coordinator.access import require_project
-from kiln.coordinator.blobs import BlobWriter
 from kiln.coordinator.context import Coordinator
 from kiln.core import clock, defaults
 from kiln.core.blobparts import BlobPart, pack
@@ -26,6 +24,7 @@ from kiln.core.models import Snapshot
 from kiln.core.paths import check_symlink_target
 from kiln.core.permissions import Need, Principal
 from kiln.core.units import format_bytes
+from kiln.core.verified import VerifiedWriter
 
 MAX_SYMLINK_TARGET = 4096
 
@@ -53,41 +52,43 @@ FLUSH_BLOBS = 4096
 
 
 @dataclass
-class _Receiver:
-    """State of one upload stream; runs on the stream's worker thread, one message at a time."""
+class Upload:
+    """State of one upload stream. Its steps run off the event loop one at a time; the lock keeps the
+    clean-up of a cancelled stream from running beside the write still in flight."""
 
     ctx: Coordinator
     project: str
-    writer: BlobWriter | None = None
-    pending: list[BlobWriter] = field(default_factory=list)
+    writer: VerifiedWriter | None = None
+    pending: list[VerifiedWriter] = field(default_factory=list)
     pending_bytes: int = 0
     stored: list[str] = field(default_factory=list)
     received: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def consume(self, parts: Iterable[BlobPart]) -> None:
-        for part in parts:
-            if self.writer is None:
-                if part.offset != 0:
-                    raise InvalidArgument(f"blob {part.digest[:12]} starts at offset {part.offset}, not 0")
-                self.writer = self.ctx.blobs.writer(part.digest, self.ctx.config.max_upload_bytes)
-            elif part.digest != self.writer.digest:
-                raise InvalidArgument(
-                    f"blob {part.digest[:12]} began before blob {self.writer.digest[:12]} was finished"
-                )
-            if part.offset != self.writer.size:
-                raise InvalidArgument(
-                    f"blob {part.digest[:12]}: part at offset {part.offset}, expected {self.writer.size}"
-                )
-            self.writer.write(part.data)
-            self.received += len(part.data)
-            if part.last:
-                self.pending_bytes += self.writer.finish()
-                self.pending.append(self.writer)
-                self.writer = None
-        if self.pending_bytes >= FLUSH_BYTES or len(self.pending) >= FLUSH_BLOBS:
-            self.flush()
+        with self.lock:
+            for part in parts:
+                self._part(part)
+            if self.pending_bytes >= FLUSH_BYTES or len(self.pending) >= FLUSH_BLOBS:
+                self._flush()
 
-    def flush(self) -> None:
+    def _part(self, part: BlobPart) -> None:
+        if self.writer is None:
+            if part.offset != 0:
+                raise InvalidArgument(f"blob {part.digest[:12]} starts at offset {part.offset}, not 0")
+            self.writer = self.ctx.blobs.writer(part.digest, self.ctx.config.max_upload_bytes)
+        elif part.digest != self.writer.digest:
+            raise InvalidArgument(f"blob {part.digest[:12]} began before blob {self.writer.digest[:12]} was finished")
+        if part.offset != self.writer.size:
+            raise InvalidArgument(f"blob {part.digest[:12]}: part at offset {part.offset}, expected {self.writer.size}")
+        self.writer.write(part.data)
+        self.received += len(part.data)
+        if part.last:
+            self.pending_bytes += self.writer.finish()
+            self.pending.append(self.writer)
+            self.writer = None
+
+    def _flush(self) -> None:
         """Makes the verified blobs durable and visible, then records them for the project."""
         if self.pending:
             self.ctx.blobs.publish(self.pending)
@@ -98,39 +99,17 @@ class _Receiver:
     def close(self) -> None:
         """End of stream, however it ended: verified blobs are kept (a retried push resumes after them),
         a partial one is dropped."""
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
-        self.flush()
+        with self.lock:
+            if self.writer is not None:
+                self.writer.abort()
+                self.writer = None
+            self._flush()
 
 
-async def receive_blobs(
-    ctx: Coordinator, who: Principal, messages: AsyncIterator[tuple[str, list[BlobPart]]]
-) -> tuple[list[str], int]:
-    """Stores each blob of the stream once it is complete and verified."""
-    receiver: _Receiver | None = None
-    # One worker per stream keeps the writes in order, and lets the clean-up of a cancelled stream run
-    # after the write in flight rather than beside it.
-    worker = ThreadPoolExecutor(1, thread_name_prefix="kiln-upload")
-    loop = asyncio.get_running_loop()
-    try:
-        async for project, parts in messages:
-            if receiver is None:
-                require_project(ctx.store, who, Need.WRITE, project)
-                receiver = _Receiver(ctx, project)
-            elif project != receiver.project:
-                raise InvalidArgument("an upload stream must stay in one project")
-            await loop.run_in_executor(worker, receiver.consume, parts)
-        if receiver is None:
-            return [], 0
-        if receiver.writer is not None:
-            raise InvalidArgument(f"upload ended in the middle of blob {receiver.writer.digest[:12]}")
-        await loop.run_in_executor(worker, receiver.close)
-        return receiver.stored, receiver.received
-    finally:
-        if receiver is not None:
-            worker.submit(receiver.close)
-        worker.shutdown(wait=False)
+def start_upload(ctx: Coordinator, who: Principal, project: str) -> Upload:
+    """A new upload stream into `project`; its parts are given to `consume`, and `close` ends it."""
+    require_project(ctx.store, who, Need.WRITE, project)
+    return Upload(ctx, project)
 
 
 @dataclass(frozen=True)
@@ -233,16 +212,13 @@ def get_manifest(ctx: Coordinator, who: Principal, project: str, ref: str) -> tu
     return snap, ctx.store.manifest(snap.project, snap.id)
 
 
-async def read_blobs(
-    ctx: Coordinator, who: Principal, project: str, digests: list[str]
-) -> AsyncIterator[list[BlobPart]]:
-    """Yields messages of blob parts packed up to the chunk size, for blobs the project holds."""
+def read_blobs(ctx: Coordinator, who: Principal, project: str, digests: list[str]) -> Iterator[list[BlobPart]]:
+    """Messages of blob parts packed up to the chunk size, for blobs the project holds (checked at once;
+    the blobs are read as the messages are taken)."""
     require_project(ctx.store, who, Need.READ, project)
     wanted = list(dict.fromkeys(digests))
     held = ctx.store.project_blobs(project, wanted)
     absent = [d for d in wanted if d not in held]
     if absent:
         raise NotFound(f"project {project!r} holds no blob {absent[0][:12]} ({len(absent)} missing)")
-    messages = pack((d, functools.partial(ctx.blobs.open, d)) for d in wanted)
-    while batch := await asyncio.to_thread(next, messages, None):
-        yield batch
+    return pack((d, functools.partial(ctx.blobs.open, d)) for d in wanted)

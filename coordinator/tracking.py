@@ -6,17 +6,18 @@ from __future__ import annotations
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.runs import get_run, list_runs
-from kiln.core import clock, lineage
+from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
-from kiln.core.models import RunRecord
+from kiln.core.link import TrackBatch
+from kiln.core.models import MetricSeries, RunRecord
 from kiln.core.permissions import Need, Principal
 from kiln.core.query import parse_filter, parse_sort
-from kiln.core.runs import Run, TrackBatch
+from kiln.core.runs import Run
 
 MAX_POINTS = 10_000
 
 
-def ingest(ctx: Coordinator, node: str, batch: TrackBatch) -> bool:
+def ingest(ctx: Coordinator, node: str, batch: TrackBatch, now: float) -> bool:
     """Applies a batch from the node that runs the run; a batch seen before is ignored. False if refused."""
     run = ctx.store.run(batch.run_id, with_events=False)
     if run is None or run.node != node:
@@ -38,11 +39,11 @@ def ingest(ctx: Coordinator, node: str, batch: TrackBatch) -> bool:
         if batch.environment:
             store.add_environment(run.id, batch.environment)
         if batch.datasets:
-            _record_datasets_used(ctx, run, batch.datasets)
+            _record_datasets_used(ctx, run, batch.datasets, now)
     return True
 
 
-def _record_datasets_used(ctx: Coordinator, run: Run, names: list[str]) -> None:
+def _record_datasets_used(ctx: Coordinator, run: Run, names: tuple[str, ...], now: float) -> None:
     """A dataset the run says it read becomes an input edge only if the coordinator knows that version."""
     from kiln.coordinator.datasets import find_version
 
@@ -54,7 +55,7 @@ def _record_datasets_used(ctx: Coordinator, run: Run, names: list[str]) -> None:
                 lineage.Edge(lineage.dataset_id(run.spec.project, found[0], found[1]), lineage.run_id(run.id), "input")
             )
     if edges:
-        ctx.store.add_edges(edges, clock.now())
+        ctx.store.add_edges(edges, now)
 
 
 def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
@@ -75,11 +76,15 @@ def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
 
 def metric_history(
     ctx: Coordinator, who: Principal, run_id: str, keys: list[str], max_points: int
-) -> list[tuple[str, int, list[tuple[int, float, float]]]]:
+) -> list[MetricSeries]:
     run = get_run(ctx, who, run_id)
     points = min(max_points or 1000, MAX_POINTS)
     wanted = keys or [k for k, *_ in ctx.store.metric_summaries(run.id)]
-    return [(k, *ctx.store.metric_series(run.id, k, points)) for k in wanted]
+    series = []
+    for key in wanted:
+        total, found = ctx.store.metric_series(run.id, key, points)
+        series.append(MetricSeries(key=key, total_points=total, points=tuple(found)))
+    return series
 
 
 def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str, limit: int) -> list[Run]:

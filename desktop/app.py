@@ -15,7 +15,7 @@ from kiln.desktop.qt import QApplication, QObject, QThreadPool, Signal
 from kiln.desktop.session import Session, resume, saved_profile
 from kiln.desktop.settings import Settings
 from kiln.desktop.signin import SignInDialog
-from kiln.desktop.tray import TrayApp
+from kiln.desktop.tray.app import TrayApp
 from kiln.desktop.window import MainWindow
 
 POOL_THREADS = 8  # the work is mostly waiting on the network, not the CPU
@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the app (`[]`) or the admin tray (`["tray"]`) until it is closed; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     tray = args[:1] == ["tray"]
-    app = QApplication.instance() or QApplication(["kiln-desktop", *args])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(["kiln-desktop", *args])
     app.setApplicationName("Kiln")
     app.setQuitOnLastWindowClosed(not tray)  # a tray icon lives on with no window open; Quit ends it
     pool = QThreadPool.globalInstance()

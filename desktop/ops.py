@@ -19,7 +19,7 @@ from kiln.desktop.qt import QObject, QRunnable, Qt, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
-Success = Callable[[Any], None]
+Success = Callable[[Any], object]  # what it returns is not used
 Failure = Callable[[Exception], None]
 
 

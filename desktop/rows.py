@@ -37,6 +37,11 @@ def when(ts: float) -> str:
     return text[:16].replace("T", " ") if text else ""
 
 
+def when_s(ts: float) -> str:
+    """To the second: state changes of a short run happen within the same minute."""
+    return iso(ts).replace("T", " ").removesuffix("Z")
+
+
 def project_rows(projects: Iterable[Project], is_admin: bool = False) -> list[Row]:
     rows = []
     for p in sorted(projects, key=lambda p: p.name):

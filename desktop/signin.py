@@ -21,7 +21,7 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.session import Session, check_server, saved_profile, sign_in
 from kiln.desktop.settings import Settings
-from kiln.desktop.widgets import Message
+from kiln.desktop.widgets.common import Message
 from kiln.pinning import PresentedCa
 
 

@@ -8,11 +8,12 @@ version asks for a run page; the window routes each request to the page that ans
 from __future__ import annotations
 
 from kiln.core.errors import Unavailable
-from kiln.desktop.files import FilesPage
-from kiln.desktop.lineagepage import LineagePage
-from kiln.desktop.modelspage import ModelsPage
 from kiln.desktop.ops import Op, Runner, describe
-from kiln.desktop.projects import ProjectsPage
+from kiln.desktop.pages.files.page import FilesPage
+from kiln.desktop.pages.lineage.page import LineagePage
+from kiln.desktop.pages.models.page import ModelsPage
+from kiln.desktop.pages.projects.page import ProjectsPage
+from kiln.desktop.pages.runs.page import RunsPage
 from kiln.desktop.qt import (
     QCloseEvent,
     QComboBox,
@@ -30,7 +31,6 @@ from kiln.desktop.qt import (
     QWidget,
     Signal,
 )
-from kiln.desktop.runs import RunsPage
 from kiln.desktop.session import Session, sign_out
 from kiln.desktop.settings import Settings
 
@@ -150,10 +150,10 @@ class MainWindow(QMainWindow):
                 self.sidebar.setCurrentRow(row)
 
     def _route(self) -> None:
-        for page in (self.runs_page, self.models_page):
-            page.lineage_wanted.connect(self.open_lineage)
-        for page in (self.lineage_page, self.models_page):
-            page.run_wanted.connect(self.runs_page.show_run)
+        self.runs_page.lineage_wanted.connect(self.open_lineage)
+        self.models_page.lineage_wanted.connect(self.open_lineage)
+        self.lineage_page.run_wanted.connect(self.runs_page.show_run)
+        self.models_page.run_wanted.connect(self.runs_page.show_run)
 
     def open_lineage(self, entity: str) -> None:
         """The Lineage page, rooted on `entity`, brought to the front of the window."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kiln.core import clock
@@ -79,7 +79,7 @@ def install_wheel(remote: Remote, layout: Layout, python: str, wheel: str, index
 
 
 def write_settings(
-    remote: Remote, layout: Layout, settings: AgentSettings, token: str, record: dict[str, object]
+    remote: Remote, layout: Layout, settings: AgentSettings, token: str, record: Mapping[str, object]
 ) -> None:
     remote.write(layout.env_file, settings.env_file(token), 0o600)
     full = {**record, "name": settings.name, "coordinator": settings.coordinator, "written_at": clock.now()}

@@ -1,7 +1,9 @@
 """The client's saved state under KILN_HOME: which coordinator, its pinned CA, and who is signed in.
 
 The token itself goes to the system keyring; only where no keyring backend exists does it fall back to
-a 0600 file, and the caller is told so.
+a 0600 file, and the caller is told so. keyring is imported only where a token is stored, read or forgotten
+(it costs tens of milliseconds, and more to find its backend): a command signed in with KILN_TOKEN, or one
+that only reads the profile, never loads it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-import keyring
-import keyring.errors
-
-from kiln.core.atomic import atomic_write
 from kiln.core.errors import Unauthenticated
 
 KEYRING_SERVICE = "kiln"
@@ -46,6 +45,8 @@ def load_profile(home: Path | None = None) -> Profile:
 
 
 def save_profile(profile: Profile, home: Path | None = None) -> None:
+    from kiln.core.atomic import atomic_write
+
     atomic_write(_profile_path(home or kiln_home()), json.dumps(asdict(profile), indent=2).encode(), 0o600)
 
 
@@ -58,12 +59,36 @@ def _token_file(home: Path) -> Path:
     return home / "token"
 
 
+def _backend_file(home: Path) -> Path:
+    return home / "keyring-backend"
+
+
+def _keyring(home: Path) -> Any:
+    """keyring, with the backend that holds this home's token loaded directly when it is known: finding a
+    backend imports every one installed, about 100 ms, on every command otherwise."""
+    import keyring
+    import keyring.core
+
+    known = _backend_file(home)
+    if not os.environ.get("PYTHON_KEYRING_BACKEND") and known.exists():
+        with contextlib.suppress(Exception):  # gone or broken since: keyring finds one itself
+            keyring.set_keyring(keyring.core.load_keyring(known.read_text().strip()))
+    return keyring
+
+
 def store_token(profile: Profile, token: str, home: Path | None = None) -> str | None:
     """Saves the token; returns a warning to show when it had to go to a file instead of the keyring."""
+    import keyring.errors
+
+    from kiln.core.atomic import atomic_write
+
     home = home or kiln_home()
+    keyring = _keyring(home)
     try:
         keyring.set_password(KEYRING_SERVICE, _account(home, profile), token)
         _token_file(home).unlink(missing_ok=True)
+        backend = type(keyring.get_keyring())
+        atomic_write(_backend_file(home), f"{backend.__module__}.{backend.__qualname__}".encode(), 0o600)
         return None
     except keyring.errors.KeyringError:
         atomic_write(_token_file(home), token.encode(), 0o600)
@@ -76,7 +101,10 @@ def store_token(profile: Profile, token: str, home: Path | None = None) -> str |
 def load_token(profile: Profile, home: Path | None = None) -> str:
     if os.environ.get(TOKEN_ENV):
         return os.environ[TOKEN_ENV]
+    import keyring.errors
+
     home = home or kiln_home()
+    keyring = _keyring(home)
     token = None
     with contextlib.suppress(keyring.errors.KeyringError):
         token = keyring.get_password(KEYRING_SERVICE, _account(home, profile))
@@ -88,7 +116,9 @@ def load_token(profile: Profile, home: Path | None = None) -> str:
 
 
 def forget_token(profile: Profile, home: Path | None = None) -> None:
+    import keyring.errors
+
     home = home or kiln_home()
     with contextlib.suppress(keyring.errors.KeyringError):
-        keyring.delete_password(KEYRING_SERVICE, _account(home, profile))
+        _keyring(home).delete_password(KEYRING_SERVICE, _account(home, profile))
     _token_file(home).unlink(missing_ok=True)

@@ -183,6 +183,8 @@ def coordinator_folder(data: Path) -> Iterable[Check]:
     try:
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         healthy = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        has_quarantine = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'quarantine'").fetchone()
+        set_aside = conn.execute(QUARANTINED).fetchall() if has_quarantine else []
     finally:
         conn.close()
     version, known = (int(row[0]) if row else 0), len(MIGRATIONS)
@@ -195,6 +197,23 @@ def coordinator_folder(data: Path) -> Iterable[Check]:
     if not healthy:
         yield Check("database", "fail", "SQLite's quick_check finds damage", "restore the last backup")
     yield from _private(data, sorted((data / "pki").glob("*.key")))
+    yield _quarantine(set_aside)
+
+
+QUARANTINED = "SELECT node, count(*) FROM quarantine GROUP BY node ORDER BY node"
+
+
+def _quarantine(set_aside: list[tuple[str, int]]) -> Check:
+    """Reports from agents the coordinator could not apply, kept aside so their links went on."""
+    if not set_aside:
+        return Check("agent reports", "ok", "every report from the nodes was applied")
+    nodes = ", ".join(f"{node} ({n})" for node, n in set_aside)
+    return Check(
+        "agent reports",
+        "warn",
+        f"reports the coordinator could not apply were set aside: {nodes}",
+        "read them with kiln node quarantine NODE (often an agent newer than the coordinator: upgrade it)",
+    )
 
 
 def _private(data: Path, keys: list[Path]) -> Iterable[Check]:

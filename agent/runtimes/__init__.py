@@ -2,6 +2,7 @@
 
 from kiln.agent.runtimes.base import (
     REGISTRY,
+    WORKDIR_IN_JOB,
     JobEvents,
     JobHandle,
     JobSpec,
@@ -15,6 +16,7 @@ from kiln.agent.runtimes.base import (
 
 __all__ = [
     "REGISTRY",
+    "WORKDIR_IN_JOB",
     "JobEvents",
     "JobHandle",
     "JobSpec",

@@ -17,12 +17,18 @@ class RuntimeUnavailable(Exception):
     """This runtime cannot run on this node (no Docker engine, ...); the message says why."""
 
 
+# Where a job sees its working folder (the materialised snapshot), as a container does.
+WORKDIR_IN_JOB = "/work"
+
+
 @dataclass(frozen=True)
 class Mount:
+    """A folder of the node given to a job. Every runtime gets the same list and translates it: Docker binds
+    `host` at `target`; a plain process reaches `host` itself (see JobSpec.paths), and a relative target
+    is symlinked into its working folder."""
+
     host: Path
-    # Docker: the path inside the container. Process: a relative target is symlinked into the workdir;
-    # every mount is also listed in the env var KILN_MOUNTS as JSON {target: host path}.
-    target: str
+    target: str  # absolute, as a container sees it (/kiln/sdk, /datasets/images), or relative to the workdir
     read_only: bool = True
 
 
@@ -34,6 +40,10 @@ class JobSpec:
     workdir: Path  # the materialised snapshot on this node; the job's working directory (Docker: /work)
     image: str = ""  # Docker only
     env: dict[str, str] = field(default_factory=dict)
+    # Environment variables whose values are paths as a container sees them (/work, a mount's target or a
+    # path inside one, or a folder holding mounts such as /datasets): each runtime makes them paths its
+    # jobs can open.
+    paths: dict[str, str] = field(default_factory=dict)
     cpus: float = 0.0  # 0: no limit
     memory_bytes: int = 0  # 0: no limit
     gpu_uuids: tuple[str, ...] = ()

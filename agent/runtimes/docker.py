@@ -23,15 +23,22 @@ try:
     import docker.types
     import requests
 except ImportError:  # the agent extra is not installed: probe() says so
-    docker = None
+    docker = None  # type: ignore[assignment]  # checked before every use
 
-from kiln.agent.runtimes.base import JobEvents, JobHandle, JobSpec, Runtime, RuntimeUnavailable, register
+from kiln.agent.runtimes.base import (
+    WORKDIR_IN_JOB,
+    JobEvents,
+    JobHandle,
+    JobSpec,
+    Runtime,
+    RuntimeUnavailable,
+    register,
+)
 from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from kiln.core.paths import check_relpath
 
 log = logging.getLogger(__name__)
 
-WORKDIR_IN_CONTAINER = "/work"
 LABEL_RUN = "kiln.run"
 LABEL_ATTEMPT = "kiln.attempt"
 STREAMS = ("stdout", "stderr")
@@ -57,7 +64,7 @@ def mount_target(target: str) -> str:
         if ".." in target.split("/"):
             raise InvalidArgument(f"mount target {target!r} contains '..'")
         return target
-    return posixpath.join(WORKDIR_IN_CONTAINER, check_relpath(target))
+    return posixpath.join(WORKDIR_IN_JOB, check_relpath(target))
 
 
 def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
@@ -65,7 +72,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
     the engine (GPUs, limits, mounts) is tested without an engine or a GPU."""
     if not spec.image:
         raise InvalidArgument(f"run {spec.run_id}: the docker runtime needs an image")
-    mounts = [docker.types.Mount(WORKDIR_IN_CONTAINER, str(spec.workdir), type="bind", read_only=False)]
+    mounts = [docker.types.Mount(WORKDIR_IN_JOB, str(spec.workdir), type="bind", read_only=False)]
     mounts += [
         docker.types.Mount(mount_target(m.target), str(m.host), type="bind", read_only=m.read_only) for m in spec.mounts
     ]
@@ -73,8 +80,8 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         "image": spec.image,
         "command": list(spec.command),
         "name": container_name(spec),
-        "environment": dict(spec.env),
-        "working_dir": WORKDIR_IN_CONTAINER,
+        "environment": {**spec.env, **spec.paths},  # a container sees the paths as they are
+        "working_dir": WORKDIR_IN_JOB,
         "mounts": mounts,
         "network_mode": spec.network,
         "labels": {**spec.labels, LABEL_RUN: spec.run_id, LABEL_ATTEMPT: str(spec.attempt)},
@@ -114,7 +121,7 @@ def connect(timeout: float) -> Any:
     if docker is None:
         raise RuntimeUnavailable("the docker Python package is not installed (pip install 'kiln[agent]')")
     try:
-        client = docker.from_env(timeout=timeout, max_pool_size=MAX_POOL_SIZE)
+        client = docker.from_env(timeout=math.ceil(timeout), max_pool_size=MAX_POOL_SIZE)
         client.ping()
     except (docker.errors.DockerException, requests.RequestException) as e:
         raise RuntimeUnavailable(f"no Docker engine answers at {engine_url()}: {e}") from e

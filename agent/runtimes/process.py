@@ -3,7 +3,8 @@
 The supervisor (`supervise.py`) runs in its own session and records everything in the job's folder
 (`state_dir/jobs/<run_id>.<attempt>/`), so a job outlives the agent and a restarted agent re-attaches by
 reading the folder: output files from any offset, `exit.json` once it ended. No isolation: mounts are
-symlinks and an env var, limits are not enforced, and GPUs are only selected with CUDA_VISIBLE_DEVICES.
+symlinks (the job's paths name the real folders), limits are not enforced, and GPUs are only selected
+with CUDA_VISIBLE_DEVICES.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from kiln.agent.runtimes.base import JobEvents, JobHandle, JobSpec, Runtime, register
+from kiln.agent.runtimes.base import WORKDIR_IN_JOB, JobEvents, JobHandle, JobSpec, Runtime, register
 from kiln.agent.runtimes.supervise import (
     CANCEL_FILE,
     CHILD_PID_FILE,
@@ -41,6 +42,7 @@ from kiln.core.paths import check_relpath
 log = logging.getLogger(__name__)
 
 PID_FILE = "pid"
+VIEW_DIR = "view"  # the job's mounts as symlinks at their container paths
 LOCK_FILE = "lock"
 REAPED_FILE = "reaped"
 # How often a job's output files are looked at for new bytes (and a cancel for its end).
@@ -51,13 +53,36 @@ KILL_WAIT_S = 10.0
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
 
-def job_env(spec: JobSpec) -> dict[str, str]:
-    """What the job sees on top of the agent's environment. The GPUs it was given and no others: an
-    empty CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none."""
+def job_env(spec: JobSpec, view: Path) -> dict[str, str]:
+    """What the job sees on top of the agent's environment: its paths made real (the agent's own
+    PYTHONPATH kept after the job's), and the GPUs it was given and no others (an empty
+    CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none)."""
     env = dict(spec.env)
+    env.update({name: host_path(spec, view, path) for name, path in spec.paths.items()})
+    if "PYTHONPATH" in spec.paths and os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
     env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
     env["KILN_MOUNTS"] = json.dumps({m.target: str(m.host) for m in spec.mounts})
     return env
+
+
+def host_path(spec: JobSpec, view: Path, path: str) -> str:
+    """Where a path of a container's view is for a plain process: inside a mount (or /work), that folder
+    itself; anything else, such as a folder holding mounts (/datasets), under the job's view folder."""
+    places = [(WORKDIR_IN_JOB, spec.workdir), *((m.target, m.host) for m in spec.mounts if m.target.startswith("/"))]
+    for target, host in sorted(places, key=lambda p: -len(p[0])):
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            return str(host) + path[len(target.rstrip("/")) :]
+    return str(view / path.lstrip("/"))
+
+
+def build_view(spec: JobSpec, view: Path) -> None:
+    """Every absolutely placed mount as a symlink under `view`, so the folders holding them are real."""
+    for mount in spec.mounts:
+        if mount.target.startswith("/"):
+            link = view / check_relpath(mount.target.lstrip("/"))
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(mount.host)
 
 
 def link_mounts(spec: JobSpec) -> None:
@@ -169,8 +194,9 @@ class ProcessRuntime(Runtime):
             raise FailedPrecondition(f"run {spec.run_id}: working folder {spec.workdir} does not exist")
         link_mounts(spec)
         jobdir.mkdir(parents=True)
+        build_view(spec, jobdir / VIEW_DIR)
         job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt}
-        job |= {"command": list(spec.command), "workdir": str(spec.workdir), "env": job_env(spec)}
+        job |= {"command": list(spec.command), "workdir": str(spec.workdir), "env": job_env(spec, jobdir / VIEW_DIR)}
         atomic_write(jobdir / SPEC_FILE, json.dumps(job).encode())
         for stream in STREAMS:
             (jobdir / stream).touch()

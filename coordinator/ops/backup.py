@@ -12,26 +12,21 @@ leaves nothing half-made, and neither writes into a folder that holds anything.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import kiln
 from kiln.coordinator.store.migrations import MIGRATIONS
 from kiln.core import clock
-from kiln.core.atomic import atomic_write, fsync_dir, sync_filesystem
+from kiln.core.atomic import atomic_write, building
 from kiln.core.errors import FailedPrecondition, InvalidArgument
+from kiln.core.verified import VerifiedWriter
 
 FORMAT = 1
 MANIFEST = "backup.json"
-READ_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ def backup(data: Path, dest: Path) -> BackupInfo:
     if not db.is_file() or not (data / "pki").is_dir():
         raise FailedPrecondition(f"{data} holds no coordinator data (kiln.db and pki/); check --data")
     _must_be_empty(dest, "back up into")
-    with _building(dest) as tmp:
+    with building(dest, durable=True) as tmp:
         schema = _copy_database(db, tmp / "kiln.db")
         shutil.copytree(data / "pki", tmp / "pki")  # copy2 keeps the keys' 0600 modes
         count, size = _copy_blobs(tmp / "kiln.db", data / "blobs", tmp / "blobs")
@@ -63,7 +58,7 @@ def restore(source: Path, data: Path) -> BackupInfo:
     """Recreates a coordinator data folder from a backup, into the new or empty folder `data`."""
     info = read_info(source)
     _must_be_empty(data, "restore into")
-    with _building(data) as tmp:
+    with building(data, durable=True) as tmp:
         tmp.chmod(0o700)
         shutil.copyfile(source / "kiln.db", tmp / "kiln.db")
         if _schema(tmp / "kiln.db", check=True) != info.schema_version:
@@ -98,22 +93,6 @@ def _must_be_empty(folder: Path, doing: str) -> None:
         raise InvalidArgument(
             f"will not {doing} {folder}: it is not an empty folder (pick a new one, or move it away first)"
         )
-
-
-@contextmanager
-def _building(dest: Path) -> Iterator[Path]:
-    """A temp folder beside `dest`, renamed to `dest` (made durable first) if the block succeeds, and
-    removed if it fails."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    try:
-        yield tmp
-        sync_filesystem(tmp)
-        os.rename(tmp, dest)  # replaces an empty folder
-        fsync_dir(dest.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _copy_database(db: Path, out: Path) -> int:
@@ -154,27 +133,26 @@ def _copy_blobs(db: Path, source: Path, dest: Path) -> tuple[int, int]:
         conn.close()
     total = 0
     for digest, size in rows:
-        out = dest / digest[:2] / digest
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _copy_verified(source / digest[:2] / digest, out, digest, size)
+        _copy_verified(source / digest[:2] / digest, dest / digest[:2] / digest, digest, size)
         total += size
     return len(rows), total
 
 
 def _copy_verified(src: Path, out: Path, digest: str, size: int) -> None:
-    h = hashlib.sha256()
-    copied = 0
+    store = src.parent.parent
     try:
-        with open(src, "rb") as f, open(out, "wb") as g:
-            while chunk := f.read(READ_BYTES):
-                h.update(chunk)
-                g.write(chunk)
-                copied += len(chunk)
+        f = open(src, "rb")  # noqa: SIM115
     except FileNotFoundError:
         raise FailedPrecondition(
-            f"blob {digest[:12]} is recorded but missing from {src.parent.parent}: the blob store is damaged"
+            f"blob {digest[:12]} is recorded but missing from {store}: the blob store is damaged"
         ) from None
-    if h.hexdigest() != digest or copied != size:
-        raise FailedPrecondition(
-            f"blob {digest[:12]} in {src.parent.parent} does not match its digest: the copy there is damaged"
-        )
+    with f:  # not durable one by one: the folder being built is synced as a whole before its rename
+        VerifiedWriter(
+            digest,
+            out,
+            expected_size=size,
+            durable=False,
+            mismatch=lambda _: FailedPrecondition(
+                f"blob {digest[:12]} in {store} does not match its digest: the copy there is damaged"
+            ),
+        ).copy_from(f)

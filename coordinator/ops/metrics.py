@@ -4,18 +4,16 @@ network or localhost).
 State is read when Prometheus scrapes, not kept in counters that could drift: runs by state and the queue
 from the database (over a read-only connection of the exporter's own, so a scrape never waits on the
 store's lock), nodes and their heartbeats and GPUs from the live view (`ctx.liveness`). RPC latency is
-the one thing measured as it happens, by an interceptor on the gRPC server.
+the one thing measured as it happens, reported by the gRPC server's interceptor.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -73,74 +71,37 @@ class CoordinatorCollector(Collector):
         counted = dict.fromkeys(NODE_STATES, 0)
         now = clock.now()
         for node in self.ctx.store.nodes():
-            state = live.state(node.name)
+            state = live.state(node.name, now)
             state = "draining" if node.drained and state == "ready" else state
             counted[state] = counted.get(state, 0) + 1
-            age.add_metric([node.name], now - live.last_seen.get(node.name, node.last_seen or now))
-            for gpu in live.inventory.get(node.name, node.inventory).gpus:
+            age.add_metric([node.name], now - live.last_seen_of(node.name, node.last_seen or now))
+            for gpu in live.inventory_of(node.name, node.inventory).gpus:
                 gpu_util.add_metric([node.name, gpu.uuid, gpu.model], gpu.utilization / 100.0)
                 gpu_mem.add_metric([node.name, gpu.uuid, gpu.model], gpu.memory_used_bytes)
         for state, n in counted.items():
             states.add_metric([state], n)
         yield from (states, age, gpu_util, gpu_mem)
-        yield GaugeMetricFamily("kiln_agent_streams", "Agents connected now", value=len(live.connected))
+        yield GaugeMetricFamily("kiln_agent_streams", "Agents connected now", value=live.connected_count())
 
 
-class RpcMetrics(grpc.aio.ServerInterceptor):
-    """Times every call with a single reply (streams are counted, not timed: an agent's stream lasts for
-    days) and counts calls by method and status."""
+class RpcMetrics:
+    """Call latency by method and calls by method and status, as the server's one interceptor reports
+    them: calls with a single reply are timed; streams are counted, not timed (an agent's stream lasts
+    for days)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.latency = Histogram("kiln_rpc_duration_seconds", "Time to answer a call", ["method"], registry=registry)
         self.calls = Counter("kiln_rpc", "Calls answered", ["method", "code"], registry=registry)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method = details.method
-        io = (handler.request_deserializer, handler.response_serializer)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(self._unary(handler.unary_unary, method), *io)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(self._unary(handler.stream_unary, method), *io)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(self._stream(handler.unary_stream, method), *io)
-        return grpc.stream_stream_rpc_method_handler(self._stream(handler.stream_stream, method), *io)
-
-    def _done(self, method: str, context: grpc.aio.ServicerContext) -> None:
-        code = context.code() or grpc.StatusCode.OK
-        self.calls.labels(method, getattr(code, "name", str(code))).inc()
-
-    def _unary(self, behaviour: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
-        async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            try:
-                return await behaviour(request, context)
-            finally:
-                self.latency.labels(method).observe(time.perf_counter() - started)
-                self._done(method, context)
-
-        return timed
-
-    def _stream(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Callable[..., Any]:
-        async def counted(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            try:
-                async for reply in behaviour(request, context):
-                    yield reply
-            finally:
-                self._done(method, context)
-
-        return counted
+    def answered(self, method: str, code: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.latency.labels(method).observe(seconds)
+        self.calls.labels(method, code).inc()
 
 
 class Exporter:
-    """The coordinator's /metrics endpoint. Made before the gRPC server (its `interceptor` goes first in
-    the server's interceptors), started once the server's ports are bound, stopped with the server."""
+    """The coordinator's /metrics endpoint. Made before the gRPC server (whose interceptor reports each
+    call to `rpc`), started once the server's ports are bound, stopped with the server."""
 
     def __init__(self, ctx: Coordinator) -> None:
         self.listen = ctx.config.metrics_listen
@@ -148,7 +109,7 @@ class Exporter:
         self.collector = CoordinatorCollector(ctx)
         self.registry.register(self.collector)
         ProcessCollector(registry=self.registry)
-        self.interceptor = RpcMetrics(self.registry)
+        self.rpc = RpcMetrics(self.registry)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 

@@ -1,15 +1,25 @@
-"""The one interceptor every call passes: authenticates the caller, and maps domain errors to statuses."""
+"""The one interceptor every call passes: authenticates the caller, runs the servicer's blocking work off
+the event loop, maps domain errors to statuses, and reports each call to the metrics when they are on.
+
+Servicer methods with a single request and reply are plain functions (`def`): they run on a worker lane
+(`kiln.coordinator.rpc.workers`), authentication included, and never block the loop. Streaming methods
+are async and hand their own blocking steps to the workers.
+"""
 
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
 from kiln.coordinator.accounts import Authenticator
+from kiln.coordinator.ops.metrics import RpcMetrics
+from kiln.coordinator.rpc.workers import Workers, lane_of
 from kiln.core.errors import KilnError, Unauthenticated
 from kiln.core.permissions import Principal
 
@@ -19,88 +29,139 @@ PUBLIC_METHODS = frozenset({"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login", "
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("kiln_principal")
 
+# What a caller presented: ("node", common name, certificate PEM) or ("token", secret).
+Credentials = tuple[str, ...]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
+Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Streaming = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
 
 def principal() -> Principal:
     """The authenticated caller of the current call (set by the interceptor)."""
     return _principal.get()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator) -> None:
+def rewrap(
+    handler: Handler,
+    unary: Callable[[Callable[..., Any]], Unary],
+    streaming: Callable[[Callable[..., Any]], Streaming],
+) -> Handler:
+    """The same kind of handler (the four gRPC call shapes) with its behaviour wrapped: `unary` for the
+    shapes with one reply, `streaming` for those that stream replies."""
+    io = (handler.request_deserializer, handler.response_serializer)
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *io)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *io)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), *io)
+    assert handler.stream_stream is not None
+    return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), *io)
+
+
+def _credentials(context: grpc.aio.ServicerContext) -> Credentials:
+    """What the caller presented, read on the loop (cheap); checking it is the workers' job."""
+    auth = context.auth_context()
+    names = auth.get("x509_common_name")
+    if names:  # only the agent port asks for (and verifies) client certificates
+        return ("node", next(iter(names)).decode(), next(iter(auth["x509_pem_cert"])).decode())
+    metadata = dict(context.invocation_metadata() or ())
+    header = metadata.get("authorization", "")
+    if not isinstance(header, str) or not header.startswith("Bearer "):
+        raise Unauthenticated("this call needs a signed-in user: run kiln login (no token was sent)")
+    return ("token", header[7:].strip())
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator, workers: Workers, metrics: RpcMetrics | None = None) -> None:
         self.authenticator = authenticator
+        self.workers = workers
+        self.metrics = metrics
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(details)
         if handler is None:
             return handler
-        public = details.method in PUBLIC_METHODS
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, public),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(handler.stream_unary, public),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(handler.unary_stream, public),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, public),
-            handler.request_deserializer,
-            handler.response_serializer,
+        method = details.method
+        public = method in PUBLIC_METHODS
+        return rewrap(
+            handler,
+            lambda behaviour: self._unary(behaviour, method, public),
+            lambda behaviour: self._streaming(behaviour, method, public),
         )
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
-        names = context.auth_context().get("x509_common_name")
-        if names:  # only the agent port asks for (and verifies) client certificates
-            pem = context.auth_context()["x509_pem_cert"][0]
-            _principal.set(self.authenticator.node(names[0].decode(), pem))
+    def _authenticate(self, credentials: Credentials | None) -> None:
+        """Checks what the caller presented against the store (on a worker) and makes it the principal."""
+        if credentials is None:
             return
-        metadata = dict(context.invocation_metadata() or ())
-        header = metadata.get("authorization", "")
-        if not isinstance(header, str) or not header.startswith("Bearer "):
-            raise Unauthenticated("this call needs a signed-in user: run kiln login (no token was sent)")
-        _principal.set(self.authenticator.principal(header[7:].strip()))
+        if credentials[0] == "node":
+            _principal.set(self.authenticator.node(credentials[1], credentials[2].encode()))
+        else:
+            _principal.set(self.authenticator.principal(credentials[1]))
 
-    def _unary(self, behaviour: Callable[..., Awaitable[Any]], public: bool) -> Callable[..., Awaitable[Any]]:
+    def _call(self, credentials: Credentials | None, behaviour: Callable[..., Any], *args: Any) -> Any:
+        self._authenticate(credentials)
+        return behaviour(*args)
+
+    async def _signed_in(self, credentials: Credentials | None) -> None:
+        """Authenticates on a worker, then sets the principal in this call's own context."""
+        if credentials is not None:
+            found = await self.workers.run("quick", self._checked, credentials)
+            _principal.set(found)
+
+    def _checked(self, credentials: Credentials) -> Principal:
+        self._authenticate(credentials)
+        return principal()
+
+    def _unary(self, behaviour: Callable[..., Any], method: str, public: bool) -> Unary:
+        lane = lane_of(behaviour)
+        blocking = not inspect.iscoroutinefunction(behaviour)
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started, code = time.perf_counter(), "OK"
             try:
-                if not public:
-                    self._authenticate(context)
+                credentials = None if public else _credentials(context)
+                if blocking:
+                    return await self.workers.run(lane, self._call, credentials, behaviour, request, context)
+                await self._signed_in(credentials)
                 return await behaviour(request, context)
+            except grpc.aio.AbortError:
+                raise
             except KilnError as e:
+                code = e.code
                 await context.abort(grpc.StatusCode[e.code], str(e))
             except Exception:
-                log.exception("internal error")
+                code = "INTERNAL"
+                log.exception("internal error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the coordinator's log")
+            finally:
+                if self.metrics is not None:
+                    self.metrics.answered(method, code, time.perf_counter() - started)
 
         return wrapped
 
-    def _streaming(
-        self, behaviour: Callable[..., AsyncIterator[Any]], public: bool
-    ) -> Callable[..., AsyncIterator[Any]]:
+    def _streaming(self, behaviour: Callable[..., AsyncIterator[Any]], method: str, public: bool) -> Streaming:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            code = "OK"
             try:
-                if not public:
-                    self._authenticate(context)
+                await self._signed_in(None if public else _credentials(context))
                 async for reply in behaviour(request, context):
                     yield reply
+            except grpc.aio.AbortError:
+                raise
             except KilnError as e:
+                code = e.code
                 await context.abort(grpc.StatusCode[e.code], str(e))
             except Exception:
-                log.exception("internal error")
+                code = "INTERNAL"
+                log.exception("internal error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the coordinator's log")
+            finally:
+                if self.metrics is not None:
+                    self.metrics.answered(method, code, None)
 
         return wrapped

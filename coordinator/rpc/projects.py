@@ -1,4 +1,4 @@
-"""Servicers for projects and snapshots."""
+"""projects.proto: projects and their members, snapshots and their blobs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import TypeAlias
 
 import grpc
 
-from kiln import serde
-from kiln.coordinator import models, projects, snapshots
+from kiln.coordinator import projects, registry, snapshots
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
-from kiln.core.blobparts import BlobPart
+from kiln.coordinator.rpc.workers import Workers, heavy
 from kiln.core.errors import InvalidArgument
 from kiln.core.permissions import Role
 from kiln.proto.v1 import common_pb2, projects_pb2, projects_pb2_grpc
+from kiln.serde import projects as wire
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -23,42 +23,43 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
     def __init__(self, ctx: Coordinator) -> None:
         self.ctx = ctx
 
-    async def CreateProject(self, request: projects_pb2.CreateProjectRequest, context: Ctx) -> projects_pb2.Project:
+    def CreateProject(self, request: projects_pb2.CreateProjectRequest, context: Ctx) -> projects_pb2.Project:
         project = projects.create_project(self.ctx.store, principal(), request.name, request.description)
-        return serde.project_to_proto(project)
+        return wire.project_to_proto(project)
 
-    async def ListProjects(self, request: projects_pb2.ListProjectsRequest, context: Ctx) -> projects_pb2.ProjectList:
+    def ListProjects(self, request: projects_pb2.ListProjectsRequest, context: Ctx) -> projects_pb2.ProjectList:
         found = projects.list_projects(self.ctx.store, principal(), request.include_archived)
-        return projects_pb2.ProjectList(projects=[serde.project_to_proto(p) for p in found])
+        return projects_pb2.ProjectList(projects=[wire.project_to_proto(p) for p in found])
 
-    async def GetProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
-        return serde.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
+    def GetProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
+        return wire.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
 
-    async def SetMember(self, request: projects_pb2.SetMemberRequest, context: Ctx) -> projects_pb2.Project:
+    def SetMember(self, request: projects_pb2.SetMemberRequest, context: Ctx) -> projects_pb2.Project:
         try:
             role = Role.parse(request.role)
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
         project = projects.set_member(self.ctx.store, principal(), request.project, request.user, role)
-        return serde.project_to_proto(project)
+        return wire.project_to_proto(project)
 
-    async def RemoveMember(self, request: projects_pb2.RemoveMemberRequest, context: Ctx) -> projects_pb2.Project:
+    def RemoveMember(self, request: projects_pb2.RemoveMemberRequest, context: Ctx) -> projects_pb2.Project:
         project = projects.remove_member(self.ctx.store, principal(), request.project, request.user)
-        return serde.project_to_proto(project)
+        return wire.project_to_proto(project)
 
-    async def SetValidator(self, request: projects_pb2.SetValidatorRequest, context: Ctx) -> projects_pb2.Project:
-        models.set_validator(self.ctx, principal(), request.project, request.user, request.validator)
-        return serde.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
+    def SetValidator(self, request: projects_pb2.SetValidatorRequest, context: Ctx) -> projects_pb2.Project:
+        registry.set_validator(self.ctx, principal(), request.project, request.user, request.validator)
+        return wire.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
 
-    async def ArchiveProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
-        return serde.project_to_proto(projects.archive_project(self.ctx.store, principal(), request.project))
+    def ArchiveProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
+        return wire.project_to_proto(projects.archive_project(self.ctx.store, principal(), request.project))
 
 
 class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
-    def __init__(self, ctx: Coordinator) -> None:
+    def __init__(self, ctx: Coordinator, workers: Workers) -> None:
         self.ctx = ctx
+        self.workers = workers
 
-    async def FindMissingBlobs(
+    def FindMissingBlobs(
         self, request: projects_pb2.FindMissingBlobsRequest, context: Ctx
     ) -> projects_pb2.FindMissingBlobsReply:
         missing = snapshots.find_missing(
@@ -69,42 +70,56 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
     async def UploadBlobs(
         self, request_iterator: AsyncIterator[projects_pb2.UploadBlobsRequest], context: Ctx
     ) -> projects_pb2.UploadBlobsReply:
-        async def messages() -> AsyncIterator[tuple[str, list[BlobPart]]]:
+        """Stores each blob of the stream once it is complete and verified."""
+        upload: snapshots.Upload | None = None
+        try:
             async for m in request_iterator:
-                yield m.project, [serde.part_from_proto(p) for p in m.parts]
+                if upload is None:
+                    upload = await self.workers.run("quick", snapshots.start_upload, self.ctx, principal(), m.project)
+                elif m.project != upload.project:
+                    raise InvalidArgument("an upload stream must stay in one project")
+                await self.workers.run("quick", upload.consume, [wire.part_from_proto(p) for p in m.parts])
+            if upload is None:
+                return projects_pb2.UploadBlobsReply()
+            if upload.writer is not None:
+                raise InvalidArgument(f"upload ended in the middle of blob {upload.writer.digest[:12]}")
+            await self.workers.run("quick", upload.close)
+            return projects_pb2.UploadBlobsReply(stored=upload.stored, bytes_received=upload.received)
+        finally:
+            if upload is not None:  # however the stream ended, keep what was verified
+                self.workers.submit("quick", upload.close)
 
-        stored, received = await snapshots.receive_blobs(self.ctx, principal(), messages())
-        return projects_pb2.UploadBlobsReply(stored=stored, bytes_received=received)
-
-    async def CreateSnapshot(self, request: projects_pb2.CreateSnapshotRequest, context: Ctx) -> projects_pb2.Snapshot:
+    @heavy
+    def CreateSnapshot(self, request: projects_pb2.CreateSnapshotRequest, context: Ctx) -> projects_pb2.Snapshot:
         new = snapshots.NewSnapshot(
-            [serde.entry_from_proto(e) for e in request.entries],
-            request.parent,
-            request.message,
-            request.expected_id,
-            request.base,
-            tuple(request.removed),
+            entries=[wire.entry_from_proto(e) for e in request.entries],
+            parent=request.parent,
+            message=request.message,
+            expected_id=request.expected_id,
+            base=request.base,
+            removed=tuple(request.removed),
         )
-        snap = snapshots.create_snapshot(self.ctx, principal(), request.project, new)
-        return serde.snapshot_to_proto(snap)
+        return wire.snapshot_to_proto(snapshots.create_snapshot(self.ctx, principal(), request.project, new))
 
-    async def ListSnapshots(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.SnapshotList:
+    def ListSnapshots(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.SnapshotList:
         found = snapshots.list_snapshots(self.ctx, principal(), request.project)
-        return projects_pb2.SnapshotList(snapshots=[serde.snapshot_to_proto(s) for s in found])
+        return projects_pb2.SnapshotList(snapshots=[wire.snapshot_to_proto(s) for s in found])
 
-    async def GetSnapshot(
-        self, request: projects_pb2.GetSnapshotRequest, context: Ctx
-    ) -> projects_pb2.SnapshotManifest:
+    @heavy
+    def GetSnapshot(self, request: projects_pb2.GetSnapshotRequest, context: Ctx) -> projects_pb2.SnapshotManifest:
         if request.summary_only:
             snap = snapshots.resolve_snapshot(self.ctx, principal(), request.project, request.id)
-            return projects_pb2.SnapshotManifest(snapshot=serde.snapshot_to_proto(snap))
+            return projects_pb2.SnapshotManifest(snapshot=wire.snapshot_to_proto(snap))
         snap, entries = snapshots.get_manifest(self.ctx, principal(), request.project, request.id)
         return projects_pb2.SnapshotManifest(
-            snapshot=serde.snapshot_to_proto(snap), entries=[serde.entry_to_proto(e) for e in entries]
+            snapshot=wire.snapshot_to_proto(snap), entries=[wire.entry_to_proto(e) for e in entries]
         )
 
     async def ReadBlobs(
         self, request: projects_pb2.ReadBlobsRequest, context: Ctx
     ) -> AsyncIterator[common_pb2.BlobParts]:
-        async for batch in snapshots.read_blobs(self.ctx, principal(), request.project, list(request.digests)):
-            yield common_pb2.BlobParts(parts=[serde.part_to_proto(p) for p in batch])
+        batches = await self.workers.run(
+            "quick", snapshots.read_blobs, self.ctx, principal(), request.project, list(request.digests)
+        )
+        while batch := await self.workers.run("quick", next, batches, None):
+            yield common_pb2.BlobParts(parts=[wire.part_to_proto(p) for p in batch])

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kiln.coordinator.store.base import Database
+from kiln.core.link import Quarantined
 from kiln.core.models import GpuInfo, Inventory, Node
 from kiln.core.runs import ACTIVE, LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
 
@@ -88,6 +89,27 @@ class ComputeTables(Database):
     def remove_node(self, name: str, at: float) -> None:
         self._exec("UPDATE nodes SET removed_at = ? WHERE name = ?", [at, name])
         self._nodes_changed()
+
+    # -- quarantined agent messages ---------------------------------------------------------------------
+
+    def quarantine(self, q: Quarantined) -> None:
+        self._exec(
+            "INSERT INTO quarantine (node, seq, kind, message, error, failures, time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [q.node, q.seq, q.kind, q.message, q.error, q.failures, q.time],
+        )
+
+    def quarantined(self, node: str = "", limit: int = 1000) -> list[Quarantined]:
+        """The messages set aside from `node` (every node when ""), oldest first."""
+        sql = "SELECT node, seq, kind, message, error, failures, time FROM quarantine"
+        params: list[Any] = []
+        if node:
+            sql += " WHERE node = ?"
+            params.append(node)
+        rows = self._rows(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        return [Quarantined(**r) for r in rows]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        return {r["node"]: r["n"] for r in self._rows("SELECT node, count(*) AS n FROM quarantine GROUP BY node")}
 
     # -- join tokens ------------------------------------------------------------------------------------
 

@@ -208,4 +208,12 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX lineage_dst ON lineage(dst, src);
     """,
+    # 4: agent messages set aside after repeated failures to apply them (poison messages), for inspection.
+    """
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        message TEXT NOT NULL, error TEXT NOT NULL, failures INTEGER NOT NULL, time REAL NOT NULL
+    );
+    CREATE INDEX quarantine_node ON quarantine(node, id);
+    """,
 ]

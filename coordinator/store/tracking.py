@@ -4,12 +4,12 @@ run search compiled from kiln.core.query trees into SQL with bound parameters.""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kiln.coordinator.store.base import Database
 from kiln.core.errors import InvalidArgument
-from kiln.core.query import Condition, Field, Node, SortKey
+from kiln.core.query import Condition, Expr, Field, SortKey
 
 ATTRIBUTE_COLUMNS = {
     "state": "r.state",
@@ -51,7 +51,7 @@ class TrackingTables(Database):
             [(run_id, k, v) for k, v in tags.items()],
         )
 
-    def add_metrics(self, run_id: str, points: list[tuple[str, int, float, float]]) -> None:
+    def add_metrics(self, run_id: str, points: Sequence[tuple[str, int, float, float]]) -> None:
         """Stores (key, step, value, timestamp) points and folds them into each key's summary."""
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO metrics (run_id, key, step, value, timestamp) VALUES (?, ?, ?, ?, ?)",
@@ -137,7 +137,7 @@ class TrackingTables(Database):
 
     # -- search -----------------------------------------------------------------------------------------
 
-    def search_runs(self, projects: list[str] | None, where: Node | None, sort: list[SortKey], limit: int) -> list[str]:
+    def search_runs(self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int) -> list[str]:
         """Ids of the runs matching `where`, ordered by `sort` (newest first by default)."""
         sql, params = _Compiler().select(projects, where, sort, limit)
         return [r[0] for r in self._pairs(sql, params)]
@@ -162,7 +162,7 @@ class _Compiler:
         self.required: set[Field] = set()
 
     def select(
-        self, projects: list[str] | None, where: Node | None, sort: list[SortKey], limit: int
+        self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int
     ) -> tuple[str, list[Any]]:
         top = [where] if isinstance(where, Condition) else list(where.items) if where and where.op == "AND" else []
         self.required = {c.field for c in top if isinstance(c, Condition) and c.field.namespace}
@@ -171,7 +171,7 @@ class _Compiler:
             clauses.append(f"r.project IN ({','.join('?' * len(projects)) or 'NULL'})")
             self.params.extend(projects)
         if where is not None:
-            clauses.append(self.node(where))
+            clauses.append(self.expr(where))
         order = [
             f"{self.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
             for k in sort
@@ -183,10 +183,10 @@ class _Compiler:
         )
         return sql, [*self.join_params, *self.params, limit]
 
-    def node(self, node: Node) -> str:
-        if isinstance(node, Condition):
-            return self.condition(node)
-        return "(" + f" {node.op} ".join(self.node(n) for n in node.items) + ")"
+    def expr(self, e: Expr) -> str:
+        if isinstance(e, Condition):
+            return self.condition(e)
+        return "(" + f" {e.op} ".join(self.expr(x) for x in e.items) + ")"
 
     def column(self, f: Field, numeric: bool) -> str:
         if not f.namespace:

@@ -1,10 +1,17 @@
-"""The `kiln` command line."""
+"""The `kiln` command line.
+
+It starts fast by importing only what the command line in hand needs. `kiln --version` and `kiln --help`
+come from the table below without importing any command's module; a command imports its own module, whose
+top level holds only its argparse registration (the client, grpc, rich and the rest are imported inside the
+functions that use them). tests/cli/test_startup.py keeps both true.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import kiln
 from kiln.core.errors import KilnError
@@ -20,11 +27,49 @@ first steps:
 every listing takes --json; errors exit non-zero with one line saying what to do.
 """
 
+# Every top-level command in `kiln --help` order: its name, its one-line help (as its module registers it),
+# and the module under kiln.cli whose register() adds it. A module's commands are contiguous here.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("up", "run Kiln on this machine: coordinator + local agent, signed in", "up"),
+    ("coordinator", "run the coordinator (the system of record)", "coordinator"),
+    ("login", "sign in to a coordinator, pinning its CA", "auth"),
+    ("logout", "revoke this sign-in's token and forget it", "auth"),
+    ("whoami", "show who you are signed in as, and where", "auth"),
+    ("project", "create projects and manage who may use them", "projects"),
+    ("push", "snapshot a folder into a project, uploading only what the project lacks", "snapshots"),
+    ("pull", "restore a snapshot into a new folder, exactly", "snapshots"),
+    ("snapshots", "list a project's snapshots, newest first", "snapshots"),
+    ("diff", "paths added, removed and changed between two snapshots", "snapshots"),
+    ("run", "push the working folder and run a command on the cluster", "runs"),
+    ("runs", "list or search runs, newest first", "runs"),
+    ("logs", "a run's output", "runs"),
+    ("cancel", "cancel a run (SIGTERM, a grace period, then SIGKILL)", "runs"),
+    ("metrics", "a run's metric histories (downsampled on the coordinator)", "records"),
+    ("compare", "runs side by side: params, final metrics, inputs, environment", "records"),
+    ("datasets", "a project's datasets and their versions", "records"),
+    ("dataset", "named, versioned snapshots used as run inputs", "records"),
+    ("model", "the model registry: versions, aliases, approvals", "records"),
+    ("comment", "comment on a run, snapshot, dataset or model version", "records"),
+    ("comments", "the comments on an entity", "records"),
+    ("lineage", "what an entity came from and what came of it", "records"),
+    ("nodes", "the compute nodes, their state, capacity and runs", "nodes"),
+    ("node", "manage compute nodes (admins)", "nodes"),
+    ("agent", "run the node agent: enrol once with a join token, then take work", "nodes"),
+    ("user", "manage users (admins)", "admin"),
+    ("token", "API tokens for automation", "admin"),
+    ("audit", "the tamper-evident audit log (admins)", "admin"),
+    ("desktop", "open the Kiln desktop app", "desktop"),
+    ("tray", "the admin tray (IT): cluster health, nodes, join tokens, the admin window", "desktop"),
+    ("doctor", "check this workstation or node and say what is wrong", "ops"),  # [ops]
+    ("admin", "maintenance of a coordinator's data folder (run on its host)", "ops"),  # [ops] admin gc
+)
+MODULE_OF = {name: module for name, _, module in COMMANDS}
 
-def build_parser() -> argparse.ArgumentParser:
-    from kiln.cli import admin, auth, coordinator, desktop, nodes, projects, records, runs, snapshots, up
-    from kiln.cli.ops import register as register_ops  # [ops]
 
+def build_parser(modules: Collection[str] | None = None, listing: bool = True) -> argparse.ArgumentParser:
+    """The command line, with every command's module registered (`modules` None), or only those named in
+    `modules`; the others then appear by name and one-line help, which is all `kiln --help` shows of them,
+    or (`listing` False, where no top-level help can be printed) not at all."""
     parser = argparse.ArgumentParser(
         prog="kiln",
         description="Kiln: reproducible data science on your own machines.",
@@ -33,10 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kiln {kiln.__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (up, coordinator, auth, projects, snapshots, runs, records, nodes, admin, desktop):
-        module.register(sub)
-    register_ops(sub)  # [ops] doctor, admin gc
+    registered: set[str] = set()
+    for name, help_text, module in COMMANDS:
+        if modules is None or module in modules:
+            if module not in registered:
+                registered.add(module)
+                importlib.import_module(f"kiln.cli.{module}").register(sub)
+        elif listing:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
+    """Only what this command line can use. The top level takes no values, so the first word is the command:
+    only its module is imported. The top-level listing is built only where it can be printed, that is
+    unless the command (or --version) comes first."""
+    first = argv[0] if argv else ""
+    if first in MODULE_OF:
+        return build_parser({MODULE_OF[first]}, listing=False)
+    if first == "--version":
+        return build_parser((), listing=False)
+    word = next((arg for arg in argv if not arg.startswith("-")), "")
+    return build_parser({MODULE_OF[word]} if word in MODULE_OF else ())
 
 
 def _join_signed_values(argv: list[str]) -> list[str]:
@@ -52,8 +115,9 @@ def _join_signed_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_join_signed_values(list(sys.argv[1:] if argv is None else argv)))
+    words = _join_signed_values(list(sys.argv[1:] if argv is None else argv))
+    parser = _parser_for(words)
+    args = parser.parse_args(words)
     func = getattr(args, "func", None)
     if func is None:
         (getattr(args, "group_parser", None) or parser).print_help(sys.stderr)

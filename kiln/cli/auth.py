@@ -8,11 +8,7 @@ from typing import Any
 from kiln.cli.common import add_json, ask, command, read_secret
 from kiln.cli.output import emit_json, info, warn, when
 from kiln.cli.session import connect
-from kiln.client import Client
-from kiln.config import Profile, forget_token, load_profile, save_profile, store_token
 from kiln.core.errors import InvalidArgument, KilnError, PermissionDenied
-from kiln.core.hashing import normalize_fingerprint
-from kiln.pinning import presented_ca
 
 
 def register(sub: Any) -> None:
@@ -36,6 +32,10 @@ def register(sub: Any) -> None:
 
 
 def _trusted_ca(address: str, expected: str | None) -> tuple[bytes, str]:
+    from kiln.config import load_profile
+    from kiln.core.hashing import normalize_fingerprint
+    from kiln.pinning import presented_ca
+
     ca = presented_ca(address)
     if expected:
         try:
@@ -65,6 +65,9 @@ def _trusted_ca(address: str, expected: str | None) -> tuple[bytes, str]:
 
 
 def login(args: argparse.Namespace) -> int:
+    from kiln.client import Client
+    from kiln.config import Profile, save_profile, store_token
+
     if args.password_stdin and args.token_stdin:
         raise InvalidArgument("use either --password-stdin or --token-stdin, not both")
     ca_pem, fp = _trusted_ca(args.address, args.fingerprint)
@@ -88,6 +91,8 @@ def login(args: argparse.Namespace) -> int:
 
 
 def logout(args: argparse.Namespace) -> int:
+    from kiln.config import forget_token, load_profile
+
     profile = load_profile()
     try:
         with connect() as client:
@@ -100,6 +105,8 @@ def logout(args: argparse.Namespace) -> int:
 
 
 def whoami(args: argparse.Namespace) -> int:
+    from kiln.config import load_profile
+
     profile = load_profile()
     with connect() as client:
         user, token = client.whoami()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,8 @@ def fingerprint(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from kiln.coordinator.context import CoordinatorConfig, open_coordinator
     from kiln.coordinator.server import Serving, serve_until_signalled
 

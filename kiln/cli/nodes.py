@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import threading
@@ -35,6 +36,9 @@ def register(sub: Any) -> None:
         p.set_defaults(drain=drain)
     p = command(g, "remove", "forget a node; its certificate stops working", remove)
     p.add_argument("name")
+    p = command(g, "quarantine", "reports from nodes that could not be applied, set aside", quarantine)
+    p.add_argument("name", nargs="?", default="", help="one node (default: every node)")
+    add_json(p)
     register_node_commands(g)  # [ops] add, uninstall (over SSH)
 
     p = command(sub, "agent", "run the node agent: enrol once with a join token, then take work", agent)
@@ -85,6 +89,7 @@ def node_dict(n: Node) -> dict[str, object]:
         "runs": list(n.runs),
         "last_seen": when(n.last_seen) or None,
         "version": n.version or None,
+        "quarantined": n.quarantined,
     }
 
 
@@ -110,6 +115,23 @@ def list_nodes(args: argparse.Namespace) -> int:
                 for n in found
             ],
             "no nodes yet: make a join token (kiln node token create) and start kiln agent on a node",
+        )
+        for n in found:
+            if n.quarantined:
+                print(f"{n.name}: {n.quarantined} report(s) set aside; see kiln node quarantine {n.name}")
+    return 0
+
+
+def quarantine(args: argparse.Namespace) -> int:
+    with connect() as client:
+        found = client.list_quarantined(args.name)
+    if args.json:
+        emit_json([{**dataclasses.asdict(q), "time": when(q.time)} for q in found])
+    else:
+        table(
+            ["NODE", "SEQ", "KIND", "FAILURES", "TIME", "ERROR"],
+            [(q.node, q.seq, q.kind, q.failures, when(q.time), q.error.splitlines()[0][:100]) for q in found],
+            "no reports set aside",
         )
     return 0
 

@@ -9,7 +9,6 @@ which also works for a host that is gone. `kiln node uninstall USER@HOST` is the
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +166,8 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def node_add(args: argparse.Namespace) -> int:
+    import tempfile
+
     _need_paramiko()
     from kiln.cli.nodes import parse_labels
     from kiln.cli.session import connect as coordinator

@@ -8,9 +8,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from kiln.core import clock
 
 
@@ -22,6 +19,9 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "n
     if not rows:
         print(empty)
         return
+    from rich.console import Console  # imported here: `--json` and a bare command line never pay for rich
+    from rich.table import Table
+
     t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for c in columns:
         t.add_column(c)

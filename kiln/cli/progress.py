@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import sys
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from kiln.sync.progress import Reporter, Silent
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class RichReporter:
     def __init__(self) -> None:
+        # rich is imported only when a bar is shown: at a terminal, and not for --json.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description:>11}"),
             BarColumn(),

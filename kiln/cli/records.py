@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -18,7 +19,6 @@ from kiln.cli.session import cache_dir, connect
 from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import ModelVersion, RunRecord
-from kiln.sync.push import push
 
 
 def _project(p: argparse.ArgumentParser) -> None:
@@ -127,17 +127,21 @@ def metrics(args: argparse.Namespace) -> int:
         emit_json(
             [
                 {
-                    "key": k,
-                    "total_points": total,
-                    "points": [{"step": s, "value": _number(v), "timestamp": t} for s, v, t in pts],
+                    "key": m.key,
+                    "total_points": m.total_points,
+                    "points": [{"step": s, "value": _number(v), "timestamp": t} for s, v, t in m.points],
                 }
-                for k, total, pts in found
+                for m in found
             ]
         )
     else:
         table(
             ["KEY", "POINTS", "SHOWN", "LAST STEP", "LAST VALUE"],
-            [(k, total, len(pts), pts[-1][0] if pts else "", pts[-1][1] if pts else "") for k, total, pts in found],
+            [
+                (m.key, m.total_points, len(m.points), m.points[-1][0] if m.points else "",
+                 m.points[-1][1] if m.points else "")
+                for m in found
+            ],
             "no metrics logged",
         )
     return 0
@@ -211,6 +215,8 @@ def dataset_create(args: argparse.Namespace) -> int:
     project = _need_project(args)
     if not args.path.is_dir():
         raise InvalidArgument(f"{args.path} is not a folder")
+    from kiln.sync.push import push
+
     with connect() as client:
         snap = push(
             client, args.path.resolve(), project, f"dataset {args.name}", cache_dir(), reporter_for(args.json)
@@ -263,38 +269,37 @@ def model_register(args: argparse.Namespace) -> int:
 def model_list(args: argparse.Namespace) -> int:
     with connect() as client:
         found = client.list_models(_need_project(args))
-    data = [{"name": m.name, "versions": len(m.versions), "aliases": dict(m.aliases)} for m in found]
     if args.json:
-        emit_json(data)
+        emit_json([{"name": m.name, "versions": len(m.versions), "aliases": m.aliases} for m in found])
     else:
         table(
             ["NAME", "VERSIONS", "ALIASES"],
-            [(d["name"], d["versions"], " ".join(f"{a}=v{v}" for a, v in sorted(d["aliases"].items()))) for d in data],
+            [(m.name, len(m.versions), " ".join(f"{a}=v{v}" for a, v in sorted(m.aliases.items()))) for m in found],
             "no models registered",
-        )  # type: ignore[union-attr]
+        )
     return 0
 
 
 def model_show(args: argparse.Namespace) -> int:
     with connect() as client:
-        versions, aliases, approvals = client.model_versions(_need_project(args), args.name)
+        model = client.get_model(_need_project(args), args.name)
         requests = client.alias_requests(args.project, args.name)
     if args.json:
         emit_json(
             {
                 "name": args.name,
-                "aliases": aliases,
-                "required_approvals": approvals,
-                "versions": [_version_dict(v) for v in versions],
+                "aliases": model.aliases,
+                "required_approvals": model.required_approvals,
+                "versions": [_version_dict(v) for v in model.versions],
                 "requests": [_request_dict(r) for r in requests],
             }
         )
     else:
         table(
             ["VERSION", "ALIASES", "RUN", "PATH", "CREATED"],
-            [(v.version, ",".join(v.aliases), v.run_id, v.path, when(v.created_at)) for v in versions],
+            [(v.version, ",".join(v.aliases), v.run_id, v.path, when(v.created_at)) for v in model.versions],
         )
-        print(f"production needs {approvals} approval(s)")
+        print(f"production needs {model.required_approvals} approval(s)")
     return 0
 
 
@@ -346,14 +351,11 @@ def model_history(args: argparse.Namespace) -> int:
     with connect() as client:
         moves = client.alias_history(_need_project(args), args.name, at)
     if args.json:
-        emit_json([{**m, "time": when(float(m["time"]))} for m in moves])  # type: ignore[arg-type]
+        emit_json([{**dataclasses.asdict(m), "time": when(m.time)} for m in moves])
     else:
         table(
             ["ALIAS", "VERSION", "TIME", "BY", "REQUEST"],
-            [
-                (m["alias"], m["version"], when(float(m["time"])), m["actor"], m["request_id"])  # type: ignore[arg-type]
-                for m in moves
-            ],
+            [(m.alias, m.version, when(m.time), m.actor, m.request_id) for m in moves],
             "no alias was set by then" if at else "no alias moves yet",
         )
     return 0
@@ -404,9 +406,7 @@ def lineage_cmd(args: argparse.Namespace) -> int:
         g = client.lineage(args.entity, direction, args.depth)
     if args.dot:
         sys.stdout.write(
-            lineage.to_dot(
-                g.root, [(n.id, n.label) for n in g.nodes], [lineage.Edge(e.src, e.dst, e.relation) for e in g.edges]
-            )
+            lineage.to_dot(g.root, [(n.id, n.label) for n in g.nodes], list(g.edges))
         )
     elif args.json:
         emit_json(

@@ -6,17 +6,18 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.cli.common import add_json, command
 from kiln.cli.output import emit_json, info, table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
-from kiln.client import Client
 from kiln.core.errors import InvalidArgument
 from kiln.core.runs import Priority, Resources, Run, RunSpec
 from kiln.core.units import parse_size
-from kiln.sync.push import push
+
+if TYPE_CHECKING:
+    from kiln.client import Client
 
 SEARCH_HELP = """\
 filter language: params.NAME, metrics.NAME (last value), tags.NAME, state, user, node, id, created_at,
@@ -149,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     with connect() as client:
         snapshot = args.snapshot
         if not snapshot:
+            from kiln.sync.push import push
+
             snapshot = push(
                 client,
                 args.path.resolve(),

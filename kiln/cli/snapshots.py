@@ -14,8 +14,6 @@ from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
 from kiln.core.manifest import diff as manifest_diff
 from kiln.core.units import format_bytes
-from kiln.sync.pull import pull as pull_snapshot
-from kiln.sync.push import push as push_folder
 
 
 def _project(p: argparse.ArgumentParser, required: bool) -> None:
@@ -50,6 +48,8 @@ def register(sub: Any) -> None:
 
 
 def push(args: argparse.Namespace) -> int:
+    from kiln.sync.push import push as push_folder
+
     root = args.path.resolve()
     if not root.is_dir():
         raise InvalidArgument(f"{args.path} is not a folder")
@@ -66,6 +66,8 @@ def push(args: argparse.Namespace) -> int:
 
 
 def pull(args: argparse.Namespace) -> int:
+    from kiln.sync.pull import pull as pull_snapshot
+
     with connect() as client:
         snap, entries = pull_snapshot(client, args.snapshot, args.dest, args.project or "", reporter_for(args.json))
     data = {

@@ -13,8 +13,6 @@ from typing import Any
 from kiln.cli.common import command
 from kiln.cli.coordinator import default_data_dir
 from kiln.cli.output import add_logging_options, info, setup_logging, warn
-from kiln.client import Client
-from kiln.config import Profile, load_profile, load_token, save_profile, store_token
 from kiln.core import defaults
 from kiln.core.errors import KilnError
 from kiln.core.permissions import Principal
@@ -38,6 +36,9 @@ def register(sub: Any) -> None:
 
 def _sign_in(address: str, ca_pem: bytes, fingerprint: str, password: str | None) -> None:
     """Leaves this KILN_HOME's CLI signed in as the admin (first start) or checks it still is."""
+    from kiln.client import Client
+    from kiln.config import Profile, load_profile, load_token, save_profile, store_token
+
     if password is not None:
         with Client(address, ca_pem) as anonymous:
             token = anonymous.login(defaults.BOOTSTRAP_ADMIN, password, "kiln-up")[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kiln.core.errors import InvalidArgument
 
 KINDS = ("run", "snapshot", "dataset", "model")
-_VERSIONED = re.compile(r"^(?P<project>[a-z0-9][a-z0-9._-]*)/(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<version>\d+)$")
+_VERSIONED = re.compile(r"(?P<project>[a-z0-9][a-z0-9._-]*)/(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<version>\d+)")
 MAX_DEPTH = 50
 
 
@@ -46,7 +46,7 @@ def split(entity: str) -> tuple[str, str]:
     """(kind, rest) of a typed id; bare run ids (r-…) and snapshot ids (hex) are accepted too."""
     kind, sep, rest = entity.partition(":")
     if sep and kind in KINDS and rest:
-        if kind in ("dataset", "model") and not _VERSIONED.match(rest):
+        if kind in ("dataset", "model") and not _VERSIONED.fullmatch(rest):
             raise InvalidArgument(f"{entity!r}: a {kind} version is {kind}:PROJECT/NAME@VERSION")
         return kind, rest
     if entity.startswith("r-"):
@@ -57,7 +57,7 @@ def split(entity: str) -> tuple[str, str]:
 
 
 def versioned(rest: str) -> tuple[str, str, int]:
-    m = _VERSIONED.match(rest)
+    m = _VERSIONED.fullmatch(rest)
     if not m:
         raise InvalidArgument(f"{rest!r} is not PROJECT/NAME@VERSION")
     return m["project"], m["name"], int(m["version"])
@@ -99,3 +99,25 @@ def to_dot(root: str, nodes: Iterable[tuple[str, str]], edges: Iterable[Edge]) -
 
 def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True)
+class Entity:
+    """What an entity id names, for people: its kind, the project it belongs to, and a short label."""
+
+    id: str  # canonical typed id
+    kind: str
+    project: str
+    label: str
+
+
+@dataclass(frozen=True)
+class LineageGraph:
+    """The part of the lineage graph around `root` that a walk reached."""
+
+    root: str
+    nodes: tuple[Entity, ...]
+    edges: tuple[Edge, ...]
+
+    def node(self, entity_id: str) -> Entity | None:
+        return next((n for n in self.nodes if n.id == entity_id), None)

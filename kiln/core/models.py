@@ -88,6 +88,27 @@ class Node:
     created_at: float = 0.0
     version: str = ""
     runs: tuple[str, ...] = ()
+    quarantined: int = 0  # messages from this node set aside because they could not be applied
+
+
+@dataclass(frozen=True)
+class NodeCertificate:
+    """What enrolment gives a node: its name, the certificate the coordinator signed, the CA to pin, and
+    the port agents connect to."""
+
+    name: str
+    certificate_pem: bytes
+    ca_pem: bytes
+    agent_port: int
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a coordinator says about itself before anyone signs in."""
+
+    version: str
+    ca_fingerprint: str
+    agent_port: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,28 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
+class Model:
+    """A registered model: its versions, where its aliases point, and what moving production takes."""
+
+    project: str
+    name: str
+    versions: tuple[ModelVersion, ...] = ()
+    aliases: dict[str, int] = field(default_factory=dict)  # alias -> version
+    required_approvals: int = 0  # validator approvals the project requires to move production
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One move of a model's alias, as the registry recorded it."""
+
+    alias: str
+    version: int
+    time: float
+    actor: str
+    request_id: str = ""  # the approved request behind a production move
+
+
+@dataclass(frozen=True)
 class AliasRequest:
     id: str
     project: str
@@ -161,3 +204,12 @@ class RunRecord:
     models: list[tuple[str, str, str]]
     inputs: list[str]
     environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One metric of a run: how many points it has, and at most the requested number of them."""
+
+    key: str
+    total_points: int
+    points: tuple[tuple[int, float, float], ...]  # step, value, timestamp

@@ -13,6 +13,7 @@ group. Sort keys are fields, comma-separated, with a leading '-' for descending 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ ATTRIBUTES = frozenset({"state", "user", "node", "id", "created_at", "started_at
 NAMESPACES = frozenset({"params", "metrics", "tags"})
 OPERATORS = {"=": "=", "==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "like": "LIKE"}
 MAX_CONDITIONS = 20
+MAX_NESTING = 20  # parentheses deep; past it a filter would exhaust the parser's recursion
 
 _TOKEN = re.compile(
     r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op><=|>=|==|!=|=|<|>)|(?P<paren>[()])|(?P<word>[^\s()<>=!'"]+))"""
@@ -47,10 +49,10 @@ class Condition:
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # AND / OR
-    items: tuple[Node, ...]
+    items: tuple[Expr, ...]
 
 
-Node = Condition | BoolOp
+Expr = Condition | BoolOp  # a parsed filter: one condition, or and/or over sub-expressions
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class _Parser:
         self.tokens = _tokens(text)
         self.pos = 0
         self.conditions = 0
+        self.nesting = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -99,34 +102,38 @@ class _Parser:
         self.pos += 1
         return token
 
-    def parse(self) -> Node:
-        node = self.disjunction()
+    def parse(self) -> Expr:
+        expr = self.disjunction()
         if self.peek() is not None:
             raise InvalidArgument(f"unexpected {self.peek()[1]!r} in the filter")  # type: ignore[index]
-        return node
+        return expr
 
-    def disjunction(self) -> Node:
+    def disjunction(self) -> Expr:
         items = [self.conjunction()]
         while (t := self.peek()) and t[0] == "word" and t[1].lower() == "or":
             self.take()
             items.append(self.conjunction())
         return items[0] if len(items) == 1 else BoolOp("OR", tuple(items))
 
-    def conjunction(self) -> Node:
+    def conjunction(self) -> Expr:
         items = [self.primary()]
         while (t := self.peek()) and t[0] == "word" and t[1].lower() == "and":
             self.take()
             items.append(self.primary())
         return items[0] if len(items) == 1 else BoolOp("AND", tuple(items))
 
-    def primary(self) -> Node:
+    def primary(self) -> Expr:
         kind, text = self.take()
         if kind == "paren" and text == "(":
-            node = self.disjunction()
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise InvalidArgument(f"a filter may nest parentheses at most {MAX_NESTING} deep")
+            expr = self.disjunction()
             if self.peek() != ("paren", ")"):
                 raise InvalidArgument("a '(' in the filter is not closed")
             self.take()
-            return node
+            self.nesting -= 1
+            return expr
         if kind != "word":
             raise InvalidArgument(f"expected a field, found {text!r}")
         field = parse_field(text)
@@ -147,12 +154,14 @@ def _value(kind: str, text: str) -> str | float:
     if kind == "str":
         return text[1:-1]
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return text
+    # nan, inf, infinity are words: the store keeps no non-finite numbers, so as numbers they never match
+    return number if math.isfinite(number) else text
 
 
-def parse_filter(text: str) -> Node | None:
+def parse_filter(text: str) -> Expr | None:
     return _Parser(text).parse() if text.strip() else None
 
 

@@ -126,20 +126,3 @@ class LogChunk:
     stream: str  # stdout or stderr
     data: bytes
     time: float
-
-
-@dataclass
-class TrackBatch:
-    """One SDK batch as the agent forwarded it."""
-
-    run_id: str
-    attempt: int
-    pid: int
-    seq: int
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[tuple[str, int, float, float]] = field(default_factory=list)  # key, step, value, timestamp
-    artifacts: list[str] = field(default_factory=list)
-    datasets: list[str] = field(default_factory=list)
-    models: list[tuple[str, str, str]] = field(default_factory=list)  # path, name, flavor
-    environment: dict[str, str] = field(default_factory=dict)

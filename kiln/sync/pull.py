@@ -6,20 +6,20 @@ blob has arrived and matched its digest, so a failed pull leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
-import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import BinaryIO
 
 from kiln.client import Client
+from kiln.core.atomic import building
 from kiln.core.errors import AlreadyExists, InvalidArgument
+from kiln.core.hashing import BlobCheck
 from kiln.core.manifest import Entry, validate
 from kiln.core.models import Snapshot
 from kiln.core.paths import check_symlink_target
+from kiln.core.verified import VerifiedWriter
 from kiln.sync.progress import Reporter, Silent
 
 
@@ -31,17 +31,10 @@ def pull(
     entries = validate(entries)  # never trust a manifest that crossed the wire
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise AlreadyExists(f"{dest} exists and is not empty; pull into a new or empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.kiln-pull-", dir=dest.parent))
     try:
-        reporter.phase("downloading", sum(e.size for e in entries if e.has_blob))
-        materialize(client, snap.project, entries, work, reporter)
-        if dest.exists():
-            dest.rmdir()
-        work.rename(dest)
-    except BaseException:
-        _remove_tree(work)
-        raise
+        with building(dest, tag="kiln-pull") as work:
+            reporter.phase("downloading", sum(e.size for e in entries if e.has_blob))
+            materialize(client, snap.project, entries, work, reporter)
     finally:
         reporter.done()
     return snap, entries
@@ -76,33 +69,39 @@ def materialize(
 
 
 class _BlobWriter:
-    """Writes one blob to the first path that holds it, verifies it, then copies it to the others."""
+    """Writes one blob to the first file that holds it (or keeps it in memory when only symlinks do),
+    verified as it arrives, then copies it to the other files and makes the links."""
 
     def __init__(self, root: Path, digest: str, entries: list[Entry]) -> None:
         self.root, self.digest, self.entries = root, digest, entries
-        self.hash = hashlib.sha256()
-        self.data: list[bytes] = []  # symlink targets are kept in memory
-        first = next((e for e in entries if e.kind == "file"), None)
         for e in entries:
             (root / e.path).parent.mkdir(parents=True, exist_ok=True)
-        self.file: BinaryIO | None = open(root / first.path, "xb") if first else None  # noqa: SIM115
-        self.first = first
+
+        def corrupted(actual: str) -> InvalidArgument:
+            return InvalidArgument(
+                f"blob {digest[:12]} arrived corrupted (content hashes to {actual[:12]}); nothing was written, "
+                "pull again"
+            )
+
+        self.first = next((e for e in entries if e.kind == "file"), None)
+        self.file = (
+            VerifiedWriter(digest, root / self.first.path, durable=False, mismatch=corrupted) if self.first else None
+        )
+        self.check = BlobCheck(digest, mismatch=corrupted)  # for symlink targets, kept in memory
+        self.data: list[bytes] = []
 
     def write(self, data: bytes) -> None:
-        self.hash.update(data)
         if self.file:
             self.file.write(data)
         else:
+            self.check.update(data)
             self.data.append(data)
 
     def finish(self) -> None:
         if self.file:
-            self.file.close()
-        if self.hash.hexdigest() != self.digest:
-            raise InvalidArgument(
-                f"blob {self.digest[:12]} arrived corrupted (content hashes to "
-                f"{self.hash.hexdigest()[:12]}); nothing was written, pull again"
-            )
+            self.file.finish()
+        else:
+            self.check.verify()
         target = b"".join(self.data)
         for e in self.entries:
             path = self.root / e.path
@@ -117,11 +116,3 @@ class _BlobWriter:
                 assert self.first is not None
                 shutil.copyfile(self.root / self.first.path, path)
             os.chmod(path, stat.S_IMODE(e.mode))
-
-
-def _remove_tree(path: Path) -> None:
-    def make_writable(func, p, _exc):  # type: ignore[no-untyped-def]
-        os.chmod(os.path.dirname(p), 0o700)
-        func(p)
-
-    shutil.rmtree(path, onerror=make_writable)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import os
 import time
@@ -16,7 +15,7 @@ from typing import BinaryIO
 from kiln.client import Client
 from kiln.core.blobparts import BlobPart, pack
 from kiln.core.errors import FailedPrecondition, KilnError, NotFound
-from kiln.core.hashing import sha256_bytes, sha256_file
+from kiln.core.hashing import BlobCheck, sha256_bytes, sha256_file
 from kiln.core.manifest import Entry, manifest_id
 from kiln.core.models import Snapshot
 from kiln.sync.progress import Reporter, Silent
@@ -71,25 +70,29 @@ class Scan:
         e = self.sources[digest]
         if e.is_link:
             return io.BytesIO(e.link_target.encode("utf-8", "surrogateescape"))
-        return _Checked(os.path.join(self.root, e.path), e, digest)  # type: ignore[return-value]
+        return _Checked(os.path.join(self.root, e.path), e, digest)
 
 
 class _Checked(io.FileIO):
+    """A file read for upload, checked as it is read against what the scan found (its size and digest)."""
+
     def __init__(self, path: str, entry: LocalEntry, digest: str) -> None:
         super().__init__(path, "rb")
-        self.entry, self.digest, self.hash, self.count = entry, digest, hashlib.sha256(), 0
+        self.entry = entry
+        self.check = BlobCheck(digest, expected_size=entry.size, mismatch=self._changed)
 
     def read(self, size: int | None = -1) -> bytes:
         data = super().read(size) or b""
-        self.hash.update(data)
-        self.count += len(data)
-        ended = not data or self.count >= self.entry.size
-        if ended and (self.count != self.entry.size or self.hash.hexdigest() != self.digest):
-            raise FailedPrecondition(
-                f"{self.entry.path!r} changed while it was being pushed; push again, or add it to "
-                ".kilnignore if it is always being written"
-            )
+        self.check.update(data)
+        if not data or self.check.size >= self.entry.size:
+            self.check.verify()
         return data
+
+    def _changed(self, _actual: str) -> FailedPrecondition:
+        return FailedPrecondition(
+            f"{self.entry.path!r} changed while it was being pushed; push again, or add it to "
+            ".kilnignore if it is always being written"
+        )
 
 
 def _hash_local(root: str, e: LocalEntry) -> str:

@@ -23,11 +23,9 @@ _sym_db = _symbol_database.Default()
 
 
 from kiln.proto.v1 import common_pb2 as kiln_dot_proto_dot_v1_dot_common__pb2
-from kiln.proto.v1 import runs_pb2 as kiln_dot_proto_dot_v1_dot_runs__pb2
-from kiln.proto.v1 import tracking_pb2 as kiln_dot_proto_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/nodes.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\x1a\x18kiln/proto/v1/runs.proto\x1a\x1ckiln/proto/v1/tracking.proto\";\n\x16\x43reateJoinTokenRequest\x12\x0c\n\x04uses\x18\x01 \x01(\r\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\"H\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0c\n\x04uses\x18\x03 \x01(\r\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"\x7f\n\x03Gpu\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x13\n\x0butilization\x18\x04 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x05 \x01(\x01\x12\x15\n\rtemperature_c\x18\x06 \x01(\x01\"\xd6\x01\n\tInventory\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x03 \x01(\x04\x12\x1a\n\x04gpus\x18\x04 \x03(\x0b\x32\x0c.kiln.v1.Gpu\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x06 \x01(\x04\x12\x17\n\x0f\x64isk_free_bytes\x18\x07 \x01(\x04\x12\x16\n\x0e\x64river_version\x18\x08 \x01(\t\x12\x14\n\x0c\x63uda_version\x18\t \x01(\t\"\xdb\x02\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12)\n\x06labels\x18\x03 \x03(\x0b\x32\x19.kiln.v1.Node.LabelsEntry\x12-\n\x08runtimes\x18\x04 \x03(\x0b\x32\x1b.kiln.v1.Node.RuntimesEntry\x12%\n\tinventory\x18\x05 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12\x0f\n\x07\x64rained\x18\x06 \x01(\x08\x12\x11\n\tlast_seen\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x0f\n\x07version\x18\t \x01(\t\x12\x0c\n\x04runs\x18\n \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x08NodeList\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.kiln.v1.Node\"\x17\n\x07NodeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0fSetDrainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"\xa5\x01\n\rEnrollRequest\x12\x12\n\njoin_token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x03 \x01(\x0c\x12\x32\n\x06labels\x18\x04 \x03(\x0b\x32\".kiln.v1.EnrollRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x0b\x45nrollReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\x0c\x12\x12\n\nagent_port\x18\x04 \x01(\r\"\xa8\x01\n\nAssignment\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x1e\n\x04spec\x18\x03 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12\x11\n\tgpu_uuids\x18\x05 \x03(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\'\n\x08\x64\x61tasets\x18\x07 \x03(\x0b\x32\x15.kiln.v1.DatasetMount\"?\n\x0c\x44\x61tasetMount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x10\n\x08snapshot\x18\x03 \x01(\t\"9\n\x07HeldRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\"\xa9\x02\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\x08runtimes\x18\x02 \x03(\x0b\x32\x1c.kiln.v1.Hello.RuntimesEntry\x12%\n\tinventory\x18\x03 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12*\n\x06labels\x18\x04 \x03(\x0b\x32\x1a.kiln.v1.Hello.LabelsEntry\x12\x1e\n\x04runs\x18\x05 \x03(\x0b\x32\x10.kiln.v1.HeldRun\x12\x0c\n\x04name\x18\x06 \x01(\t\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\tHeartbeat\x12%\n\tinventory\x18\x01 \x01(\x0b\x32\x12.kiln.v1.Inventory\"\x8a\x02\n\tRunUpdate\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x11\n\texit_code\x18\x05 \x01(\x11\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x17\n\x0foutput_snapshot\x18\x07 \x01(\t\x12\x0c\n\x04time\x18\x08 \x01(\x01\x12\x38\n\x0b\x65nvironment\x18\t \x03(\x0b\x32#.kiln.v1.RunUpdate.EnvironmentEntry\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x08LogBatch\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12!\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x11.kiln.v1.LogChunk\"\xe0\x01\n\x0c\x41gentMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x1f\n\x05hello\x18\x02 \x01(\x0b\x32\x0e.kiln.v1.HelloH\x00\x12\'\n\theartbeat\x18\x03 \x01(\x0b\x32\x12.kiln.v1.HeartbeatH\x00\x12(\n\nrun_update\x18\x04 \x01(\x0b\x32\x12.kiln.v1.RunUpdateH\x00\x12!\n\x04logs\x18\x05 \x01(\x0b\x32\x11.kiln.v1.LogBatchH\x00\x12$\n\x05track\x18\x06 \x01(\x0b\x32\x13.kiln.v1.TrackBatchH\x00\x42\x06\n\x04\x62ody\"F\n\x07Welcome\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x0f\n\x07\x64rained\x18\x03 \x01(\x08\"J\n\x06\x43\x61ncel\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07grace_s\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x16\n\x05\x44rain\x12\r\n\x05\x64rain\x18\x01 \x01(\x08\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"\xc9\x01\n\x12\x43oordinatorMessage\x12#\n\x07welcome\x18\x01 \x01(\x0b\x32\x10.kiln.v1.WelcomeH\x00\x12%\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x13.kiln.v1.AssignmentH\x00\x12!\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x0f.kiln.v1.CancelH\x00\x12\x1f\n\x05\x64rain\x18\x04 \x01(\x0b\x32\x0e.kiln.v1.DrainH\x00\x12\x1b\n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x0c.kiln.v1.AckH\x00\x42\x06\n\x04\x62ody2\xe3\x01\n\x05Nodes\x12\x46\n\x0f\x43reateJoinToken\x12\x1f.kiln.v1.CreateJoinTokenRequest\x1a\x12.kiln.v1.JoinToken\x12.\n\tListNodes\x12\x0e.kiln.v1.Empty\x1a\x11.kiln.v1.NodeList\x12\x33\n\x08SetDrain\x12\x18.kiln.v1.SetDrainRequest\x1a\r.kiln.v1.Node\x12-\n\nRemoveNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node2\x89\x01\n\x0c\x41gentGateway\x12\x36\n\x06\x45nroll\x12\x16.kiln.v1.EnrollRequest\x1a\x14.kiln.v1.EnrollReply\x12\x41\n\x07\x43onnect\x12\x15.kiln.v1.AgentMessage\x1a\x1b.kiln.v1.CoordinatorMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/nodes.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\";\n\x16\x43reateJoinTokenRequest\x12\x0c\n\x04uses\x18\x01 \x01(\r\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\"H\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0c\n\x04uses\x18\x03 \x01(\r\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"\x7f\n\x03Gpu\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x13\n\x0butilization\x18\x04 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x05 \x01(\x01\x12\x15\n\rtemperature_c\x18\x06 \x01(\x01\"\xd6\x01\n\tInventory\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x03 \x01(\x04\x12\x1a\n\x04gpus\x18\x04 \x03(\x0b\x32\x0c.kiln.v1.Gpu\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x06 \x01(\x04\x12\x17\n\x0f\x64isk_free_bytes\x18\x07 \x01(\x04\x12\x16\n\x0e\x64river_version\x18\x08 \x01(\t\x12\x14\n\x0c\x63uda_version\x18\t \x01(\t\"\xf0\x02\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12)\n\x06labels\x18\x03 \x03(\x0b\x32\x19.kiln.v1.Node.LabelsEntry\x12-\n\x08runtimes\x18\x04 \x03(\x0b\x32\x1b.kiln.v1.Node.RuntimesEntry\x12%\n\tinventory\x18\x05 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12\x0f\n\x07\x64rained\x18\x06 \x01(\x08\x12\x11\n\tlast_seen\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x0f\n\x07version\x18\t \x01(\t\x12\x0c\n\x04runs\x18\n \x03(\t\x12\x13\n\x0bquarantined\x18\x0b \x01(\r\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x08NodeList\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.kiln.v1.Node\"\x17\n\x07NodeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0fSetDrainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"}\n\x12QuarantinedMessage\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\r\x12\x0c\n\x04time\x18\x07 \x01(\x01\"?\n\x0eQuarantineList\x12-\n\x08messages\x18\x01 \x03(\x0b\x32\x1b.kiln.v1.QuarantinedMessage2\xa1\x02\n\x05Nodes\x12\x46\n\x0f\x43reateJoinToken\x12\x1f.kiln.v1.CreateJoinTokenRequest\x1a\x12.kiln.v1.JoinToken\x12.\n\tListNodes\x12\x0e.kiln.v1.Empty\x1a\x11.kiln.v1.NodeList\x12\x33\n\x08SetDrain\x12\x18.kiln.v1.SetDrainRequest\x1a\r.kiln.v1.Node\x12-\n\nRemoveNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node\x12<\n\x0fListQuarantined\x12\x10.kiln.v1.NodeRef\x1a\x17.kiln.v1.QuarantineListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,74 +36,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODE_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_NODE_RUNTIMESENTRY']._loaded_options = None
   _globals['_NODE_RUNTIMESENTRY']._serialized_options = b'8\001'
-  _globals['_ENROLLREQUEST_LABELSENTRY']._loaded_options = None
-  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_HELLO_RUNTIMESENTRY']._loaded_options = None
-  _globals['_HELLO_RUNTIMESENTRY']._serialized_options = b'8\001'
-  _globals['_HELLO_LABELSENTRY']._loaded_options = None
-  _globals['_HELLO_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._loaded_options = None
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_options = b'8\001'
-  _globals['_CREATEJOINTOKENREQUEST']._serialized_start=122
-  _globals['_CREATEJOINTOKENREQUEST']._serialized_end=181
-  _globals['_JOINTOKEN']._serialized_start=183
-  _globals['_JOINTOKEN']._serialized_end=255
-  _globals['_GPU']._serialized_start=257
-  _globals['_GPU']._serialized_end=384
-  _globals['_INVENTORY']._serialized_start=387
-  _globals['_INVENTORY']._serialized_end=601
-  _globals['_NODE']._serialized_start=604
-  _globals['_NODE']._serialized_end=951
-  _globals['_NODE_LABELSENTRY']._serialized_start=857
-  _globals['_NODE_LABELSENTRY']._serialized_end=902
-  _globals['_NODE_RUNTIMESENTRY']._serialized_start=904
-  _globals['_NODE_RUNTIMESENTRY']._serialized_end=951
-  _globals['_NODELIST']._serialized_start=953
-  _globals['_NODELIST']._serialized_end=993
-  _globals['_NODEREF']._serialized_start=995
-  _globals['_NODEREF']._serialized_end=1018
-  _globals['_SETDRAINREQUEST']._serialized_start=1020
-  _globals['_SETDRAINREQUEST']._serialized_end=1066
-  _globals['_ENROLLREQUEST']._serialized_start=1069
-  _globals['_ENROLLREQUEST']._serialized_end=1234
-  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_start=857
-  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_end=902
-  _globals['_ENROLLREPLY']._serialized_start=1236
-  _globals['_ENROLLREPLY']._serialized_end=1324
-  _globals['_ASSIGNMENT']._serialized_start=1327
-  _globals['_ASSIGNMENT']._serialized_end=1495
-  _globals['_DATASETMOUNT']._serialized_start=1497
-  _globals['_DATASETMOUNT']._serialized_end=1560
-  _globals['_HELDRUN']._serialized_start=1562
-  _globals['_HELDRUN']._serialized_end=1619
-  _globals['_HELLO']._serialized_start=1622
-  _globals['_HELLO']._serialized_end=1919
-  _globals['_HELLO_RUNTIMESENTRY']._serialized_start=904
-  _globals['_HELLO_RUNTIMESENTRY']._serialized_end=951
-  _globals['_HELLO_LABELSENTRY']._serialized_start=857
-  _globals['_HELLO_LABELSENTRY']._serialized_end=902
-  _globals['_HEARTBEAT']._serialized_start=1921
-  _globals['_HEARTBEAT']._serialized_end=1971
-  _globals['_RUNUPDATE']._serialized_start=1974
-  _globals['_RUNUPDATE']._serialized_end=2240
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_start=2190
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_end=2240
-  _globals['_LOGBATCH']._serialized_start=2242
-  _globals['_LOGBATCH']._serialized_end=2303
-  _globals['_AGENTMESSAGE']._serialized_start=2306
-  _globals['_AGENTMESSAGE']._serialized_end=2530
-  _globals['_WELCOME']._serialized_start=2532
-  _globals['_WELCOME']._serialized_end=2602
-  _globals['_CANCEL']._serialized_start=2604
-  _globals['_CANCEL']._serialized_end=2678
-  _globals['_DRAIN']._serialized_start=2680
-  _globals['_DRAIN']._serialized_end=2702
-  _globals['_ACK']._serialized_start=2704
-  _globals['_ACK']._serialized_end=2722
-  _globals['_COORDINATORMESSAGE']._serialized_start=2725
-  _globals['_COORDINATORMESSAGE']._serialized_end=2926
-  _globals['_NODES']._serialized_start=2929
-  _globals['_NODES']._serialized_end=3156
-  _globals['_AGENTGATEWAY']._serialized_start=3159
-  _globals['_AGENTGATEWAY']._serialized_end=3296
+  _globals['_CREATEJOINTOKENREQUEST']._serialized_start=66
+  _globals['_CREATEJOINTOKENREQUEST']._serialized_end=125
+  _globals['_JOINTOKEN']._serialized_start=127
+  _globals['_JOINTOKEN']._serialized_end=199
+  _globals['_GPU']._serialized_start=201
+  _globals['_GPU']._serialized_end=328
+  _globals['_INVENTORY']._serialized_start=331
+  _globals['_INVENTORY']._serialized_end=545
+  _globals['_NODE']._serialized_start=548
+  _globals['_NODE']._serialized_end=916
+  _globals['_NODE_LABELSENTRY']._serialized_start=822
+  _globals['_NODE_LABELSENTRY']._serialized_end=867
+  _globals['_NODE_RUNTIMESENTRY']._serialized_start=869
+  _globals['_NODE_RUNTIMESENTRY']._serialized_end=916
+  _globals['_NODELIST']._serialized_start=918
+  _globals['_NODELIST']._serialized_end=958
+  _globals['_NODEREF']._serialized_start=960
+  _globals['_NODEREF']._serialized_end=983
+  _globals['_SETDRAINREQUEST']._serialized_start=985
+  _globals['_SETDRAINREQUEST']._serialized_end=1031
+  _globals['_QUARANTINEDMESSAGE']._serialized_start=1033
+  _globals['_QUARANTINEDMESSAGE']._serialized_end=1158
+  _globals['_QUARANTINELIST']._serialized_start=1160
+  _globals['_QUARANTINELIST']._serialized_end=1223
+  _globals['_NODES']._serialized_start=1226
+  _globals['_NODES']._serialized_end=1515
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,11 @@ class NodesStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.FromString,
                 _registered_method=True)
+        self.ListQuarantined = channel.unary_unary(
+                '/kiln.v1.Nodes/ListQuarantined',
+                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.FromString,
+                _registered_method=True)
 
 
 class NodesServicer:
@@ -84,6 +89,13 @@ class NodesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQuarantined(self, request, context):
+        """Agent messages the coordinator could not apply after a few tries, kept for inspection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +118,11 @@ def add_NodesServicer_to_server(servicer, server):
                     servicer.RemoveNode,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.SerializeToString,
+            ),
+            'ListQuarantined': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantined,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,74 +243,8 @@ class Nodes:
             metadata,
             _registered_method=True)
 
-
-class AgentGatewayStub:
-    """Served on the coordinator's user port (Enroll, no certificate yet) and agent port (mutual TLS).
-    """
-
-    def __init__(self, channel):
-        """Constructor.
-
-        Args:
-            channel: A grpc.Channel.
-        """
-        self.Enroll = channel.unary_unary(
-                '/kiln.v1.AgentGateway/Enroll',
-                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollRequest.SerializeToString,
-                response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollReply.FromString,
-                _registered_method=True)
-        self.Connect = channel.stream_stream(
-                '/kiln.v1.AgentGateway/Connect',
-                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.AgentMessage.SerializeToString,
-                response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.CoordinatorMessage.FromString,
-                _registered_method=True)
-
-
-class AgentGatewayServicer:
-    """Served on the coordinator's user port (Enroll, no certificate yet) and agent port (mutual TLS).
-    """
-
-    def Enroll(self, request, context):
-        """Unauthenticated: exchanges a join token and a certificate request for a node certificate.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Connect(self, request_iterator, context):
-        """The one long-lived stream per agent. The node is whoever its client certificate names.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
-def add_AgentGatewayServicer_to_server(servicer, server):
-    rpc_method_handlers = {
-            'Enroll': grpc.unary_unary_rpc_method_handler(
-                    servicer.Enroll,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollRequest.FromString,
-                    response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollReply.SerializeToString,
-            ),
-            'Connect': grpc.stream_stream_rpc_method_handler(
-                    servicer.Connect,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.AgentMessage.FromString,
-                    response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.CoordinatorMessage.SerializeToString,
-            ),
-    }
-    generic_handler = grpc.method_handlers_generic_handler(
-            'kiln.v1.AgentGateway', rpc_method_handlers)
-    server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('kiln.v1.AgentGateway', rpc_method_handlers)
-
-
- # This class is part of an EXPERIMENTAL API.
-class AgentGateway:
-    """Served on the coordinator's user port (Enroll, no certificate yet) and agent port (mutual TLS).
-    """
-
     @staticmethod
-    def Enroll(request,
+    def ListQuarantined(request,
             target,
             options=(),
             channel_credentials=None,
@@ -306,36 +257,9 @@ class AgentGateway:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/kiln.v1.AgentGateway/Enroll',
-            kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollRequest.SerializeToString,
-            kiln_dot_proto_dot_v1_dot_nodes__pb2.EnrollReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Connect(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/kiln.v1.AgentGateway/Connect',
-            kiln_dot_proto_dot_v1_dot_nodes__pb2.AgentMessage.SerializeToString,
-            kiln_dot_proto_dot_v1_dot_nodes__pb2.CoordinatorMessage.FromString,
+            '/kiln.v1.Nodes/ListQuarantined',
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.FromString,
             options,
             channel_credentials,
             insecure,

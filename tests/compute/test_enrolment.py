@@ -12,7 +12,7 @@ from kiln.agent import identity
 from kiln.client import Client
 from kiln.core import jointoken
 from kiln.core.errors import AlreadyExists, InvalidArgument, PermissionDenied, Unavailable
-from kiln.proto.v1 import nodes_pb2
+from kiln.proto.v1 import link_pb2, link_pb2_grpc
 from tests.conftest import start_coordinator
 
 
@@ -66,8 +66,8 @@ def test_a_node_name_cannot_be_taken_twice(cluster):
 
 def _connect(ident, port):
     with Client(ident.agent_address(port), ident.ca_pem, node_identity=(ident.key_pem, ident.cert_pem)) as c:
-        hello = nodes_pb2.AgentMessage(hello=nodes_pb2.Hello(name=ident.name))
-        return next(iter(c.gateway.Connect(iter([hello]))))
+        hello = link_pb2.AgentMessage(hello=link_pb2.Hello(name=ident.name))
+        return next(iter(link_pb2_grpc.AgentGatewayStub(c.channel).Connect(iter([hello]))))
 
 
 def test_an_agent_presenting_another_nodes_certificate_is_refused(cluster, tmp_path):

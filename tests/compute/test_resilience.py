@@ -58,8 +58,9 @@ def test_a_node_lost_past_grace_has_its_run_retried_elsewhere_and_the_stale_atte
     )
     cluster.wait_run(run.id, ("running",))
     os.killpg(proc.pid, signal.SIGSTOP)  # frozen: connected but silent, like a hung machine
+    # (that an unreachable node's runs keep running until the grace ends is a decision of the dispatcher's,
+    # shown on a fake clock in tests/coordinator/test_dispatch.py)
     wait_until(lambda: cluster.node_state("a") == "unreachable", 20, "node a to be unreachable")
-    assert str(cluster.admin.get_run(run.id).state) == "running"  # unreachable is not lost
     cluster.agent("b")
     retried = wait_until(
         lambda: (r := cluster.admin.get_run(run.id)).attempt == 2 and str(r.state) == "running" and r,

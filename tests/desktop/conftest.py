@@ -17,12 +17,13 @@ from typing import Any  # noqa: E402
 import pytest  # noqa: E402
 
 from kiln.coordinator.server import RunningCoordinator  # noqa: E402
-from kiln.desktop import logs, ops  # noqa: E402
+from kiln.desktop import ops  # noqa: E402
+from kiln.desktop.pages.run import logs  # noqa: E402
 from kiln.desktop.qt import QComboBox, Qt, QTabWidget, QThreadPool, QTimer, QWidget  # noqa: E402
 from kiln.desktop.rows import Row  # noqa: E402
 from kiln.desktop.session import Session, sign_in  # noqa: E402
 from kiln.desktop.settings import Settings  # noqa: E402
-from kiln.desktop.widgets import Table  # noqa: E402
+from kiln.desktop.widgets.common import Table  # noqa: E402
 from kiln.desktop.window import MainWindow  # noqa: E402
 from kiln.pinning import presented_ca  # noqa: E402
 from tests.compute.conftest import Cluster, cluster  # noqa: E402, F401  (the real cluster, re-exported)
@@ -153,10 +154,12 @@ def cluster_session(cluster: Cluster, kiln_home: Path) -> Iterator[Session]:  # 
 def quick_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """Live pages poll often in tests, so waits end soon after the cluster changes (not a timing
     assumption: every wait still allows WAIT_MS)."""
-    from kiln.desktop import runs, runview, watch
+    from kiln.desktop.pages.run import page as run_page
+    from kiln.desktop.pages.runs import page as runs_page
+    from kiln.desktop.tray import watch
 
-    monkeypatch.setattr(runs, "REFRESH_MS", 250)
-    monkeypatch.setattr(runview, "POLL_MS", 250)
+    monkeypatch.setattr(runs_page, "REFRESH_MS", 250)
+    monkeypatch.setattr(run_page, "POLL_MS", 250)
     monkeypatch.setattr(watch, "WATCH_MS", 250)
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from kiln.core.errors import Unauthenticated
 from kiln.core.runs import Run, RunSpec, RunState
-from kiln.desktop.cost import by_project, by_user, money, node_hours, usage_rows
+from kiln.desktop.admin.cost import by_project, by_user, money, node_hours, usage_rows
 from kiln.desktop.qt import Qt
 from kiln.desktop.settings import Settings
-from kiln.desktop.tray import TrayApp
+from kiln.desktop.tray.app import TrayApp
 from tests.compute.conftest import push_folder
 from tests.conftest import login
 from tests.desktop.conftest import WAIT_MS, cells, click, click_row, wait_idle
@@ -46,7 +46,7 @@ def test_creating_a_user_lists_them(qtbot, cluster, admin_window):
     qtbot.keyClicks(users.name, "dana")
     qtbot.keyClicks(users.password, "dana-password-1")
     click(qtbot, users.is_admin)
-    click(qtbot, users.create)
+    click(qtbot, users.create_button)
     qtbot.waitUntil(lambda: "dana" in users.table.row_keys(), timeout=WAIT_MS)
     assert cells(users.table)[1][:3] == ("dana", "yes", "") and "dana created (admin)" in users.message.text()
     login(cluster.coordinator, "dana", "dana-password-1").close()  # the account works

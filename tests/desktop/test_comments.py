@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from kiln.core.runs import RunSpec
 from kiln.desktop.ops import Runner
+from kiln.desktop.pages.run.page import RunDialog
 from kiln.desktop.qt import Qt
-from kiln.desktop.runview import RunDialog
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, cells, click, click_tab, session_for, wait_idle
 from tests.desktop.test_runs import close_all, open_run_page, runs_page_of

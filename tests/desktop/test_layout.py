@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from kiln.core.lineage import Edge
-from kiln.core.models import AliasRequest
-from kiln.desktop.graphlayout import GraphNode, arrange, layers
-from kiln.desktop.modelrows import approvals_text, at_text, request_rows
-from kiln.desktop.recordrows import chart_caption, chart_points, describe_entity, package_rows, value_range
+from kiln.core.lineage import Edge, Entity
+from kiln.core.models import AliasMove, AliasRequest
+from kiln.desktop.pages.lineage.layout import arrange, layers
+from kiln.desktop.pages.models.rows import approvals_text, at_text, request_rows
+from kiln.desktop.pages.run.recordrows import chart_caption, chart_points, describe_entity, package_rows, value_range
 
 
 def test_layers_are_the_longest_path_from_the_sources():
@@ -24,7 +24,7 @@ def test_a_cycle_does_not_hang_the_layout():
 
 
 def test_rows_follow_their_sources_so_edges_do_not_cross():
-    nodes = [GraphNode(i, "snapshot", i) for i in ("s1", "s2", "r1", "r2")]
+    nodes = [Entity(i, "snapshot", "", i) for i in ("s1", "s2", "r1", "r2")]
     # r1 comes from s2 and r2 from s1: within the second column they take their sources' order
     edges = [Edge("s2", "r1", "input"), Edge("s1", "r2", "input")]
     place = arrange(nodes, edges)
@@ -66,7 +66,7 @@ def test_open_requests_come_first_and_approvals_are_counted():
 
 
 def test_which_version_was_production_at_a_time():
-    moves = [{"alias": "production", "version": 2, "time": 0.0, "actor": "val", "request_id": "ar-1"}]
+    moves = [AliasMove(alias="production", version=2, time=0.0, actor="val", request_id="ar-1")]
     assert at_text([], "2026-01-01 10:00:00") == "At 2026-01-01 10:00:00, no version was production."
     assert at_text(moves, "T").startswith("At T, production was version 2 (since ")
 

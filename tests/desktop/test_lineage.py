@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from kiln.core.runs import RunSpec
-from kiln.desktop.lineagegraph import LineageView
+from kiln.desktop.pages.lineage.graph import LineageView
 from kiln.desktop.qt import Qt
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, click, go_to

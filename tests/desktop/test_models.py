@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kiln.core.runs import RunSpec
-from kiln.desktop.modelspage import ModelsPage
+from kiln.desktop.pages.models.page import ModelsPage
 from kiln.desktop.qt import Qt
 from kiln.desktop.window import MainWindow
 from tests.compute.conftest import push_folder
@@ -131,7 +131,7 @@ def test_production_is_requested_refused_to_the_requester_and_approved_by_a_vali
     assert "approved: production now points at version 1" in val.requests.message.text()
     assert cells(val.requests.table)[0][2:5] == ("approved", "dev", "1 of 1")
     assert [c[:3] for c in cells(val.requests.reviews)] == [("val1", "approved", "checked the drift report")]
-    assert cluster.admin.model_versions("p", "churn")[1] == {"production": 1}
+    assert cluster.admin.get_model("p", "churn").aliases == {"production": 1}
 
     click(qtbot, dev.refresh_button)  # the requester's window sees the move on Refresh
     qtbot.waitUntil(lambda: aliases_of(dev, 1) == "production", timeout=WAIT_MS)
@@ -147,7 +147,7 @@ def test_production_is_requested_refused_to_the_requester_and_approved_by_a_vali
     click(qtbot, history.ask)
     qtbot.waitUntil(lambda: "no version was production" in history.answer.text(), timeout=WAIT_MS)
     assert history.then.row_keys() == []
-    moved_at = cluster.admin.alias_history("p", "churn")[0]["time"]
+    moved_at = cluster.admin.alias_history("p", "churn")[0].time
     while history.at_seconds() <= moved_at:  # a year on at a time, until after the move
         qtbot.keyClick(history.at, Qt.Key.Key_Up)
     click(qtbot, history.ask)

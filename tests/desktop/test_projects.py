@@ -17,7 +17,7 @@ def test_creating_a_project_lists_it_with_your_role(qtbot, coordinator, admin_se
     qtbot.waitExposed(dialog)
     qtbot.keyClicks(dialog.name, "demo")
     qtbot.keyClicks(dialog.description, "first project")
-    click(qtbot, dialog.create)
+    click(qtbot, dialog.create_button)
     qtbot.waitUntil(lambda: page.table.row_keys() == ["demo"], timeout=WAIT_MS)
     wait_idle(qtbot, window.runner)
     name, role, members, created, description = cells(page.table)[0]
@@ -31,7 +31,7 @@ def test_a_refused_name_keeps_the_dialog_open_with_the_reason(qtbot, admin, admi
     click(qtbot, window.projects_page.new)
     dialog = window.projects_page.dialog
     qtbot.keyClicks(dialog.name, "taken")
-    click(qtbot, dialog.create)
+    click(qtbot, dialog.create_button)
     qtbot.waitUntil(lambda: "already exists" in dialog.message.text(), timeout=WAIT_MS)
     wait_idle(qtbot, window.runner)
     assert dialog.isVisible() and "already exists" in window.statusBar().currentMessage()

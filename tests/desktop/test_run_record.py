@@ -8,8 +8,8 @@ import math
 import sys
 
 from kiln.core.runs import RunSpec
-from kiln.desktop.recordrows import number
-from kiln.desktop.runrecord import MAX_POINTS
+from kiln.desktop.pages.run.record import MAX_POINTS
+from kiln.desktop.pages.run.recordrows import number
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, cells, click_row, click_tab
 from tests.desktop.test_runs import close_all, open_run_page, runs_page_of
@@ -56,7 +56,8 @@ def test_the_run_page_shows_params_and_a_chart_per_metric(qtbot, cluster, cluste
     qtbot.waitUntil(lambda: sorted(charts) == ["acc", "loss"], timeout=WAIT_MS)
     assert charts["loss"].points_shown() == 40  # every point: fewer than the chart asks for
     assert charts["loss"].chart().title() == "loss: 40 points"
-    [(_, total, points)] = cluster.admin.metrics(run_id, ["acc"], max_points=MAX_POINTS)
+    [acc] = cluster.admin.metrics(run_id, ["acc"], max_points=MAX_POINTS)
+    total, points = acc.total_points, acc.points
     finite = [p for p in points if math.isfinite(p[1])]
     assert total == 1201 and len(points) <= MAX_POINTS
     assert charts["acc"].points_shown() == len(finite)  # the NaN is in the table, not on the chart

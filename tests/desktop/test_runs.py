@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from kiln.core.runs import RunSpec
+from kiln.desktop.pages.run.page import RunDialog
+from kiln.desktop.pages.runs.page import RunsPage
 from kiln.desktop.qt import Qt
-from kiln.desktop.runs import RunsPage
-from kiln.desktop.runview import RunDialog
 from kiln.desktop.window import MainWindow
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, wait_idle

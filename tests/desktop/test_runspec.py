@@ -7,8 +7,8 @@ import pytest
 
 from kiln.core.errors import InvalidArgument
 from kiln.core.runs import Priority, Resources, Run, RunSpec, RunState
-from kiln.desktop.runrows import compare_rows, differing, duration_s, format_duration, state_text
-from kiln.desktop.runspec import LaunchForm, build_spec
+from kiln.desktop.pages.runs.rows import compare_rows, differing, duration_s, format_duration, state_text
+from kiln.desktop.pages.runs.runspec import LaunchForm, build_spec
 
 
 def test_a_full_form_becomes_the_run_spec():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from kiln.core.models import Node
 from kiln.desktop.app import Launcher
-from kiln.desktop.health import AMBER, GREEN, RED, cluster_health
 from kiln.desktop.qt import QApplication, QSystemTrayIcon
-from kiln.desktop.tray import ClusterMenu, TrayApp
+from kiln.desktop.tray.app import ClusterMenu, TrayApp
+from kiln.desktop.tray.health import AMBER, GREEN, RED, cluster_health
 from tests.compute.conftest import FAST
 from tests.conftest import ADMIN_PASSWORD, login, start_coordinator
 from tests.desktop.conftest import WAIT_MS, cells, click, click_row, session_for, wait_idle
@@ -94,7 +94,7 @@ def test_a_join_token_from_the_tray_enrols_a_new_node(qtbot, cluster, cluster_se
     dialog = tray.window.token_dialog
     qtbot.waitExposed(dialog)
     assert not dialog.copy.isEnabled() and dialog.token.text() == ""
-    click(qtbot, dialog.create)
+    click(qtbot, dialog.create_button)
     qtbot.waitUntil(lambda: dialog.token.text() != "", timeout=WAIT_MS)
     token = dialog.token.text()
     assert "kiln agent --coordinator" in dialog.hint.text() and "1 node(s)" in dialog.message.text()

@@ -23,6 +23,7 @@ def test_a_healthy_signed_in_workstation_and_coordinator_pass(signed_in_cli, coo
     assert checks["sign-in"]["status"] == "ok" and "admin" in checks["sign-in"]["finding"]
     assert checks["coordinator"]["status"] == "ok"
     assert checks["schema"]["status"] == "ok" and checks["permissions"]["status"] == "ok"
+    assert checks["agent reports"]["status"] == "ok"
     assert all(c["status"] != "fail" for c in checks.values()), checks
 
 

@@ -59,8 +59,9 @@ def test_metric_history_is_downsampled_on_the_coordinator(cluster):
         "for i in range(1, 5000): kt.log_metric('x', float(i), step=i)\n",
     )
     cluster.wait_run(run_id)
-    [(key, total, points)] = cluster.admin.metrics(run_id, ["x"], max_points=100)
-    assert key == "x" and total == 5000 and len(points) <= 100
+    [series] = cluster.admin.metrics(run_id, ["x"], max_points=100)
+    points = series.points
+    assert series.key == "x" and series.total_points == 5000 and len(points) <= 100
     assert points[0][:2] == (0, 0.0) and points[-1][:2] == (4999, 4999.0)
     steps = [p[0] for p in points]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)
@@ -84,25 +85,25 @@ def test_a_coordinator_down_mid_run_loses_and_duplicates_no_metric(cluster):
     )
     cluster.admin = login(cluster.coordinator, "admin", "admin-password-1")
     assert str(cluster.wait_run(run_id, timeout=120).state) == "succeeded"
-    [(_, total, points)] = cluster.admin.metrics(run_id, ["m"], max_points=10_000)
-    assert total == 400 and [p[0] for p in points] == list(range(400))
+    [series] = cluster.admin.metrics(run_id, ["m"], max_points=10_000)
+    assert series.total_points == 400 and [p[0] for p in series.points] == list(range(400))
 
 
 def test_a_node_cannot_log_into_a_run_it_does_not_run(cluster):
     from kiln.agent import identity
     from kiln.client import Client
-    from kiln.proto.v1 import nodes_pb2, tracking_pb2
+    from kiln.proto.v1 import link_pb2, link_pb2_grpc, tracking_pb2
 
     cluster.agent("n1")
     run_id = run_script(cluster, "print('mine')")
     cluster.wait_run(run_id)
     other = identity.enroll(cluster.tmp / "id-x", cluster.coordinator.address, cluster.join_token(), "x", {})
-    forged = nodes_pb2.AgentMessage(seq=1, track=tracking_pb2.TrackBatch(run_id=run_id, attempt=1, pid=1, seq=1,
-                                                                          params={"lr": "666"}))
-    hello = nodes_pb2.AgentMessage(hello=nodes_pb2.Hello(name="x"))
+    forged = link_pb2.AgentMessage(seq=1, track=tracking_pb2.TrackBatch(run_id=run_id, attempt=1, pid=1, seq=1,
+                                                                         params={"lr": "666"}))
+    hello = link_pb2.AgentMessage(hello=link_pb2.Hello(name="x"))
     with Client(other.agent_address(cluster.coordinator.agent_port), other.ca_pem,
                 node_identity=(other.key_pem, other.cert_pem)) as c:
-        replies = c.gateway.Connect(iter([hello, forged]))
+        replies = link_pb2_grpc.AgentGatewayStub(c.channel).Connect(iter([hello, forged]))
         kinds = [next(replies).WhichOneof("body") for _ in range(2)]
         replies.cancel()
     assert kinds == ["welcome", "ack"]  # received, and ignored: the run is not x's

@@ -1,0 +1,84 @@
+"""The agent's end of the link: the one agent module where the link meets gRPC and the wire.
+
+It opens the stream on a client's channel, encodes what the agent sends (its hello, heartbeats, and the
+reports waiting in the spool, which it also writes down for the spool: `WireCodec`), decodes what the
+coordinator sends into `kiln.core.link` values, and turns the stream's failures into domain errors: a
+refusal (this node removed, a wrong certificate) stops the agent; anything else is an outage to wait out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import grpc
+
+from kiln.agent.spool import Report
+from kiln.client import Client
+from kiln.core.errors import KilnError, PermissionDenied
+from kiln.core.link import AgentMessage, Assignment, BadMessage, CoordinatorMessage
+from kiln.proto.v1 import link_pb2, link_pb2_grpc
+from kiln.serde import link as wire
+
+log = logging.getLogger("kiln.agent.link")
+
+REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+class WireCodec:
+    """Reports and assignments are kept in the spool as their wire messages: a report is sent as it was
+    written (only its sequence number is added), and a spool written by the previous version reads back."""
+
+    def encode_report(self, report: Report) -> bytes:
+        return wire.agent_message_to_proto(report).SerializeToString()
+
+    def encode_assignment(self, assignment: Assignment) -> bytes:
+        return wire.assignment_to_proto(assignment).SerializeToString()
+
+    def decode_assignment(self, data: bytes) -> Assignment:
+        return wire.assignment_from_proto(link_pb2.Assignment.FromString(data))
+
+
+# What the agent sends: a message, or a spooled report as (seq, what the codec wrote).
+Outgoing = AgentMessage | tuple[int, bytes]
+
+
+class Stream:
+    """One connection's stream: iterate it for what the coordinator sends; `cancel()` ends it."""
+
+    def __init__(self, client: Client, outgoing: Iterator[Outgoing]) -> None:
+        self.client = client
+        stub = link_pb2_grpc.AgentGatewayStub(client.channel)
+        self._responses = stub.Connect(_encoded(outgoing))
+
+    def __iter__(self) -> Iterator[CoordinatorMessage]:
+        try:
+            for m in self._responses:
+                try:
+                    yield wire.coordinator_message_from_proto(m)
+                except BadMessage:
+                    log.error("ignoring a message from the coordinator this agent cannot read", exc_info=True)
+        except grpc.RpcError as e:
+            raise link_error(self.client, e) from None
+
+    def cancel(self) -> None:
+        self._responses.cancel()
+
+
+def _encoded(outgoing: Iterator[Outgoing]) -> Iterator[link_pb2.AgentMessage]:
+    for item in outgoing:
+        if isinstance(item, tuple):
+            seq, payload = item
+            message = link_pb2.AgentMessage.FromString(payload)
+            message.seq = seq
+            yield message
+        else:
+            yield wire.agent_message_to_proto(item)
+
+
+def link_error(client: Client, error: grpc.RpcError) -> KilnError:
+    """PermissionDenied when the coordinator refuses this node (it must not keep knocking); otherwise the
+    error as the client words it, to wait out and reconnect."""
+    if error.code() in REFUSALS:
+        return PermissionDenied(f"the coordinator refused this node: {error.details()}")
+    return client.error(error)

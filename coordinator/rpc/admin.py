@@ -1,0 +1,94 @@
+"""admin.proto: sign-in, users, tokens and the audit log."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+
+import kiln
+from kiln.coordinator import accounts, audit
+from kiln.coordinator.context import Coordinator
+from kiln.coordinator.rpc.interceptor import principal
+from kiln.coordinator.rpc.workers import heavy
+from kiln.core.models import ServerInfo
+from kiln.proto.v1 import admin_pb2, admin_pb2_grpc, common_pb2
+from kiln.serde import admin as wire
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+class AuthServicer(admin_pb2_grpc.AuthServicer):
+    def __init__(self, ctx: Coordinator, agent_port: int) -> None:
+        self.ctx = ctx
+        self.agent_port = agent_port
+
+    def ServerInfo(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.ServerInfoReply:
+        info = ServerInfo(
+            version=kiln.__version__, ca_fingerprint=self.ctx.tls.ca_fingerprint, agent_port=self.agent_port
+        )
+        return wire.server_info_to_proto(info)
+
+    @heavy
+    def Login(self, request: admin_pb2.LoginRequest, context: Ctx) -> admin_pb2.LoginReply:
+        secret, token, user = accounts.login(self.ctx.store, request.user, request.password, request.token_name)
+        return admin_pb2.LoginReply(token=secret, user=wire.user_to_proto(user), expires_at=token.expires_at)
+
+    def WhoAmI(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.WhoAmIReply:
+        user, token = accounts.whoami(self.ctx.store, principal())
+        return admin_pb2.WhoAmIReply(user=wire.user_to_proto(user), token=wire.token_to_proto(token))
+
+    def Logout(self, request: common_pb2.Empty, context: Ctx) -> common_pb2.Empty:
+        accounts.logout(self.ctx.store, principal())
+        return common_pb2.Empty()
+
+
+class UsersServicer(admin_pb2_grpc.UsersServicer):
+    def __init__(self, ctx: Coordinator) -> None:
+        self.ctx = ctx
+
+    @heavy
+    def CreateUser(self, request: admin_pb2.CreateUserRequest, context: Ctx) -> admin_pb2.User:
+        user = accounts.create_user(self.ctx.store, principal(), request.name, request.password, request.is_admin)
+        return wire.user_to_proto(user)
+
+    def ListUsers(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.UserList:
+        users = accounts.list_users(self.ctx.store, principal())
+        return admin_pb2.UserList(users=[wire.user_to_proto(u) for u in users])
+
+    @heavy
+    def SetPassword(self, request: admin_pb2.SetPasswordRequest, context: Ctx) -> common_pb2.Empty:
+        accounts.set_password(self.ctx.store, principal(), request.user, request.old_password, request.new_password)
+        return common_pb2.Empty()
+
+    def SetUserDisabled(self, request: admin_pb2.SetUserDisabledRequest, context: Ctx) -> admin_pb2.User:
+        user = accounts.set_user_disabled(self.ctx.store, principal(), request.user, request.disabled)
+        return wire.user_to_proto(user)
+
+    def CreateToken(self, request: admin_pb2.CreateTokenRequest, context: Ctx) -> admin_pb2.CreatedToken:
+        secret, token = accounts.create_token(
+            self.ctx.store, principal(), request.name, request.ttl_seconds, request.user
+        )
+        return admin_pb2.CreatedToken(token=wire.token_to_proto(token), secret=secret)
+
+    def ListTokens(self, request: admin_pb2.ListTokensRequest, context: Ctx) -> admin_pb2.TokenList:
+        tokens = accounts.list_tokens(self.ctx.store, principal(), request.user)
+        return admin_pb2.TokenList(tokens=[wire.token_to_proto(t) for t in tokens])
+
+    def RevokeToken(self, request: admin_pb2.RevokeTokenRequest, context: Ctx) -> admin_pb2.Token:
+        return wire.token_to_proto(accounts.revoke_token(self.ctx.store, principal(), request.id))
+
+
+class AuditServicer(admin_pb2_grpc.AuditServicer):
+    def __init__(self, ctx: Coordinator) -> None:
+        self.ctx = ctx
+
+    def ListAudit(self, request: admin_pb2.ListAuditRequest, context: Ctx) -> admin_pb2.AuditList:
+        records = audit.list_audit(
+            self.ctx.store, principal(), request.after_seq, request.limit, request.actor, request.action_prefix
+        )
+        return admin_pb2.AuditList(records=[wire.audit_to_proto(r) for r in records])
+
+    @heavy
+    def VerifyAudit(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.AuditVerdict:
+        return wire.verdict_to_proto(audit.verify(self.ctx.store, principal()))

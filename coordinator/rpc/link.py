@@ -1,0 +1,245 @@
+"""link.proto: the coordinator's end of every agent's stream (and enrolment). The one module of the
+coordinator where the agent link meets gRPC: it decodes what agents send into `kiln.core.link` values,
+hands each event to the dispatcher on the dispatch lane, and carries out the commands it returns.
+
+On the event loop only this happens: a message is read, its node is marked as heard from (so a busy
+store never makes a healthy node look silent), and replies are queued. Decisions run off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import grpc
+from google.protobuf import text_format
+
+from kiln.coordinator import nodes
+from kiln.coordinator.context import Coordinator
+from kiln.coordinator.dispatch import (
+    QUARANTINE_TEXT,
+    Changed,
+    Close,
+    Connected,
+    Disconnected,
+    Dispatcher,
+    DrainSet,
+    Event,
+    NodeRemoved,
+    Received,
+    Send,
+    Tick,
+    Unreadable,
+    describe_error,
+)
+from kiln.coordinator.rpc.interceptor import principal
+from kiln.coordinator.rpc.workers import Workers
+from kiln.core import clock
+from kiln.core.errors import InvalidArgument, PermissionDenied
+from kiln.core.link import BadMessage, Hello
+from kiln.proto.v1 import link_pb2, link_pb2_grpc
+from kiln.serde import link as wire
+
+log = logging.getLogger("kiln.coordinator.link")
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+TICK_S = 1.0
+MIN_TICK_S = 0.01  # a burst of submissions is placed in one pass
+
+Outbox: TypeAlias = "asyncio.Queue[link_pb2.CoordinatorMessage | None]"
+
+
+@dataclass
+class Stream:
+    """One agent's open stream: what to send it (None ends it)."""
+
+    node: str
+    id: int
+    outbox: Outbox = field(default_factory=asyncio.Queue)
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A `Send` with its message already encoded (on the dispatch lane, not the loop)."""
+
+    stream: int
+    message: link_pb2.CoordinatorMessage
+
+
+class AgentLink:
+    """Every agent's stream, the dispatcher behind them (on its own lane), the dispatch tick, and the
+    followers waiting for runs or logs to change."""
+
+    def __init__(self, ctx: Coordinator, workers: Workers) -> None:
+        self.ctx = ctx
+        self.workers = workers
+        self.dispatcher = Dispatcher(ctx)
+        self.streams: dict[int, Stream] = {}
+        self._ids = itertools.count(1)
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- events and commands ----------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> None:
+        """Decides on the dispatch lane (encoding the replies there too), then carries out the commands."""
+        for command in await self.workers.run("dispatch", self._decide, event):
+            match command:
+                case _Encoded(stream=stream_id, message=message) if stream_id in self.streams:
+                    self.streams[stream_id].outbox.put_nowait(message)
+                case Close(session=stream_id) if stream_id in self.streams:
+                    self.streams[stream_id].closed = True
+                    self.streams[stream_id].outbox.put_nowait(None)
+                case Changed():
+                    self._notify()
+
+    def _decide(self, event: Event) -> list[_Encoded | Close | Changed]:
+        decided: list[_Encoded | Close | Changed] = []
+        for command in self.dispatcher.handle(event, clock.now()):
+            if isinstance(command, Send):
+                decided.append(_Encoded(command.session, wire.coordinator_message_to_proto(command.message)))
+            elif not isinstance(command, Changed) or Changed() not in decided:
+                decided.append(command)
+        return decided
+
+    def later(self, event: Event) -> None:
+        """Handles `event` in the background (for clean-up that must not be awaited where it starts)."""
+        task = self._loop.create_task(self.handle(event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- the tick and the followers ---------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_threadsafe(self) -> None:
+        """`wake()` from a worker thread."""
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            await asyncio.sleep(MIN_TICK_S)
+            self._wake.clear()
+            try:
+                await self.handle(Tick())
+            except Exception:
+                log.exception("dispatch tick failed")
+
+    async def changed(self, timeout: float) -> None:
+        """Waits until a run changes or logs arrive (or `timeout`): followers read the store after it."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def _notify(self) -> None:
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        task = self._loop.create_task(notify())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- admin actions ----------------------------------------------------------------------------------
+
+    async def set_drain(self, node: str, drain: bool) -> None:
+        await self.handle(DrainSet(node, drain))
+        self.wake()
+
+    async def drop(self, node: str) -> None:
+        await self.handle(NodeRemoved(node))
+
+    # -- streams ----------------------------------------------------------------------------------------
+
+    def open(self, node: str) -> Stream:
+        stream = Stream(node, next(self._ids))
+        self.streams[stream.id] = stream
+        return stream
+
+    def forget(self, stream: Stream) -> None:
+        self.streams.pop(stream.id, None)
+        self.later(Disconnected(stream.node, stream.id))
+
+    async def read(self, stream: Stream, messages: AsyncIterator[link_pb2.AgentMessage]) -> None:
+        """Hands every report of one stream to the dispatcher, in order, until the stream ends or the
+        dispatcher closes it."""
+        async for m in messages:
+            self.ctx.liveness.seen(stream.node, clock.now())
+            await self.handle(_event(stream, m))
+            if stream.closed:
+                return
+
+
+def _event(stream: Stream, m: link_pb2.AgentMessage) -> Event:
+    try:
+        decoded = wire.sequenced_from_proto(m)
+    except BadMessage as e:
+        text = text_format.MessageToString(m, as_one_line=True)[:QUARANTINE_TEXT]
+        return Unreadable(stream.node, stream.id, m.seq, wire.message_kind(m), text, describe_error(e))
+    if isinstance(decoded, Hello):
+        return Unreadable(stream.node, stream.id, m.seq, "hello", "", "a second hello on an open stream")
+    return Received(stream.node, stream.id, decoded)
+
+
+class AgentGatewayServicer(link_pb2_grpc.AgentGatewayServicer):
+    def __init__(self, ctx: Coordinator, link: AgentLink, agent_port: int) -> None:
+        self.ctx, self.link, self.agent_port = ctx, link, agent_port
+
+    def Enroll(self, request: link_pb2.EnrollRequest, context: Ctx) -> link_pb2.EnrollReply:
+        found = nodes.enroll(
+            self.ctx, request.join_token, request.name, request.csr_pem, dict(request.labels), self.agent_port
+        )
+        return wire.node_certificate_to_proto(found)
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[link_pb2.AgentMessage], context: Ctx
+    ) -> AsyncIterator[link_pb2.CoordinatorMessage]:
+        who = principal()
+        if not who.node:
+            raise PermissionDenied("only agents, with their node certificate on the agent port, may connect here")
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("body") != "hello":
+            raise InvalidArgument("an agent's first message must be its hello")
+        try:
+            hello = wire.hello_from_proto(first.hello)
+        except BadMessage as e:
+            log.error("refused the hello of node %s: %s", who.node, e)
+            raise
+        stream = self.link.open(who.node)
+        try:
+            await self.link.handle(Connected(who.node, stream.id, hello))
+        except BaseException:
+            self.link.forget(stream)
+            raise
+        reader = asyncio.get_running_loop().create_task(self._read(stream, request_iterator))
+        try:
+            while (message := await stream.outbox.get()) is not None:
+                yield message
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            self.link.forget(stream)
+
+    async def _read(self, stream: Stream, messages: AsyncIterator[link_pb2.AgentMessage]) -> None:
+        try:
+            await self.link.read(stream, messages)
+        except asyncio.CancelledError:
+            raise
+        except grpc.RpcError as e:  # the agent went away, or the server is stopping
+            log.info("agent %s stream ended: %s", stream.node, e)
+        except Exception:
+            log.exception("agent %s stream failed", stream.node)
+        finally:
+            stream.outbox.put_nowait(None)

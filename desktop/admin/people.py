@@ -1,0 +1,176 @@
+"""The admin window's people tabs: users (list, create) and API tokens (everyone's, revoke). The
+coordinator decides who may; a refusal is shown as it says it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kiln.client import Client
+from kiln.core.models import Token, User
+from kiln.desktop.ops import Runner, brief
+from kiln.desktop.qt import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from kiln.desktop.rows import Row, when
+from kiln.desktop.widgets.common import LazyTab, Message, Table
+
+USER_HEADERS = ("User", "Admin", "Disabled", "Created")
+TOKEN_HEADERS = ("ID", "User", "Name", "Created", "Expires", "Last used", "Revoked")
+
+
+def user_rows(users: Iterable[User]) -> list[Row]:
+    return [
+        Row((u.name, "yes" if u.is_admin else "", "yes" if u.disabled else "", when(u.created_at)), u.name)
+        for u in sorted(users, key=lambda u: u.name)
+    ]
+
+
+def token_rows(tokens: Iterable[Token]) -> list[Row]:
+    ordered = sorted(tokens, key=lambda t: (bool(t.revoked_at), -t.created_at))  # live ones first
+    return [
+        Row(
+            (
+                t.id,
+                t.user,
+                t.name,
+                when(t.created_at),
+                when(t.expires_at) if t.expires_at else "never",
+                when(t.last_used_at),
+                when(t.revoked_at),
+            ),
+            t.id,
+        )
+        for t in ordered
+    ]
+
+
+class UsersTab(LazyTab):
+    def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.runner = client, runner
+        self.summary = QLabel("", self)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.table = Table(USER_HEADERS, parent=self)
+        self.name = QLineEdit(self, placeholderText="new user's name")
+        self.password = QLineEdit(self, placeholderText="initial password", echoMode=QLineEdit.EchoMode.Password)
+        self.is_admin = QCheckBox("admin", self)
+        self.create_button = QPushButton("Create user", self)
+        self.message = Message(self)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.refresh_button)
+        form = QHBoxLayout()
+        form.addWidget(self.name, 1)
+        form.addWidget(self.password, 1)
+        form.addWidget(self.is_admin)
+        form.addWidget(self.create_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.create_button.clicked.connect(self._create)
+        self.password.returnPressed.connect(self._create)
+
+    def refresh(self) -> None:
+        self.loaded = True
+        self.runner.run("list users", self.client.list_users, self._loaded, self._failed)
+
+    def _loaded(self, users: list[User]) -> None:
+        self.table.update_rows(user_rows(users))
+        self.summary.setText(f"{len(users)} user{'s' if len(users) != 1 else ''}")
+
+    def _failed(self, error: Exception) -> None:
+        self.summary.setText(f"could not list users: {brief(error)}")
+
+    def _create(self) -> None:
+        name, password, admin = self.name.text().strip(), self.password.text(), self.is_admin.isChecked()
+        if not name or not password:
+            self.message.error("enter the new user's name and an initial password")
+            return
+        self.create_button.setEnabled(False)
+        self.runner.run(
+            f"create user {name}",
+            lambda: self.client.create_user(name, password, admin),
+            self._created,
+            self._not_created,
+        )
+
+    def _created(self, user: User) -> None:
+        self.create_button.setEnabled(True)
+        self.name.clear()
+        self.password.clear()
+        self.is_admin.setChecked(False)
+        self.message.info(f"{user.name} created{' (admin)' if user.is_admin else ''}")
+        self.refresh()
+
+    def _not_created(self, error: Exception) -> None:
+        self.create_button.setEnabled(True)
+        self.message.error(brief(error))
+
+
+class TokensTab(LazyTab):
+    """Everyone's API tokens (desktop sign-ins included); Revoke ends one at once."""
+
+    def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.runner = client, runner
+        self.tokens: dict[str, Token] = {}
+        self.summary = QLabel("", self)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.revoke = QPushButton("Revoke", self)
+        self.table = Table(TOKEN_HEADERS, parent=self)
+        self.message = Message(self)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.revoke)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.revoke.clicked.connect(self._revoke)
+        self.table.selection_changed.connect(self._picked)
+        self._picked()
+
+    def refresh(self) -> None:
+        self.loaded = True
+        self.runner.run("list tokens", lambda: self.client.list_tokens("*"), self._loaded, self._failed)
+
+    def _loaded(self, tokens: list[Token]) -> None:
+        self.tokens = {t.id: t for t in tokens}
+        self.table.update_rows(token_rows(tokens))
+        live = sum(1 for t in tokens if not t.revoked_at)
+        self.summary.setText(f"{len(tokens)} tokens, {live} not revoked")
+        self._picked()
+
+    def _failed(self, error: Exception) -> None:
+        self.summary.setText(f"could not list tokens: {brief(error)}")
+
+    def _picked(self) -> None:
+        token = self.tokens.get(self.table.selected_key() or "")
+        self.revoke.setEnabled(token is not None and not token.revoked_at)
+
+    def _revoke(self) -> None:
+        token_id = self.table.selected_key()
+        if not token_id:
+            return
+        self.revoke.setEnabled(False)
+        self.runner.run(
+            f"revoke token {token_id}",
+            lambda: self.client.revoke_token(token_id),
+            self._revoked,
+            lambda e: self.message.error(brief(e)),
+        )
+
+    def _revoked(self, token: Token) -> None:
+        self.message.info(f"token {token.id} of {token.user} revoked: it no longer signs in")
+        self.refresh()

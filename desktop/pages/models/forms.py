@@ -1,0 +1,138 @@
+"""The two forms that change the registry from the Models page: register a version from a finished run's
+output, and ask for an alias to point at a version. The coordinator decides (a run with no output, a
+viewer, a path that is not there); the form says its answer, and `changed` tells the page to read again.
+
+Asking for `staging` (or any free name) moves it at once; asking for `production` opens a request that
+waits for the project's validators, and the form says so, with how many approvals it needs."""
+
+from __future__ import annotations
+
+from kiln.client import Client
+from kiln.core.models import AliasRequest, ModelVersion
+from kiln.desktop.ops import Runner, brief
+from kiln.desktop.pages.models.rows import ALIASES
+from kiln.desktop.qt import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from kiln.desktop.widgets.common import Message
+
+
+class RegisterBox(QGroupBox):
+    """Emits `registered(ModelVersion)`."""
+
+    registered = Signal(object)
+
+    def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__("Register a version from a run's output", parent)
+        self.client, self.runner = client, runner
+        self.run_id = QLineEdit(self, placeholderText="run id, e.g. r-1a2b3c4d5e6f")
+        self.path = QLineEdit(self, placeholderText="path in its output, e.g. out/model")
+        self.name = QLineEdit(self, placeholderText="model name, e.g. churn")
+        self.register = QPushButton("Register", self)
+        self.message = Message(self)
+        row = QHBoxLayout()
+        row.addWidget(self.name, 1)
+        row.addWidget(self.register)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.run_id)
+        layout.addWidget(self.path)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        self.register.clicked.connect(self._register)
+
+    def _register(self) -> None:
+        run_id, path, name = self.run_id.text().strip(), self.path.text().strip(), self.name.text().strip()
+        if not (run_id and path and name):
+            self.message.error("enter the run, the path in its output, and the model's name")
+            return
+        self.register.setEnabled(False)
+        self.message.info(f"registering {path} of {run_id} as {name}…")
+        self.runner.run(
+            f"register {name} from {run_id}",
+            lambda: self.client.register_model(run_id, path, name),
+            self._done,
+            self._failed,
+        )
+
+    def _done(self, version: ModelVersion) -> None:
+        self.register.setEnabled(True)
+        self.message.info(f"registered {version.name} version {version.version} (from {version.run_id})")
+        self.registered.emit(version)
+
+    def _failed(self, error: Exception) -> None:
+        self.register.setEnabled(True)
+        self.message.error(f"not registered: {brief(error)}")
+
+
+class AliasBox(QGroupBox):
+    """Asks for an alias on the version the page has selected; emits `changed` once asked."""
+
+    changed = Signal()
+
+    def __init__(self, client: Client, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__("Alias", parent)
+        self.client, self.runner = client, runner
+        self.target: tuple[str, str, int] | None = None  # project, model, version
+        self.alias = QComboBox(self)
+        self.alias.setEditable(True)  # any free name moves at once; only production needs approvals
+        self.alias.addItems(list(ALIASES))
+        self.why = QLineEdit(self, placeholderText="why (the validators read it)")
+        self.request = QPushButton("Request", self)
+        self.message = Message(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Point", self))
+        row.addWidget(self.alias)
+        self.version_label = QLabel("", self)
+        row.addWidget(self.version_label)
+        row.addWidget(self.why, 1)
+        row.addWidget(self.request)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        self.request.clicked.connect(self._request)
+        self.set_target(None)
+
+    def set_target(self, target: tuple[str, str, int] | None) -> None:
+        self.target = target
+        self.version_label.setText(f"at {target[1]} version {target[2]}" if target else "at a version")
+        self.request.setEnabled(target is not None)
+
+    def _request(self) -> None:
+        alias, why = self.alias.currentText().strip(), self.why.text().strip()
+        if self.target is None or not alias:
+            self.message.error("pick a version and name the alias")
+            return
+        project, name, version = self.target
+        self.request.setEnabled(False)
+        self.message.info(f"asking for {alias} → {name} version {version}…")
+        self.runner.run(
+            f"request {alias} for {name} v{version}",
+            lambda: self.client.request_alias(project, name, version, alias, why),
+            self._asked,
+            self._failed,
+        )
+
+    def _asked(self, request: AliasRequest) -> None:
+        self.request.setEnabled(self.target is not None)
+        self.why.clear()
+        if request.state == "open":
+            n = request.required_approvals
+            self.message.info(
+                f"request {request.id} is open: {request.alias} moves to version {request.version} once "
+                f"{n} validator{'s' if n != 1 else ''} other than you approve{'s' if n == 1 else ''}"
+            )
+        else:
+            self.message.info(f"{request.alias} now points at version {request.version}")
+        self.changed.emit()
+
+    def _failed(self, error: Exception) -> None:
+        self.request.setEnabled(self.target is not None)
+        self.message.error(f"not moved: {brief(error)}")

@@ -1,0 +1,1 @@
+"""The Runs page: a project's runs, comparing them, and the launch dialog with what its fields mean."""

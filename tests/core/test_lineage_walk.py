@@ -1,0 +1,193 @@
+"""Lineage walks over an in-memory graph (one `neighbours` call per level), and entity id parsing."""
+
+import pytest
+
+from kiln.core import lineage
+from kiln.core.errors import InvalidArgument
+from kiln.core.lineage import MAX_DEPTH, Edge, split, versioned, walk
+
+
+class Graph:
+    """A store stand-in: answers `neighbours(frontier, upstream)` from a list of edges and records each call."""
+
+    def __init__(self, *pairs: str) -> None:
+        self.edges = [e(p) for p in pairs]
+        self.calls: list[tuple[frozenset[str], bool]] = []
+
+    def __call__(self, frontier: set[str], upstream: bool) -> list[Edge]:
+        self.calls.append((frozenset(frontier), upstream))
+        return [e for e in self.edges if (e.dst if upstream else e.src) in frontier]
+
+
+def e(pair: str) -> Edge:
+    src, dst = pair.split(">")
+    return Edge(src, dst, "flows")
+
+
+# data > snap > run > out > model, and a second input into the run; run also has a child run.
+CHAIN = ("data>snap", "snap>run", "other>run", "run>out", "out>model", "run>child")
+
+
+def test_upstream_finds_ancestors_level_by_level():
+    g = Graph(*CHAIN)
+    ids, edges = walk("run", g, up=True, down=False, depth=5)
+    assert ids == {"run", "snap", "other", "data"}
+    assert edges == [e("data>snap"), e("other>run"), e("snap>run")]  # sorted by src, dst, relation
+    assert g.calls == [
+        (frozenset({"run"}), True),
+        (frozenset({"snap", "other"}), True),
+        (frozenset({"data"}), True),  # answers nothing new, so the walk stops before depth 5
+    ]
+
+
+def test_downstream_finds_descendants():
+    g = Graph(*CHAIN)
+    ids, edges = walk("run", g, up=False, down=True, depth=5)
+    assert ids == {"run", "out", "model", "child"}
+    assert edges == [e("out>model"), e("run>child"), e("run>out")]
+    assert [up for _, up in g.calls] == [False, False, False]
+
+
+def test_both_directions_walk_each_from_the_root():
+    g = Graph(*CHAIN)
+    ids, edges = walk("run", g, up=True, down=True, depth=5)
+    assert ids == {"run", "snap", "other", "data", "out", "model", "child"}
+    assert set(edges) == {e(p) for p in CHAIN}
+    assert g.calls[0] == (frozenset({"run"}), True)
+    assert (frozenset({"run"}), False) in g.calls
+
+
+def test_neither_direction_is_just_the_root_and_asks_nothing():
+    g = Graph(*CHAIN)
+    assert walk("run", g, up=False, down=False, depth=3) == ({"run"}, [])
+    assert g.calls == []
+
+
+def test_depth_limits_the_steps_and_the_edges():
+    g = Graph(*CHAIN)
+    ids, edges = walk("model", g, up=True, down=False, depth=2)
+    assert ids == {"model", "out", "run"}
+    assert edges == [e("out>model"), e("run>out")]
+    assert len(g.calls) == 2  # one call per level, and no more than `depth` levels
+
+    one = Graph(*CHAIN)
+    assert walk("model", one, up=True, down=False, depth=1) == ({"model", "out"}, [e("out>model")])
+    assert len(one.calls) == 1
+
+
+def test_a_node_reached_two_ways_is_visited_once_at_its_nearest_level():
+    # a > b > c and a > c: c's parents are asked for once, and a is not walked a second time.
+    g = Graph("a>b", "b>c", "a>c")
+    ids, edges = walk("c", g, up=True, down=False, depth=5)
+    assert ids == {"a", "b", "c"}
+    assert set(edges) == {e("a>b"), e("b>c"), e("a>c")}
+    assert g.calls == [(frozenset({"c"}), True), (frozenset({"a", "b"}), True)]
+
+
+@pytest.mark.parametrize("depth", [0, -1, MAX_DEPTH + 1, 1000])
+def test_depth_out_of_range_is_refused_before_any_lookup(depth):
+    g = Graph(*CHAIN)
+    with pytest.raises(InvalidArgument, match=f"depth must be between 1 and {MAX_DEPTH}"):
+        walk("run", g, up=True, down=True, depth=depth)
+    assert g.calls == []
+
+
+@pytest.mark.parametrize("depth", [1, MAX_DEPTH])
+def test_depth_bounds_are_inclusive(depth):
+    walk("run", Graph(*CHAIN), up=True, down=True, depth=depth)
+
+
+def test_a_cycle_ends_the_walk_instead_of_looping():
+    g = Graph("a>b", "b>c", "c>a")
+    ids, edges = walk("a", g, up=False, down=True, depth=MAX_DEPTH)
+    assert ids == {"a", "b", "c"}
+    assert edges == [e("a>b"), e("b>c"), e("c>a")]
+    assert len(g.calls) == 3  # the third level finds only `a`, already seen
+
+    both = Graph("a>b", "b>c", "c>a")
+    ids, edges = walk("a", both, up=True, down=True, depth=MAX_DEPTH)
+    assert ids == {"a", "b", "c"} and len(edges) == 3
+    assert len(both.calls) <= 6
+
+
+def test_a_self_loop_is_returned_once_and_asked_for_once_per_direction():
+    g = Graph("r>r", "s>r")
+    ids, edges = walk("r", g, up=True, down=True, depth=MAX_DEPTH)
+    assert ids == {"r", "s"}
+    assert edges == [e("r>r"), e("s>r")]
+    assert g.calls == [
+        (frozenset({"r"}), True),
+        (frozenset({"s"}), True),
+        (frozenset({"r"}), False),  # finds only r > r: nothing new, so it stops
+    ]
+
+
+def test_the_same_edge_from_two_levels_is_returned_once():
+    g = Graph("a>b", "b>a")
+    _, edges = walk("a", g, up=True, down=True, depth=4)
+    assert edges == [e("a>b"), e("b>a")]
+
+
+def test_relations_keep_edges_between_the_same_pair_apart():
+    def neighbours(frontier, upstream):
+        return [Edge("s", "r", "input"), Edge("s", "r", "code")] if upstream and "r" in frontier else []
+
+    assert walk("r", neighbours, up=True, down=False, depth=1)[1] == [Edge("s", "r", "code"), Edge("s", "r", "input")]
+
+
+# -- ids ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entity, expected",
+    [
+        ("run:r-1a2b", ("run", "r-1a2b")),
+        ("r-1a2b", ("run", "r-1a2b")),
+        ("snapshot:" + "ab" * 32, ("snapshot", "ab" * 32)),
+        ("ab" * 32, ("snapshot", "ab" * 32)),
+        ("deadbeef", ("snapshot", "deadbeef")),  # a prefix of 8 hex digits is enough
+        ("dataset:vision/imagenet-1k@3", ("dataset", "vision/imagenet-1k@3")),
+        ("model:p.q/my_model@12", ("model", "p.q/my_model@12")),
+    ],
+)
+def test_split_names_the_kind(entity, expected):
+    assert split(entity) == expected
+
+
+@pytest.mark.parametrize(
+    "entity",
+    ["dataset:vision", "dataset:vision/imagenet", "model:p/m@v1", "model:P/m@1", "dataset:p/m@1\n", "model:/m@1"],
+)
+def test_split_refuses_a_malformed_version_and_shows_the_form(entity):
+    kind = entity.partition(":")[0]
+    with pytest.raises(InvalidArgument, match=f"a {kind} version is {kind}:PROJECT/NAME@VERSION"):
+        split(entity)
+
+
+@pytest.mark.parametrize("entity", ["", "hello", "abc123", "ABCDEF12", "job:r-1", "run:", "dataset:", "a" * 65])
+def test_split_refuses_what_is_no_id(entity):
+    with pytest.raises(InvalidArgument, match="not an entity id"):
+        split(entity)
+
+
+def test_versioned_parses_project_name_and_number():
+    assert versioned("vision/imagenet-1k@3") == ("vision", "imagenet-1k", 3)
+    assert versioned("p/m@007") == ("p", "m", 7)
+
+
+@pytest.mark.parametrize("rest", ["p/m", "p/m@", "p/m@x", "p@1", "/m@1", "p/m@1 ", "p/m@1\n", "P/m@1", "p/-m@1"])
+def test_versioned_refuses_anything_else(rest):
+    with pytest.raises(InvalidArgument, match="is not PROJECT/NAME@VERSION"):
+        versioned(rest)
+
+
+def test_id_builders_round_trip_through_split():
+    for entity in (
+        lineage.run_id("r-9"),
+        lineage.snapshot_id("ab" * 32),
+        lineage.dataset_id("p", "d", 2),
+        lineage.model_id("p", "m", 4),
+    ):
+        kind, rest = split(entity)
+        assert f"{kind}:{rest}" == entity
+    assert versioned(split(lineage.model_id("p", "m", 4))[1]) == ("p", "m", 4)
