@@ -127,7 +127,13 @@ class Changed:
     """Runs or their logs changed: log followers should look again."""
 
 
-Command = Send | Close | Changed
+@dataclass(frozen=True)
+class Wake:
+    """Something may now be placed (a node connected, a run ended): tick soon. Ticks are coalesced, so a
+    burst of ended runs costs one placement pass, not one each."""
+
+
+Command = Send | Close | Changed | Wake
 
 
 @dataclass
@@ -195,7 +201,7 @@ class Dispatcher:
             )
         )
         self._reconcile(current, {(h.run_id, h.attempt): h.state for h in hello.runs}, now, out)
-        self._tick(now, out)
+        out.append(Wake())
 
     def _reconcile(
         self, session: Session, held: dict[tuple[str, int], RunState], now: float, out: list[Command]
@@ -345,7 +351,7 @@ class Dispatcher:
             )
         out.append(Changed())
         if state.terminal:
-            self._tick(now, out)  # its resources are free: place what waits
+            out.append(Wake())  # its resources are free: place what waits
 
     def _checked_output(self, run: Run, snapshot: str) -> str:
         if snapshot and self.store.snapshot(run.spec.project, snapshot) is None:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from kiln.proto.v1 import (
 )
 
 log = logging.getLogger("kiln.coordinator")
+GIL_SWITCH_S = 0.0005
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", defaults.MAX_MESSAGE_BYTES),
@@ -79,10 +81,11 @@ class Serving:
     metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
 
     async def stop(self, grace: float) -> None:
+        await self.server.stop(grace)
+        await self.link.settle()  # what the ended streams left to do (their disconnects) is done
         self.loop_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.loop_task
-        await self.server.stop(grace)
         await asyncio.get_running_loop().run_in_executor(None, self.workers.shutdown)
         if self.metrics is not None:  # [ops]
             self.metrics.stop()
@@ -90,6 +93,9 @@ class Serving:
 
 async def build_server(ctx: Coordinator) -> Serving:
     """A started server with every service and the dispatcher loop, bound as the configuration says."""
+    # The loop and the workers share one interpreter lock; a worker back from SQLite otherwise waits up
+    # to the default 5 ms for the busy loop to let go of it, several times per call.
+    sys.setswitchinterval(GIL_SWITCH_S)
     metrics = Exporter(ctx) if ctx.config.metrics_listen else None  # [ops]
     workers = Workers()
     interceptor = ServerInterceptor(Authenticator(ctx.store), workers, metrics.rpc if metrics else None)

@@ -19,7 +19,7 @@ import grpc
 
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.ops.metrics import RpcMetrics
-from kiln.coordinator.rpc.workers import Workers, lane_of
+from kiln.coordinator.rpc.workers import Lane, Workers, lane_of
 from kiln.core.errors import KilnError, Unauthenticated
 from kiln.core.permissions import Principal
 
@@ -110,8 +110,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     async def _signed_in(self, credentials: Credentials | None) -> None:
         """Authenticates on a worker, then sets the principal in this call's own context."""
         if credentials is not None:
-            found = await self.workers.run("quick", self._checked, credentials)
+            self._admit("quick", credentials)
+            found = await self.workers.run_admitted("quick", self._checked, credentials)
             _principal.set(found)
+
+    def _admit(self, lane: Lane, credentials: Credentials | None) -> None:
+        if credentials is None or credentials[0] != "node":
+            self.workers.admit(lane)
 
     def _checked(self, credentials: Credentials) -> Principal:
         self._authenticate(credentials)
@@ -126,7 +131,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             try:
                 credentials = None if public else _credentials(context)
                 if blocking:
-                    return await self.workers.run(lane, self._call, credentials, behaviour, request, context)
+                    self._admit(lane, credentials)
+                    return await self.workers.run_admitted(lane, self._call, credentials, behaviour, request, context)
                 await self._signed_in(credentials)
                 return await behaviour(request, context)
             except grpc.aio.AbortError:

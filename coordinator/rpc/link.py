@@ -22,6 +22,7 @@ from google.protobuf import text_format
 from kiln.coordinator import nodes
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.dispatch import (
+    INVENTORY_PERSIST_S,
     QUARANTINE_TEXT,
     Changed,
     Close,
@@ -35,6 +36,7 @@ from kiln.coordinator.dispatch import (
     Send,
     Tick,
     Unreadable,
+    Wake,
     describe_error,
 )
 from kiln.coordinator.rpc.interceptor import principal
@@ -44,12 +46,14 @@ from kiln.core.errors import InvalidArgument, PermissionDenied
 from kiln.core.link import BadMessage, Hello
 from kiln.proto.v1 import link_pb2, link_pb2_grpc
 from kiln.serde import link as wire
+from kiln.serde import nodes as nodes_wire
 
 log = logging.getLogger("kiln.coordinator.link")
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 TICK_S = 1.0
 MIN_TICK_S = 0.01  # a burst of submissions is placed in one pass
+BATCH = 256  # events decided per trip to the dispatch lane, at most
 
 Outbox: TypeAlias = "asyncio.Queue[link_pb2.CoordinatorMessage | None]"
 
@@ -62,6 +66,7 @@ class Stream:
     id: int
     outbox: Outbox = field(default_factory=asyncio.Queue)
     closed: bool = False
+    persisted_at: float = field(default_factory=clock.now)  # when a heartbeat last went to the dispatcher
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class _Encoded:
 
     stream: int
     message: link_pb2.CoordinatorMessage
+
+
+Decided = _Encoded | Close | Changed | Wake
 
 
 class AgentLink:
@@ -86,12 +94,17 @@ class AgentLink:
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._background: set[asyncio.Task[None]] = set()
+        self._events: asyncio.Queue[tuple[Event, asyncio.Future[list[Decided]]]] = asyncio.Queue()
 
     # -- events and commands ----------------------------------------------------------------------------
 
     async def handle(self, event: Event) -> None:
-        """Decides on the dispatch lane (encoding the replies there too), then carries out the commands."""
-        for command in await self.workers.run("dispatch", self._decide, event):
+        """Decides on the dispatch lane (encoding the replies there too), then carries out the commands.
+        Events wait their turn in one queue: the dispatcher takes them in order, many per trip to its
+        thread, so a busy link costs one hand-over per batch rather than one per message."""
+        decided: asyncio.Future[list[Decided]] = self._loop.create_future()
+        self._events.put_nowait((event, decided))
+        for command in await decided:
             match command:
                 case _Encoded(stream=stream_id, message=message) if stream_id in self.streams:
                     self.streams[stream_id].outbox.put_nowait(message)
@@ -100,15 +113,45 @@ class AgentLink:
                     self.streams[stream_id].outbox.put_nowait(None)
                 case Changed():
                     self._notify()
+                case Wake():
+                    self.wake()
 
-    def _decide(self, event: Event) -> list[_Encoded | Close | Changed]:
-        decided: list[_Encoded | Close | Changed] = []
+    async def _dispatch_forever(self) -> None:
+        while True:
+            batch = [await self._events.get()]
+            while len(batch) < BATCH and not self._events.empty():
+                batch.append(self._events.get_nowait())
+            outcomes = await self.workers.run("dispatch", self._decide_all, [event for event, _ in batch])
+            for (_, decided), outcome in zip(batch, outcomes, strict=True):
+                if decided.cancelled():
+                    continue
+                if isinstance(outcome, BaseException):
+                    decided.set_exception(outcome)
+                else:
+                    decided.set_result(outcome)
+
+    def _decide_all(self, events: list[Event]) -> list[list[Decided] | BaseException]:
+        outcomes: list[list[Decided] | BaseException] = []
+        for event in events:
+            try:
+                outcomes.append(self._decide(event))
+            except Exception as e:  # this event's caller hears of it; the others go on
+                outcomes.append(e)
+        return outcomes
+
+    def _decide(self, event: Event) -> list[Decided]:
+        decided: list[Decided] = []
         for command in self.dispatcher.handle(event, clock.now()):
             if isinstance(command, Send):
                 decided.append(_Encoded(command.session, wire.coordinator_message_to_proto(command.message)))
-            elif not isinstance(command, Changed) or Changed() not in decided:
+            elif command not in decided:  # Changed, Wake: once is enough
                 decided.append(command)
         return decided
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Waits for the events handed over in the background (e.g. the disconnects of ended streams)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     def later(self, event: Event) -> None:
         """Handles `event` in the background (for clean-up that must not be awaited where it starts)."""
@@ -126,6 +169,10 @@ class AgentLink:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run_forever(self) -> None:
+        """The dispatcher's turn-taking and the tick, until cancelled."""
+        await asyncio.gather(self._dispatch_forever(), self._tick_forever())
+
+    async def _tick_forever(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
@@ -173,9 +220,17 @@ class AgentLink:
 
     async def read(self, stream: Stream, messages: AsyncIterator[link_pb2.AgentMessage]) -> None:
         """Hands every report of one stream to the dispatcher, in order, until the stream ends or the
-        dispatcher closes it."""
+        dispatcher closes it. A heartbeat only marks the node alive (here, at once), and goes on to the
+        dispatcher only when its inventory is due to be written down."""
         async for m in messages:
-            self.ctx.liveness.seen(stream.node, clock.now())
+            now = clock.now()
+            if m.WhichOneof("body") == "heartbeat":
+                self.ctx.liveness.seen(stream.node, now, nodes_wire.inventory_from_proto(m.heartbeat.inventory))
+                if now - stream.persisted_at < INVENTORY_PERSIST_S:
+                    continue
+                stream.persisted_at = now
+            else:
+                self.ctx.liveness.seen(stream.node, now)
             await self.handle(_event(stream, m))
             if stream.closed:
                 return

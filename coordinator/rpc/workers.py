@@ -27,7 +27,7 @@ Lane = Literal["quick", "heavy", "dispatch"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-QUICK_THREADS = 8
+QUICK_THREADS = 4
 HEAVY_THREADS = 2
 # Calls waiting for a lane beyond its threads; past this the caller is told to come back.
 QUEUE_LIMIT = {"quick": 512, "heavy": 64, "dispatch": 1 << 20}
@@ -57,10 +57,19 @@ class Workers:
     async def run(self, lane: Lane, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` on `lane`, in a copy of the caller's context (so the signed-in principal
         travels with the call); the loop is free while it runs."""
+        self.admit(lane)
+        return await self.run_admitted(lane, fn, *args, **kwargs)
+
+    def admit(self, lane: Lane) -> None:
+        """Refuses a call when its lane is full (the agents' calls skip this: a node is never turned away
+        for being one of many that reconnect at once, and there are only as many as there are nodes)."""
         if self._waiting[lane] >= QUEUE_LIMIT[lane]:
             raise ResourceExhausted(
                 f"the coordinator is busy ({self._waiting[lane]} calls are waiting for it); try again in a moment"
             )
+
+    async def run_admitted(self, lane: Lane, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run()`, without the check of the lane's queue."""
         context = contextvars.copy_context()
         self._waiting[lane] += 1
         try:

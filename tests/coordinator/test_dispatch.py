@@ -24,6 +24,7 @@ from kiln.coordinator.dispatch import (
     Send,
     Tick,
     Unreadable,
+    Wake,
 )
 from kiln.coordinator.liveness import Liveness
 from kiln.coordinator.pki import ServerTls
@@ -56,6 +57,13 @@ class Cluster:
     def handle(self, event: object) -> list[Command]:
         return self.dispatcher.handle(event, self.now)  # type: ignore[arg-type]
 
+    def link(self, event: object) -> list[Command]:
+        """What the link would do: handle the event, and tick when asked to (a Wake)."""
+        out = self.handle(event)
+        if Wake() in out:
+            out = [c for c in out if c != Wake()] + self.handle(Tick())
+        return out
+
     def enroll(self, name: str) -> None:
         self.store.add_node(name, "fp", {}, self.now)
         self.store.update_node(name, self.now, runtimes={"process": "here"}, inventory=INVENTORY)
@@ -63,13 +71,13 @@ class Cluster:
     def connect(self, name: str, held: tuple[HeldRun, ...] = ()) -> tuple[int, list[Command]]:
         self.sessions += 1
         hello = Hello(name=name, version="t", runtimes={"process": "here"}, inventory=INVENTORY, runs=held)
-        return self.sessions, self.handle(Connected(name, self.sessions, hello))
+        return self.sessions, self.link(Connected(name, self.sessions, hello))
 
     def submit(self, retries: int = 0) -> str:
         return runs.submit(self.ctx, ADMIN, RunSpec("p", ("echo", "hi"), retries=retries)).id
 
     def report(self, node: str, session: int, seq: int, message: object) -> list[Command]:
-        return self.handle(Received(node, session, Sequenced(seq, message)))  # type: ignore[arg-type]
+        return self.link(Received(node, session, Sequenced(seq, message)))  # type: ignore[arg-type]
 
     def state(self, run_id: str) -> RunState:
         run = self.store.run(run_id)
@@ -93,6 +101,7 @@ def update(run_id: str, state: RunState, attempt: int = 1, **fields: object) -> 
 def test_a_connected_agent_is_welcomed_and_given_the_queued_run(c):
     c.enroll("a")
     run_id = c.submit()
+    assert Wake() in c.handle(Connected("a", 99, Hello(name="a", version="t")))  # a node came: place soon
     session, out = c.connect("a")
     assert sent(out, Welcome) == [Welcome("a", 5.0, drained=False)]
     [assignment] = sent(out, Assignment)
