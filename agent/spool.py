@@ -21,6 +21,7 @@ from typing import Protocol
 from kiln.core.errors import FailedPrecondition
 from kiln.core.link import Assignment, LogBatch, RunUpdate, TrackBatch
 from kiln.core.runs import LogChunk, RunState
+from kiln.core.schema import migrate
 
 Report = RunUpdate | LogBatch | TrackBatch
 
@@ -94,18 +95,16 @@ class Spool:
         self._migrate(path)
 
     def _migrate(self, path: Path) -> None:
+        def too_new(found: int, known: int) -> Exception:
+            return FailedPrecondition(
+                f"the agent's spool {path} has schema version {found}, newer than this Kiln knows "
+                f"({known}); upgrade Kiln on this node before starting the agent"
+            )
+
         with self.transaction() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise FailedPrecondition(
-                    f"the agent's spool {path} has schema version {version}, newer than this Kiln knows "
-                    f"({len(MIGRATIONS)}); upgrade Kiln on this node before starting the agent"
-                )
-            for script in MIGRATIONS[version:]:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            reached = migrate(conn.execute, found, MIGRATIONS, too_new)
+            conn.execute(f"PRAGMA user_version = {reached}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

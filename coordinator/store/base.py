@@ -13,6 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from kiln.coordinator.store.migrations import MIGRATIONS
+from kiln.core.schema import migrate
 
 
 class SchemaTooNew(Exception):
@@ -79,18 +80,15 @@ class Database:
     def migrate(self) -> None:
         with self.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = self.schema_version()
-            if current > len(MIGRATIONS):
-                raise SchemaTooNew(
-                    f"database {self.path} has schema version {current}, newer than this Kiln knows "
-                    f"({len(MIGRATIONS)}); upgrade Kiln before starting it on this data"
-                )
-            for script in MIGRATIONS[current:]:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+            reached = migrate(self.db.execute, self.schema_version(), MIGRATIONS, self._too_new)
             self.db.execute("DELETE FROM schema_version")
-            self.db.execute("INSERT INTO schema_version (version) VALUES (?)", [len(MIGRATIONS)])
+            self.db.execute("INSERT INTO schema_version (version) VALUES (?)", [reached])
+
+    def _too_new(self, found: int, known: int) -> Exception:
+        return SchemaTooNew(
+            f"database {self.path} has schema version {found}, newer than this Kiln knows "
+            f"({known}); upgrade Kiln before starting it on this data"
+        )
 
     def close(self) -> None:
         with self._lock:
