@@ -42,7 +42,7 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     # Environment variables whose values are paths as a container sees them (/work, a mount's target or a
     # path inside one, or a folder holding mounts such as /datasets): each runtime makes them paths its
-    # jobs can open.
+    # jobs can open. `env` wins over them where both name a variable.
     paths: dict[str, str] = field(default_factory=dict)
     cpus: float = 0.0  # 0: no limit
     memory_bytes: int = 0  # 0: no limit

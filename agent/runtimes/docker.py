@@ -80,7 +80,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         "image": spec.image,
         "command": list(spec.command),
         "name": container_name(spec),
-        "environment": {**spec.env, **spec.paths},  # a container sees the paths as they are
+        "environment": {**spec.paths, **spec.env},  # the paths as a container sees them; the run's own win
         "working_dir": WORKDIR_IN_JOB,
         "mounts": mounts,
         "network_mode": spec.network,

@@ -57,10 +57,10 @@ def job_env(spec: JobSpec, view: Path) -> dict[str, str]:
     """What the job sees on top of the agent's environment: its paths made real (the agent's own
     PYTHONPATH kept after the job's), and the GPUs it was given and no others (an empty
     CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none)."""
-    env = dict(spec.env)
-    env.update({name: host_path(spec, view, path) for name, path in spec.paths.items()})
-    if "PYTHONPATH" in spec.paths and os.environ.get("PYTHONPATH"):
+    env = {name: host_path(spec, view, path) for name, path in spec.paths.items()}
+    if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
+    env.update(spec.env)  # what the run asked for wins
     env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
     env["KILN_MOUNTS"] = json.dumps({m.target: str(m.host) for m in spec.mounts})
     return env
