@@ -89,6 +89,14 @@ def hello_from_proto(m: link_pb2.Hello) -> Hello:
     )
 
 
+def heartbeat_to_proto(h: Heartbeat) -> link_pb2.Heartbeat:
+    return link_pb2.Heartbeat(inventory=inventory_to_proto(h.inventory))
+
+
+def heartbeat_from_proto(m: link_pb2.Heartbeat) -> Heartbeat:
+    return Heartbeat(inventory=inventory_from_proto(m.inventory))
+
+
 def run_update_to_proto(u: RunUpdate) -> link_pb2.RunUpdate:
     return link_pb2.RunUpdate(
         run_id=u.run_id,
@@ -186,8 +194,8 @@ def agent_message_to_proto(message: AgentMessage, seq: int = 0) -> link_pb2.Agen
     match message:
         case Hello():
             return link_pb2.AgentMessage(seq=seq, hello=hello_to_proto(message))
-        case Heartbeat(inventory=inventory):
-            return link_pb2.AgentMessage(seq=seq, heartbeat=link_pb2.Heartbeat(inventory=inventory_to_proto(inventory)))
+        case Heartbeat():
+            return link_pb2.AgentMessage(seq=seq, heartbeat=heartbeat_to_proto(message))
         case RunUpdate():
             return link_pb2.AgentMessage(seq=seq, run_update=run_update_to_proto(message))
         case LogBatch():
@@ -204,7 +212,7 @@ def agent_message_from_proto(m: link_pb2.AgentMessage) -> AgentMessage:
         if kind == "hello":
             return hello_from_proto(m.hello)
         if kind == "heartbeat":
-            return Heartbeat(inventory=inventory_from_proto(m.heartbeat.inventory))
+            return heartbeat_from_proto(m.heartbeat)
         if kind == "run_update":
             return run_update_from_proto(m.run_update)
         if kind == "logs":
@@ -260,26 +268,51 @@ def assignment_from_proto(m: link_pb2.Assignment) -> Assignment:
     )
 
 
+def welcome_to_proto(w: Welcome) -> link_pb2.Welcome:
+    return link_pb2.Welcome(node=w.node, heartbeat_interval_s=w.heartbeat_interval_s, drained=w.drained)
+
+
+def welcome_from_proto(m: link_pb2.Welcome) -> Welcome:
+    return Welcome(node=m.node, heartbeat_interval_s=m.heartbeat_interval_s, drained=m.drained)
+
+
+def cancel_to_proto(c: Cancel) -> link_pb2.Cancel:
+    return link_pb2.Cancel(run_id=c.run_id, attempt=c.attempt, grace_s=c.grace_s, reason=c.reason)
+
+
+def cancel_from_proto(m: link_pb2.Cancel) -> Cancel:
+    _run_ref(m.run_id, m.attempt, "cancel")
+    return Cancel(run_id=m.run_id, attempt=m.attempt, grace_s=m.grace_s, reason=m.reason)
+
+
+def drain_to_proto(d: Drain) -> link_pb2.Drain:
+    return link_pb2.Drain(drain=d.drain)
+
+
+def drain_from_proto(m: link_pb2.Drain) -> Drain:
+    return Drain(drain=m.drain)
+
+
+def ack_to_proto(a: Ack) -> link_pb2.Ack:
+    return link_pb2.Ack(seq=a.seq)
+
+
+def ack_from_proto(m: link_pb2.Ack) -> Ack:
+    return Ack(seq=m.seq)
+
+
 def coordinator_message_to_proto(message: CoordinatorMessage) -> link_pb2.CoordinatorMessage:
     match message:
         case Welcome():
-            return link_pb2.CoordinatorMessage(
-                welcome=link_pb2.Welcome(
-                    node=message.node, heartbeat_interval_s=message.heartbeat_interval_s, drained=message.drained
-                )
-            )
+            return link_pb2.CoordinatorMessage(welcome=welcome_to_proto(message))
         case Assignment():
             return link_pb2.CoordinatorMessage(assign=assignment_to_proto(message))
         case Cancel():
-            return link_pb2.CoordinatorMessage(
-                cancel=link_pb2.Cancel(
-                    run_id=message.run_id, attempt=message.attempt, grace_s=message.grace_s, reason=message.reason
-                )
-            )
-        case Drain(drain=drain):
-            return link_pb2.CoordinatorMessage(drain=link_pb2.Drain(drain=drain))
-        case Ack(seq=seq):
-            return link_pb2.CoordinatorMessage(ack=link_pb2.Ack(seq=seq))
+            return link_pb2.CoordinatorMessage(cancel=cancel_to_proto(message))
+        case Drain():
+            return link_pb2.CoordinatorMessage(drain=drain_to_proto(message))
+        case Ack():
+            return link_pb2.CoordinatorMessage(ack=ack_to_proto(message))
     raise TypeError(f"not a coordinator message: {message!r}")
 
 
@@ -287,18 +320,15 @@ def coordinator_message_from_proto(m: link_pb2.CoordinatorMessage) -> Coordinato
     kind = m.WhichOneof("body")
     try:
         if kind == "welcome":
-            w = m.welcome
-            return Welcome(node=w.node, heartbeat_interval_s=w.heartbeat_interval_s, drained=w.drained)
+            return welcome_from_proto(m.welcome)
         if kind == "assign":
             return assignment_from_proto(m.assign)
         if kind == "cancel":
-            c = m.cancel
-            _run_ref(c.run_id, c.attempt, "cancel")
-            return Cancel(run_id=c.run_id, attempt=c.attempt, grace_s=c.grace_s, reason=c.reason)
+            return cancel_from_proto(m.cancel)
         if kind == "drain":
-            return Drain(drain=m.drain.drain)
+            return drain_from_proto(m.drain)
         if kind == "ack":
-            return Ack(seq=m.ack.seq)
+            return ack_from_proto(m.ack)
     except BadMessage:
         raise
     except (InvalidArgument, ValueError, TypeError) as e:
