@@ -18,7 +18,7 @@ from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
 from kiln.agent.spool import Spool
 from kiln.agent.workspace import BlobCache
 from kiln.client import Client
-from kiln.core import backoff
+from kiln.core import backoff, defaults
 from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied, Unauthenticated
 from kiln.core.link import Ack, Assignment, Cancel, CoordinatorMessage, Drain, Heartbeat, HeldRun, Hello, Welcome
 from kiln.core.models import Inventory
@@ -38,6 +38,7 @@ class AgentConfig:
     runtimes: tuple[str, ...] = ()  # (): every runtime that works here
     inventory_file: Path | None = None
     metrics_listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint ("": none)  [ops]
+    max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES  # what a run may create or change (None: no cap)
 
 
 class Agent:
@@ -63,6 +64,7 @@ class Agent:
             self.runtimes,
             self._client,
             self.stopping,
+            config.max_output_bytes,
         )
         self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]
 

@@ -4,35 +4,44 @@ report goes through the spool, in the same transaction as the journal change it 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kiln.agent.inventory import nvml_gpus
 from kiln.agent.runenv import RunEnvironment
-from kiln.agent.runtimes import JobHandle, JobSpec, Runtime
+from kiln.agent.runtimes import JobHandle, JobSpec, Runtime, RuntimeUnavailable
 from kiln.agent.spool import JobRecord, Spool
 from kiln.agent.workspace import BlobCache, collect_outputs, materialize
 from kiln.client import Client
-from kiln.core import backoff, clock
+from kiln.core import backoff, clock, defaults
 from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
-from kiln.core.link import Assignment, RunUpdate
+from kiln.core.link import Assignment, RunUpdate, TrackBatch
+from kiln.core.models import DatasetVersion
 from kiln.core.runs import RunState
+from kiln.core.units import format_bytes
+from kiln.sync.push import OutputsTooLarge
 
 log = logging.getLogger("kiln.agent.jobs")
 T = TypeVar("T")
 
 CHUNK_BYTES = 64 * 1024
+# How long an SDK question waits out a coordinator outage before it is answered "unchecked".
+QUESTION_PATIENCE_S = 15.0
+LOGGED_FILE = "logged.jsonl"  # in the job's folder: [kind, path] a line, for every path the run logged
 
 
 @dataclass
 class JobContext:
-    """What jobs need of the agent: its node's name, spool, cache, runtimes, a client, and whether it is
-    stopping."""
+    """What jobs need of the agent: its node's name, spool, cache, runtimes, a client, whether it is
+    stopping, and the most a run's outputs may hold (what it created or changed; None: no cap)."""
 
     name: str
     data: Path
@@ -41,6 +50,7 @@ class JobContext:
     runtimes: dict[str, Runtime]
     client: Callable[[], Client]
     stopping: threading.Event
+    max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES
 
 
 class Job:
@@ -57,6 +67,7 @@ class Job:
         self._lock = threading.Lock()
         self._buffer: list[tuple[str, bytes]] = []
         self._buffered = 0
+        self._datasets_seen: set[str] = set()  # names the coordinator confirmed for the SDK
 
     @property
     def workdir(self) -> Path:
@@ -84,7 +95,7 @@ class Job:
             self._final(RunState.FAILED, None, "the job disappeared while the agent was down", outputs=False)
             return
         self.handle = found
-        self.env.start_tracking()  # the run's SDK reconnects and resends what was not acknowledged
+        self._start_tracking()  # the run's SDK reconnects and resends what was not acknowledged
         self.runtime.attach(found, self, {"stdout": record.stdout_bytes, "stderr": record.stderr_bytes})
 
     def _prepare_and_start(self) -> None:
@@ -108,10 +119,13 @@ class Job:
             if self.cancelled.is_set():
                 self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
                 return
-            self.env.start_tracking()
+            self._start_tracking()
             self.handle = self.runtime.start(self._job_spec(), self)
             self._report(RunState.RUNNING, ref=self.handle.ref, environment=self._environment())
-        except Exception as e:  # anything that stops the start is the run's failure, said plainly
+        except (KilnError, RuntimeUnavailable) as e:  # the run's mistake (an unknown image…): one line
+            log.warning("run %s could not start: %s", self.run_id, e)
+            self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
+        except Exception as e:  # a bug or the node's trouble: the traceback is worth having
             log.exception("run %s could not start", self.run_id)
             self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
 
@@ -137,6 +151,7 @@ class Job:
             env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
             paths=paths,
             mounts=mounts,
+            protect=(self.node.data / "datasets", self.node.data / "cache"),
             cpus=s.resources.cpus,
             memory_bytes=s.resources.memory_bytes,
             gpu_uuids=tuple(self.assignment.gpu_uuids),
@@ -187,13 +202,8 @@ class Job:
         self.env.stop()  # the job has ended: what its SDK sent is in the spool already
         output = ""
         if outputs and self.workdir.exists():
-            message = f"output of run {self.run_id} (attempt {self.attempt})"
-            try:
-                output = self._retrying(
-                    lambda c: collect_outputs(c, self.spec.project, self.workdir, self.dir / "statcache", message)
-                )
-            except KilnError as e:
-                reason = (reason + "; " if reason else "") + f"outputs not saved: {e}"
+            output, problems = self._outputs()
+            reason = "; ".join(filter(None, [reason, *problems]))
         update = RunUpdate(
             run_id=self.run_id,
             attempt=self.attempt,
@@ -211,16 +221,124 @@ class Job:
                 log.exception("could not clean up after run %s", self.run_id)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _retrying(self, call: Callable[[Client], T]) -> T:
-        """Calls the coordinator, waiting out outages: a run's inputs and outputs are worth the wait."""
+    def _outputs(self) -> tuple[str, list[str]]:
+        """The output snapshot ("" for none), and what to add to the run's reason: logged paths that are
+        gone, and why the outputs were not saved. A run keeps the state it ended in either way: the state
+        says how its program ended, the reason and the missing output say what was lost."""
+        logged = self._logged()
+        gone = [(kind, path) for kind, path in logged if not os.path.lexists(self.workdir / path)]
+        problems = [_gone(kind, [p for k, p in gone if k == kind]) for kind in sorted({k for k, _ in gone})]
+        message = f"output of run {self.run_id} (attempt {self.attempt})"
+        try:
+            output, left_out = self._retrying(
+                lambda c: collect_outputs(
+                    c,
+                    self.spec.project,
+                    self.workdir,
+                    self.dir / "statcache",
+                    message,
+                    started_from=self.spec.snapshot,
+                    logged=[p for _, p in logged],
+                    max_bytes=self.node.max_output_bytes,
+                )
+            )
+        except OutputsTooLarge as e:
+            problems.append(
+                f"outputs not saved: the run created or changed {format_bytes(e.size)} of files in its folder, "
+                f"over this node's cap of {format_bytes(e.cap)}; leave out what need not be kept with a "
+                ".kilnoutputignore file, or ask IT to raise the agent's --max-output-bytes"
+            )
+            return "", problems
+        except (KilnError, OSError) as e:
+            problems.append(f"outputs not saved: {e}")
+            return "", problems
+        if left_out:
+            shown = ", ".join(f"{path} ({why})" for path, why in left_out[:5])
+            more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+            problems.append(f"left out of the outputs, which a snapshot cannot hold: {shown}{more}")
+        return output, problems
+
+    # -- what the run's SDK logs and asks ---------------------------------------------------------------
+
+    def _start_tracking(self) -> None:
+        self.env.start_tracking(answer=self._answer, stored=self._note_logged)
+
+    def _note_logged(self, report: TrackBatch) -> None:
+        """Keeps the paths the run logged, in the job's folder (so an agent restart keeps them too): they
+        are always in its outputs, and one gone at the end is named in its reason."""
+        lines = [["artifact", p] for p in report.artifacts] + [["model", m[0]] for m in report.models]
+        if not lines:
+            return
+        try:
+            with open(self.dir / LOGGED_FILE, "a") as f:
+                f.writelines(json.dumps(line) + "\n" for line in lines)
+        except OSError as e:  # the batch is stored: losing this costs only the check at the end
+            log.warning("run %s: could not keep the paths it logged: %s", self.run_id, e)
+
+    def _logged(self) -> list[tuple[str, str]]:
+        try:
+            text = (self.dir / LOGGED_FILE).read_text()
+        except FileNotFoundError:
+            return []
+        found: dict[tuple[str, str], None] = {}
+        for line in text.splitlines():
+            try:
+                kind, path = json.loads(line)
+            except (ValueError, TypeError):
+                continue  # a line cut short by a crash
+            found[(str(kind), str(path))] = None
+        return list(found)
+
+    def _answer(self, question: dict[str, Any]) -> dict[str, str]:
+        """The SDK's questions (kiln/track/__init__.py): does the run's project have this dataset?"""
+        name = question["name"]
+        if name in self._datasets_seen:
+            return {}
+        try:
+            versions = self._retrying(lambda c: c.list_datasets(self.spec.project), patience_s=QUESTION_PATIENCE_S)
+        except KilnError as e:
+            return {"unchecked": f"the coordinator could not be asked: {e}"}
+        problem = dataset_problem(self.spec.project, versions, name)
+        if problem:
+            return {"error": problem}
+        self._datasets_seen.add(name)
+        return {}
+
+    def _retrying(self, call: Callable[[Client], T], patience_s: float | None = None) -> T:
+        """Calls the coordinator, waiting out outages: a run's inputs and outputs are worth the wait (an
+        SDK's question only `patience_s`, then Unavailable)."""
+        deadline = None if patience_s is None else time.monotonic() + patience_s
         for delay in backoff.delays(first=0.5, cap=15):
             try:
                 with self.node.client() as client:
                     return call(client)
             except Unavailable:
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise
                 if self.node.stopping.wait(delay):
                     raise
         raise AssertionError("unreachable")
+
+
+def dataset_problem(project: str, versions: list[DatasetVersion], text: str) -> str:
+    """Why `text` (NAME, NAME:VERSION or NAME@VERSION, as coordinator/datasets.find_version reads it)
+    names no dataset version of `project`, or "" when it names one."""
+    name, _, version = text.replace("@", ":").partition(":")
+    have = sorted(v.version for v in versions if v.name == name)
+    if not have:
+        names = sorted({v.name for v in versions})
+        there = f"it has {', '.join(names)}" if names else "it has none yet (kiln dataset create makes one)"
+        return f"project {project} has no dataset {name!r}; {there}"
+    if version and version not in {str(v) for v in have}:
+        listed = ", ".join(str(v) for v in have)
+        return f"dataset {name} has no version {version} in project {project}; it has versions {listed}"
+    return ""
+
+
+def _gone(kind: str, paths: list[str]) -> str:
+    if len(paths) == 1:
+        return f"logged {kind} {paths[0]} is gone at the end of the run"
+    return f"logged {kind}s {', '.join(paths)} are gone at the end of the run"
 
 
 def _coalesce(parts: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -10,16 +10,16 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from kiln.agent.datasets import dataset_folder, empty_folder, readers
 from kiln.agent.runtimes import WORKDIR_IN_JOB, Mount
 from kiln.agent.spool import Spool
 from kiln.agent.tracking import TrackingServer, prepare_sdk
-from kiln.agent.workspace import BlobCache, materialize
+from kiln.agent.workspace import BlobCache
 from kiln.client import Client
-from kiln.core.atomic import building
 from kiln.core.link import DatasetMount, TrackBatch
 
 log = logging.getLogger("kiln.agent.runenv")
@@ -63,23 +63,43 @@ class RunEnvironment:
         self.sockets = socket_dir(run_id, attempt)
         self.datasets: dict[str, Path] = {}
         self.server: TrackingServer | None = None
+        self._stored: Callable[[TrackBatch], None] | None = None
 
     def prepare_datasets(self, client: Client, project: str, mounts: Iterable[DatasetMount]) -> None:
-        """Each dataset version is materialised once per node and shared read-only by the runs using it."""
+        """Each dataset version is materialised once per node, shared read-only by the runs using it, and
+        checked before each reuse (agent/datasets.py)."""
+        in_use = readers(self.spool, self.run_id, self.attempt)
         for m in mounts:
             self.datasets[m.name] = dataset_folder(
-                client, BlobCache(self.data / "cache"), self.data / "datasets", project, m.snapshot
+                client,
+                BlobCache(self.data / "cache"),
+                self.data / "datasets",
+                project,
+                m.snapshot,
+                label=f"{m.name}:{m.version}",
+                in_use=in_use,
             )
 
-    def start_tracking(self) -> None:
+    def start_tracking(
+        self,
+        answer: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+        stored: Callable[[TrackBatch], None] | None = None,
+    ) -> None:
+        """Serves the run's SDK: `answer` takes its questions (kiln/track/__init__.py: "Questions"), and
+        `stored` is told of each batch once it is durable (the job keeps the paths the run logged)."""
         self.sockets.mkdir(parents=True, exist_ok=True, mode=0o700)
         delivered = self.spool.track_delivered(self.run_id, self.attempt)
-        self.server = TrackingServer(self.sockets / "sock", self._store_batch, delivered=delivered).start()
+        self._stored = stored
+        self.server = TrackingServer(
+            self.sockets / "sock", self._store_batch, delivered=delivered, on_question=answer
+        ).start()
 
     def _store_batch(self, batch: dict[str, Any]) -> None:
         """Durable before it is acknowledged: into the outbox, with the dedup mark, in one transaction."""
         report = track_batch(self.run_id, self.attempt, batch)
         self.spool.report_tracking(report, batch["pid"], batch.get("proc", ""))
+        if self._stored is not None:
+            self._stored(report)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -91,6 +111,8 @@ class RunEnvironment:
         """What to mount where, and the environment variables that name paths, as a container sees them."""
         mounts = [Mount(prepare_sdk(self.data / "sdk"), SDK_TARGET), Mount(self.sockets, TRACK_TARGET, read_only=False)]
         mounts += [Mount(path, f"{DATASETS_TARGET}/{name}") for name, path in self.datasets.items()]
+        if not self.datasets:  # KILN_DATASETS is a folder all the same, an empty one
+            mounts.append(Mount(empty_folder(self.data / "datasets"), DATASETS_TARGET))
         paths = {
             "PYTHONPATH": SDK_TARGET,
             "KILN_TRACK_SOCKET": f"{TRACK_TARGET}/sock",
@@ -103,23 +125,3 @@ class RunEnvironment:
 
 def _env_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
-
-
-def dataset_folder(client: Client, cache: BlobCache, root: Path, project: str, snapshot: str) -> Path:
-    """The snapshot materialised under `root`, once (built aside and renamed, so never seen half-made; when
-    another job built it first, the same content, theirs is used)."""
-    final = root / snapshot
-    if final.is_dir():
-        return final
-    # materialize's stat cache is of no use for a read-only dataset: it goes in a scratch folder
-    with building(final, exist_ok=True) as tree, tempfile.TemporaryDirectory(prefix=".statcache-", dir=root) as sc:
-        materialize(client, cache, project, snapshot, tree, Path(sc))
-        _read_only(tree)
-    return final
-
-
-def _read_only(tree: Path) -> None:
-    """Datasets are shared by runs: take write permission away (Docker also mounts them read-only)."""
-    for path in [*tree.rglob("*"), tree]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode & ~0o222)

@@ -1,7 +1,8 @@
 """The agent's end of the in-run tracking SDK (`kiln.track`): a Unix socket server that takes the SDK's
 newline-delimited JSON batches (the format is documented in kiln/track/__init__.py), hands each new batch
 to `on_batch` (which makes it durable) and only then acknowledges it. A batch sent again after a dropped
-connection is recognised by (pid, proc, seq) and acknowledged without being delivered twice.
+connection is recognised by (pid, proc, seq) and acknowledged without being delivered twice. It also
+answers the SDK's questions (a line with "ask" instead of "seq"), which `on_question` decides.
 
 Also here: the SDK's folder for runs (`prepare_sdk`), which holds `kiln/__init__.py` and `kiln/track/`
 and nothing else of kiln, so a run sees only the stdlib-only SDK.
@@ -37,6 +38,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 # What a Unix socket address can hold (sun_path is 108 bytes on Linux, NUL included).
 MAX_SOCKET_PATH_BYTES = 107
 JOIN_TIMEOUT_S = 30.0
+# The questions an SDK may ask, with the string fields each must carry.
+QUESTIONS = {"dataset": ("name",)}
 
 # (pid, proc): a sending process. pid is the SDK's own "pid" field (its view of os.getpid(), so inside a
 # container it is the container's pid), or SO_PEERCRED's pid for a client that sends none; proc is the
@@ -52,6 +55,9 @@ class TrackingServer:
     """Serves one Unix socket; `on_batch` is called for each new batch, one call at a time (never
     concurrently, even across connections), and the batch is acknowledged once it returns. If it
     raises, the batch is answered with an error and its connection closed, so the SDK sends it again.
+    `on_question` answers a question (any number at once, beside the batches) with the fields to send
+    back: {} for yes, {"error": why} for no, {"unchecked": why} when it cannot tell; without it every
+    question is answered yes (nothing to check against).
 
     `delivered` restores what an earlier server on the same run delivered ((pid, proc) -> highest seq),
     so batches it stored but could not acknowledge before it stopped are not delivered twice; the
@@ -64,6 +70,7 @@ class TrackingServer:
         *,
         delivered: Mapping[Sender, int] | None = None,
         max_line: int = MAX_LINE_BYTES,
+        on_question: Callable[[dict[str, Any]], dict[str, str]] | None = None,
     ) -> None:
         if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH_BYTES:
             raise ValueError(
@@ -72,6 +79,7 @@ class TrackingServer:
             )
         self.socket_path = socket_path
         self.on_batch = on_batch
+        self.on_question = on_question
         self.max_line = max_line
         self._delivered: dict[Sender, int] = dict(delivered or {})
         self._deliver_lock = threading.Lock()
@@ -189,7 +197,10 @@ class TrackingServer:
             log.debug("tracking connection from pid %s closed mid-line; the SDK resends it", peer_pid)
             return False
         try:
-            batch = parse_batch(line)
+            message = _decode(line)
+            if "ask" in message:
+                return self._answer(conn, check_question(message))
+            batch = check_batch(message)
         except BadBatch as e:
             return _refuse(conn, str(e), peer_pid)
         sender = (batch.get("pid", peer_pid), batch.get("proc", ""))
@@ -200,6 +211,17 @@ class TrackingServer:
             log.exception("could not store tracking batch %s from pid %s", seq, sender[0])
             return _refuse(conn, f"could not store batch {seq}: {e}", peer_pid)
         conn.sendall(b'{"ack": %d}\n' % seq)
+        return True
+
+    def _answer(self, conn: socket.socket, question: dict[str, Any]) -> bool:
+        answer: dict[str, str] = {}
+        if self.on_question is not None:
+            try:
+                answer = self.on_question(question)
+            except Exception as e:  # a bug here must not cost the run its tracking: say so, go on
+                log.exception("could not answer the question %s", question)
+                answer = {"unchecked": f"the agent could not answer: {e}"}
+        conn.sendall(json.dumps({"answer": question["ask"], **answer}).encode() + b"\n")
         return True
 
     def _deliver(self, sender: Sender, batch: dict[str, Any]) -> None:
@@ -236,12 +258,33 @@ def _peer_pid(conn: socket.socket) -> int:
 def parse_batch(line: bytes) -> dict[str, Any]:
     """Checks one line against the wire format and returns the batch, metric values as floats ("nan"
     back to NaN). Unknown fields are kept; wrong types, bad paths and non-finite numbers are refused."""
+    return check_batch(_decode(line))
+
+
+def _decode(line: bytes) -> dict[str, Any]:
     try:
-        batch = json.loads(line, parse_constant=_no_constant)
+        message = json.loads(line, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadBatch(f"invalid JSON: {e}") from None
-    if not isinstance(batch, dict):
+    if not isinstance(message, dict):
         raise BadBatch("a batch must be a JSON object")
+    return message
+
+
+def check_question(question: dict[str, Any]) -> dict[str, Any]:
+    """A question is {"ask": KIND, FIELD: "text", ...} with the fields QUESTIONS names for KIND."""
+    kind = question["ask"]
+    fields = QUESTIONS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        raise BadBatch(f"unknown question {kind!r}; this agent answers {', '.join(sorted(QUESTIONS))}")
+    for name in fields:
+        if not isinstance(question.get(name), str) or not question[name]:
+            raise BadBatch(f"question {kind!r} needs a non-empty string {name!r}")
+    return question
+
+
+def check_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch checked in place (see parse_batch)."""
     seq = batch.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise BadBatch("a batch needs an integer seq >= 1")

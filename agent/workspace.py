@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from kiln.client import Client
@@ -13,7 +14,7 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.manifest import Entry, validate
 from kiln.core.paths import check_symlink_target
 from kiln.core.verified import VerifiedWriter
-from kiln.sync.push import push
+from kiln.sync.push import Outputs, push
 from kiln.sync.statcache import StatCache, State
 
 # Materialised files get this mtime: a run that writes one moves its mtime, so the output scan sees it.
@@ -97,6 +98,24 @@ def materialize(
     return entries
 
 
-def collect_outputs(client: Client, project: str, dest: Path, statcache_dir: Path, message: str) -> str:
-    """The run's output snapshot: its folder pushed as changes to the snapshot it started from."""
-    return push(client, dest, project, message, statcache_dir).snapshot.id
+def collect_outputs(
+    client: Client,
+    project: str,
+    dest: Path,
+    statcache_dir: Path,
+    message: str,
+    *,
+    started_from: str,
+    logged: Iterable[str] = (),
+    max_bytes: int | None = None,
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The run's output snapshot: what is in its folder at the end, by the output rules (whatever
+    .gitignore says; caches and .kilnoutputignore left out; the `logged` paths always in), pushed as
+    changes to the snapshot it `started_from`, so only new and changed blobs travel. "" when the run
+    changed nothing: its output would be its input, which is no output (and no lineage edge). Also what
+    was left out because a snapshot cannot hold it (a link out of the folder...), as (path, why). Raises
+    OutputsTooLarge over `max_bytes` of created or changed files, before anything is uploaded."""
+    result = push(client, dest, project, message, statcache_dir, outputs=Outputs(frozenset(logged), max_bytes))
+    if result.snapshot.id == started_from or (not started_from and result.files == 0):
+        return "", result.left_out
+    return result.snapshot.id, result.left_out

@@ -82,16 +82,18 @@ def fill_runs(store: SqliteStore, count: int) -> None:
 def fill_lineage(store: SqliteStore, count: int) -> str:
     """Chains of 20 runs (snapshot -> run -> snapshot -> ...), plus dataset inputs: `count` edges. The runs
     are real rows, so the coordinator can check each entity it shows."""
-    edges, runs, snapshots, made, chain = [], [], set(), 0, 0
+    edges, runs, made, chain = [], [], 0, 0
+    snapshots: dict[str, float] = {}  # id -> birth: lineage follows only edges from older to younger
     deepest = ""
     while made < count:
         previous = lineage.snapshot_id(f"{chain:08x}" + "0" * 56)
+        snapshots[previous] = 1_600_000_000 + made - 0.5
         for step in range(20):
             run_name = f"r-c{chain:07x}s{step:02d}"
             runs.append((run_name, "bench", "admin", SPEC, "succeeded", 1, 1_600_000_000 + made))
             run = lineage.run_id(run_name)
             out = lineage.snapshot_id(f"{chain:08x}{step + 1:08x}" + "0" * 48)
-            snapshots |= {previous, out}
+            snapshots[out] = 1_600_000_000 + made + 0.5  # after the run that made it
             edges += [
                 (previous, run, "input", 0.0),
                 (run, out, "output", 0.0),
@@ -111,7 +113,7 @@ def fill_lineage(store: SqliteStore, count: int) -> str:
         store.db.conn.executemany(
             "INSERT INTO snapshots (project, id, author, created_at, files, bytes, manifest) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [("bench", s.partition(":")[2], "admin", 0.0, 0, 0, empty) for s in snapshots],
+            [("bench", s.partition(":")[2], "admin", at, 0, 0, empty) for s, at in snapshots.items()],
         )
         store.db.conn.executemany(
             "INSERT INTO datasets (project, name, version, snapshot, created_by, created_at) VALUES (?, ?, 1, ?, ?, 0)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from kiln.coordinator.access import require_admin
 from kiln.coordinator.identity import (
     generate_password,
@@ -149,7 +151,7 @@ def create_token(store: SqliteStore, who: Principal, name: str, ttl_s: float, us
     if owner != who.user:
         require_admin(who, "creating a token for another user")
     _existing(store, owner)
-    if ttl_s < 0:
+    if not 0 <= ttl_s < math.inf:  # NaN fails this too
         raise InvalidArgument("token lifetime must be positive")
     with store.transaction():
         secret, token = _mint(store, owner, name or "api", ttl_s or defaults.API_TOKEN_TTL_S)

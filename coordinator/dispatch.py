@@ -344,11 +344,10 @@ class Dispatcher:
         except FailedPrecondition as e:
             log.warning("ignoring update for %s: %s", run.id, e)
             return
-        if fields.get("output_snapshot"):
-            self.store.add_edges(
-                [lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(str(fields["output_snapshot"])), "output")],
-                now,
-            )
+        output = str(fields.get("output_snapshot") or "")
+        if output and output != run.spec.snapshot:  # an unchanged folder is no output (an older agent sends it)
+            # the store also refuses an output older than the run: content it cannot have made
+            self.store.add_edges([lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(output), "output")], now)
         out.append(Changed())
         if state.terminal:
             out.append(Wake())  # its resources are free: place what waits

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
+from kiln.coordinator.runs import get_run
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.core import lineage
 from kiln.core.errors import NotFound, PermissionDenied
@@ -16,10 +17,7 @@ def resolve(ctx: Coordinator, who: Principal, text: str) -> Entity:
     """The entity `text` names (typed id, run id, or snapshot id/prefix), if the caller may read it."""
     kind, rest = lineage.split(text.strip())
     if kind == "run":
-        run = ctx.store.run(rest, with_events=False)
-        if run is None:
-            raise NotFound(f"no run {rest!r}")
-        require_project(ctx.store, who, Need.READ, run.spec.project)
+        run = get_run(ctx, who, rest, with_events=False)  # an id or a unique prefix
         return Entity(lineage.run_id(run.id), "run", run.spec.project, f"run {run.id} ({run.state})")
     if kind == "snapshot":
         snap = resolve_snapshot(ctx, who, "", rest)

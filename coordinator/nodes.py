@@ -3,6 +3,7 @@ the node list, draining and removal."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import replace
 
@@ -23,7 +24,7 @@ MAX_TOKEN_USES = 10_000
 
 def create_join_token(ctx: Coordinator, who: Principal, uses: int, ttl_s: float) -> JoinToken:
     require_admin(who, "creating a node join token")
-    if not 1 <= uses <= MAX_TOKEN_USES or ttl_s <= 0:
+    if not 1 <= uses <= MAX_TOKEN_USES or not 0 < ttl_s < math.inf:  # NaN fails this too
         raise InvalidArgument(f"a join token needs 1 to {MAX_TOKEN_USES} uses and a positive lifetime")
     token_id, secret = "j-" + secrets.token_hex(6), secrets.token_urlsafe(24)
     now = clock.now()

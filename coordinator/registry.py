@@ -152,7 +152,7 @@ def review(
     if who.user not in ctx.store.validators(project):
         raise PermissionDenied(
             f"user {who.user!r} is not a model validator in project {project!r}; an owner makes "
-            f"validators (kiln project add-member {project} USER --role ... --validator)"
+            f"validators (kiln project validator {project} USER)"
         )
     if who.user == request["requester"]:
         raise PermissionDenied("a requester cannot review their own request; ask another validator")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -20,6 +22,10 @@ from kiln.core.scheduling import Pending, never_fits
 
 MAX_RETRIES = 10
 NETWORK_MODES = frozenset({"none", "host", "bridge"})
+RUN_ID_BYTES = 6  # run ids are r- and 12 hex digits
+RUN_ID_MIN_DIGITS = 4  # the shortest prefix that may name a run (r-1a2b)
+_HEX = "0123456789abcdef"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def pending(run: Run) -> Pending:
@@ -28,24 +34,45 @@ def pending(run: Run) -> Pending:
 
 
 def submit(ctx: Coordinator, who: Principal, spec: RunSpec) -> Run:
+    if spec.rerun_of:  # lineage records what the coordinator saw: only it may say a run repeats another
+        raise InvalidArgument("a run is recorded as a rerun only by the coordinator: use kiln rerun RUN")
+    return _queue(ctx, who, spec, "run.submit")
+
+
+def rerun(ctx: Coordinator, who: Principal, run_id: str) -> Run:
+    """A new run of exactly what `run_id` ran: its snapshot, the dataset versions it was given, its image
+    and runtime, command, env, resources, priority, labels, retries, network and parent. Whoever may
+    submit in the run's project may rerun it."""
+    old = get_run(ctx, who, run_id, with_events=False)
+    return _queue(ctx, who, replace(old.spec, rerun_of=old.id), "run.rerun")
+
+
+def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     require_project(ctx.store, who, Need.WRITE, spec.project)
     if not spec.command or not all(spec.command):
         raise InvalidArgument("a run needs a command (kiln run -- python train.py)")
+    if any("\0" in word for word in spec.command):
+        raise InvalidArgument("a run's command cannot contain a NUL character")
     if not 0 <= spec.retries <= MAX_RETRIES:
         raise InvalidArgument(f"retries must be between 0 and {MAX_RETRIES}")
     r = spec.resources
-    if r.cpus <= 0 or r.gpus < 0 or r.memory_bytes < 0:
-        raise InvalidArgument("cpus must be positive; memory and gpus must not be negative")
+    if not 0 < r.cpus < math.inf or r.gpus < 0 or r.memory_bytes < 0:  # NaN cpus fail this too
+        raise InvalidArgument("cpus must be a positive number; memory and gpus must not be negative")
+    for key, value in spec.env.items():
+        if not ENV_NAME.fullmatch(key) or "\0" in value:
+            raise InvalidArgument(
+                f"env var {key[:60]!r}: a name is letters, digits and _ (not starting with a digit), "
+                "and a value cannot contain a NUL character"
+            )
     if spec.network not in NETWORK_MODES:
         raise InvalidArgument(f"network must be one of {', '.join(sorted(NETWORK_MODES))}")
     snapshot = resolve_snapshot(ctx, who, spec.project, spec.snapshot).id if spec.snapshot else ""
     datasets = resolve_inputs(ctx, spec.project, spec.datasets)
-    if spec.parent_run:
-        get_run(ctx, who, spec.parent_run)
+    parent = get_run(ctx, who, spec.parent_run, with_events=False).id if spec.parent_run else ""
     exact = tuple(f"{name}:{version}" for name, version, _ in datasets)
     run = Run(
-        f"r-{secrets.token_hex(6)}",
-        replace(spec, snapshot=snapshot, datasets=exact),
+        f"r-{secrets.token_hex(RUN_ID_BYTES)}",
+        replace(spec, snapshot=snapshot, datasets=exact, parent_run=parent),
         who.user,
         RunState.QUEUED,
         clock.now(),
@@ -57,7 +84,10 @@ def submit(ctx: Coordinator, who: Principal, spec: RunSpec) -> Run:
         ctx.store.add_run(run)
         ctx.store.add_edges(_input_edges(run, datasets), run.created_at)
         ctx.store.add_run_event(run.id, RunEvent(run.created_at, RunState.QUEUED, f"submitted by {who.user}"))
-        ctx.store.append_audit(who.user, "run.submit", run.id, {"project": spec.project, "command": list(spec.command)})
+        details: dict[str, object] = {"project": spec.project, "command": list(spec.command)}
+        if spec.rerun_of:
+            details["rerun_of"] = spec.rerun_of
+        ctx.store.append_audit(who.user, action, run.id, details)
     return get_run(ctx, who, run.id)
 
 
@@ -69,15 +99,42 @@ def _input_edges(run: Run, datasets: list[tuple[str, int, str]]) -> list[lineage
         edges.append(lineage.Edge(lineage.snapshot_id(run.spec.snapshot), me, "input"))
     if run.spec.parent_run:
         edges.append(lineage.Edge(lineage.run_id(run.spec.parent_run), me, "parent"))
+    if run.spec.rerun_of:
+        edges.append(lineage.Edge(lineage.run_id(run.spec.rerun_of), me, "rerun"))
     return edges
 
 
-def get_run(ctx: Coordinator, who: Principal, run_id: str) -> Run:
-    run = ctx.store.run(run_id)
+def get_run(ctx: Coordinator, who: Principal, run_id: str, with_events: bool = True) -> Run:
+    """The run an id, or a unique prefix of one (r- and at least RUN_ID_MIN_DIGITS hex digits), names, if
+    the caller may read it. A prefix matches only runs the caller may read, so it tells nobody what runs
+    other projects hold."""
+    ref = run_id.strip()
+    run = ctx.store.run(ref, with_events) if ref else None
     if run is None:
-        raise NotFound(f"no run {run_id!r} (kiln runs lists them)")
+        run = _by_prefix(ctx, who, ref, with_events)
     require_project(ctx.store, who, Need.READ, run.spec.project)
     return run
+
+
+def _by_prefix(ctx: Coordinator, who: Principal, ref: str, with_events: bool) -> Run:
+    digits = ref.lower().removeprefix("r-")
+    missing = NotFound(f"no run {ref!r} (kiln runs lists them)")
+    if not ref.lower().startswith("r-") or not digits or len(digits) >= 2 * RUN_ID_BYTES or digits.strip(_HEX):
+        raise missing
+    if len(digits) < RUN_ID_MIN_DIGITS:
+        raise InvalidArgument(
+            f"run id prefix {ref!r} is too short: give r- and at least {RUN_ID_MIN_DIGITS} hex digits"
+        )
+    projects = None if who.is_admin else [p.name for p in ctx.store.projects(who.user, True)]
+    readable = ctx.store.runs_matching("r-" + digits, projects)
+    if not readable:
+        raise missing
+    if len(readable) > 1:
+        shown = ", ".join(r.id for r in readable[:5]) + (", …" if len(readable) > 5 else "")
+        raise InvalidArgument(f"run id prefix {ref!r} is ambiguous ({shown}): give more of the id")
+    found = ctx.store.run(readable[0].id, with_events)
+    assert found is not None
+    return found
 
 
 def list_runs(ctx: Coordinator, who: Principal, project: str, state: str, limit: int) -> list[Run]:
@@ -95,14 +152,14 @@ def cancel(ctx: Coordinator, who: Principal, run_id: str) -> Run:
     run = get_run(ctx, who, run_id)
     require_project(ctx.store, who, Need.WRITE, run.spec.project)
     if run.state.terminal:
-        raise FailedPrecondition(f"run {run_id} already ended ({run.state})")
+        raise FailedPrecondition(f"run {run.id} already ended ({run.state})")
     with ctx.store.transaction():
         if run.state is RunState.QUEUED:
             transition(ctx.store, run, RunState.CANCELLED, f"cancelled by {who.user} while queued", clock.now())
         else:
-            ctx.store.update_run(run_id, cancel_requested=True)
-        ctx.store.append_audit(who.user, "run.cancel", run_id, {"state": str(run.state)})
-    return get_run(ctx, who, run_id)
+            ctx.store.update_run(run.id, cancel_requested=True)
+        ctx.store.append_audit(who.user, "run.cancel", run.id, {"state": str(run.state)})
+    return get_run(ctx, who, run.id)
 
 
 def transition(store: SqliteStore, run: Run, new: RunState, cause: str, now: float, **fields: Any) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
+from kiln.coordinator.lineage import recorded
 from kiln.coordinator.runs import get_run, list_runs
 from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
 from kiln.core.link import TrackBatch
-from kiln.core.models import MetricSeries, RunRecord
+from kiln.core.models import MetricSeries, RunRecord, RunValues
 from kiln.core.permissions import Need, Principal
-from kiln.core.query import parse_filter, parse_sort
+from kiln.core.query import Field, parse_field, parse_filter, parse_sort
 from kiln.core.runs import Run
 
 MAX_POINTS = 10_000
+INPUT_RELATIONS = frozenset({"input", "parent", "rerun"})
+MAX_COLUMNS = 32
 
 
 def ingest(ctx: Coordinator, node: str, batch: TrackBatch, now: float) -> bool:
@@ -47,8 +50,11 @@ def _record_datasets_used(ctx: Coordinator, run: Run, names: tuple[str, ...], no
     """A dataset the run says it read becomes an input edge only if the coordinator knows that version."""
     from kiln.coordinator.datasets import find_version
 
+    mounted = dict(d.partition(":")[::2] for d in run.spec.datasets)  # name -> the version it was given
     edges = []
     for text in names:
+        if text in mounted:  # a bare name is the version the run was given, not whatever is latest now
+            text = f"{text}:{mounted[text]}"
         found = find_version(ctx, run.spec.project, text)
         if found is not None:
             edges.append(
@@ -61,7 +67,8 @@ def _record_datasets_used(ctx: Coordinator, run: Run, names: tuple[str, ...], no
 def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
     run = get_run(ctx, who, run_id)
     store = ctx.store
-    inputs = sorted(e.src for e in store.edges({lineage.run_id(run.id)}, upstream=True))
+    # only inputs that existed before the run (edges an older coordinator wrote may say otherwise)
+    inputs = sorted({r.entity for r in recorded(ctx, run.id, True, INPUT_RELATIONS)})
     return RunRecord(
         run,
         store.params(run.id),
@@ -100,3 +107,21 @@ def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str,
     ids = ctx.store.search_runs(projects, parse_filter(text), parse_sort(sort), limit or 100)
     runs = {r.id: r for r in ctx.store.runs_by_id(ids)}
     return [runs[i] for i in ids if i in runs]
+
+
+def parse_columns(columns: list[str]) -> list[Field]:
+    """The fields a listing asks for as columns: params.NAME, metrics.NAME (the last value), tags.NAME."""
+    if len(columns) > MAX_COLUMNS:
+        raise InvalidArgument(f"at most {MAX_COLUMNS} columns, not {len(columns)}")
+    fields: list[Field] = []
+    for text in columns:
+        field = parse_field(text.strip())
+        if not field.namespace:
+            raise InvalidArgument(f"column {text!r}: columns are params.NAME, metrics.NAME or tags.NAME")
+        fields.append(field)
+    return fields
+
+
+def column_values(ctx: Coordinator, runs: list[Run], fields: list[Field]) -> dict[str, RunValues]:
+    """Those fields' values for runs the caller was already allowed to list."""
+    return ctx.store.run_values([r.id for r in runs], fields) if fields else {}

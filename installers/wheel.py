@@ -62,7 +62,7 @@ def build_wheel(dest: Path, source: Path | None = None) -> Path:
         raise FailedPrecondition(f"building the Kiln wheel from {source} failed: {tail}")
     wheels = sorted(dest.glob("kiln-*.whl"))
     if not wheels:
-        raise FailedPrecondition(f"pip built no kiln wheel from {source}")
+        raise FailedPrecondition(f"pip built no Kiln wheel from {source}")
     return wheels[-1]
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         NodeCertificate,
         Project,
         RunRecord,
+        RunValues,
         ServerInfo,
         Snapshot,
         Token,
@@ -355,6 +356,12 @@ class Client:
             self._call(self._stub(runs_pb2_grpc.RunsStub).CancelRun, runs_pb2.RunRef(id=run_id))
         )
 
+    def rerun(self, run_id: str) -> Run:
+        """A new run of exactly what `run_id` ran, recorded as its rerun."""
+        return runs_wire.run_from_proto(
+            self._call(self._stub(runs_pb2_grpc.RunsStub).RerunRun, runs_pb2.RunRef(id=run_id))
+        )
+
     def read_logs(self, run_id: str, follow: bool = False, after: tuple[int, int] = (0, 0)) -> Iterator[LogChunk]:
         """A run's output in order; with `follow`, keeps streaming until the run ends."""
         req = runs_pb2.ReadLogsRequest(id=run_id, follow=follow, after_attempt=after[0], after_seq=after[1])
@@ -406,11 +413,20 @@ class Client:
         ]
 
     def search_runs(self, project: str = "", filter: str = "", sort: str = "", limit: int = 100) -> list[Run]:
-        req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit)
-        return [
-            runs_wire.run_from_proto(r)
-            for r in self._call(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req).runs
-        ]
+        return [run for run, _ in self.search_table(project, filter, sort, limit)]
+
+    def search_table(
+        self, project: str = "", filter: str = "", sort: str = "", limit: int = 100, columns: Iterable[str] = ()
+    ) -> list[tuple[Run, RunValues]]:
+        """Runs as `search_runs` finds them (newest first when neither filter nor sort is given), each with
+        the values of `columns` (params.NAME, metrics.NAME, tags.NAME) it has."""
+        req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit, columns=columns)
+        reply = self._call(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req)
+        from kiln.core.models import RunValues
+
+        values = dict(tracking_wire.run_values_from_proto(v) for v in reply.values)
+        empty = RunValues()
+        return [(run, values.get(run.id, empty)) for run in map(runs_wire.run_from_proto, reply.runs)]
 
     # -- datasets, models, comments, lineage ------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class Profile:
     fingerprint: str
     ca_pem: str
     user: str = ""
+    project: str = ""  # the default project of this KILN_HOME (kiln project use P); "" for none
 
 
 def _profile_path(home: Path) -> Path:
@@ -41,7 +42,42 @@ def load_profile(home: Path | None = None) -> Profile:
     path = _profile_path(home or kiln_home())
     if not path.exists():
         raise Unauthenticated("not signed in to a coordinator: run kiln login HOST:PORT")
-    return Profile(**json.loads(path.read_text()))
+    data = json.loads(path.read_text())
+    return Profile(**{k: v for k, v in data.items() if k in Profile.__dataclass_fields__})
+
+
+def signed_in_profile(server: str, fingerprint: str, ca_pem: str, user: str, home: Path | None = None) -> Profile:
+    """The profile of a new sign-in. It keeps the default project when it is to the same coordinator
+    (a project of another coordinator means nothing there)."""
+    previous = ""
+    with contextlib.suppress(Unauthenticated, ValueError, TypeError, OSError):
+        old = load_profile(home)
+        previous = old.project if (old.server, old.fingerprint) == (server, fingerprint) else ""
+    return Profile(server, fingerprint, ca_pem, user, previous)
+
+
+PROJECT_ENV = "KILN_PROJECT"
+
+
+def default_project(home: Path | None = None) -> tuple[str, str]:
+    """The project a command uses when given no -p, and where that came from: $KILN_PROJECT, else the one
+    set with `kiln project use`; ("", "") when there is none."""
+    if os.environ.get(PROJECT_ENV):
+        return os.environ[PROJECT_ENV], f"${PROJECT_ENV}"
+    path = _profile_path(home or kiln_home())
+    if not path.exists():
+        return "", ""
+    project = load_profile(home).project
+    return (project, "kiln project use") if project else ("", "")
+
+
+def set_default_project(project: str, home: Path | None = None) -> Profile:
+    """Sets (or with "" clears) this KILN_HOME's default project."""
+    from dataclasses import replace
+
+    profile = replace(load_profile(home), project=project)
+    save_profile(profile, home)
+    return profile
 
 
 def save_profile(profile: Profile, home: Path | None = None) -> None:

@@ -50,6 +50,9 @@ class JobSpec:
     mounts: tuple[Mount, ...] = ()
     network: str = "none"  # Docker network mode: none, host, bridge, ...
     labels: dict[str, str] = field(default_factory=dict)  # extra labels; kiln.run / kiln.attempt are added
+    # Folders of the node the job must not change though it could reach them (every dataset version and
+    # the blob cache): a runtime that isolates its jobs makes them read-only for the job.
+    protect: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ output, read from the start with the bytes already delivered skipped.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -67,6 +68,14 @@ def mount_target(target: str) -> str:
     return posixpath.join(WORKDIR_IN_JOB, check_relpath(target))
 
 
+def container_env(spec: JobSpec) -> dict[str, str]:
+    """What a container is given on top of its image's environment (the engine passes nothing of the
+    agent's): Kiln's paths as a container sees them, the run's own variables, which win, and where each
+    mount is (KILN_MOUNTS), the same set of KILN_* variables as a plain process gets."""
+    mounts = json.dumps({m.target: mount_target(m.target) for m in spec.mounts})
+    return {**spec.paths, **spec.env, "KILN_MOUNTS": mounts}
+
+
 def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
     """The keyword arguments for `containers.create`: a pure function of the spec, so what a job asks of
     the engine (GPUs, limits, mounts) is tested without an engine or a GPU."""
@@ -80,7 +89,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         "image": spec.image,
         "command": list(spec.command),
         "name": container_name(spec),
-        "environment": {**spec.paths, **spec.env},  # the paths as a container sees them; the run's own win
+        "environment": container_env(spec),
         "working_dir": WORKDIR_IN_JOB,
         "mounts": mounts,
         "network_mode": spec.network,

@@ -2,9 +2,11 @@
 
 The supervisor (`supervise.py`) runs in its own session and records everything in the job's folder
 (`state_dir/jobs/<run_id>.<attempt>/`), so a job outlives the agent and a restarted agent re-attaches by
-reading the folder: output files from any offset, `exit.json` once it ended. No isolation: mounts are
+reading the folder: output files from any offset, `exit.json` once it ended. Little isolation: mounts are
 symlinks (the job's paths name the real folders), limits are not enforced, and GPUs are only selected
-with CUDA_VISIBLE_DEVICES.
+with CUDA_VISIBLE_DEVICES. Two things are kept from the job all the same: the agent's environment (a job
+starts from a short allow-list, `job_env`), and write access to its read-only mounts (its datasets, the
+SDK), which are bound read-only in a mount namespace of its own where the agent may (isolation.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import pwd
 import re
 import shutil
 import signal
@@ -22,10 +25,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
+from kiln.agent.runtimes import isolation
 from kiln.agent.runtimes.base import WORKDIR_IN_JOB, JobEvents, JobHandle, JobSpec, Runtime, register
 from kiln.agent.runtimes.supervise import (
     CANCEL_FILE,
@@ -43,6 +47,8 @@ log = logging.getLogger(__name__)
 
 PID_FILE = "pid"
 VIEW_DIR = "view"  # the job's mounts as symlinks at their container paths
+HOME_DIR = "home"  # the job's HOME, fresh for each job
+TMP_DIR = "tmp"  # the job's TMPDIR
 LOCK_FILE = "lock"
 REAPED_FILE = "reaped"
 # How often a job's output files are looked at for new bytes (and a cancel for its end).
@@ -53,17 +59,44 @@ KILL_WAIT_S = 10.0
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
 
-def job_env(spec: JobSpec, view: Path) -> dict[str, str]:
-    """What the job sees on top of the agent's environment: its paths made real (the agent's own
-    PYTHONPATH kept after the job's), and the GPUs it was given and no others (an empty
-    CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none)."""
-    env = {name: host_path(spec, view, path) for name, path in spec.paths.items()}
-    if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
+# What of the agent's own environment a job is given; nothing else of it is (no KILN_HOME, no tokens, no
+# cloud credentials). Plus every LC_* variable; PATH and LANG get defaults where the agent has none.
+PASSED_ON = ("PATH", "LANG", "TZ")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+DEFAULT_LANG = "C.UTF-8"
+
+
+def job_env(spec: JobSpec, jobdir: Path, agent_env: Mapping[str, str]) -> dict[str, str]:
+    """The job's whole environment, clean as a container's: PATH, LANG, LC_* and TZ of the agent's, a HOME
+    and TMPDIR of the job's own (in its job folder, gone when it is reaped), USER and LOGNAME, Kiln's paths
+    made real, then the run's own variables, which win; then the GPUs it was given and no others (an empty
+    CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none) and where its mounts are."""
+    env = {k: v for k, v in agent_env.items() if k in PASSED_ON or k.startswith("LC_")}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("LANG", DEFAULT_LANG)
+    user = _user_name()
+    env |= {"HOME": str(jobdir / HOME_DIR), "TMPDIR": str(jobdir / TMP_DIR), "USER": user, "LOGNAME": user}
+    env |= {name: host_path(spec, jobdir / VIEW_DIR, path) for name, path in spec.paths.items()}
     env.update(spec.env)  # what the run asked for wins
     env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
     env["KILN_MOUNTS"] = json.dumps({m.target: str(m.host) for m in spec.mounts})
     return env
+
+
+def _user_name() -> str:
+    """The job runs as the agent's user: its name, or its number where the system has no name for it."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def read_only_folders(spec: JobSpec, jobdir: Path) -> list[str]:
+    """What the job must not change, for a mount namespace: its read-only mounts, its view of them, and the
+    node's folders it must not touch though a process can reach them (other dataset versions, the cache)."""
+    folders = [str(m.host) for m in spec.mounts if m.read_only and m.host.exists()]
+    protected = [str(p) for p in spec.protect if p.is_dir()]
+    return [*folders, *protected, str(jobdir / VIEW_DIR)]
 
 
 def host_path(spec: JobSpec, view: Path, path: str) -> str:
@@ -171,13 +204,34 @@ def launch_supervisor(jobdir: Path) -> subprocess.Popen[bytes]:
         os.close(lock_fd)  # the supervisor's inherited copy keeps the lock
 
 
+def namespace_problem(environ: Mapping[str, str]) -> str:
+    """Empty where jobs get read-only mounts in a namespace of their own, else why they do not."""
+    if not isolation.wanted(environ):
+        return f"turned off ({isolation.NO_NAMESPACES_ENV} is set)"
+    return isolation.available()
+
+
 @register
 class ProcessRuntime(Runtime):
     name = "process"
 
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__(state_dir)
+        # Read once, at the agent's start, like its other settings.
+        self.namespace_problem = namespace_problem(os.environ)
+        if self.namespace_problem:
+            level = logging.WARNING if os.geteuid() == 0 and isolation.wanted(os.environ) else logging.INFO
+            log.log(
+                level,
+                "process jobs get no read-only mount namespace (%s): their datasets are checked before each reuse",
+                self.namespace_problem,
+            )
+
     @classmethod
     def probe(cls) -> str:
-        return f"processes (Python {platform.python_version()} at {sys.executable}), without isolation"
+        problem = namespace_problem(os.environ)
+        isolated = "read-only mounts in a mount namespace" if not problem else f"no mount namespace: {problem}"
+        return f"processes (Python {platform.python_version()} at {sys.executable}), {isolated}"
 
     def jobdir(self, run_id: str, attempt: int) -> Path:
         if not RUN_ID_RE.match(run_id):
@@ -194,9 +248,12 @@ class ProcessRuntime(Runtime):
             raise FailedPrecondition(f"run {spec.run_id}: working folder {spec.workdir} does not exist")
         link_mounts(spec)
         jobdir.mkdir(parents=True)
+        for folder in (VIEW_DIR, HOME_DIR, TMP_DIR):
+            (jobdir / folder).mkdir(mode=0o700)
         build_view(spec, jobdir / VIEW_DIR)
-        job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt}
-        job |= {"command": list(spec.command), "workdir": str(spec.workdir), "env": job_env(spec, jobdir / VIEW_DIR)}
+        job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt, "command": list(spec.command)}
+        job |= {"workdir": str(spec.workdir), "env": job_env(spec, jobdir, os.environ)}
+        job["read_only"] = [] if self.namespace_problem else read_only_folders(spec, jobdir)
         atomic_write(jobdir / SPEC_FILE, json.dumps(job).encode())
         for stream in STREAMS:
             (jobdir / stream).touch()

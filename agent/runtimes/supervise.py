@@ -8,6 +8,10 @@ killed, as Docker does when a container's main process ends.
 
 LOCK_FD is an open file on `JOBDIR/lock` that the runtime flock()ed before starting us: holding it for our
 whole life is how the runtime tells that we are still alive, without trusting a pid that may be reused.
+
+The job gets exactly the environment the runtime wrote into the spec (never ours: we run with the agent's),
+and where the spec lists `read_only` folders, we enter a mount namespace in which they are read-only
+before starting it (isolation.py); a job that was promised that and cannot have it does not start.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from kiln.agent.runtimes.isolation import isolate
 from kiln.core.atomic import atomic_write
 
+# Exit code of a job that could not be given its read-only folders (a shell's "cannot execute").
+NOT_ISOLATED_EXIT_CODE = 126
 # Names inside a job folder, shared with the process runtime.
 SPEC_FILE = "spec.json"
 EXIT_FILE = "exit.json"
@@ -80,11 +88,18 @@ class Supervisor:
         signal_group(self.child.pid, signal.SIGKILL)  # leftovers of the job, as when a container ends
         return exit_code_of(returncode)
 
-    def _start(self, spec: dict[str, object]) -> int | None:
+    def _start(self, spec: dict[str, Any]) -> int | None:
         """Starts the job; a command that cannot start is reported the way a shell does (126/127)."""
-        command = [str(a) for a in spec["command"]]  # type: ignore[attr-defined]
-        env = {**os.environ, **spec["env"]}  # type: ignore[dict-item]
+        command = [str(a) for a in spec["command"]]
+        env = {str(k): str(v) for k, v in spec["env"].items()}
+        read_only = [str(p) for p in spec.get("read_only", ())]
         with open(self.jobdir / "stdout", "ab") as out, open(self.jobdir / "stderr", "ab") as err:
+            if read_only:
+                try:
+                    isolate(read_only)
+                except OSError as e:
+                    err.write(f"kiln: cannot make the job's datasets read-only, so it was not started: {e}\n".encode())
+                    return NOT_ISOLATED_EXIT_CODE
             try:
                 self.child = subprocess.Popen(
                     command,

@@ -41,6 +41,26 @@ def principal() -> Principal:
     return _principal.get()
 
 
+REFUSAL_TEXT = 300  # characters of a refusal's message kept in the log line
+
+
+def _refused(method: str, error: KilnError, who: Principal | None) -> None:
+    """A call refused because of what its caller sent or may do (a domain error): one WARNING line, so an
+    operator sees who tried what and why it was refused; never a traceback, which would read as a bug."""
+    caller = (f"node {who.node}" if who.node else who.user) if who else "an unauthenticated caller"
+    text = " ".join(str(error).split())
+    log.warning("refused %s for %s: %s", method, caller, text[:REFUSAL_TEXT])
+
+
+class _RefusedOnWorker(Exception):
+    """A domain error raised on a worker lane, with the caller it was raised for: the worker's context,
+    where the principal was set, is not the one the reply is sent from."""
+
+    def __init__(self, error: KilnError, who: Principal | None) -> None:
+        super().__init__(str(error))
+        self.error, self.who = error, who
+
+
 def rewrap(
     handler: Handler,
     unary: Callable[[Callable[..., Any]], Unary],
@@ -104,8 +124,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             _principal.set(self.authenticator.principal(credentials[1]))
 
     def _call(self, credentials: Credentials | None, behaviour: Callable[..., Any], *args: Any) -> Any:
-        self._authenticate(credentials)
-        return behaviour(*args)
+        try:
+            self._authenticate(credentials)
+            return behaviour(*args)
+        except KilnError as e:
+            raise _RefusedOnWorker(e, _principal.get(None)) from None
 
     async def _signed_in(self, credentials: Credentials | None) -> None:
         """Authenticates on a worker, then sets the principal in this call's own context."""
@@ -137,8 +160,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 return await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
+            except _RefusedOnWorker as r:
+                code = r.error.code
+                _refused(method, r.error, r.who)
+                await context.abort(grpc.StatusCode[code], str(r.error))
             except KilnError as e:
                 code = e.code
+                _refused(method, e, _principal.get(None))
                 await context.abort(grpc.StatusCode[e.code], str(e))
             except Exception:
                 code = "INTERNAL"
@@ -161,6 +189,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 raise
             except KilnError as e:
                 code = e.code
+                _refused(method, e, _principal.get(None))
                 await context.abort(grpc.StatusCode[e.code], str(e))
             except Exception:
                 code = "INTERNAL"

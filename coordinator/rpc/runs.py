@@ -42,6 +42,11 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
         self.link.wake_threadsafe()
         return wire.run_to_proto(run)
 
+    def RerunRun(self, request: runs_pb2.RunRef, context: Ctx) -> runs_pb2.Run:
+        run = runs.rerun(self.ctx, principal(), request.id)
+        self.link.wake_threadsafe()
+        return wire.run_to_proto(run)
+
     async def ReadLogs(self, request: runs_pb2.ReadLogsRequest, context: Ctx) -> AsyncIterator[runs_pb2.LogChunk]:
         who = principal()
         after = (request.after_attempt, request.after_seq)
@@ -58,5 +63,5 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
 
     def _logs(self, who: Principal, run_id: str, after: tuple[int, int]) -> tuple[bool, list[LogChunk]]:
         """Whether the run had ended, then its chunks after `after` (in that order, so none is missed)."""
-        ended = runs.get_run(self.ctx, who, run_id).state.terminal
-        return ended, self.ctx.store.logs(run_id, after)
+        run = runs.get_run(self.ctx, who, run_id, with_events=False)  # the id may be a prefix
+        return run.state.terminal, self.ctx.store.logs(run.id, after)

@@ -30,6 +30,11 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServicer):
         return tracking_pb2.MetricHistory(series=[wire.metric_series_to_proto(s) for s in found])
 
     @heavy
-    def SearchRuns(self, request: tracking_pb2.SearchRunsRequest, context: Ctx) -> runs_pb2.RunList:
+    def SearchRuns(self, request: tracking_pb2.SearchRunsRequest, context: Ctx) -> tracking_pb2.RunTable:
+        columns = tracking.parse_columns(list(request.columns))  # refused before any search work
         found = tracking.search(self.ctx, principal(), request.project, request.filter, request.sort, request.limit)
-        return runs_pb2.RunList(runs=[runs_wire.run_to_proto(r) for r in found])
+        values = tracking.column_values(self.ctx, found, columns)
+        return tracking_pb2.RunTable(
+            runs=[runs_wire.run_to_proto(r) for r in found],
+            values=[wire.run_values_to_proto(run_id, v) for run_id, v in values.items()],
+        )

@@ -180,6 +180,17 @@ class ComputeTables(Database):
             params.append(limit)
         return [_run(r, ()) for r in self._rows(sql, params)]
 
+    def runs_matching(self, prefix: str, projects: Iterable[str] | None = None, limit: int = 20) -> list[Run]:
+        """Runs of `projects` (None: all) whose id starts with `prefix` (ids are r- and hex digits, so the
+        range ends before "g"), without their events; at most `limit`, enough to say a prefix is ambiguous."""
+        sql, params = "SELECT * FROM runs WHERE id >= ? AND id < ?", [prefix, prefix + "g"]
+        if projects is not None:
+            names = list(projects)
+            sql += f" AND project IN ({','.join('?' * len(names)) or 'NULL'})"
+            params += names
+        rows = self._rows(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        return [_run(r, ()) for r in rows]
+
     def runs_by_id(self, ids: list[str]) -> list[Run]:
         found: list[Run] = []
         for i in range(0, len(ids), 500):

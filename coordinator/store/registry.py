@@ -4,11 +4,12 @@ the lineage edges the coordinator writes from what it observed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from kiln.coordinator.store.base import Database
-from kiln.core.lineage import Edge
+from kiln.core.errors import InvalidArgument
+from kiln.core.lineage import Edge, in_order, versioned
 
 DEFAULT_APPROVALS = 1
 
@@ -144,23 +145,77 @@ class RegistryTables(Database):
 
     # -- lineage ----------------------------------------------------------------------------------------
 
-    def add_edges(self, edges: Iterable[Edge], at: float) -> None:
+    def add_edges(self, edges: Iterable[Edge], at: float) -> list[Edge]:
+        """Records the edges that keep lineage's rule (`kiln.core.lineage.in_order`: between two different
+        entities, from the older to the younger) and returns them. The one home of that check, so no
+        writer can record an entity as its own ancestor or a run as the source of what existed before it."""
+        wanted = list(edges)
+        born = self.births({end for e in wanted for end in (e.src, e.dst)})
+        kept = [e for e in wanted if in_order(e, born)]
         with self.transaction():
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO lineage (src, dst, relation, time) VALUES (?, ?, ?, ?)",
-                [(e.src, e.dst, e.relation, at) for e in edges],
+                [(e.src, e.dst, e.relation, at) for e in kept],
             )
+        return kept
+
+    def births(self, ids: Iterable[str]) -> dict[str, float]:
+        """When each entity was first recorded: a run's submission, a snapshot's first recording in any
+        project (the same files pushed again later are the same, older, snapshot), a dataset or model
+        version's creation. Ids of entities this coordinator does not hold are left out."""
+        by_kind: dict[str, list[str]] = {}
+        for entity in set(ids):
+            kind, _, rest = entity.partition(":")
+            by_kind.setdefault(kind, []).append(rest)
+        found: dict[str, float] = {}
+        plain = {
+            "run": "SELECT id, created_at FROM runs WHERE id IN ({})",
+            "snapshot": "SELECT id, min(created_at) FROM snapshots WHERE id IN ({}) GROUP BY id",
+        }
+        for kind, sql in plain.items():
+            for batch in _batches(by_kind.get(kind, [])):
+                for key, at in self._fetch(sql.format(",".join("?" * len(batch))), batch):
+                    found[f"{kind}:{key}"] = at
+        for kind, table in (("dataset", "datasets"), ("model", "model_versions")):
+            versions = [k for k in (_versioned(rest) for rest in by_kind.get(kind, [])) if k]
+            for versions_batch in _batches(versions):
+                rows = ",".join(["(?, ?, ?)"] * len(versions_batch))
+                sql = f"SELECT project, name, version, created_at FROM {table} WHERE (project, name, version) IN "
+                sql += f"(VALUES {rows})"
+                for project, name, version, at in self._fetch(sql, [v for key in versions_batch for v in key]):
+                    found[f"{kind}:{project}/{name}@{version}"] = at
+        return found
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self.db.conn.execute(sql, params).fetchall())
 
     def edges(self, frontier: set[str], upstream: bool) -> list[Edge]:
         """Edges into (upstream) or out of the frontier, in one query per 500 entities."""
         column = "dst" if upstream else "src"
         found: list[Edge] = []
-        items = list(frontier)
-        for i in range(0, len(items), 500):
-            batch = items[i : i + 500]
-            with self._lock:
-                rows = self.db.conn.execute(
-                    f"SELECT src, dst, relation FROM lineage WHERE {column} IN ({','.join('?' * len(batch))})", batch
-                ).fetchall()
-            found.extend(Edge(*r) for r in rows)
+        for batch in _batches(list(frontier)):
+            sql = f"SELECT src, dst, relation FROM lineage WHERE {column} IN ({','.join('?' * len(batch))})"
+            found.extend(Edge(*r) for r in self._fetch(sql, batch))
         return found
+
+    def edges_of(self, entity: str, upstream: bool) -> list[tuple[Edge, float]]:
+        """The edges into (upstream) or out of one entity, with the time each was recorded."""
+        column = "dst" if upstream else "src"
+        sql = f"SELECT src, dst, relation, time FROM lineage WHERE {column} = ? ORDER BY time, src, dst, relation"
+        return [(Edge(src, dst, relation), at) for src, dst, relation, at in self._fetch(sql, [entity])]
+
+
+T = TypeVar("T")
+
+
+def _batches(items: list[T], size: int = 500) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _versioned(rest: str) -> tuple[str, str, int] | None:
+    try:
+        return versioned(rest)
+    except InvalidArgument:
+        return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from kiln.coordinator.store.base import Database
 from kiln.core.errors import InvalidArgument
+from kiln.core.models import RunValues
 from kiln.core.query import Condition, Expr, Field, SortKey
 
 ATTRIBUTE_COLUMNS = {
@@ -130,6 +131,29 @@ class TrackingTables(Database):
             [run_id, key, stride],
         )
         return count, [(s, _none_nan(v), t) for s, v, t in rows]
+
+    def run_values(self, run_ids: list[str], columns: Sequence[Field]) -> dict[str, RunValues]:
+        """The asked-for params, last metric values and tags of each run, one query per namespace and batch
+        of runs; runs with none of them are left out."""
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        sources = (
+            ("params", "run_params", "value"),
+            ("metrics", "metric_summary", "last_value"),
+            ("tags", "run_tags", "value"),
+        )
+        for namespace, table, value in sources:
+            keys = sorted({c.name for c in columns if c.namespace == namespace})
+            for i in range(0, len(run_ids) if keys else 0, 500):
+                batch = run_ids[i : i + 500]
+                rows = self._pairs(
+                    f"SELECT run_id, key, {value} FROM {table} WHERE run_id IN ({','.join('?' * len(batch))}) "
+                    f"AND key IN ({','.join('?' * len(keys))})",
+                    [*batch, *keys],
+                )
+                for run_id, key, v in rows:
+                    of_run = found.setdefault(run_id, {"params": {}, "metrics": {}, "tags": {}})
+                    of_run[namespace][key] = _none_nan(v) if namespace == "metrics" else v
+        return {run_id: RunValues(**values) for run_id, values in found.items()}
 
     def _pairs(self, sql: str, params: list[Any]) -> list[Any]:
         with self._lock:

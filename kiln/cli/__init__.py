@@ -20,8 +20,9 @@ TOUR = """\
 first steps:
   kiln up                                  coordinator + local agent on this machine, signed in
   kiln project create demo                 a project to work in
-  kiln push . --project demo -m "first"    snapshot this folder (only changed files travel)
-  kiln snapshots --project demo            what has been pushed
+  kiln project use demo                    make it the default (-p P or $KILN_PROJECT override it)
+  kiln push . -m "first"                   snapshot this folder (only changed files travel)
+  kiln snapshots                           what has been pushed
   kiln pull SNAPSHOT ./copy                restore a snapshot exactly
 
 every listing takes --json; errors exit non-zero with one line saying what to do.
@@ -41,6 +42,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("snapshots", "list a project's snapshots, newest first", "snapshots"),
     ("diff", "paths added, removed and changed between two snapshots", "snapshots"),
     ("run", "push the working folder and run a command on the cluster", "runs"),
+    ("rerun", "run a run again: same snapshot, datasets, image, command, env and resources", "runs"),
     ("runs", "list or search runs, newest first", "runs"),
     ("logs", "a run's output", "runs"),
     ("cancel", "cancel a run (SIGTERM, a grace period, then SIGKILL)", "runs"),

@@ -66,7 +66,7 @@ def _trusted_ca(address: str, expected: str | None) -> tuple[bytes, str]:
 
 def login(args: argparse.Namespace) -> int:
     from kiln.client import Client
-    from kiln.config import Profile, save_profile, store_token
+    from kiln.config import save_profile, signed_in_profile, store_token
 
     if args.password_stdin and args.token_stdin:
         raise InvalidArgument("use either --password-stdin or --token-stdin, not both")
@@ -81,7 +81,7 @@ def login(args: argparse.Namespace) -> int:
             token, _, _ = anonymous.login(user, read_secret(args.password_stdin, f"Password for {user}: "))
     with Client(args.address, ca_pem, token) as client:
         user_obj, tok = client.whoami()
-    profile = Profile(args.address, fp, ca_pem.decode(), user_obj.name)
+    profile = signed_in_profile(args.address, fp, ca_pem.decode(), user_obj.name)
     save_profile(profile)
     warning = store_token(profile, token)
     if warning:

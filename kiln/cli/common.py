@@ -24,6 +24,28 @@ def command(sub: Any, name: str, help_text: str, func: Any, **kwargs: Any) -> ar
     return parser
 
 
+PROJECT_HELP = "the project (default: $KILN_PROJECT, else the one set with kiln project use)"
+NO_PROJECT = "no project: pass -p P or run kiln project use P"
+
+
+def add_project(parser: argparse.ArgumentParser, help_text: str = PROJECT_HELP) -> None:
+    """The one way every project-scoped command takes its project: -p/--project, else $KILN_PROJECT, else
+    this KILN_HOME's default (read when the command runs, not when the parser is built)."""
+    parser.add_argument("--project", "-p", default=None, metavar="P", help=help_text)
+
+
+def project_of(args: argparse.Namespace, required: bool = True) -> str:
+    """The project the command line names, or the default; "" when there is none and none is needed."""
+    if args.project:
+        return str(args.project)
+    from kiln.config import default_project
+
+    found, _ = default_project()
+    if not found and required:
+        raise InvalidArgument(NO_PROJECT)
+    return found
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

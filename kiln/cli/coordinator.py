@@ -20,6 +20,19 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("KILN_DATA") or Path.home() / ".local" / "share" / "kiln").expanduser()
 
 
+def up_coordinator_dir(data: Path) -> Path:
+    """Where `kiln up --data DATA` keeps its coordinator's data (beside its agent's, DATA/agent)."""
+    return data / "coordinator"
+
+
+def coordinator_data(data: Path) -> Path:
+    """The coordinator's data folder that `data` names: the folder itself, or, for the folder of `kiln up`,
+    its coordinator's, so `kiln coordinator fingerprint` (backup, gc) find it with the same --data."""
+    if not (data / "pki").exists() and not (data / "kiln.db").exists() and (up_coordinator_dir(data) / "pki").exists():
+        return up_coordinator_dir(data)
+    return data
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "coordinator",
@@ -72,16 +85,20 @@ def _data(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="data folder (default $KILN_DATA or ~/.local/share/kiln)",
+        help="data folder (default $KILN_DATA or ~/.local/share/kiln; kiln up's folder is found too)",
     )
 
 
 def fingerprint(args: argparse.Namespace) -> int:
     from kiln.coordinator.pki import ca_fingerprint
 
-    data = args.data or default_data_dir()
+    given = (args.data or default_data_dir()).expanduser()
+    data = coordinator_data(given)
     if not (data / "pki" / "ca.pem").exists():
-        raise FailedPrecondition(f"{data} holds no coordinator CA; start the coordinator there first")
+        raise FailedPrecondition(
+            f"{given} holds no coordinator CA (nor does {up_coordinator_dir(given)}, where kiln up keeps it); "
+            "start the coordinator there first, or pass its folder with --data DIR"
+        )
     print(ca_fingerprint(data / "pki"))
     return 0
 

@@ -14,9 +14,10 @@ from kiln.cli.common import add_json, command, group
 from kiln.cli.ops import register_node_commands  # [ops]
 from kiln.cli.output import add_logging_options, emit_json, setup_logging, table, when
 from kiln.cli.session import connect
+from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Node
-from kiln.core.units import format_bytes, parse_duration
+from kiln.core.units import format_bytes, parse_duration, parse_size
 
 
 def register(sub: Any) -> None:
@@ -60,6 +61,12 @@ def register(sub: Any) -> None:
     p.add_argument("--labels", default="", metavar="K=V,…", help="labels runs can ask for, e.g. zone=a,disk=ssd")
     p.add_argument("--inventory", type=Path, default=None, help="JSON file declaring CPUs, memory or GPUs")
     p.add_argument("--metrics-listen", default="", metavar="HOST:PORT", help="serve Prometheus /metrics here")
+    p.add_argument(
+        "--max-output-bytes",
+        default=str(defaults.MAX_OUTPUT_BYTES),
+        metavar="SIZE",
+        help="most a run may create or change in its folder to have its outputs saved, e.g. 50G (default 20G)",
+    )
     add_logging_options(p)
 
 
@@ -177,6 +184,10 @@ def parse_labels(text: str) -> dict[str, str]:
 def agent(args: argparse.Namespace) -> int:
     from kiln.agent.daemon import Agent, AgentConfig
 
+    try:
+        max_output = parse_size(args.max_output_bytes)
+    except ValueError as e:
+        raise InvalidArgument(f"--max-output-bytes: {e}") from None
     setup_logging(args.log_level, args.log_format)
     config = AgentConfig(
         args.coordinator,
@@ -187,6 +198,7 @@ def agent(args: argparse.Namespace) -> int:
         tuple(args.runtime),
         args.inventory,
         args.metrics_listen,
+        max_output,
     )
     daemon = Agent(config)
     print(

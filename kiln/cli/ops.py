@@ -93,9 +93,9 @@ def _duration(text: str, flag: str) -> float:
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from kiln.cli.coordinator import default_data_dir
+    from kiln.cli.coordinator import coordinator_data, default_data_dir
 
-    return (args.data or default_data_dir()).expanduser()
+    return coordinator_data((args.data or default_data_dir()).expanduser())
 
 
 # -- coordinator backup / restore, admin gc -----------------------------------------------------------
@@ -115,9 +115,10 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def restore(args: argparse.Namespace) -> int:
+    from kiln.cli.coordinator import default_data_dir
     from kiln.coordinator.ops.backup import restore as run_restore
 
-    data = _data_dir(args)
+    data = (args.data or default_data_dir()).expanduser()  # a new folder: never kiln up's existing one
     found = run_restore(args.backup, data)
     if args.json:
         emit_json({"data": str(data), **found.__dict__})

@@ -1,13 +1,15 @@
-"""`kiln project …`: create, list, show, members, archive."""
+"""`kiln project …`: create, list, show, use (the default project), members, archive."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from kiln.cli.common import add_json, command, group
-from kiln.cli.output import emit_json, table, when
+from kiln.cli.common import NO_PROJECT, add_json, command, group
+from kiln.cli.output import emit_json, info, table, when
 from kiln.cli.session import connect
+from kiln.core.errors import InvalidArgument
 from kiln.core.models import Project
 
 
@@ -21,8 +23,18 @@ def register(sub: Any) -> None:
     p.add_argument("--archived", action="store_true", help="include archived projects")
     add_json(p)
     p = command(g, "show", "a project and its members", show)
-    p.add_argument("name")
+    p.add_argument("name", nargs="?", default="", help="(default: the default project)")
     add_json(p)
+    p = command(
+        g,
+        "use",
+        "set the default project for this KILN_HOME",
+        use,
+        description="Set the project that commands use when given no -p/--project (and $KILN_PROJECT is not "
+        "set), for this KILN_HOME. Without a name, say which one is in use.",
+    )
+    p.add_argument("name", nargs="?", default="")
+    p.add_argument("--clear", action="store_true", help="have no default project")
     p = command(g, "add-member", "add a user to a project, or change their role", add_member)
     p.add_argument("project")
     p.add_argument("user")
@@ -90,8 +102,37 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
+    from kiln.config import default_project
+
+    name = args.name or default_project()[0]
+    if not name:
+        raise InvalidArgument("which project? name it, or set a default with kiln project use P")
     with connect() as client:
-        _show(client.get_project(args.name), args.json)
+        _show(client.get_project(name), args.json)
+    return 0
+
+
+def use(args: argparse.Namespace) -> int:
+    from kiln.config import PROJECT_ENV, default_project, load_profile, set_default_project
+
+    if args.clear and args.name:
+        raise InvalidArgument("give a project or --clear, not both")
+    if not args.name and not args.clear:
+        name, source = default_project()
+        if not name:
+            raise InvalidArgument(NO_PROJECT)
+        print(f"{name} (from {source})")
+        return 0
+    if args.name:
+        with connect() as client:
+            client.get_project(args.name)  # it must exist, and be yours to read
+    profile = set_default_project(args.name)
+    if args.clear:
+        print("no default project: commands need -p P")
+    else:
+        print(f"default project: {profile.project} (on {load_profile().server}; -p or ${PROJECT_ENV} override it)")
+    if os.environ.get(PROJECT_ENV) and os.environ[PROJECT_ENV] != args.name:
+        info(f"note: ${PROJECT_ENV} is set to {os.environ[PROJECT_ENV]!r}, which still wins in this shell")
     return 0
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kiln.cli.common import add_json, command, group
+from kiln.cli.common import add_json, add_project, command, group, project_of
 from kiln.cli.output import emit_json, table, when
 from kiln.cli.progress import reporter_for
-from kiln.cli.runs import run_dict
+from kiln.cli.runview import number, pairs_text, record_dict, resources_text
 from kiln.cli.session import cache_dir, connect
 from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
@@ -22,7 +20,7 @@ from kiln.core.models import ModelVersion, RunRecord
 
 
 def _project(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", "-p", default=os.environ.get("KILN_PROJECT") or "", help="(default $KILN_PROJECT)")
+    add_project(p)
 
 
 def register(sub: Any) -> None:
@@ -31,8 +29,22 @@ def register(sub: Any) -> None:
     p.add_argument("--key", action="append", default=[], help="only this metric (repeatable)")
     p.add_argument("--max-points", type=int, default=1000, help="at most this many points per metric")
     add_json(p)
-    p = command(sub, "compare", "runs side by side: params, final metrics, inputs, environment", compare)
-    p.add_argument("runs", nargs="+")
+    p = command(
+        sub,
+        "compare",
+        "runs side by side: params, final metrics, inputs, environment",
+        compare,
+        description="Runs side by side: what each ran (spec), params, final metrics, inputs and environment. "
+        "A * marks each row whose values differ.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, or unique prefixes such as r-1a2b")
+    p.add_argument(
+        "--diff",
+        "--only-differences",
+        dest="only_differences",
+        action="store_true",
+        help="show only the rows whose values differ",
+    )
     add_json(p)
     p = command(sub, "datasets", "a project's datasets and their versions", datasets)
     _project(p)
@@ -72,10 +84,11 @@ def register(sub: Any) -> None:
 def _register_models(sub: Any) -> None:
     g = group(sub, "model", "the model registry: versions, aliases, approvals")
     p = command(g, "register", "make a version of a model from a path in a run's output", model_register)
-    p.add_argument("run")
+    p.add_argument("run", help="a run id, or a unique prefix such as r-1a2b")
     p.add_argument("path")
     p.add_argument("--name", required=True)
     p.add_argument("--tag", action="append", default=[], metavar="K=V")
+    add_project(p, "the project the run must be in (default: $KILN_PROJECT, else the one set with kiln project use)")
     add_json(p)
     p = command(g, "list", "registered models", model_list)
     _project(p)
@@ -111,13 +124,7 @@ def _register_models(sub: Any) -> None:
 
 
 def _need_project(args: argparse.Namespace) -> str:
-    if not args.project:
-        raise InvalidArgument("which project? pass --project or set KILN_PROJECT")
-    return str(args.project)
-
-
-def _number(value: float) -> float | str | None:
-    return None if value is None else ("nan" if math.isnan(value) else value)
+    return project_of(args)
 
 
 def metrics(args: argparse.Namespace) -> int:
@@ -129,7 +136,7 @@ def metrics(args: argparse.Namespace) -> int:
                 {
                     "key": m.key,
                     "total_points": m.total_points,
-                    "points": [{"step": s, "value": _number(v), "timestamp": t} for s, v, t in m.points],
+                    "points": [{"step": s, "value": number(v), "timestamp": t} for s, v, t in m.points],
                 }
                 for m in found
             ]
@@ -147,39 +154,57 @@ def metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def record_dict(r: RunRecord) -> dict[str, object]:
-    return {
-        "run": run_dict(r.run),
-        "params": r.params,
-        "tags": r.tags,
-        "metrics": {k: _number(v) for k, v, *_ in r.metrics},
-        "artifacts": r.artifacts,
-        "models": [{"path": p, "name": n, "flavor": f} for p, n, f in r.models],
-        "inputs": r.inputs,
-        "environment": r.environment,
-    }
+def compare_rows(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
+    """(field, one value per run) for everything worth comparing: what each run was asked to do, how it
+    ended, what it logged, what went in and where it ran."""
+    rows: list[tuple[str, list[str]]] = []
+    for name, of in (
+        ("state", lambda r: str(r.run.state)),
+        ("exit code", lambda r: "" if r.run.exit_code is None else str(r.run.exit_code)),
+        ("command", lambda r: " ".join(r.run.spec.command)),
+        ("snapshot", lambda r: r.run.spec.snapshot),
+        ("image", lambda r: r.run.spec.image),
+        ("runtime", lambda r: r.run.runtime or r.run.spec.runtime),
+        ("resources", lambda r: resources_text(r.run)),
+        ("env", lambda r: pairs_text(r.run.spec.env)),
+        ("datasets", lambda r: " ".join(r.run.spec.datasets)),
+        ("rerun of", lambda r: r.run.spec.rerun_of),
+        ("node", lambda r: r.run.node),
+        ("output snapshot", lambda r: r.run.output_snapshot),
+    ):
+        rows.append((name, [of(r) for r in records]))
+    for section, getter in (
+        ("params", lambda r: r.params),
+        ("metrics", lambda r: {k: f"{v:.6g}" for k, v, *_ in r.metrics}),
+        ("environment", lambda r: {k: v for k, v in r.environment.items() if k != "packages"}),
+    ):
+        keys = sorted({k for r in records for k in getter(r)})
+        rows += [(f"{section}.{k}", [str(getter(r).get(k, "")) for r in records]) for k in keys]
+    rows.append(("inputs", [" ".join(r.inputs) for r in records]))
+    return rows
 
 
 def compare(args: argparse.Namespace) -> int:
     with connect() as client:
         records = [client.run_record(r) for r in args.runs]
-    data = [record_dict(r) for r in records]
+    # A row no run has a value for says nothing; the others are marked where the runs differ.
+    rows = [(name, values, len(set(values)) > 1) for name, values in compare_rows(records) if any(values)]
+    if args.only_differences:
+        rows = [row for row in rows if row[2]]
     if args.json:
-        emit_json(data)
+        emit_json(
+            {
+                "runs": [record_dict(r) for r in records],
+                "rows": [{"field": name, "values": values, "differs": differs} for name, values, differs in rows],
+                "differing": [name for name, _, differs in rows if differs],
+            }
+        )
         return 0
-    rows: list[tuple[str, ...]] = [
-        ("state", *(str(r.run.state) for r in records)),
-        ("exit code", *(str(r.run.exit_code) for r in records)),
-    ]
-    for section, getter in (
-        ("params", lambda r: r.params),
-        ("metrics", lambda r: {k: v for k, v, *_ in r.metrics}),
-        ("environment", lambda r: {k: v for k, v in r.environment.items() if k != "packages"}),
-    ):
-        keys = sorted({k for r in records for k in getter(r)})
-        rows += [(f"{section}.{k}", *(str(getter(r).get(k, "")) for r in records)) for k in keys]
-    rows.append(("inputs", *(" ".join(r.inputs) for r in records)))
-    table(["", *(r.run.id for r in records)], rows)
+    table(
+        ["", "", *(r.run.id for r in records)],
+        [("*" if differs else "", name, *values) for name, values, differs in rows],
+        "no differences" if args.only_differences else "nothing to compare",
+    )
     return 0
 
 
@@ -247,7 +272,7 @@ def _version_dict(v: ModelVersion) -> dict[str, object]:
         "path": v.path,
         "snapshot": v.snapshot,
         "aliases": list(v.aliases),
-        "metrics": {k: _number(x) for k, x in v.metrics.items()},
+        "metrics": {k: number(x) for k, x in v.metrics.items()},
         "tags": v.tags,
         "created_by": v.created_by,
         "created_at": when(v.created_at),
@@ -257,8 +282,15 @@ def _version_dict(v: ModelVersion) -> dict[str, object]:
 
 def model_register(args: argparse.Namespace) -> int:
     tags = dict(t.split("=", 1) for t in args.tag if "=" in t)
+    project = project_of(args, required=False)
     with connect() as client:
-        v = client.register_model(args.run, args.path, args.name, tags)
+        run = client.get_run(args.run)
+        if project and run.spec.project != project:
+            raise InvalidArgument(
+                f"run {run.id} is in project {run.spec.project!r}, not {project!r}: "
+                f"pass -p {run.spec.project} to register it there"
+            )
+        v = client.register_model(run.id, args.path, args.name, tags)
     if args.json:
         emit_json(_version_dict(v))
     else:
@@ -281,9 +313,10 @@ def model_list(args: argparse.Namespace) -> int:
 
 
 def model_show(args: argparse.Namespace) -> int:
+    project = _need_project(args)
     with connect() as client:
-        model = client.get_model(_need_project(args), args.name)
-        requests = client.alias_requests(args.project, args.name)
+        model = client.get_model(project, args.name)
+        requests = client.alias_requests(project, args.name)
     if args.json:
         emit_json(
             {
@@ -362,9 +395,10 @@ def model_history(args: argparse.Namespace) -> int:
 
 
 def model_policy(args: argparse.Namespace) -> int:
+    project = _need_project(args)
     with connect() as client:
-        n = client.set_policy(_need_project(args), args.approvals)
-    print(f"moving production in {args.project} now needs {n} approval(s)")
+        n = client.set_policy(project, args.approvals)
+    print(f"moving production in {project} now needs {n} approval(s)")
     return 0
 
 
@@ -396,7 +430,7 @@ def lineage_cmd(args: argparse.Namespace) -> int:
             raise InvalidArgument("lineage export needs --openlineage FILE")
         count = 0
         with connect() as client, open(args.openlineage, "w") as out:
-            for line in client.export_openlineage(args.project):
+            for line in client.export_openlineage(project_of(args, required=False)):
                 out.write(line + "\n")
                 count += 1
         print(f"wrote {count} OpenLineage events to {args.openlineage}", file=sys.stderr)

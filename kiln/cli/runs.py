@@ -1,18 +1,19 @@
-"""`kiln run`, `runs`, `run show`, `logs`, `cancel`."""
+"""`kiln run`, `rerun`, `runs`, `run show`, `logs`, `cancel`."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiln.cli.common import add_json, command
+from kiln.cli.common import add_json, add_project, command, project_of
 from kiln.cli.output import emit_json, info, table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
+from kiln.core.models import RunValues
 from kiln.core.runs import Priority, Resources, Run, RunSpec
 from kiln.core.units import parse_size
 
@@ -31,7 +32,13 @@ examples:
   kiln run -p demo -- python train.py --lr 0.01        push this folder, run it (process or default runtime)
   kiln run -p demo --image kiln-test/busybox:1 --follow -- sh -c 'echo hi'
   kiln run -p demo --gpus 2 --gpu-model a100 --memory 32G --priority high -- python train.py
-  kiln run show RUN_ID --json                          one run, with its state history
+  kiln run show RUN_ID --json                          one run: its spec, states, params, metrics, outputs
+  kiln rerun RUN_ID --follow                           the same run again, recorded as its rerun
+"""
+
+RUNS_HELP = SEARCH_HELP + """\
+columns: --columns params.lr,metrics.acc adds those values to the table and to --json ("columns");
+a --sort by a param, metric or tag shows that column too.
 """
 
 
@@ -44,7 +51,7 @@ def register(sub: Any) -> None:
         epilog=RUN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--project", "-p", default=os.environ.get("KILN_PROJECT"), help="project (default $KILN_PROJECT)")
+    add_project(p)
     p.add_argument("--path", type=Path, default=Path("."), help="folder to push and run in (default: here)")
     p.add_argument("--snapshot", default="", help="run this existing snapshot instead of pushing the folder")
     p.add_argument("--image", default="", help="container image (Docker runtime)")
@@ -63,32 +70,52 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="NAME[:VERSION]",
-        help="mount a dataset read-only at /datasets/NAME (latest version unless given)",
+        help="a dataset version the job reads (the latest unless given), in every runtime at "
+        "$KILN_DATASETS/NAME (Docker: /datasets/NAME) and $KILN_DATASET_<NAME>: one read-only folder "
+        "per dataset name",
     )
-    p.add_argument("--parent", default="", metavar="RUN", help="the run this one re-runs or continues")
+    p.add_argument("--parent", default="", metavar="RUN", help="the run this one continues (kiln rerun repeats one)")
     p.add_argument("--message", "-m", default="", help="message for the pushed snapshot")
     p.add_argument("--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code")
     add_json(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run (or: show RUN_ID)")
     p = command(
         sub,
+        "rerun",
+        "run a run again: same snapshot, datasets, image, command, env and resources",
+        rerun,
+        description="Queue a new run with the same snapshot, dataset versions, image and runtime, command, env "
+        "vars, resources, priority, labels, retries, network and parent as RUN, recorded as its rerun (in kiln "
+        "run show and the lineage). kiln compare RUN NEW then shows the two side by side.",
+    )
+    p.add_argument("id", metavar="RUN", help="the run to repeat (its id, or a unique prefix such as r-1a2b)")
+    p.add_argument("--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code")
+    add_json(p)
+    p = command(
+        sub,
         "runs",
         "list or search runs, newest first",
         list_runs,
-        epilog=SEARCH_HELP,
+        epilog=RUNS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--project", "-p", default=os.environ.get("KILN_PROJECT") or "")
+    add_project(p, "only this project's runs (default: $KILN_PROJECT, else kiln project use's; else all yours)")
     p.add_argument("--state", default="")
     p.add_argument("--filter", default="", help='e.g. "params.lr > 0.01 and metrics.acc >= 0.9"')
     p.add_argument("--sort", default="", help="e.g. -metrics.acc (a leading - sorts descending)")
+    p.add_argument(
+        "--columns",
+        default="",
+        metavar="KEYS",
+        help="values to show for each run, comma-separated: params.NAME, metrics.NAME (last value), tags.NAME",
+    )
     p.add_argument("--limit", type=int, default=100)
     add_json(p)
     p = command(sub, "logs", "a run's output", logs)
-    p.add_argument("id")
-    p.add_argument("--follow", "-f", action="store_true", help="keep streaming until the run ends")
+    p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
+    p.add_argument("--follow", "-f", action="store_true", help="keep streaming until the run ends (Ctrl-C stops)")
     p = command(sub, "cancel", "cancel a run (SIGTERM, a grace period, then SIGKILL)", cancel)
-    p.add_argument("id")
+    p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -102,7 +129,9 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def run_dict(r: Run) -> dict[str, object]:
+    """A run as `--json` shows it: its state and where it ran, and the whole spec it was submitted with."""
     end = r.finished_at or 0
+    s = r.spec
     return {
         "id": r.id,
         "project": r.spec.project,
@@ -118,6 +147,21 @@ def run_dict(r: Run) -> dict[str, object]:
         "snapshot": r.spec.snapshot,
         "output_snapshot": r.output_snapshot or None,
         "gpus": list(r.gpu_uuids),
+        "resources": {
+            "cpus": s.resources.cpus,
+            "memory_bytes": s.resources.memory_bytes,
+            "gpus": s.resources.gpus,
+            "gpu_model": s.resources.gpu_model or None,
+        },
+        "priority": str(s.priority),
+        "node_labels": dict(s.node_labels),
+        "retries": s.retries,
+        "env": dict(s.env),
+        "network": s.network,
+        "datasets": list(s.datasets),
+        "parent_run": s.parent_run or None,
+        "rerun_of": s.rerun_of or None,
+        "cancel_requested": r.cancel_requested,
         "created_at": when(r.created_at),
         "started_at": when(r.started_at) or None,
         "finished_at": when(r.finished_at) or None,
@@ -141,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
         return show(args.command[1:], args.json)
     if not words:
         raise InvalidArgument("nothing to run: put the command after --, e.g. kiln run -p demo -- python train.py")
-    if not args.project:
-        raise InvalidArgument("which project? pass --project or set KILN_PROJECT")
+    project = project_of(args)
     try:
         resources = Resources(args.cpus, parse_size(args.memory), args.gpus, args.gpu_model)
     except ValueError as e:
@@ -155,13 +198,13 @@ def run(args: argparse.Namespace) -> int:
             snapshot = push(
                 client,
                 args.path.resolve(),
-                args.project,
+                project,
                 args.message or f"kiln run {' '.join(words)}",
                 cache_dir(),
                 reporter_for(args.json),
             ).snapshot.id
         spec = RunSpec(
-            args.project,
+            project,
             tuple(words),
             snapshot,
             args.image,
@@ -176,25 +219,52 @@ def run(args: argparse.Namespace) -> int:
             args.parent,
         )
         submitted = client.submit_run(spec)
-        if args.json and not args.follow:
-            emit_json(run_dict(submitted))
-            return 0
-        info(f"run {submitted.id} queued in {args.project}")
-        if not args.follow:
-            print(submitted.id)
-            return 0
-        return _follow(client, submitted.id, args.json)
+        return _submitted(client, submitted, args.follow, args.json)
 
 
-def _print_logs(client: Client, run_id: str, follow: bool) -> None:
-    for chunk in client.read_logs(run_id, follow=follow):
-        stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
-        stream.buffer.write(chunk.data)
-        stream.flush()
+def _submitted(client: Client, submitted: Run, follow: bool, as_json: bool) -> int:
+    """What `run` and `rerun` say about the run they queued; with `follow`, its output and exit code."""
+    if as_json and not follow:
+        emit_json(run_dict(submitted))
+        return 0
+    again = f", a rerun of {submitted.spec.rerun_of}" if submitted.spec.rerun_of else ""
+    info(f"run {submitted.id} queued in {submitted.spec.project}{again}")
+    if not follow:
+        print(submitted.id)
+        return 0
+    return _follow(client, submitted.id, as_json)
+
+
+def rerun(args: argparse.Namespace) -> int:
+    with connect() as client:
+        return _submitted(client, client.rerun(args.id), args.follow, args.json)
+
+
+INTERRUPTED = 130  # the exit code of a command stopped with Ctrl-C (128 + SIGINT)
+
+
+def _print_logs(client: Client, run_id: str, follow: bool) -> bool:
+    """Writes the run's output as it comes; False if the person stopped following it with Ctrl-C, which
+    stops only the following: the run goes on, and they are told how to follow or cancel it."""
+    try:
+        for chunk in client.read_logs(run_id, follow=follow):
+            stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
+            stream.buffer.write(chunk.data)
+            stream.flush()
+    except KeyboardInterrupt:
+        if not follow:
+            raise
+        info(
+            f"\nstopped following run {run_id}; the run goes on. Follow it again with kiln logs {run_id} -f, "
+            f"or stop it with kiln cancel {run_id}"
+        )
+        return False
+    return True
 
 
 def _follow(client: Client, run_id: str, as_json: bool) -> int:
-    _print_logs(client, run_id, follow=True)
+    if not _print_logs(client, run_id, follow=True):
+        return INTERRUPTED
     final = client.get_run(run_id)
     if as_json:
         emit_json(run_dict(final))
@@ -210,78 +280,82 @@ def _follow(client: Client, run_id: str, as_json: bool) -> int:
 
 
 def show(rest: list[str], as_json: bool) -> int:
-    parser = argparse.ArgumentParser(prog="kiln run show", description="one run, with its state history")
-    parser.add_argument("id")
+    parser = argparse.ArgumentParser(
+        prog="kiln run show",
+        description="one run: its whole spec, state history, params, final metrics, artifacts, models, inputs "
+        "and environment",
+    )
+    parser.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
     parser.add_argument("--json", action="store_true")
     opts = parser.parse_args(rest)
+    from kiln.cli.runview import print_record, record_dict
+
     with connect() as client:
-        r = client.get_run(opts.id)
-    data = run_dict(r)
+        record = client.run_record(opts.id)
     if opts.json or as_json:
-        emit_json(data)
-        return 0
-    for key in (
-        "id",
-        "project",
-        "user",
-        "state",
-        "node",
-        "attempt",
-        "exit_code",
-        "reason",
-        "command",
-        "image",
-        "runtime",
-        "snapshot",
-        "output_snapshot",
-        "gpus",
-        "created_at",
-        "started_at",
-        "finished_at",
-    ):
-        print(f"{key:>16}: {data[key] if data[key] not in (None, []) else '-'}")
-    table(
-        ["TIME", "STATE", "ATTEMPT", "NODE", "CAUSE"],
-        [(when(e.time), e.state, e.attempt, e.node, e.cause) for e in r.events],
-    )
+        emit_json(record_dict(record))
+    else:
+        print_record(record)
     return 0
+
+
+def columns_of(args: argparse.Namespace) -> list[str]:
+    """The columns asked for, then each param, metric or tag the runs are sorted by (shown by default)."""
+    asked = [c.strip() for c in args.columns.split(",") if c.strip()]
+    sorted_by = [k.strip().lstrip("-+") for k in args.sort.split(",")]
+    return list(dict.fromkeys([*asked, *(k for k in sorted_by if "." in k)]))
+
+
+def _cell(value: str | float | None) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else value
 
 
 def list_runs(args: argparse.Namespace) -> int:
     text = " and ".join(x for x in (args.filter and f"({args.filter})", args.state and f"state = '{args.state}'") if x)
+    project = project_of(args, required=False)
+    columns = columns_of(args)
     with connect() as client:
-        if args.filter or args.sort:
-            found = client.search_runs(args.project, text, args.sort, args.limit)
+        if args.filter or args.sort or columns:
+            found = client.search_table(project, text, args.sort, args.limit, columns)
         else:
-            found = client.list_runs(args.project, args.state, args.limit)
-    data = [run_dict(r) for r in found]
+            found = [(r, RunValues()) for r in client.list_runs(project, args.state, args.limit)]
+    data = [run_dict(r) for r, _ in found]
+    if columns:
+        for d, (_, values) in zip(data, found, strict=True):
+            d["columns"] = {c: _json_value(values.get(c)) for c in columns}
     if args.json:
         emit_json(data)
-    else:
-        table(
-            ["ID", "PROJECT", "STATE", "NODE", "USER", "CREATED", "DURATION", "COMMAND"],
-            [
-                (
-                    d["id"],
-                    d["project"],
-                    d["state"],
-                    d["node"],
-                    d["user"],
-                    d["created_at"],
-                    "" if d["duration_s"] is None else f"{d['duration_s']}s",
-                    " ".join(r.spec.command)[:60],
-                )
-                for d, r in zip(data, found, strict=True)
-            ],
-            "no runs",
-        )
+        return 0
+    table(
+        ["ID", "PROJECT", "STATE", "NODE", "USER", "CREATED", "DURATION", *(c.upper() for c in columns), "COMMAND"],
+        [
+            (
+                d["id"],
+                d["project"],
+                d["state"],
+                d["node"],
+                d["user"],
+                d["created_at"],
+                "" if d["duration_s"] is None else f"{d['duration_s']}s",
+                *(_cell(values.get(c)) for c in columns),
+                " ".join(r.spec.command)[:60],
+            )
+            for d, (r, values) in zip(data, found, strict=True)
+        ],
+        "no runs",
+    )
     return 0
+
+
+def _json_value(value: str | float | None) -> str | float | None:
+    return "nan" if isinstance(value, float) and math.isnan(value) else value
 
 
 def logs(args: argparse.Namespace) -> int:
     with connect() as client:
-        _print_logs(client, args.id, args.follow)
-    return 0
+        return 0 if _print_logs(client, args.id, args.follow) else INTERRUPTED
 
 
 def cancel(args: argparse.Namespace) -> int:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-from kiln.cli.common import add_json, command
+from kiln.cli.common import add_json, add_project, command, project_of
 from kiln.cli.output import emit_json, table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
@@ -17,13 +16,10 @@ from kiln.core.units import format_bytes
 
 
 def _project(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument(
-        "--project",
-        "-p",
-        default=os.environ.get("KILN_PROJECT") or None,
-        required=required and not os.environ.get("KILN_PROJECT"),
-        help="project name (default $KILN_PROJECT)",
-    )
+    if required:
+        add_project(p)
+    else:
+        add_project(p, "look only in this project (default: $KILN_PROJECT, else the one set with kiln project use)")
 
 
 def register(sub: Any) -> None:
@@ -53,13 +49,14 @@ def push(args: argparse.Namespace) -> int:
     root = args.path.resolve()
     if not root.is_dir():
         raise InvalidArgument(f"{args.path} is not a folder")
+    project = project_of(args)
     with connect() as client:
-        result = push_folder(client, root, args.project, args.message, cache_dir(), reporter_for(args.json))
+        result = push_folder(client, root, project, args.message, cache_dir(), reporter_for(args.json))
     if args.json:
         emit_json(result.as_dict())
     else:
         print(
-            f"snapshot {result.snapshot.id} in {args.project}: {result.files} files, "
+            f"snapshot {result.snapshot.id} in {project}: {result.files} files, "
             f"{format_bytes(result.bytes_total)}, {format_bytes(result.bytes_uploaded)} uploaded"
         )
     return 0
@@ -69,7 +66,9 @@ def pull(args: argparse.Namespace) -> int:
     from kiln.sync.pull import pull as pull_snapshot
 
     with connect() as client:
-        snap, entries = pull_snapshot(client, args.snapshot, args.dest, args.project or "", reporter_for(args.json))
+        snap, entries = pull_snapshot(
+            client, args.snapshot, args.dest, project_of(args, required=False), reporter_for(args.json)
+        )
     data = {
         "snapshot": snap.id,
         "project": snap.project,
@@ -88,8 +87,9 @@ def pull(args: argparse.Namespace) -> int:
 
 
 def snapshots(args: argparse.Namespace) -> int:
+    project = project_of(args)
     with connect() as client:
-        found = client.list_snapshots(args.project)
+        found = client.list_snapshots(project)
     if args.json:
         emit_json(
             [
@@ -110,13 +110,13 @@ def snapshots(args: argparse.Namespace) -> int:
         table(
             ["ID", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"],
             [(s.id[:12], when(s.created_at), s.author, s.files, format_bytes(s.bytes), s.message) for s in found],
-            f"no snapshots in {args.project} yet; push one with kiln push",
+            f"no snapshots in {project} yet; push one with kiln push",
         )
     return 0
 
 
 def diff(args: argparse.Namespace) -> int:
-    project = args.project or ""
+    project = project_of(args, required=False)
     with connect() as client:
         old_snap, old = client.get_snapshot(args.old, project)
         new_snap, new = client.get_snapshot(args.new, project)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import command
-from kiln.cli.coordinator import default_data_dir
+from kiln.cli.coordinator import default_data_dir, up_coordinator_dir
 from kiln.cli.output import add_logging_options, info, setup_logging, warn
 from kiln.core import defaults
 from kiln.core.errors import KilnError
@@ -37,12 +37,12 @@ def register(sub: Any) -> None:
 def _sign_in(address: str, ca_pem: bytes, fingerprint: str, password: str | None) -> None:
     """Leaves this KILN_HOME's CLI signed in as the admin (first start) or checks it still is."""
     from kiln.client import Client
-    from kiln.config import Profile, load_profile, load_token, save_profile, store_token
+    from kiln.config import load_profile, load_token, save_profile, signed_in_profile, store_token
 
     if password is not None:
         with Client(address, ca_pem) as anonymous:
             token = anonymous.login(defaults.BOOTSTRAP_ADMIN, password, "kiln-up")[0]
-        profile = Profile(address, fingerprint, ca_pem.decode(), defaults.BOOTSTRAP_ADMIN)
+        profile = signed_in_profile(address, fingerprint, ca_pem.decode(), defaults.BOOTSTRAP_ADMIN)
         save_profile(profile)
         warning = store_token(profile, token)
         if warning:
@@ -68,7 +68,7 @@ def up(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level, args.log_format)
     data = (args.data or default_data_dir()).expanduser()
-    running = start_in_thread(CoordinatorConfig(data / "coordinator", listen=args.listen))
+    running = start_in_thread(CoordinatorConfig(up_coordinator_dir(data), listen=args.listen))
     try:
         address, tls = running.address, running.ctx.tls
         password = running.ctx.bootstrap_password

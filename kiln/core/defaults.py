@@ -15,6 +15,7 @@ API_TOKEN_TTL_S = 90 * 24 * 3600
 MIN_PASSWORD_LENGTH = 8
 
 MAX_UPLOAD_BYTES = 20 * 1024**3  # per file (blob)
+MAX_OUTPUT_BYTES = 20 * 1024**3  # what one run may create or change in its folder (kiln agent --max-output-bytes)
 MAX_MESSAGE_BYTES = 64 * 1024**2  # one gRPC message
 CHUNK_BYTES = 1024**2  # blob parts and upload messages are packed up to this size
 SNAPSHOT_ID_MIN_PREFIX = 8

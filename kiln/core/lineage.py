@@ -1,21 +1,37 @@
-"""Lineage: typed entity ids, and walking the graph of what flowed into what.
+"""Lineage: typed entity ids, the rule an edge must keep, and walking the graph of what flowed into what.
 
 Entity ids: `run:r-…`, `snapshot:<sha256>`, `dataset:<project>/<name>@<version>`,
-`model:<project>/<name>@<version>`. An edge src → dst means src flowed into dst: a snapshot or dataset
-version into a run, a snapshot into a dataset version, a run into its output snapshot and the model
-versions registered from it, a parent run into the run started from it.
+`model:<project>/<name>@<version>`. An edge src → dst means src flowed into dst; its relation says how
+(RELATIONS). Every entity has a birth: the time the coordinator first recorded it (a run's submission, a
+snapshot's first recording in any project, a dataset or model version's creation). Edges carry the time
+they were recorded, but what makes lineage honest is the births: an edge is kept only between two
+different entities, from one born no later than the other (`in_order`). Content that existed before a
+run cannot have come from it, so a run whose output is its own input (or any older snapshot) has no
+output edge, no entity is its own ancestor, and walking up from X reaches only what existed before X.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kiln.core.errors import InvalidArgument
 
 KINDS = ("run", "snapshot", "dataset", "model")
+# relation -> (kinds of src, kinds of dst): what each edge means
+RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "input": (("snapshot", "dataset"), ("run",)),  # a run's code snapshot, a dataset version it was given or read
+    "parent": (("run",), ("run",)),  # a run started from another (spec.parent_run)
+    "rerun": (("run",), ("run",)),  # a run that repeats another exactly (kiln rerun)
+    "output": (("run",), ("snapshot",)),  # the snapshot a run left behind, when it is new
+    "produced": (("run",), ("model",)),  # a model version registered from a run's output
+    "content": (("snapshot",), ("dataset",)),  # the files of a dataset version
+}
 _VERSIONED = re.compile(r"(?P<project>[a-z0-9][a-z0-9._-]*)/(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<version>\d+)")
+_RUN = re.compile(r"r-[0-9a-z]+", re.IGNORECASE)
+_SNAPSHOT = re.compile(r"[0-9a-f]{8,64}")
+_TYPED_SNAPSHOT = re.compile(r"[0-9a-fA-F]{8,64}")
 MAX_DEPTH = 50
 
 
@@ -48,10 +64,14 @@ def split(entity: str) -> tuple[str, str]:
     if sep and kind in KINDS and rest:
         if kind in ("dataset", "model") and not _VERSIONED.fullmatch(rest):
             raise InvalidArgument(f"{entity!r}: a {kind} version is {kind}:PROJECT/NAME@VERSION")
+        if kind == "run" and not _RUN.fullmatch(rest):
+            raise InvalidArgument(f"{entity!r}: a run is run:r-… (kiln runs lists them)")
+        if kind == "snapshot" and not _TYPED_SNAPSHOT.fullmatch(rest):
+            raise InvalidArgument(f"{entity!r}: a snapshot is snapshot: and 8 to 64 hex digits of its id")
         return kind, rest
-    if entity.startswith("r-"):
+    if _RUN.fullmatch(entity):
         return "run", entity
-    if re.fullmatch(r"[0-9a-f]{8,64}", entity):
+    if _SNAPSHOT.fullmatch(entity):
         return "snapshot", entity
     raise InvalidArgument(f"not an entity id: {entity!r} (use r-…, a snapshot id, dataset:P/N@V or model:P/N@V)")
 
@@ -63,26 +83,52 @@ def versioned(rest: str) -> tuple[str, str, int]:
     return m["project"], m["name"], int(m["version"])
 
 
+def in_order(edge: Edge, born: Mapping[str, float]) -> bool:
+    """Whether an edge can be true: between two different entities, from one born no later than the other.
+    An end whose birth is unknown does not refuse the edge. The coordinator writes only edges that keep
+    this rule and every walk follows only those, so data recorded before the rule (a run's input recorded
+    as its output, say) is not walked either."""
+    if edge.src == edge.dst:
+        return False
+    src, dst = born.get(edge.src), born.get(edge.dst)
+    return src is None or dst is None or src <= dst
+
+
 Neighbours = Callable[[set[str], bool], Iterable[Edge]]
+Births = Callable[[set[str]], Mapping[str, float]]
 
 
-def walk(root: str, neighbours: Neighbours, up: bool, down: bool, depth: int) -> tuple[set[str], list[Edge]]:
+def walk(
+    root: str, neighbours: Neighbours, up: bool, down: bool, depth: int, births: Births | None = None
+) -> tuple[set[str], list[Edge]]:
     """Every entity within `depth` steps of `root` upstream (ancestors) and/or downstream (descendants),
     and the edges between them. `neighbours(frontier, upstream)` gives the edges into (upstream) or out of
-    the frontier, one level at a time, so a store answers each level with one query."""
+    the frontier, one level at a time, so a store answers each level with one query; `births(ids)` gives
+    the entities' births (one query per level too), and only edges `in_order` by them are followed. So
+    every ancestor was born no later than what it fed, and a later run that happens to share a snapshot
+    is never reached going up from an earlier one. The root is never its own ancestor or descendant, and
+    each direction keeps its own visited set (an entity reached going up is still walked going down)."""
     if not 1 <= depth <= MAX_DEPTH:
         raise InvalidArgument(f"depth must be between 1 and {MAX_DEPTH}")
-    seen, edges = {root}, set()
+    born: dict[str, float] = dict(births({root})) if births else {}
+    asked = {root}
+    ids, edges = {root}, set()
     for upstream, wanted in ((True, up), (False, down)):
-        frontier = {root}
+        seen, frontier = {root}, {root}
         for _ in range(depth if wanted else 0):
-            found = list(neighbours(frontier, upstream))
+            found = [e for e in neighbours(frontier, upstream) if root != (e.src if upstream else e.dst)]
+            if births:
+                new = {end for e in found for end in (e.src, e.dst)} - asked
+                born.update(births(new))
+                asked |= new
+            found = [e for e in found if in_order(e, born)]
             edges.update(found)
             frontier = {e.src if upstream else e.dst for e in found} - seen
             seen |= frontier
             if not frontier:
                 break
-    return seen, sorted(edges, key=lambda e: (e.src, e.dst, e.relation))
+        ids |= seen
+    return ids, sorted(edges, key=lambda e: (e.src, e.dst, e.relation))
 
 
 def to_dot(root: str, nodes: Iterable[tuple[str, str]], edges: Iterable[Edge]) -> str:

@@ -206,6 +206,27 @@ class RunRecord:
     environment: dict[str, str]
 
 
+COLUMN_NAMESPACES = ("params", "metrics", "tags")
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """The params, final metrics and tags of one run that a listing asked for as columns
+    (`kiln runs --columns params.lr,metrics.acc`): only those keys, so a long listing stays small."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # the last value logged
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def get(self, column: str) -> str | float | None:
+        """The value of `params.NAME`, `metrics.NAME` or `tags.NAME`; None where the run has none."""
+        namespace, _, name = column.partition(".")
+        found: dict[str, str] | dict[str, float] = (
+            self.params if namespace == "params" else self.metrics if namespace == "metrics" else self.tags
+        )
+        return found.get(name) if namespace in COLUMN_NAMESPACES else None
+
+
 @dataclass(frozen=True)
 class MetricSeries:
     """One metric of a run: how many points it has, and at most the requested number of them."""

@@ -58,7 +58,7 @@ def project_decision(who: Principal, need: Need, project: str, role: Role | None
     if role is None:
         return (
             f"user {who.user!r} is not a member of project {project!r}; "
-            f"ask a project owner to add you (kiln project add-member {project} {who.user} --role ...)"
+            f"ask a project owner to add you (kiln project add-member {project} {who.user} --role editor)"
         )
     if role < need.value:
         return (

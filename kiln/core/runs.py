@@ -86,6 +86,7 @@ class RunSpec:
     network: str = "none"
     datasets: tuple[str, ...] = ()  # NAME or NAME:VERSION; resolved to exact versions at submission
     parent_run: str = ""
+    rerun_of: str = ""  # the run this one repeats exactly; set only by the coordinator (kiln rerun)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from kiln.core.models import GpuInfo as Gpu
 from kiln.core.runs import Resources
+from kiln.core.units import format_bytes
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def mismatch(run: Pending, node: NodeView) -> str | None:
     if r.cpus > node.cpus:
         return f"{node.name}: {r.cpus:g} CPUs asked, {node.cpus:g} there"
     if r.memory_bytes > node.memory_bytes:
-        return f"{node.name}: {r.memory_bytes} bytes of memory asked, {node.memory_bytes} there"
+        return f"{node.name}: {format_bytes(r.memory_bytes)} of memory asked, {format_bytes(node.memory_bytes)} there"
     if r.gpus and len(_matching_gpus(run, node.gpus)) < r.gpus:
         model = f" matching {r.gpu_model!r}" if r.gpu_model else ""
         return f"{node.name}: {r.gpus} GPUs{model} asked, {len(_matching_gpus(run, node.gpus))} there"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -15,6 +17,8 @@ def parse_size(text: str) -> int:
         value = float(number) * SIZE_UNITS[unit]
     except ValueError:
         raise ValueError(f"not a size: {text!r} (use e.g. 512M, 4G)") from None
+    if not math.isfinite(value):
+        raise ValueError(f"not a size: {text!r} (use e.g. 512M, 4G)")
     if value < 0:
         raise ValueError(f"size must not be negative: {text!r}")
     return int(value)
@@ -28,8 +32,8 @@ def parse_duration(text: str) -> float:
         value = float(t[: len(t) - len(unit)]) * DURATION_UNITS.get(unit, 1)
     except ValueError:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 12h, 30d)") from None
-    if value <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
+    if not 0 < value < math.inf:  # NaN fails this too
+        raise ValueError(f"duration must be positive and finite: {text!r}")
     return value
 
 

@@ -29,6 +29,7 @@ def run_spec_to_proto(s: RunSpec) -> runs_pb2.RunSpec:
         network=s.network,
         datasets=list(s.datasets),
         parent_run=s.parent_run,
+        rerun_of=s.rerun_of,
     )
 
 
@@ -47,6 +48,7 @@ def run_spec_from_proto(m: runs_pb2.RunSpec) -> RunSpec:
         network=m.network or "none",
         datasets=tuple(m.datasets),
         parent_run=m.parent_run,
+        rerun_of=m.rerun_of,
     )
 
 

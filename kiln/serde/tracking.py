@@ -3,7 +3,7 @@ metric histories."""
 
 from __future__ import annotations
 
-from kiln.core.models import MetricSeries, RunRecord
+from kiln.core.models import MetricSeries, RunRecord, RunValues
 from kiln.proto.v1 import tracking_pb2
 from kiln.serde.runs import run_from_proto, run_to_proto
 
@@ -51,3 +51,11 @@ def metric_series_from_proto(m: tracking_pb2.MetricSeries) -> MetricSeries:
     return MetricSeries(
         key=m.key, total_points=m.total_points, points=tuple(zip(m.step, m.value, m.timestamp, strict=True))
     )
+
+
+def run_values_to_proto(run_id: str, v: RunValues) -> tracking_pb2.RunValues:
+    return tracking_pb2.RunValues(run_id=run_id, params=v.params, metrics=v.metrics, tags=v.tags)
+
+
+def run_values_from_proto(m: tracking_pb2.RunValues) -> tuple[str, RunValues]:
+    return m.run_id, RunValues(params=dict(m.params), metrics=dict(m.metrics), tags=dict(m.tags))

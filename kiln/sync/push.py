@@ -14,15 +14,36 @@ from typing import BinaryIO
 
 from kiln.client import Client
 from kiln.core.blobparts import BlobPart, pack
-from kiln.core.errors import FailedPrecondition, KilnError, NotFound
+from kiln.core.errors import FailedPrecondition, KilnError, NotFound, ResourceExhausted
 from kiln.core.hashing import BlobCheck, sha256_bytes, sha256_file
 from kiln.core.manifest import Entry, manifest_id
 from kiln.core.models import Snapshot
+from kiln.core.units import format_bytes
 from kiln.sync.progress import Reporter, Silent
 from kiln.sync.statcache import StatCache, State
-from kiln.sync.walk import LocalEntry, walk
+from kiln.sync.walk import PUSH_RULES, LocalEntry, output_rules, walk
 
 HASH_WORKERS = min(8, (os.cpu_count() or 1) * 2)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Push a run's folder as its outputs, as changes to the snapshot it was materialised from: by the
+    output rules (walk.output_rules) instead of the push rules, always with the `keep` paths (what the run
+    logged), and only if what it created or changed totals at most `max_bytes`. A path the output rules
+    leave out stays as the folder's last state had it: excluding a path never makes a run look as if it
+    had deleted or changed what it started with."""
+
+    keep: frozenset[str] = frozenset()
+    max_bytes: int | None = None
+
+
+class OutputsTooLarge(ResourceExhausted):
+    """What a run created or changed is over the cap; nothing was uploaded."""
+
+    def __init__(self, size: int, cap: int) -> None:
+        super().__init__(f"the outputs are {format_bytes(size)}, over the cap of {format_bytes(cap)}")
+        self.size, self.cap = size, cap
 
 
 @dataclass(frozen=True)
@@ -31,6 +52,7 @@ class PushResult:
     files: int
     bytes_total: int
     bytes_uploaded: int
+    left_out: tuple[tuple[str, str], ...] = ()  # outputs only: what a snapshot cannot hold, (path, why)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +73,7 @@ class Scan:
     changes: list[Entry]  # relative to the previous scan's state
     removed: list[str]
     base_id: str  # manifest id of the previous scan's state, if the coordinator confirmed one
+    left_out: tuple[tuple[str, str], ...] = ()  # outputs a snapshot cannot hold: (path, why)
 
     @functools.cached_property
     def entries(self) -> list[Entry]:
@@ -102,15 +125,21 @@ def _hash_local(root: str, e: LocalEntry) -> str:
         return sha256_file(f)[0]
 
 
-def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
+def scan(root: Path, cache: StatCache, reporter: Reporter, outputs: Outputs | None = None) -> Scan:
     """The folder's state, reading only files whose (size, mtime, inode) the cache does not know.
 
     Cheap when little changed: one pass compares each path's stat with the cached state.
     """
     started = time.time_ns()
     top = os.fspath(root)
-    local = walk(top)
     previous = cache.state
+    if outputs is None:
+        local = walk(top, PUSH_RULES)
+    else:
+        excluded: list[str] = []
+        left_out: list[tuple[str, str]] = []
+        local = walk(top, output_rules(outputs.keep), excluded, left_out)
+        local += _as_before(previous, excluded)
     digests: dict[str, str] = {}
     todo: list[LocalEntry] = []
     moved = False  # a path appeared, or changed type or mode
@@ -124,6 +153,10 @@ def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
             digests[e.path] = str(row[4])
         else:
             todo.append(e)
+    if outputs is not None and outputs.max_bytes is not None:
+        produced = sum(e.size for e in todo)
+        if produced > outputs.max_bytes:
+            raise OutputsTooLarge(produced, outputs.max_bytes)
     reporter.phase("hashing", sum(e.size for e in todo))
 
     def hash_one(e: LocalEntry) -> tuple[str, str]:
@@ -137,8 +170,9 @@ def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
             fresh = dict(pool.map(hash_one, todo))
         digests.update(fresh)
     base_id = cache.state_id
+    unheld = tuple(sorted(left_out)) if outputs is not None else ()
     if not (todo or moved or len(local) != len(previous)):
-        return Scan(top, local, digests, set(), [], [], base_id)
+        return Scan(top, local, digests, set(), [], [], base_id, unheld)
     state: State = {}
     changes: list[Entry] = []
     for e in local:
@@ -149,7 +183,24 @@ def scan(root: Path, cache: StatCache, reporter: Reporter) -> Scan:
             changes.append(Entry(e.path, e.mode, e.size, digest))
     removed = sorted(previous.keys() - state.keys())
     cache.replace(state, started, same_manifest=not (changes or removed))
-    return Scan(top, local, digests, set(fresh.values()), changes, removed, base_id)
+    return Scan(top, local, digests, set(fresh.values()), changes, removed, base_id, unheld)
+
+
+def _as_before(previous: State, excluded: list[str]) -> list[LocalEntry]:
+    """The entries of the last state at or under the paths an output walk left out, as that state has them
+    (their digests come from it too, so nothing left out is read)."""
+    if not excluded:
+        return []
+    out = set(excluded)
+    found = []
+    for path, row in previous.items():
+        at = path
+        while at not in out and "/" in at:
+            at = at.rsplit("/", 1)[0]
+        if at in out:
+            mode, size, mtime_ns, ino = (int(v) for v in row[:4])
+            found.append(LocalEntry(path, mode, size, mtime_ns, ino))
+    return found
 
 
 def _counted(
@@ -213,13 +264,20 @@ def _record(
 
 
 def push(
-    client: Client, root: Path, project: str, message: str, cache_dir: Path, reporter: Reporter | None = None
+    client: Client,
+    root: Path,
+    project: str,
+    message: str,
+    cache_dir: Path,
+    reporter: Reporter | None = None,
+    outputs: Outputs | None = None,
 ) -> PushResult:
-    """Snapshots `root` into `project`; a folder unchanged since its last push costs one small call."""
+    """Snapshots `root` into `project`; a folder unchanged since its last push costs one small call.
+    With `outputs`, the folder is a run's, pushed as its outputs (see Outputs)."""
     reporter = reporter or Silent()
     cache = StatCache.for_folder(cache_dir, root)
     try:
-        found = scan(root, cache, reporter)
+        found = scan(root, cache, reporter, outputs)
         last = cache.last_snapshot.get(project, "")
         unchanged = found.base_id and found.base_id == last and not (found.changes or found.removed)
         snap = _existing(client, project, last) if unchanged else None
@@ -228,7 +286,7 @@ def push(
             snap, uploaded = _record(client, project, found, last, message, reporter)
         cache.confirm(snap.id, project)
         blobs = [e for e in found.local if not e.is_dir]
-        return PushResult(snap, len(blobs), sum(e.size for e in blobs), uploaded)
+        return PushResult(snap, len(blobs), sum(e.size for e in blobs), uploaded, found.left_out)
     finally:
         cache.write()  # keeps the hashing done even when the upload failed
         reporter.done()

@@ -1,9 +1,13 @@
-"""Walking a project folder, honouring .kilnignore and .gitignore files at every level."""
+"""Walking a folder by a set of rules: honouring .kilnignore and .gitignore files at every level for a push
+(what goes in), or .kilnoutputignore and a few caches for a run's outputs (what comes out)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pathspec
@@ -12,9 +16,55 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.paths import check_symlink_target
 
 IGNORE_FILES = (".gitignore", ".kilnignore")  # later files win: .kilnignore can re-include what git ignores
+OUTPUT_IGNORE_FILE = ".kilnoutputignore"
+# Left out of a run's outputs unless a .kilnoutputignore re-includes them ("!__pycache__/").
+OUTPUT_CACHES = ("__pycache__/", ".ipynb_checkpoints/")
 ALWAYS_SKIPPED = frozenset({".git", ".kiln"})
 
 Specs = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a walk leaves out: the patterns of `files` found at every level (gitignore syntax; deeper and
+    later files win), after `defaults` (patterns as if in a file at the top, so those files can re-include
+    with `!`). Paths in `keep` are never left out, nor what lies under them, nor the folders leading to
+    them: what a run logged is an output whatever the patterns say. `hint` is the file errors name."""
+
+    files: tuple[str, ...]
+    defaults: tuple[str, ...] = ()
+    keep: frozenset[str] = field(default_factory=frozenset)
+    hint: str = ".kilnignore"
+
+    @functools.cached_property
+    def _reach(self) -> frozenset[str]:
+        """The kept paths and every folder above them."""
+        found = set(self.keep)
+        for path in self.keep:
+            while "/" in path:
+                path = path.rsplit("/", 1)[0]
+                found.add(path)
+        return frozenset(found)
+
+    def kept(self, path: str) -> bool:
+        if not self.keep:
+            return False
+        if path in self._reach:
+            return True
+        while "/" in path:
+            path = path.rsplit("/", 1)[0]
+            if path in self.keep:
+                return True
+        return False
+
+
+PUSH_RULES = Rules(IGNORE_FILES)
+
+
+def output_rules(keep: Iterable[str] = ()) -> Rules:
+    """A run's outputs: everything it left in its folder but caches and what .kilnoutputignore files name
+    (push rules decide what goes in, not what comes out); `keep` are the paths the run logged."""
+    return Rules((OUTPUT_IGNORE_FILE,), OUTPUT_CACHES, frozenset(keep), OUTPUT_IGNORE_FILE)
 
 
 class LocalEntry(NamedTuple):
@@ -36,9 +86,9 @@ class LocalEntry(NamedTuple):
         return stat.S_ISLNK(self.mode)
 
 
-def _spec_for(directory: str) -> pathspec.GitIgnoreSpec | None:
+def _spec_for(directory: str, names: tuple[str, ...]) -> pathspec.GitIgnoreSpec | None:
     lines: list[str] = []
-    for name in IGNORE_FILES:
+    for name in names:
         path = os.path.join(directory, name)
         if os.path.isfile(path):
             with open(path, errors="replace") as f:
@@ -56,21 +106,30 @@ def _ignored(specs: Specs, path: str, is_dir: bool) -> bool:
     return decision
 
 
-def walk(root: str | os.PathLike[str]) -> list[LocalEntry]:
-    """Every directory, file and symlink under `root` that is not ignored (in no particular order).
+def walk(
+    root: str | os.PathLike[str],
+    rules: Rules = PUSH_RULES,
+    excluded: list[str] | None = None,
+    unsupported: list[tuple[str, str]] | None = None,
+) -> list[LocalEntry]:
+    """Every directory, file and symlink under `root` that `rules` do not leave out (in no particular
+    order). Where `excluded` is given, the paths the rules left out are appended to it (a folder once, not
+    what is under it).
 
-    Refuses what a snapshot cannot hold rather than dropping it silently: devices, fifos, sockets, and
-    symlinks that point outside the folder (ignore them to push the rest).
-    """
+    What a snapshot cannot hold (devices, fifos, sockets, symlinks that point outside the folder) is
+    refused rather than dropped silently (ignore it to push the rest), or, where `unsupported` is given,
+    left out and appended to it as (path, why): a run's outputs are saved without a link its program made
+    to a dataset, and its reason names what was left out."""
     top = os.fspath(root)
     if not os.path.isdir(top):
         raise InvalidArgument(f"{top} is not a folder")
     found: list[LocalEntry] = []
     make = tuple.__new__  # builds the named tuples without their Python-level __new__: the walk is hot
-    stack: list[tuple[str, str, Specs]] = [(top, "", ())]
+    first: Specs = (("", pathspec.GitIgnoreSpec.from_lines(rules.defaults)),) if rules.defaults else ()
+    stack: list[tuple[str, str, Specs]] = [(top, "", first)]
     while stack:
         directory, rel_dir, specs = stack.pop()
-        spec = _spec_for(directory)
+        spec = _spec_for(directory, rules.files)
         if spec is not None:
             specs = (*specs, (rel_dir, spec))
         prefix = rel_dir + "/" if rel_dir else ""
@@ -80,7 +139,11 @@ def walk(root: str | os.PathLike[str]) -> list[LocalEntry]:
                 st = child.stat(follow_symlinks=False)
                 kind = st.st_mode & 0o170000
                 is_dir = kind == stat.S_IFDIR
-                if (is_dir and child.name in ALWAYS_SKIPPED) or (specs and _ignored(specs, rel, is_dir)):
+                if is_dir and child.name in ALWAYS_SKIPPED:
+                    continue
+                if specs and _ignored(specs, rel, is_dir) and not rules.kept(rel):
+                    if excluded is not None:
+                        excluded.append(rel)
                     continue
                 mode = kind | (st.st_mode & 0o777)
                 if kind == stat.S_IFREG:
@@ -89,20 +152,27 @@ def walk(root: str | os.PathLike[str]) -> list[LocalEntry]:
                     found.append(make(LocalEntry, (rel, mode, 0, st.st_mtime_ns, st.st_ino, "")))
                     stack.append((child.path, rel, specs))
                 elif kind == stat.S_IFLNK:
-                    found.append(_link(child.path, rel, mode, st))
+                    try:
+                        found.append(_link(child.path, rel, mode, st, rules.hint))
+                    except InvalidArgument:
+                        if unsupported is None:
+                            raise
+                        unsupported.append((rel, "a link that points outside the folder"))
+                elif unsupported is not None:
+                    unsupported.append((rel, "a device, fifo or socket"))
                 else:
                     raise InvalidArgument(
                         f"{rel!r} is a device, fifo or socket, which a snapshot cannot hold; "
-                        "add it to .kilnignore"
+                        f"add it to {rules.hint}"
                     )
     return found
 
 
-def _link(abspath: str, rel: str, mode: int, st: os.stat_result) -> LocalEntry:
+def _link(abspath: str, rel: str, mode: int, st: os.stat_result, hint: str) -> LocalEntry:
     target = os.readlink(abspath)
     try:
         check_symlink_target(rel, target)
     except InvalidArgument as e:
-        raise InvalidArgument(f"{e}; add it to .kilnignore to push the rest") from None
+        raise InvalidArgument(f"{e}; add it to {hint} to leave it out") from None
     size = len(target.encode("utf-8", "surrogateescape"))
     return LocalEntry(rel, mode, size, st.st_mtime_ns, st.st_ino, target)

@@ -31,10 +31,27 @@ Wire protocol (Unix stream socket at $KILN_TRACK_SOCKET, newline-delimited UTF-8
 - A metric is [key, value, step, timestamp in ms since the epoch]; NaN travels as the string "nan"
   (JSON has no NaN); infinities are refused when logged. Params and tags are strings.
 - Artifact and model paths are POSIX paths relative to the run's working directory, which travels as the
-  run's output snapshot.
+  run's output snapshot. A path must exist when it is logged; what was logged is always in the output
+  snapshot (whatever .kilnoutputignore says), and one that is gone when the run ends is named in its
+  reason.
 - A batch is forgotten only once acknowledged. After a dropped connection the SDK reconnects and resends
   every unacknowledged batch in order; the agent drops those it already stored (by pid, proc and seq)
   and acknowledges them again, so resending is safe.
+
+Questions: what must be checked before a call returns is asked on a connection of its own, one line
+each way, with "ask" instead of "seq" (batches are unchanged, so an SDK that never asks still works):
+
+    SDK -> agent  {"ask": "dataset", "name": "images:3"}     before log_dataset records it
+    agent -> SDK  {"answer": "dataset"}                                     the run's project has it
+                  {"answer": "dataset", "error": "dataset images has no version 3 in project demo;
+                                                  it has versions 1, 2"}   it has not: log_dataset raises
+                  {"answer": "dataset", "unchecked": "..."}  the agent could not tell (the coordinator
+                                                  is unreachable): recorded as given, with a warning
+                  {"error": "..."}                           an agent that does not know the question
+                                                  (an older one): recorded as given
+
+The agent answers from the coordinator's list of the project's datasets; a name without a version
+("images") asks only that the dataset exists (the coordinator records its latest version).
 """
 
 from __future__ import annotations
@@ -45,7 +62,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Union
 
-from kiln.track import _files
+from kiln.track import _files, _link
 from kiln.track._link import TrackingError
 from kiln.track._recorder import Recorder, check_key
 
@@ -66,6 +83,8 @@ __all__ = [
 
 # How long the exit hook waits for the agent before giving up (with a message on stderr).
 EXIT_FLUSH_TIMEOUT_S = 60.0
+# How long a question waits for the agent's answer (the agent gives up on the coordinator sooner).
+ASK_TIMEOUT_S = 60.0
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -111,8 +130,26 @@ def log_artifact(path: PathLike, name: str | None = None) -> None:
 
 
 def log_dataset(name_or_id: str) -> None:
-    """Records a dataset (a name such as "mnist@3", or an id) as an input of the run."""
-    _recorder.add("datasets", check_key(name_or_id, "dataset"))
+    """Records a dataset version the run read: "images:3" (or "images@3"), or "images" for its latest.
+    Inside a run it is checked first: a dataset or version the run's project lacks raises ValueError,
+    naming the versions there are."""
+    name = check_key(name_or_id, "dataset")
+    _check_dataset(name)
+    _recorder.add("datasets", name)
+
+
+def _check_dataset(name: str) -> None:
+    path = os.environ.get("KILN_TRACK_SOCKET")
+    if not path:
+        return  # outside a run: nothing to check against (and nothing is recorded)
+    answer, why = _link.ask(path, {"ask": "dataset", "name": name}, ASK_TIMEOUT_S)
+    if answer is not None and answer.get("answer") != "dataset":
+        return  # an agent from before questions: it records what it is given
+    if answer is not None and "error" in answer:
+        raise ValueError(f"kiln.track: {answer['error']}")
+    if answer is None or "unchecked" in answer:
+        why = why or str(answer.get("unchecked") if answer else "")
+        sys.stderr.write(f"kiln.track: dataset {name!r} could not be checked ({why}); recorded as given\n")
 
 
 def log_model(path: PathLike, name: str | None = None, flavor: str | None = None) -> None:

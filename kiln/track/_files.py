@@ -29,7 +29,8 @@ def place(path: PathLike, name: str | None, folder: str, what: str) -> str:
     root = workdir()
     source = os.path.realpath(given)
     if not os.path.exists(source):
-        raise FileNotFoundError(f"kiln.track: cannot log {what} {given!r}: no such file or folder")
+        shown = _shown(given, source, root)
+        raise FileNotFoundError(f"kiln.track: cannot log {what} {shown}: no such file or folder")
     if source == root:
         raise ValueError(f"kiln.track: cannot log the whole working directory {root!r} as {what}")
     if os.path.commonpath([source, root]) == root:
@@ -53,6 +54,14 @@ def _check_name(name: str | None, default: str, what: str) -> str:
     if name.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"kiln.track: {what} name {name!r} must be a relative path without '.', '..' or empty parts")
     return os.path.join(*parts)
+
+
+def _shown(given: str, source: str, root: str) -> str:
+    """A path as the run's folder sees it (relative to it, as it is recorded) where it lies inside, else
+    as given."""
+    if source != root and os.path.commonpath([source, root]) == root:
+        return f"{_relative(source, root)} (in the run folder)"
+    return repr(given)
 
 
 def _relative(path: str, root: str) -> str:

@@ -186,3 +186,26 @@ class Link:
         if message not in self._told:
             self._told.add(message)
             sys.stderr.write(message + "\n")
+
+
+def ask(path: str, question: dict, timeout: float) -> tuple[dict | None, str]:
+    """Asks the agent one question on a connection of its own (the batches' connection belongs to the
+    link's thread) and returns (answer, ""), or (None, why) when no answer came."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(json.dumps(question).encode("utf-8") + b"\n", _NOSIGNAL)
+            with sock.makefile("rb") as stream:
+                line = stream.readline()
+    except OSError as e:  # socket.timeout is an OSError too
+        return None, f"no answer from the agent at {path}: {e or 'timed out'}"
+    if not line:
+        return None, "the agent closed the connection without answering"
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        return None, f"unreadable answer from the agent: {line[:200]!r}"
+    if not isinstance(answer, dict):
+        return None, f"unreadable answer from the agent: {line[:200]!r}"
+    return answer, ""

@@ -54,6 +54,11 @@ class RunsStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_runs__pb2.Run.FromString,
                 _registered_method=True)
+        self.RerunRun = channel.unary_unary(
+                '/kiln.v1.Runs/RerunRun',
+                request_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_runs__pb2.Run.FromString,
+                _registered_method=True)
         self.ReadLogs = channel.unary_stream(
                 '/kiln.v1.Runs/ReadLogs',
                 request_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.ReadLogsRequest.SerializeToString,
@@ -89,6 +94,14 @@ class RunsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RerunRun(self, request, context):
+        """Queues a new run with the same snapshot, datasets, image, command, env, resources and placement as the
+        given one, recorded as its rerun (spec.rerun_of, and a "rerun" lineage edge).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReadLogs(self, request, context):
         """A run's log chunks in order; with `follow`, streams new ones until the run ends.
         """
@@ -116,6 +129,11 @@ def add_RunsServicer_to_server(servicer, server):
             ),
             'CancelRun': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelRun,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.Run.SerializeToString,
+            ),
+            'RerunRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.RerunRun,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.Run.SerializeToString,
             ),
@@ -231,6 +249,33 @@ class Runs:
             request,
             target,
             '/kiln.v1.Runs/CancelRun',
+            kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_runs__pb2.Run.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RerunRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Runs/RerunRun',
             kiln_dot_proto_dot_v1_dot_runs__pb2.RunRef.SerializeToString,
             kiln_dot_proto_dot_v1_dot_runs__pb2.Run.FromString,
             options,

@@ -48,7 +48,7 @@ class TrackingStub:
         self.SearchRuns = channel.unary_unary(
                 '/kiln.v1.Tracking/SearchRuns',
                 request_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.SerializeToString,
-                response_deserializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunList.FromString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.FromString,
                 _registered_method=True)
 
 
@@ -70,7 +70,8 @@ class TrackingServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchRuns(self, request, context):
-        """Runs matching a filter, sorted (see kiln/core/query.py for the language).
+        """Runs matching a filter, sorted (see kiln/core/query.py for the language), with the params, metrics
+        and tags asked for as columns. RunTable's first field is RunList's, so either reads the other.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -92,7 +93,7 @@ def add_TrackingServicer_to_server(servicer, server):
             'SearchRuns': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchRuns,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.FromString,
-                    response_serializer=kiln_dot_proto_dot_v1_dot_runs__pb2.RunList.SerializeToString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,7 +176,7 @@ class Tracking:
             target,
             '/kiln.v1.Tracking/SearchRuns',
             kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.SerializeToString,
-            kiln_dot_proto_dot_v1_dot_runs__pb2.RunList.FromString,
+            kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.FromString,
             options,
             channel_credentials,
             insecure,

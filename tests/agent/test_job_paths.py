@@ -1,9 +1,13 @@
 """Every runtime gets the same mounts and the same paths (as a container sees them) and makes them work
 for its jobs: Docker binds the mounts and passes the paths as they are; a plain process is given the real
-folders, and a folder holding mounts (/datasets) becomes a folder of links. The run's own environment wins."""
+folders, and a folder holding mounts (/datasets) becomes a folder of links. The run's own environment wins.
+A plain process starts from a short allow-list of the agent's environment, never the whole of it."""
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
 from pathlib import Path
 
 from kiln.agent.runtimes import JobSpec, Mount
@@ -30,11 +34,11 @@ def spec(tmp: Path, env: dict[str, str] | None = None) -> JobSpec:
     return JobSpec("r-1", 1, ["true"], tmp / "work", image="img", env=env or {"A": "1"}, paths=PATHS, mounts=mounts)
 
 
-def test_a_process_is_given_the_real_folders(tmp_path, monkeypatch):
-    monkeypatch.delenv("PYTHONPATH", raising=False)
-    job, view = spec(tmp_path), tmp_path / "job" / "view"
+def test_a_process_is_given_the_real_folders(tmp_path):
+    job, jobdir = spec(tmp_path), tmp_path / "job"
+    view = jobdir / "view"
     build_view(job, view)
-    env = job_env(job, view)
+    env = job_env(job, jobdir, {})
     assert env["PYTHONPATH"] == str(tmp_path / "sdk")
     assert env["KILN_TRACK_SOCKET"] == str(tmp_path / "sock" / "sock")
     assert env["KILN_WORKDIR"] == str(tmp_path / "work")
@@ -44,11 +48,45 @@ def test_a_process_is_given_the_real_folders(tmp_path, monkeypatch):
     assert env["A"] == "1" and env["CUDA_VISIBLE_DEVICES"] == ""
 
 
-def test_a_process_keeps_the_agents_python_path_and_the_runs_own_variables_win(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", "/opt/site")
-    view = tmp_path / "view"
-    assert job_env(spec(tmp_path), view)["PYTHONPATH"] == f"{tmp_path / 'sdk'}:/opt/site"
-    assert job_env(spec(tmp_path, {"PYTHONPATH": "/mine"}), view)["PYTHONPATH"] == "/mine"
+AGENT_ENV = {
+    "PATH": "/opt/agent/bin:/usr/bin",
+    "LANG": "de_DE.UTF-8",
+    "LC_TIME": "en_GB.UTF-8",
+    "TZ": "Europe/Berlin",
+    "HOME": "/root",
+    "KILN_HOME": "/root/.kiln",
+    "PYTHONPATH": "/opt/site",
+    "AWS_SECRET_ACCESS_KEY": "s3cret",
+    "USER": "someone-else",
+}
+
+
+def test_a_process_gets_a_clean_environment_from_an_allow_list(tmp_path):
+    job, jobdir = spec(tmp_path, {"A": "1", "TZ": "UTC"}), tmp_path / "job"
+    env = job_env(job, jobdir, AGENT_ENV)
+    assert env["PATH"] == "/opt/agent/bin:/usr/bin"
+    assert env["LANG"] == "de_DE.UTF-8" and env["LC_TIME"] == "en_GB.UTF-8"
+    assert env["TZ"] == "UTC"  # the run's own variable wins
+    assert env["HOME"] == str(jobdir / "home") and env["TMPDIR"] == str(jobdir / "tmp")
+    assert env["USER"] == env["LOGNAME"] == pwd.getpwuid(os.getuid()).pw_name
+    assert env["PYTHONPATH"] == str(tmp_path / "sdk")  # the agent's own is not passed on
+    assert "KILN_HOME" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    kiln = {"KILN_TRACK_SOCKET", "KILN_WORKDIR", "KILN_DATASETS", "KILN_DATASET_IMAGES", "KILN_MOUNTS"}
+    assert set(env) == kiln | {"PATH", "LANG", "LC_TIME", "TZ", "HOME", "TMPDIR", "USER", "LOGNAME"} | {
+        "PYTHONPATH",
+        "CUDA_VISIBLE_DEVICES",
+        "A",
+    }
+
+
+def test_a_process_gets_a_path_and_a_language_where_the_agent_has_none(tmp_path):
+    env = job_env(spec(tmp_path), tmp_path / "job", {})
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin" and env["LANG"] == "C.UTF-8"
+    assert "TZ" not in env
+
+
+def test_the_runs_own_python_path_wins(tmp_path):
+    assert job_env(spec(tmp_path, {"PYTHONPATH": "/mine"}), tmp_path / "job", AGENT_ENV)["PYTHONPATH"] == "/mine"
 
 
 def test_a_container_sees_the_paths_as_they_are_with_the_mounts_bound_there(tmp_path):
@@ -62,3 +100,12 @@ def test_a_container_sees_the_paths_as_they_are_with_the_mounts_bound_there(tmp_
     assert binds["/kiln/sdk"] == (str(tmp_path / "sdk"), True)
     assert binds["/kiln/track"] == (str(tmp_path / "sock"), False)
     assert binds["/datasets/images"] == (str(tmp_path / "images"), True)
+
+
+def test_both_runtimes_name_the_same_kiln_variables_and_say_where_the_mounts_are(tmp_path):
+    job = spec(tmp_path)
+    process = job_env(job, tmp_path / "job", AGENT_ENV)
+    container = container_config(job, 1000, 1000)["environment"]
+    assert {k for k in process if k.startswith("KILN_")} == {k for k in container if k.startswith("KILN_")}
+    assert json.loads(container["KILN_MOUNTS"])["/datasets/images"] == "/datasets/images"
+    assert json.loads(process["KILN_MOUNTS"])["/datasets/images"] == str(tmp_path / "images")

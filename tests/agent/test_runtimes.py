@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -296,9 +298,7 @@ def test_docker_mounts_are_bound_read_only_when_asked(docker_jobs: Jobs, tmp_pat
     data.mkdir()
     (data / "rows.csv").write_text("a,b\n")
     mounts = (Mount(data, "/data", read_only=True),)
-    _, rec = docker_jobs.start(
-        "cat /data/rows.csv; touch /data/new 2>/dev/null || echo read-only", mounts=mounts
-    )
+    _, rec = docker_jobs.start("cat /data/rows.csv; touch /data/new 2>/dev/null || echo read-only", mounts=mounts)
     assert rec.wait_exit() == (0, "")
     assert rec.text("stdout") == "a,b\nread-only\n"
     assert not (data / "new").exists()
@@ -408,3 +408,88 @@ def test_process_job_folder_records_the_job(process_jobs: Jobs) -> None:
     assert json.loads((folder / "exit.json").read_text()) == {"exit_code": 0, "reason": ""}
     assert (folder / "stdout").read_bytes() == b"hi\n"
     assert json.loads((folder / "spec.json").read_text())["command"] == ["sh", "-c", "echo hi"]
+
+
+def test_a_job_starts_from_a_clean_environment(jobs: Jobs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KILN_HOME", "/root/.kiln-agent")
+    monkeypatch.setenv("AGENT_SECRET_TOKEN", "s3cret")
+    _, rec = jobs.start("env", env={"GIVEN": "yes"})
+    assert rec.wait_exit() == (0, "")
+    env = dict(line.split("=", 1) for line in rec.text("stdout").splitlines() if "=" in line)
+    assert env["GIVEN"] == "yes"
+    assert "AGENT_SECRET_TOKEN" not in env and "KILN_HOME" not in env
+    assert "s3cret" not in rec.text("stdout")
+
+
+def read_only_script(folder: str) -> str:
+    """Tries each way of changing `folder`; prints one word per try and what is left."""
+    tries = [
+        f'echo changed > "{folder}/rows.csv"',
+        f'echo new > "{folder}/new.txt"',
+        f'rm -f "{folder}/rows.csv"',
+        f'chmod u+w "{folder}/rows.csv"',
+        f'mkdir "{folder}/sub"',
+    ]
+    lines = [f"if ({t}) 2>/dev/null; then echo changed; else echo refused; fi" for t in tries]
+    return "; ".join([*lines, f'cat "{folder}/rows.csv"'])
+
+
+def test_process_read_only_mounts_refuse_every_change_even_by_root(process_jobs: Jobs, tmp_path: Path) -> None:
+    assert "read-only mounts in a mount namespace" in process_jobs.runtime.probe()
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    mounts = (Mount(data, "/datasets/rows"), Mount(scratch, "/scratch", read_only=False))
+    script = read_only_script("$KILN_DATASETS/rows") + '; echo written > "$SCRATCH/out"'
+    paths = {"KILN_DATASETS": "/datasets", "SCRATCH": "/scratch"}
+    _, rec = process_jobs.start(script, mounts=mounts, paths=paths)
+    assert rec.wait_exit() == (0, ""), rec.text("stderr")
+    assert rec.text("stdout").splitlines() == ["refused"] * 5 + ["a,b"]
+    assert sorted(p.name for p in data.iterdir()) == ["rows.csv"] and (data / "rows.csv").read_text() == "a,b\n"
+    assert (scratch / "out").read_text() == "written\n"  # a read-write mount stays writable
+    # The binds were the job's alone: the node's folder is writable as before.
+    (data / "after.txt").write_text("x")
+
+
+def test_process_jobs_without_namespaces_when_the_admin_turns_them_off(
+    process_jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KILN_AGENT_NO_NAMESPACES", "1")
+    process_jobs.runtime = process_jobs.new_runtime()
+    assert "KILN_AGENT_NO_NAMESPACES" in process_jobs.runtime.probe()
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n")
+    handle, rec = process_jobs.start(
+        'echo changed > "$KILN_DATASETS/rows/rows.csv"',
+        mounts=(Mount(data, "/datasets/rows"),),
+        paths={"KILN_DATASETS": "/datasets"},
+    )
+    assert rec.wait_exit() == (0, "")
+    assert (data / "rows.csv").read_text() == "changed\n"  # nothing stops it: the agent's check must (datasets)
+    assert json.loads((Path(handle.ref) / "spec.json").read_text())["read_only"] == []
+
+
+def test_process_job_has_a_home_and_a_temp_folder_of_its_own(process_jobs: Jobs) -> None:
+    handle, rec = process_jobs.start('echo "$HOME"; echo "$TMPDIR"; touch "$HOME/.rc" "$TMPDIR/t" && echo ok')
+    assert rec.wait_exit() == (0, "")
+    home, tmp, ok = rec.text("stdout").splitlines()
+    assert (home, tmp, ok) == (str(Path(handle.ref) / "home"), str(Path(handle.ref) / "tmp"), "ok")
+    assert home != os.environ.get("HOME")
+
+
+def test_a_job_promised_read_only_folders_that_cannot_have_them_is_not_started(tmp_path: Path) -> None:
+    jobdir = tmp_path / "job"
+    jobdir.mkdir()
+    for stream in ("stdout", "stderr"):
+        (jobdir / stream).touch()
+    spec = {"command": ["sh", "-c", "echo ran"], "workdir": str(tmp_path), "env": {"PATH": os.environ["PATH"]}}
+    spec["read_only"] = [str(tmp_path / "no-such-folder")]
+    (jobdir / "spec.json").write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, "-m", "kiln.agent.runtimes.supervise", str(jobdir)], timeout=JOB_TIMEOUT_S)
+    assert done.returncode == 0
+    assert json.loads((jobdir / "exit.json").read_text()) == {"exit_code": 126, "reason": ""}
+    assert (jobdir / "stdout").read_text() == ""
+    assert "cannot make the job's datasets read-only, so it was not started" in (jobdir / "stderr").read_text()

@@ -4,7 +4,7 @@ import pytest
 
 from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
-from kiln.core.lineage import MAX_DEPTH, Edge, split, versioned, walk
+from kiln.core.lineage import MAX_DEPTH, Edge, in_order, split, versioned, walk
 
 
 class Graph:
@@ -17,6 +17,18 @@ class Graph:
     def __call__(self, frontier: set[str], upstream: bool) -> list[Edge]:
         self.calls.append((frozenset(frontier), upstream))
         return [e for e in self.edges if (e.dst if upstream else e.src) in frontier]
+
+
+class Births:
+    """A store stand-in for `births(ids)`: answers from a table and records each call."""
+
+    def __init__(self, **born: float) -> None:
+        self.born = born
+        self.calls: list[frozenset[str]] = []
+
+    def __call__(self, ids: set[str]) -> dict[str, float]:
+        self.calls.append(frozenset(ids))
+        return {i: self.born[i] for i in ids if i in self.born}
 
 
 def e(pair: str) -> Edge:
@@ -97,29 +109,83 @@ def test_depth_bounds_are_inclusive(depth):
     walk("run", Graph(*CHAIN), up=True, down=True, depth=depth)
 
 
-def test_a_cycle_ends_the_walk_instead_of_looping():
+def test_a_cycle_ends_the_walk_and_never_makes_the_root_its_own_relative():
     g = Graph("a>b", "b>c", "c>a")
     ids, edges = walk("a", g, up=False, down=True, depth=MAX_DEPTH)
     assert ids == {"a", "b", "c"}
-    assert edges == [e("a>b"), e("b>c"), e("c>a")]
-    assert len(g.calls) == 3  # the third level finds only `a`, already seen
+    assert edges == [e("a>b"), e("b>c")]  # c > a would make a its own descendant
+    assert len(g.calls) == 3  # the third level finds only the edge back to `a`
 
-    both = Graph("a>b", "b>c", "c>a")
-    ids, edges = walk("a", both, up=True, down=True, depth=MAX_DEPTH)
-    assert ids == {"a", "b", "c"} and len(edges) == 3
-    assert len(both.calls) <= 6
+    up = Graph("a>b", "b>c", "c>a")
+    ids, edges = walk("a", up, up=True, down=False, depth=MAX_DEPTH)
+    assert ids == {"a", "b", "c"}
+    assert edges == [e("b>c"), e("c>a")]  # a > b would make a its own ancestor
+
+    # births break the cycle where it is false: c (born last) cannot have fed a (born first)
+    timed = Births(a=1, b=2, c=3)
+    for up_, down_ in ((True, False), (False, True), (True, True)):
+        ids, edges = walk("a", Graph("a>b", "b>c", "c>a"), up=up_, down=down_, depth=MAX_DEPTH, births=timed)
+        assert e("c>a") not in edges
+    assert walk("a", Graph("a>b", "b>c", "c>a"), up=True, down=False, depth=5, births=timed) == ({"a"}, [])
 
 
-def test_a_self_loop_is_returned_once_and_asked_for_once_per_direction():
+def test_a_self_loop_is_never_followed_nor_returned():
     g = Graph("r>r", "s>r")
     ids, edges = walk("r", g, up=True, down=True, depth=MAX_DEPTH)
     assert ids == {"r", "s"}
-    assert edges == [e("r>r"), e("s>r")]
+    assert edges == [e("s>r")]
     assert g.calls == [
         (frozenset({"r"}), True),
         (frozenset({"s"}), True),
-        (frozenset({"r"}), False),  # finds only r > r: nothing new, so it stops
+        (frozenset({"r"}), False),  # finds only r > r: dropped, so it stops
     ]
+
+
+# -- time: what existed before what ---------------------------------------------------------------------
+# S pushed (1), R1 runs on it (2). Later R2 (5) left its folder as S: an older agent reported S as its
+# output, recorded as R2 > S. Going up from R1 must not reach R2, nor what fed it.
+LATER = ("S>R1", "R1>O1", "S2>R2", "R2>S")
+LATER_BIRTHS = {"S": 1, "R1": 2, "O1": 3, "S2": 4, "R2": 5}
+
+
+def test_going_up_never_reaches_a_later_run_that_shares_a_snapshot():
+    ids, edges = walk("R1", Graph(*LATER), up=True, down=False, depth=MAX_DEPTH, births=Births(**LATER_BIRTHS))
+    assert ids == {"R1", "S"}
+    assert edges == [e("S>R1")]
+    ids, edges = walk("S", Graph(*LATER), up=True, down=True, depth=MAX_DEPTH, births=Births(**LATER_BIRTHS))
+    assert ids == {"S", "R1", "O1"}  # S's descendants; R2 came after S, so it is not S's source
+    assert e("R2>S") not in edges
+
+
+def test_a_run_whose_output_is_its_input_has_no_output():
+    g, born = Graph("S>R", "R>S"), Births(S=1, R=2)
+    assert walk("R", g, up=True, down=True, depth=5, births=born) == ({"R", "S"}, [e("S>R")])
+    assert walk("S", Graph("S>R", "R>S"), up=True, down=False, depth=5, births=born) == ({"S"}, [])
+
+
+def test_every_ancestor_was_born_no_later_than_its_descendant():
+    born = {"d": 1, "s": 2, "r": 3, "o": 4, "m": 5, "late": 6}
+    g = Graph("d>r", "s>r", "r>o", "o>m", "r>m", "late>r", "m>s")  # late > r and m > s cannot be true
+    ids, edges = walk("m", g, up=True, down=False, depth=MAX_DEPTH, births=Births(**born))
+    assert ids == {"m", "o", "r", "d", "s"}
+    assert all(born[x.src] <= born[x.dst] for x in edges)
+
+
+def test_births_are_asked_once_per_level_for_new_entities_only():
+    born = Births(data=1, snap=2, other=2, run=3, out=4, model=5, child=6)
+    walk("run", Graph(*CHAIN), up=True, down=True, depth=5, births=born)
+    asked = [set(c) for c in born.calls]
+    assert asked[0] == {"run"}
+    assert all(not (a & b) for i, a in enumerate(asked) for b in asked[:i])  # nobody asked twice
+
+
+def test_an_unknown_birth_or_a_tie_does_not_refuse_an_edge():
+    assert in_order(Edge("a", "b", "x"), {"a": 5})
+    assert in_order(Edge("a", "b", "x"), {"a": 5, "b": 5})
+    assert not in_order(Edge("a", "b", "x"), {"a": 5, "b": 4})
+    assert not in_order(Edge("a", "a", "x"), {})
+    ids, _ = walk("b", Graph("a>b", "x>b"), up=True, down=False, depth=2, births=Births(b=1, x=2))
+    assert ids == {"a", "b"}  # a's birth is unknown: followed; x was born after b: not
 
 
 def test_the_same_edge_from_two_levels_is_returned_once():
@@ -167,6 +233,22 @@ def test_split_refuses_a_malformed_version_and_shows_the_form(entity):
 @pytest.mark.parametrize("entity", ["", "hello", "abc123", "ABCDEF12", "job:r-1", "run:", "dataset:", "a" * 65])
 def test_split_refuses_what_is_no_id(entity):
     with pytest.raises(InvalidArgument, match="not an entity id"):
+        split(entity)
+
+
+@pytest.mark.parametrize(
+    "entity, words",
+    [
+        ("run:anything", "a run is run:r-"),
+        ("run:r-", "a run is run:r-"),
+        ("run:r-1a 2b", "a run is run:r-"),
+        ("snapshot:xyz", "a snapshot is snapshot: and 8 to 64 hex digits"),
+        ("snapshot:abc", "a snapshot is snapshot: and 8 to 64 hex digits"),
+        ("snapshot:" + "a" * 65, "a snapshot is snapshot: and 8 to 64 hex digits"),
+    ],
+)
+def test_split_checks_what_follows_a_run_or_snapshot_kind(entity, words):
+    with pytest.raises(InvalidArgument, match=words):
         split(entity)
 
 

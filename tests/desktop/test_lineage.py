@@ -96,3 +96,33 @@ def test_an_id_typed_with_a_direction_and_depth(qtbot, cluster, cluster_session,
     qtbot.waitUntil(lambda: "could not read the lineage" in page.summary.text(), timeout=WAIT_MS)
     assert "nothing" in page.summary.text()
     close_all(qtbot, window)
+
+
+def test_a_later_run_is_never_drawn_as_the_producer_of_an_earlier_runs_code(
+    qtbot, cluster, cluster_session, open_window
+):
+    """A later run that fails after deleting a file leaves exactly the first run's code behind: the
+    coordinator records no output edge for it (that content existed before it), so the first run's
+    lineage shows its code as pushed, with nothing upstream of it."""
+    cluster.agent("n1")
+    code = push_folder(cluster, {"train.py": "pass\n"})
+    first = cluster.admin.submit_run(RunSpec("p", (sys.executable, "train.py"), code, runtime="process"))
+    assert str(cluster.wait_run(first.id).state) == "succeeded"
+    later_code = push_folder(cluster, {"train.py": "pass\n", "extra.txt": "x"})
+    delete = "import os; os.remove('extra.txt'); raise SystemExit(1)"
+    later = cluster.admin.submit_run(RunSpec("p", (sys.executable, "-c", delete), later_code, runtime="process"))
+    assert str(cluster.wait_run(later.id).state) == "failed"
+    me, code_snap = f"run:{first.id}", f"snapshot:{code}"
+    window = open_window(cluster_session)
+    page = go_to(qtbot, window, "Lineage")
+    qtbot.keyClicks(page.entity, me)
+    click(qtbot, page.show_button)  # both directions, the default
+    qtbot.waitUntil(lambda: page.graph is not None and page.graph.root == me, timeout=WAIT_MS)
+    boxes, relations = drawn(page.view)
+    assert boxes == {me, code_snap}
+    assert relations == {(code_snap, "input", me)}
+    click_node(qtbot, page.view, code_snap)  # the code's own lineage: who used it, nobody made it
+    qtbot.waitUntil(lambda: page.graph.root == code_snap, timeout=WAIT_MS)
+    boxes, relations = drawn(page.view)
+    assert f"run:{later.id}" not in boxes and relations == {(code_snap, "input", me)}
+    close_all(qtbot, window)

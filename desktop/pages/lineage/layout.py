@@ -12,9 +12,10 @@ from kiln.core.lineage import Edge, Entity
 
 
 def forward_preds(ids: Iterable[str], edges: Iterable[Edge]) -> dict[str, set[str]]:
-    """Each entity's sources, without the edges that close a cycle. Lineage is meant to be acyclic, but
-    the data can loop (a run that changed nothing has its input as its output): a depth-first walk from
-    the sources drops each edge that leads back onto the walk's own path, so layering always ends."""
+    """Each entity's sources, without the edges that close a cycle. The coordinator returns acyclic
+    lineage (it follows only edges from older to younger entities), so this is a guard, not a fix: should
+    a graph ever loop, a depth-first walk from the sources drops each edge that leads back onto the walk's
+    own path, so layering always ends."""
     ids = sorted(set(ids))
     succs: dict[str, list[str]] = {i: [] for i in ids}
     preds: dict[str, set[str]] = {i: set() for i in ids}
