@@ -348,6 +348,10 @@ class Dispatcher:
         if output and output != run.spec.snapshot:  # an unchanged folder is no output (an older agent sends it)
             # the store also refuses an output older than the run: content it cannot have made
             self.store.add_edges([lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(output), "output")], now)
+        if state.terminal:  # by now the agent and the run's SDK have said all they will about its environment
+            environment = lineage.environment_id(self.store.environment(run.id))
+            if environment:
+                self.store.add_edges([lineage.Edge(environment, lineage.run_id(run.id), "environment")], now)
         out.append(Changed())
         if state.terminal:
             out.append(Wake())  # its resources are free: place what waits

@@ -151,6 +151,9 @@ class RegistryTables(Database):
         writer can record an entity as its own ancestor or a run as the source of what existed before it."""
         wanted = list(edges)
         born = self.births({end for e in wanted for end in (e.src, e.dst)})
+        for e in wanted:  # an environment is as old as its oldest run, this one included
+            if e.relation == "environment" and e.dst in born:
+                born[e.src] = min(born.get(e.src, born[e.dst]), born[e.dst])
         kept = [e for e in wanted if in_order(e, born)]
         with self.transaction():
             self.db.conn.executemany(
@@ -162,7 +165,8 @@ class RegistryTables(Database):
     def births(self, ids: Iterable[str]) -> dict[str, float]:
         """When each entity was first recorded: a run's submission, a snapshot's first recording in any
         project (the same files pushed again later are the same, older, snapshot), a dataset or model
-        version's creation. Ids of entities this coordinator does not hold are left out."""
+        version's creation, the submission of the first run that ran in an environment. Ids of entities
+        this coordinator does not hold are left out."""
         by_kind: dict[str, list[str]] = {}
         for entity in set(ids):
             kind, _, rest = entity.partition(":")
@@ -176,6 +180,14 @@ class RegistryTables(Database):
             for batch in _batches(by_kind.get(kind, [])):
                 for key, at in self._fetch(sql.format(",".join("?" * len(batch))), batch):
                     found[f"{kind}:{key}"] = at
+        for batch in _batches([f"environment:{rest}" for rest in by_kind.get("environment", [])]):
+            # an environment is as old as the first run that ran in it
+            sql = (
+                "SELECT l.src, min(r.created_at) FROM lineage l JOIN runs r ON l.dst = 'run:' || r.id "
+                f"WHERE l.relation = 'environment' AND l.src IN ({','.join('?' * len(batch))}) GROUP BY l.src"
+            )
+            for key, at in self._fetch(sql, batch):
+                found[key] = at
         for kind, table in (("dataset", "datasets"), ("model", "model_versions")):
             versions = [k for k in (_versioned(rest) for rest in by_kind.get(kind, [])) if k]
             for versions_batch in _batches(versions):

@@ -1,9 +1,11 @@
 """Lineage: typed entity ids, the rule an edge must keep, and walking the graph of what flowed into what.
 
 Entity ids: `run:r-…`, `snapshot:<sha256>`, `dataset:<project>/<name>@<version>`,
-`model:<project>/<name>@<version>`. An edge src → dst means src flowed into dst; its relation says how
-(RELATIONS). Every entity has a birth: the time the coordinator first recorded it (a run's submission, a
-snapshot's first recording in any project, a dataset or model version's creation). Edges carry the time
+`model:<project>/<name>@<version>`, `environment:<sha256>` (what a run ran in, as its agent and SDK
+reported it, named by a digest of what defines it). An edge src → dst means src flowed into dst; its
+relation says how (RELATIONS). Every entity has a birth: the time the coordinator first recorded it (a
+run's submission, a snapshot's first recording in any project, a dataset or model version's creation, the
+submission of the first run that ran in an environment). Edges carry the time
 they were recorded, but what makes lineage honest is the births: an edge is kept only between two
 different entities, from one born no later than the other (`in_order`). Content that existed before a
 run cannot have come from it, so a run whose output is its own input (or any older snapshot) has no
@@ -17,8 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kiln.core.errors import InvalidArgument
+from kiln.core.hashing import canonical_json, sha256_bytes
 
-KINDS = ("run", "snapshot", "dataset", "model")
+KINDS = ("run", "snapshot", "dataset", "model", "environment")
 # relation -> (kinds of src, kinds of dst): what each edge means
 RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "input": (("snapshot", "dataset"), ("run",)),  # a run's code snapshot, a dataset version it was given or read
@@ -27,11 +30,16 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "output": (("run",), ("snapshot",)),  # the snapshot a run left behind, when it is new
     "produced": (("run",), ("model",)),  # a model version registered from a run's output
     "content": (("snapshot",), ("dataset",)),  # the files of a dataset version
+    "environment": (("environment",), ("run",)),  # what a run ran in (runtime, image, interpreter, packages)
 }
+# What a run's recorded environment says about its node or its own run rather than the software it ran in:
+# left out of the environment's identity, so runs in the same image or interpreter share one environment.
+NOT_ENVIRONMENT = frozenset({"node", "gpus", "datasets", "driver_version", "cuda_version", "platform"})
 _VERSIONED = re.compile(r"(?P<project>[a-z0-9][a-z0-9._-]*)/(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<version>\d+)")
 _RUN = re.compile(r"r-[0-9a-z]+", re.IGNORECASE)
 _SNAPSHOT = re.compile(r"[0-9a-f]{8,64}")
 _TYPED_SNAPSHOT = re.compile(r"[0-9a-fA-F]{8,64}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_DEPTH = 50
 
 
@@ -58,6 +66,15 @@ def model_id(project: str, name: str, version: int) -> str:
     return f"model:{project}/{name}@{version}"
 
 
+def environment_id(facts: Mapping[str, str]) -> str:
+    """The environment a run's recorded facts describe: a digest of those that define the software (not
+    the node it ran on); "" when nothing defines it."""
+    defining = {k: v for k, v in facts.items() if k not in NOT_ENVIRONMENT}
+    if not defining:
+        return ""
+    return f"environment:{sha256_bytes(canonical_json(defining))}"
+
+
 def split(entity: str) -> tuple[str, str]:
     """(kind, rest) of a typed id; bare run ids (r-…) and snapshot ids (hex) are accepted too."""
     kind, sep, rest = entity.partition(":")
@@ -68,6 +85,8 @@ def split(entity: str) -> tuple[str, str]:
             raise InvalidArgument(f"{entity!r}: a run is run:r-… (kiln runs lists them)")
         if kind == "snapshot" and not _TYPED_SNAPSHOT.fullmatch(rest):
             raise InvalidArgument(f"{entity!r}: a snapshot is snapshot: and 8 to 64 hex digits of its id")
+        if kind == "environment" and not _DIGEST.fullmatch(rest):
+            raise InvalidArgument(f"{entity!r}: an environment is environment: and the 64 hex digits of its digest")
         return kind, rest
     if _RUN.fullmatch(entity):
         return "run", entity

@@ -46,15 +46,18 @@ def test_a_runs_lineage_is_drawn_and_a_click_re_roots_it(qtbot, cluster, cluster
     qtbot.waitUntil(lambda: page.graph is not None and page.graph.root == me, timeout=WAIT_MS)
     view = page.view
     boxes, relations = drawn(view)
-    assert boxes == {me, dataset, data_snap, code_snap, out_snap}
+    env = next(b for b in boxes if b.startswith("environment:"))  # what the run ran in
+    assert boxes == {me, dataset, data_snap, code_snap, out_snap, env}
     assert relations == {
         (data_snap, "content", dataset),
         (dataset, "input", me),
         (code_snap, "input", me),
         (me, "output", out_snap),
+        (env, "environment", me),
     }
     x = {n: view.boxes[n].pos().x() for n in boxes}
     assert x[data_snap] < x[dataset] < x[me] < x[out_snap] and x[code_snap] < x[me]  # sources on the left
+    assert x[env] < x[me]
     assert page.comments.entity == me and run.id in page.details.text()
 
     run_page.close()
@@ -119,8 +122,9 @@ def test_a_later_run_is_never_drawn_as_the_producer_of_an_earlier_runs_code(
     click(qtbot, page.show_button)  # both directions, the default
     qtbot.waitUntil(lambda: page.graph is not None and page.graph.root == me, timeout=WAIT_MS)
     boxes, relations = drawn(page.view)
-    assert boxes == {me, code_snap}
-    assert relations == {(code_snap, "input", me)}
+    env = next(b for b in boxes if b.startswith("environment:"))
+    assert boxes == {me, code_snap, env}
+    assert relations == {(code_snap, "input", me), (env, "environment", me)}
     click_node(qtbot, page.view, code_snap)  # the code's own lineage: who used it, nobody made it
     qtbot.waitUntil(lambda: page.graph.root == code_snap, timeout=WAIT_MS)
     boxes, relations = drawn(page.view)

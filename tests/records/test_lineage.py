@@ -67,6 +67,14 @@ def relations(graph) -> set[tuple[str, str, str]]:
     return {(e.src, e.relation, e.dst) for e in graph.edges}
 
 
+def content(graph) -> tuple[set[str], set[tuple[str, str, str]]]:
+    """The graph's ids and relations but for the environments runs ran in (tested on their own)."""
+    return (
+        {i for i in ids(graph) if not i.startswith("environment:")},
+        {r for r in relations(graph) if r[1] != "environment"},
+    )
+
+
 def test_an_unchanged_output_is_no_output_and_a_later_run_is_never_an_ancestor(cluster):
     cluster.agent("n1")
     code = push_folder(cluster, {"train.py": NOTHING})
@@ -83,12 +91,12 @@ def test_an_unchanged_output_is_no_output_and_a_later_run_is_never_an_ancestor(c
     me, snap = f"run:{first.id}", f"snapshot:{code}"
 
     up = cluster.admin.lineage(me, "up", 50)
-    assert ids(up) == {me, snap} and relations(up) == {(snap, "input", me)}
+    assert content(up) == ({me, snap}, {(snap, "input", me)})
     assert cluster.admin.lineage(snap, "up", 50).edges == ()  # pushed, not produced by any run
     both = cluster.admin.lineage(me, "", 50)
-    assert relations(both) == {(snap, "input", me)}  # its output was its input: no output edge
+    assert content(both)[1] == {(snap, "input", me)}  # its output was its input: no output edge
     down = cluster.admin.lineage(snap, "down", 50)
-    assert relations(down) == {(snap, "input", me), (snap, "input", f"run:{again.id}")}
+    assert content(down)[1] == {(snap, "input", me), (snap, "input", f"run:{again.id}")}
     for g in (up, both, down, cluster.admin.lineage(f"run:{deleting.id}", "", 50)):
         assert all(e.src != e.dst for e in g.edges)
         assert not any(e.relation == "output" and e.dst == snap for e in g.edges)
@@ -125,6 +133,17 @@ def test_a_model_version_leads_to_its_run_and_everything_that_fed_it(cluster):
     assert not any(e.relation == "output" for e in up.edges)  # nothing fed a run through its own output
     down = cluster.admin.lineage(pa, "down", 50)
     assert {c, r, me} <= ids(down)  # a run started from another is its descendant
+
+    # ... and the environment they ran in: one for the three, since they ran in the same interpreter
+    [env] = {e.src for e in up.edges if e.relation == "environment"}
+    assert {(env, "environment", x) for x in (r, c, pa)} <= relations(up)
+    node = up.node(env)
+    assert node is not None and node.kind == "environment" and node.project == "p"
+    assert "process" in node.label and "CPython" in node.label and "packages" in node.label
+    assert {pa, c, r, me} <= ids(cluster.admin.lineage(env, "down", 50))
+    cluster.admin.create_user("eve", "eve-password")
+    with login(cluster.coordinator, "eve", "eve-password") as eve, pytest.raises(PermissionDenied):
+        eve.lineage(env)  # seen only through a run one may read
 
 
 def test_lineage_and_comments_are_for_project_members_only(cluster):

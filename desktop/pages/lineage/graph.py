@@ -34,7 +34,13 @@ from kiln.desktop.qt import (
 BOX_W, BOX_H = 220.0, 48.0
 COLUMN_W, ROW_H = BOX_W + 100.0, BOX_H + 36.0  # room between columns for the relation labels
 MIN_SCALE = 0.5  # a wide graph is shrunk to fit, but not past reading: beyond that it scrolls
-KIND_COLOURS = {"run": "#cfe3ff", "snapshot": "#e8e8e8", "dataset": "#d3f0cc", "model": "#ffe0b0"}
+KIND_COLOURS = {
+    "run": "#cfe3ff",
+    "snapshot": "#e8e8e8",
+    "dataset": "#d3f0cc",
+    "model": "#ffe0b0",
+    "environment": "#eadcf8",
+}
 KIND_BORDERS = {"run": "#4a78b5", "snapshot": "#8c8c8c", "dataset": "#4f9a45", "model": "#c98a2b"}
 EDGE_COLOUR = "#6b6b6b"
 
@@ -164,15 +170,19 @@ class LineageView(QGraphicsView):
         patch.setPos(at.x() - rect.width() / 2, at.y() - rect.height() / 2)
         text.setParentItem(patch)
         text.setBrush(QBrush(QColor("#404040")))
+        patch.setZValue(-0.5)  # above its line, under the boxes: a long edge's name never hides an entity
         self.scene().addItem(patch)
         return text
 
     def node_at(self, pos: QPoint) -> str:
-        """The entity drawn at a viewport position ("" for none)."""
-        item: QGraphicsItem | None = self.itemAt(pos)
-        while item is not None and item.data(0) is None:
-            item = item.parentItem()
-        return str(item.data(0)) if item is not None else ""
+        """The entity drawn at a viewport position ("" for none), whatever else is drawn there too."""
+        for found in self.items(pos):
+            item: QGraphicsItem | None = found
+            while item is not None and item.data(0) is None:
+                item = item.parentItem()
+            if item is not None:
+                return str(item.data(0))
+        return ""
 
     def centre_of(self, node_id: str) -> QPoint:
         """Where the entity's box is on the screen (the viewport), to click it."""

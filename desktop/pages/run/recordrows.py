@@ -17,7 +17,13 @@ ARTIFACT_HEADERS = ("Artifact (in the output snapshot)",)
 LOGGED_MODEL_HEADERS = ("Path", "Name", "Flavor")
 INPUT_HEADERS = ("Kind", "What", "Entity id")
 PACKAGE_HEADERS = ("Package", "Version")
-KIND_WORDS = {"run": "run", "snapshot": "code/data snapshot", "dataset": "dataset version", "model": "model"}
+KIND_WORDS = {
+    "run": "run",
+    "snapshot": "code/data snapshot",
+    "dataset": "dataset version",
+    "model": "model",
+    "environment": "environment",
+}
 
 MetricSummary = tuple[str, float, int, float, float, int]  # RunRecord.metrics: key, last, step, min, max, n
 
@@ -56,8 +62,8 @@ def describe_entity(entity: str) -> tuple[str, str]:
         kind, rest = split(entity)
     except InvalidArgument:
         return "", entity
-    if kind == "snapshot":
-        return kind, f"snapshot {rest[:12]}"
+    if kind in ("snapshot", "environment"):
+        return kind, f"{kind} {rest[:12]}"
     if kind in ("dataset", "model"):
         name, _, version = rest.partition("@")
         return kind, f"{name} v{version}"
