@@ -5,6 +5,8 @@ backoff and jitter), reports what it has and runs, and runs what it is assigned.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         config.data.mkdir(parents=True, exist_ok=True)
+        _keep_private(config.data)
         self.identity = identity.load_or_enroll(
             config.data, config.coordinator, config.join_token, config.name, config.labels
         )
@@ -55,6 +58,9 @@ class Agent:
         self.drained = False
         self.heartbeat_s = 5.0
         self.agent_port = 0
+        # Told in every hello: a reconnection with it is this agent coming back, not a copy of its identity
+        # (which lives on disk, and is copied with a cloned machine; this id lives only in this process).
+        self.instance = secrets.token_hex(16)
         self.jobs: dict[tuple[str, int], Job] = {}
         self.context = JobContext(
             self.identity.name,
@@ -154,6 +160,7 @@ class Agent:
             inventory=self._inventory(),
             labels=self.config.labels,
             runs=tuple(HeldRun(run_id=j.run_id, attempt=j.attempt, state=j.state) for j in self.spool.jobs()),
+            instance=self.instance,
         )
 
     def _inventory(self) -> Inventory:
@@ -187,13 +194,24 @@ class Agent:
         job.begin()
 
 
+def _keep_private(data: Path) -> None:
+    """The data folder is the agent's alone (its key, spool, cache and every run's folder): 0700. Jobs reach
+    their own parts of it through their mounts and, as root, the private view each one gets (runtimes/).
+    A root agent's jobs run as users of their own, so what the agent makes for them to read (datasets, the
+    SDK) must be readable by others, whatever umask the service was given: in the closed folder, that is
+    the jobs that are given them."""
+    data.chmod(0o700)
+    if os.geteuid() == 0:
+        os.umask(0o022)
+
+
 def _runtimes(config: AgentConfig) -> dict[str, Runtime]:
     wanted = config.runtimes or tuple(available_runtimes())
     found: dict[str, Runtime] = {}
     for name in wanted:
         cls = get_runtime(name)
         cls.probe()  # raises RuntimeUnavailable with the reason
-        found[name] = cls(config.data / "runtimes" / name)
+        found[name] = cls(config.data / "runtimes" / name, private=(config.data,))
     if not found:
         raise FailedPrecondition("no runtime can run here (no Docker engine, and process was not allowed)")
     return found

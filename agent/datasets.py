@@ -126,10 +126,13 @@ def fingerprint(tree: Path) -> str:
 
 def _read_only(tree: Path) -> None:
     """Datasets are shared by runs: take write permission away (Docker also mounts them read-only, and the
-    process runtime where it can; root ignores permissions, which is why trees are also verified)."""
+    process runtime where it can; root ignores permissions, which is why trees are also verified), and give
+    read permission to all, as jobs may run as users of their own (runtimes/jobuser.py): which runs read a
+    dataset is Kiln's decision, not the pushed files' modes."""
     for path in [*tree.rglob("*"), tree]:
         if not path.is_symlink():
-            path.chmod(path.stat().st_mode & ~0o222)
+            readable = 0o555 if path.is_dir() else 0o444
+            path.chmod((path.stat().st_mode | readable) & ~0o222)
 
 
 def _fingerprint_file(root: Path, snapshot: str) -> Path:

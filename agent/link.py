@@ -15,8 +15,8 @@ import grpc
 
 from kiln.agent.spool import Report
 from kiln.client import Client
-from kiln.core.errors import KilnError, PermissionDenied
-from kiln.core.link import AgentMessage, Assignment, BadMessage, CoordinatorMessage
+from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied
+from kiln.core.link import ALREADY_CONNECTED, AgentMessage, Assignment, BadMessage, CoordinatorMessage
 from kiln.proto.v1 import link_pb2, link_pb2_grpc
 from kiln.serde import link as wire
 
@@ -78,7 +78,12 @@ def _encoded(outgoing: Iterator[Outgoing]) -> Iterator[link_pb2.AgentMessage]:
 
 def link_error(client: Client, error: grpc.RpcError) -> KilnError:
     """PermissionDenied when the coordinator refuses this node (it must not keep knocking); otherwise the
-    error as the client words it, to wait out and reconnect."""
+    error as the client words it, to wait out and reconnect. A refusal because this node's identity is
+    already connected is waited out too: it may be this very host, restarted before the coordinator saw
+    its old stream die (it is let in once that stream has been silent past the heartbeat timeout)."""
+    details = error.details() or ""
+    if error.code() == grpc.StatusCode.PERMISSION_DENIED and ALREADY_CONNECTED in details:
+        return FailedPrecondition(f"the coordinator refused this connection: {details}")
     if error.code() in REFUSALS:
-        return PermissionDenied(f"the coordinator refused this node: {error.details()}")
+        return PermissionDenied(f"the coordinator refused this node: {details}")
     return client.error(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from kiln.coordinator.blobs import BlobStore
 from kiln.coordinator.liveness import Liveness
 from kiln.coordinator.pki import ServerTls, ensure_pki
 from kiln.coordinator.store import SqliteStore
+from kiln.coordinator.throttle import SignInThrottle
 from kiln.core import clock, defaults
+from kiln.core.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class CoordinatorConfig:
     lost_grace_s: float = 120.0  # silent this long: offline, its runs are lost and retried
     cancel_grace_s: float = 10.0  # between SIGTERM and SIGKILL when a run is cancelled
     metrics_listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint ("": none)  [ops]
+    # A connection that has not finished its TLS handshake by then is closed, so connections that never
+    # speak cannot hold the server's file descriptors (coordinator/server.py).
+    handshake_timeout_s: float = 10.0
+    # No API or session token lives longer than this (seconds; kiln coordinator --max-token-lifetime).
+    max_token_lifetime_s: float = defaults.MAX_TOKEN_TTL_S
 
 
 @dataclass
@@ -38,6 +46,8 @@ class Coordinator:
     liveness: Liveness
     # Set only on the first start, when the bootstrap admin was created with a generated password.
     bootstrap_password: str | None = field(default=None, repr=False)
+    # Failed sign-ins, in memory: a restart forgets them (coordinator/throttle.py says why that is fine).
+    signins: SignInThrottle = field(default_factory=SignInThrottle)
 
     def close(self) -> None:
         self.store.close()
@@ -46,13 +56,19 @@ class Coordinator:
 def open_coordinator(config: CoordinatorConfig) -> Coordinator:
     """Opens the data folder, creating database, blob store, CA and bootstrap admin on first start."""
     from kiln.coordinator.accounts import ensure_bootstrap_admin
+    from kiln.coordinator.audit import seal_audit_log
+    from kiln.coordinator.identity import dummy_hash
 
+    if not 0 < config.max_token_lifetime_s < math.inf:  # NaN fails this too
+        raise InvalidArgument("the maximum token lifetime must be a positive, finite number of seconds")
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
     tls = ensure_pki(data / "pki")
     store = SqliteStore(data / "kiln.db")
+    seal_audit_log(store, data / "pki")  # before any record is written: every record is signed
     liveness = Liveness(config.heartbeat_timeout_s, config.lost_grace_s, started_at=clock.now())
     coordinator = Coordinator(config, store, BlobStore(data / "blobs"), tls, liveness)
     coordinator.bootstrap_password = ensure_bootstrap_admin(store, config.admin_password)
+    dummy_hash()  # made now, so the first sign-in with an unknown name costs no more than any other
     return coordinator

@@ -3,13 +3,16 @@ the exact version as its input."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.snapshots import resolve_snapshot
-from kiln.core import clock, lineage
+from kiln.core import clock, limits, lineage
 from kiln.core.errors import NotFound
 from kiln.core.models import DatasetVersion
 from kiln.core.names import check_name
+from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal
 
 
@@ -18,6 +21,8 @@ def add_version(
 ) -> DatasetVersion:
     require_project(ctx.store, who, Need.WRITE, project)
     check_name("dataset", name)
+    limits.DESCRIPTION.text(description, field="dataset description")
+    limits.REFERENCE.check(snapshot, field="snapshot id")
     snap = resolve_snapshot(ctx, who, project, snapshot)
     now = clock.now()
     with ctx.store.transaction():
@@ -29,10 +34,13 @@ def add_version(
     return DatasetVersion(project, name, version, snap.id, who.user, now, snap.files, snap.bytes)
 
 
-def list_versions(ctx: Coordinator, who: Principal, project: str) -> list[DatasetVersion]:
+def list_versions(ctx: Coordinator, who: Principal, project: str, page: PageRequest) -> Page[DatasetVersion]:
+    """One page of the project's dataset versions, by name and version."""
     require_project(ctx.store, who, Need.READ, project)
+    after = (str(page.after[0]), int(page.after[1])) if page.after else ("", 0)
+    rows = page_of(ctx.store.dataset_versions(project, "", after, page.size + 1), page.size, _dataset_key)
     found = []
-    for r in ctx.store.dataset_versions(project):
+    for r in rows.items:
         snap = ctx.store.snapshot(project, r["snapshot"])
         found.append(
             DatasetVersion(
@@ -46,7 +54,11 @@ def list_versions(ctx: Coordinator, who: Principal, project: str) -> list[Datase
                 snap.bytes if snap else 0,
             )
         )
-    return found
+    return Page(found, rows.keys, rows.more)
+
+
+def _dataset_key(row: dict[str, Any]) -> tuple[str, int]:
+    return row["name"], row["version"]
 
 
 def find_version(ctx: Coordinator, project: str, text: str) -> tuple[str, int, str] | None:

@@ -37,6 +37,7 @@ from kiln.core.link import (
     Sequenced,
     TrackBatch,
     Welcome,
+    already_connected,
 )
 from kiln.core.models import Inventory
 from kiln.core.runs import ACTIVE, Run, RunState
@@ -50,6 +51,9 @@ INVENTORY_PERSIST_S = 60.0
 MAX_FAILURES = 3
 # How much of a quarantined message and its error is kept.
 QUARANTINE_TEXT = 16 * 1024
+# A copy of a node's identity that keeps knocking is audited once this often (per address it knocks from);
+# the node's count and last time are kept for every refusal.
+DUPLICATE_AUDIT_S = 3600.0
 
 
 # -- events -----------------------------------------------------------------------------------------------
@@ -60,6 +64,7 @@ class Connected:
     node: str  # as its certificate names it
     session: int
     hello: Hello
+    address: str = ""  # where the connection comes from (host:port), for the operator
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ class Session:
     persisted_at: float
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     failed: bool = False  # a report failed on this session: nothing more is taken from it
+    instance: str = ""  # the agent process's id, from its hello
+    address: str = ""
 
 
 class Dispatcher:
@@ -158,8 +165,8 @@ class Dispatcher:
     def handle(self, event: Event, now: float) -> list[Command]:
         out: list[Command] = []
         match event:
-            case Connected(node=node, session=session, hello=hello):
-                self._connect(node, session, hello, now, out)
+            case Connected(node=node, session=session, hello=hello, address=address):
+                self._connect(node, session, hello, address, now, out)
             case Received(node=node, session=session, message=message):
                 self._receive(node, session, message, now, out)
             case Unreadable():
@@ -180,16 +187,18 @@ class Dispatcher:
 
     # -- connections ------------------------------------------------------------------------------------
 
-    def _connect(self, node: str, session: int, hello: Hello, now: float, out: list[Command]) -> None:
+    def _connect(self, node: str, session: int, hello: Hello, address: str, now: float, out: list[Command]) -> None:
         if hello.name and hello.name != node:
             raise PermissionDenied(f"this agent's certificate names node {node!r}, but it says it is {hello.name!r}")
+        old = self.sessions.get(node)
+        if old is not None and not self._replaces(old, hello, now):
+            self._duplicate(old, address, now)
         self.store.update_node(
             node, now, labels=hello.labels, runtimes=hello.runtimes, inventory=hello.inventory, version=hello.version
         )
-        old = self.sessions.get(node)
         if old is not None:
             out.append(Close(old.id))
-        current = Session(node, session, persisted_at=now)
+        current = Session(node, session, persisted_at=now, instance=hello.instance, address=address)
         self.sessions[node] = current
         self.liveness.connect(node, now)
         self.liveness.seen(node, now, hello.inventory)
@@ -202,6 +211,32 @@ class Dispatcher:
         )
         self._reconcile(current, {(h.run_id, h.attempt): h.state for h in hello.runs}, now, out)
         out.append(Wake())
+
+    def _replaces(self, old: Session, hello: Hello, now: float) -> bool:
+        """One live identity per node: a new stream replaces the open one only if it is the same agent
+        process coming back (its hello carries the instance id of the open stream: the agent lost its link
+        before the coordinator noticed), or if the open stream has been silent past the heartbeat timeout
+        (a restarted agent, after the host or its network went away). A copy of the identity running beside
+        the original (a cloned VM, a job that read the key) is neither, and is refused."""
+        if hello.instance and hello.instance == old.instance:
+            return True
+        return self.liveness.silence(old.node, now) > self.ctx.config.heartbeat_timeout_s
+
+    def _duplicate(self, old: Session, address: str, now: float) -> None:
+        """Refuses a second live connection with a node's identity: counted on the node, audited (once per
+        DUPLICATE_AUDIT_S and address, as a refused copy keeps knocking), and told what to do."""
+        found = self.store.node(old.node)
+        quiet = found is None or now - found.duplicate_at > DUPLICATE_AUDIT_S or found.duplicate_from != address
+        with self.store.transaction():
+            self.store.add_duplicate(old.node, now, address)
+            if quiet:
+                self.store.append_audit(
+                    f"node:{old.node}",
+                    "node.duplicate_identity",
+                    old.node,
+                    {"connected_from": old.address, "refused_from": address},
+                )
+        raise PermissionDenied(already_connected(old.node, old.address))  # the interceptor logs the refusal
 
     def _reconcile(
         self, session: Session, held: dict[tuple[str, int], RunState], now: float, out: list[Command]
@@ -306,10 +341,14 @@ class Dispatcher:
             case RunUpdate():
                 self._run_update(session, message, now, out)
             case LogBatch():
+                # only output of the attempt that runs now, on the node that runs it: a stale attempt's
+                # (a run lost and placed again, a job that outlived a cancel) or an invented one is dropped
                 run = self.store.run(message.run_id, with_events=False)
-                if run is not None and run.node == session.node:
-                    self.store.add_logs(run.id, message.chunks)
-                    out.append(Changed())
+                if run is not None and run.node == session.node and not run.state.terminal:
+                    chunks = [c for c in message.chunks if c.attempt == run.attempt]
+                    if chunks:
+                        self.store.add_logs(run.id, chunks)
+                        out.append(Changed())
             case TrackBatch():
                 if tracking.ingest(self.ctx, session.node, message, now):
                     out.append(Changed())

@@ -1,5 +1,10 @@
 """What an entity id (kiln.core.lineage) names, which project it belongs to, and whether the caller may
-read it: the one place lineage, comments and exports resolve ids."""
+read it: the one place lineage, comments and exports resolve ids.
+
+Runs, dataset versions and model versions belong to one project. A snapshot or an environment is content:
+the same files pushed into two projects are one snapshot id, recorded once in each. Such an entity is
+always read through one project that holds it and that the caller may read (`project`, or the only one),
+so what is attached to it there (comments) never shows in another project."""
 
 from __future__ import annotations
 
@@ -13,17 +18,38 @@ from kiln.core.lineage import Entity
 from kiln.core.permissions import Need, Principal
 
 
-def resolve(ctx: Coordinator, who: Principal, text: str) -> Entity:
-    """The entity `text` names (typed id, run id, or snapshot id/prefix), if the caller may read it."""
+def resolve(ctx: Coordinator, who: Principal, text: str, project: str = "") -> Entity:
+    """The entity `text` names (typed id, run id, or snapshot id/prefix), if the caller may read it, as seen
+    in `project` ("": a project of the caller's that holds it); NotFound if `project` does not hold it."""
+    found = _resolve(ctx, who, text, project)
+    if project and found.project != project:
+        raise NotFound(f"{found.id} is not in project {project!r}")
+    return found
+
+
+def holders(ctx: Coordinator, who: Principal, entity: Entity) -> list[str]:
+    """The projects the caller may read that hold `entity` (more than one only for shared content)."""
+    if entity.kind == "snapshot":
+        names = {s.project for s in ctx.store.snapshots_matching(lineage.split(entity.id)[1])}
+    elif entity.kind == "environment":
+        runs = ctx.store.runs_by_id([lineage.split(e.dst)[1] for e in _environment_edges(ctx, entity.id)])
+        names = {r.spec.project for r in runs}
+    else:
+        return [entity.project]
+    readable = names if who.is_admin else names & {p.name for p in ctx.store.projects(who.user, True)}
+    return sorted(readable)
+
+
+def _resolve(ctx: Coordinator, who: Principal, text: str, project: str) -> Entity:
     kind, rest = lineage.split(text.strip())
     if kind == "run":
         run = get_run(ctx, who, rest, with_events=False)  # an id or a unique prefix
         return Entity(lineage.run_id(run.id), "run", run.spec.project, f"run {run.id} ({run.state})")
     if kind == "snapshot":
-        snap = resolve_snapshot(ctx, who, "", rest)
+        snap = resolve_snapshot(ctx, who, project, rest)
         return Entity(lineage.snapshot_id(snap.id), "snapshot", snap.project, f"snapshot {snap.id[:12]}")
     if kind == "environment":
-        return _environment(ctx, who, f"environment:{rest}")
+        return _environment(ctx, who, f"environment:{rest}", project)
     project, name, version = lineage.versioned(rest)
     require_project(ctx.store, who, Need.READ, project)
     rows = (ctx.store.dataset_versions if kind == "dataset" else ctx.store.model_versions)(project, name)
@@ -40,10 +66,16 @@ def describe(ctx: Coordinator, who: Principal, entity_id: str) -> Entity | None:
         return None
 
 
-def _environment(ctx: Coordinator, who: Principal, entity_id: str) -> Entity:
-    """An environment belongs to no project of its own: the caller sees it through a run of theirs that
-    ran in it, and it is labelled from that run's record."""
-    runs = sorted(e.dst for e in ctx.store.edges({entity_id}, upstream=False) if e.relation == "environment")
+def _environment_edges(ctx: Coordinator, entity_id: str) -> list[lineage.Edge]:
+    return sorted(
+        (e for e in ctx.store.edges({entity_id}, upstream=False) if e.relation == "environment"), key=lambda e: e.dst
+    )
+
+
+def _environment(ctx: Coordinator, who: Principal, entity_id: str, project: str) -> Entity:
+    """An environment belongs to no project of its own: the caller sees it through a run of theirs (in
+    `project`, when given) that ran in it, and it is labelled from that run's record."""
+    runs = [e.dst for e in _environment_edges(ctx, entity_id)]
     if not runs:
         raise NotFound(f"no run ran in {entity_id}")
     for run_entity in runs:
@@ -51,7 +83,11 @@ def _environment(ctx: Coordinator, who: Principal, entity_id: str) -> Entity:
             run = get_run(ctx, who, lineage.split(run_entity)[1], with_events=False)
         except (NotFound, PermissionDenied):
             continue
+        if project and run.spec.project != project:
+            continue
         return Entity(entity_id, "environment", run.spec.project, _label(entity_id, ctx.store.environment(run.id)))
+    if project:
+        raise NotFound(f"no run of project {project!r} ran in {entity_id}")
     raise PermissionDenied(f"{entity_id} is only used by runs of projects you are not a member of")
 
 

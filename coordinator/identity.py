@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import Counter
 
 from kiln.core.hashing import sha256_bytes
 
@@ -13,9 +16,34 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN_PREFIX = "kiln_"
 
 
+class _Derivations:
+    """How many scrypt derivations ran, by cost (n, r, p): the sign-in work done, which tests read to show
+    that an unknown user name costs exactly what a wrong password does, and a refused guess nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[int, int, int]] = Counter()
+
+    def add(self, cost: tuple[int, int, int]) -> None:
+        with self._lock:
+            self._counts[cost] += 1
+
+    def snapshot(self) -> Counter[tuple[int, int, int]]:
+        with self._lock:
+            return Counter(self._counts)
+
+
+derivations = _Derivations()
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    derivations.add((n, r, p))
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, 32)
     return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(key)])
 
 
@@ -26,8 +54,15 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    derived = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(_unb64(key)))
+    derived = _scrypt(password, _unb64(salt), int(n), int(r), int(p), len(_unb64(key)))
     return hmac.compare_digest(derived, _unb64(key))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no password is known for, at today's cost: an unknown user name is checked against it, so a
+    wrong name takes the same work and time as a wrong password and neither tells which names exist."""
+    return hash_password(secrets.token_urlsafe(18))
 
 
 def generate_password() -> str:

@@ -12,6 +12,7 @@ from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.entities import describe, resolve
 from kiln.core import lineage
+from kiln.core.lineage import Entity
 from kiln.core.openlineage import Origin, Recorded, RunFacts, producer, run_events
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import Run
@@ -21,12 +22,23 @@ OUTPUTS = frozenset({"output", "produced"})  # out of a run: its output snapshot
 
 
 def graph(ctx: Coordinator, who: Principal, text: str, direction: str, depth: int) -> lineage.LineageGraph:
-    """The root, the entities around it the caller may read, and the edges between those."""
+    """The root, the entities around it the caller may read, and the edges between those. The walk goes
+    only through entities the caller may read: content another project also holds (one snapshot id) is
+    never a way into that project's runs, nor through them to what they made."""
     root = resolve(ctx, who, text)
     up, down = direction in ("", "up"), direction in ("", "down")
-    ids, edges = lineage.walk(root.id, ctx.store.edges, up, down, depth or 5, ctx.store.births)
-    visible = {e.id: e for e in (describe(ctx, who, i) for i in ids) if e is not None}
-    visible[root.id] = root
+    seen: dict[str, Entity | None] = {root.id: root}
+
+    def readable(entity_id: str) -> bool:
+        if entity_id not in seen:
+            seen[entity_id] = describe(ctx, who, entity_id)
+        return seen[entity_id] is not None
+
+    def neighbours(frontier: set[str], upstream: bool) -> list[lineage.Edge]:
+        return [e for e in ctx.store.edges(frontier, upstream) if readable(e.src if upstream else e.dst)]
+
+    ids, edges = lineage.walk(root.id, neighbours, up, down, depth or 5, ctx.store.births)
+    visible = {i: found for i in ids if (found := seen.get(i)) is not None}
     return lineage.LineageGraph(
         root.id,
         tuple(sorted(visible.values(), key=lambda e: e.id)),

@@ -1,4 +1,4 @@
-"""The installation's private CA and the coordinator's server certificate (cryptography)."""
+"""The installation's private CA, the coordinator's server certificate and its audit key (cryptography)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from kiln.core.atomic import atomic_write
+from kiln.core.audit import decode_signature, encode_signature, key_id
 from kiln.core.defaults import TLS_SERVER_NAME
 from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import fingerprint
 
 CA_YEARS = 20
 LEAF_YEARS = 5
+AUDIT_KEY = "audit.key"
+AUDIT_CHECKPOINT = "audit.checkpoint"  # the latest signed checkpoint of the audit chain's head
 
 
 @dataclass(frozen=True)
@@ -145,3 +149,45 @@ def _server_certificate(
         x509.IPAddress(ipaddress.ip_address("::1")),
     ]
     return issue_certificate(key, ca_key, ca_cert, TLS_SERVER_NAME, names, server=True)
+
+
+class AuditKey:
+    """The coordinator's Ed25519 audit key. It signs each audit record as it is appended and checkpoints of
+    the chain's head. It lives beside the CA key, never in the database, so someone who can write the
+    database alone cannot sign what they add or change there."""
+
+    def __init__(self, private: ed25519.Ed25519PrivateKey) -> None:
+        self._private = private
+        self._public = private.public_key()
+        raw = self._public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.fingerprint = fingerprint(raw)
+        self.key_id = key_id(self.fingerprint)
+
+    def sign(self, statement: bytes) -> str:
+        return encode_signature(self._private.sign(statement))
+
+    def verifies(self, statement: bytes, signature: str) -> bool:
+        raw = decode_signature(signature)
+        if not raw:
+            return False
+        try:
+            self._public.verify(raw, statement)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def ensure_audit_key(folder: Path) -> tuple[AuditKey, bool]:
+    """Loads the audit key from `folder`, making it (0600) on first start; says whether it was just made."""
+    path = folder / AUDIT_KEY
+    created = not path.exists()
+    if created:
+        private = ed25519.Ed25519PrivateKey.generate()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        atomic_write(path, pem, 0o600)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(loaded, ed25519.Ed25519PrivateKey):
+        raise InvalidArgument(f"{path} is not an Ed25519 private key: restore it from a backup")
+    return AuditKey(loaded), created

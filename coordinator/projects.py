@@ -6,15 +6,17 @@ from dataclasses import replace
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.store import SqliteStore
-from kiln.core import clock
+from kiln.core import clock, limits
 from kiln.core.errors import AlreadyExists, FailedPrecondition, NotFound
 from kiln.core.models import Project
 from kiln.core.names import check_name
+from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal, Role
 
 
 def create_project(store: SqliteStore, who: Principal, name: str, description: str) -> Project:
     check_name("project", name)
+    limits.DESCRIPTION.text(description, field="project description")
     if store.project(name):
         raise AlreadyExists(f"project {name!r} already exists")
     with store.transaction():
@@ -23,9 +25,11 @@ def create_project(store: SqliteStore, who: Principal, name: str, description: s
     return _seen_by(store, who, name)
 
 
-def list_projects(store: SqliteStore, who: Principal, include_archived: bool) -> list[Project]:
-    projects = store.projects(None if who.is_admin else who.user, include_archived)
-    return [replace(p, my_role=_role_name(p, who)) for p in projects]
+def list_projects(store: SqliteStore, who: Principal, include_archived: bool, page: PageRequest) -> Page[Project]:
+    """One page of the projects the caller may see (an admin: every one), by name."""
+    after = str(page.after[0]) if page.after else ""
+    projects = store.projects(None if who.is_admin else who.user, include_archived, after, page.size + 1)
+    return page_of([replace(p, my_role=_role_name(p, who)) for p in projects], page.size, lambda p: (p.name,))
 
 
 def get_project(store: SqliteStore, who: Principal, name: str) -> Project:

@@ -10,11 +10,12 @@ from typing import Any
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.runs import get_run
-from kiln.core import clock, lineage
+from kiln.core import clock, limits, lineage
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from kiln.core.manifest import Entry
 from kiln.core.models import AliasMove, AliasRequest, Model, ModelVersion
 from kiln.core.names import check_name
+from kiln.core.paging import EVERY_ROW, Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal, Role
 
 GUARDED_ALIAS = "production"
@@ -23,10 +24,12 @@ MAX_APPROVALS = 10
 
 def register(ctx: Coordinator, who: Principal, run_id: str, path: str, name: str, tags: dict[str, str]) -> ModelVersion:
     """Version N of model `name` from `path` in a finished run's output snapshot."""
+    check_name("model", name)
+    limits.PATH.check(path, field="model path")
+    limits.MODEL_TAGS.check(tags)
     run = get_run(ctx, who, run_id)
     project = run.spec.project
     require_project(ctx.store, who, Need.WRITE, project)
-    check_name("model", name)
     if not run.output_snapshot:
         raise FailedPrecondition(f"run {run_id} has no output snapshot ({run.state}); register from a finished run")
     path = path.strip("/")
@@ -50,37 +53,42 @@ def _under(e: Entry, path: str) -> bool:
 
 
 def versions(ctx: Coordinator, who: Principal, project: str, name: str = "") -> list[ModelVersion]:
+    return version_page(ctx, who, project, name, PageRequest(EVERY_ROW)).items
+
+
+def version_page(ctx: Coordinator, who: Principal, project: str, name: str, page: PageRequest) -> Page[ModelVersion]:
+    """One page of the versions of model `name` (of every model of `project` when ""), by name and number.
+    Listings are paged by version, not by model: a model's versions may be more than one reply holds."""
     require_project(ctx.store, who, Need.READ, project)
-    rows = ctx.store.model_versions(project, name)
-    if name and not rows:
+    after = (str(page.after[0]), int(page.after[1])) if page.after else ("", 0)
+    rows = ctx.store.model_versions(project, name, after, page.size + 1)
+    if name and not rows and not page.after:
         raise NotFound(f"no model {name!r} in project {project!r}")
     aliases: dict[str, dict[str, int]] = {}
-    found = []
-    for r in rows:
-        current = aliases.setdefault(r["name"], ctx.store.aliases(project, r["name"]))
-
-        found.append(
-            ModelVersion(
-                project=project,
-                name=r["name"],
-                version=r["version"],
-                run_id=r["run_id"],
-                path=r["path"],
-                snapshot=r["snapshot"],
-                created_by=r["created_by"],
-                created_at=r["created_at"],
-                tags=json.loads(r["tags_json"]),
-                metrics=json.loads(r["metrics_json"]),
-                aliases=tuple(sorted(a for a, v in current.items() if v == r["version"])),
-            )
-        )
-    return found
+    found = page_of(rows, page.size, lambda r: (r["name"], r["version"]))
+    return found.map(lambda r: _version(r, aliases.setdefault(r["name"], ctx.store.aliases(project, r["name"]))))
 
 
-def models(ctx: Coordinator, who: Principal, project: str) -> list[Model]:
-    """Every model of `project`, by name, with its versions and aliases."""
-    found = versions(ctx, who, project)
-    return [_model(ctx, project, n, [v for v in found if v.name == n]) for n in sorted({v.name for v in found})]
+def _version(r: dict[str, Any], current: dict[str, int]) -> ModelVersion:
+    return ModelVersion(
+        project=r["project"],
+        name=r["name"],
+        version=r["version"],
+        run_id=r["run_id"],
+        path=r["path"],
+        snapshot=r["snapshot"],
+        created_by=r["created_by"],
+        created_at=r["created_at"],
+        tags=json.loads(r["tags_json"]),
+        metrics=json.loads(r["metrics_json"]),
+        aliases=tuple(sorted(a for a, v in current.items() if v == r["version"])),
+    )
+
+
+def as_models(ctx: Coordinator, project: str, found: list[ModelVersion]) -> list[Model]:
+    """Versions in order (a page of them) as the models they belong to, each with its aliases and policy."""
+    names = list(dict.fromkeys(v.name for v in found))
+    return [_model(ctx, project, n, [v for v in found if v.name == n]) for n in names]
 
 
 def get_model(ctx: Coordinator, who: Principal, project: str, name: str) -> Model:
@@ -110,6 +118,7 @@ def request_alias(
     """Moves a free alias at once; `production` waits for the policy's approvals by validators."""
     require_project(ctx.store, who, Need.WRITE, project)
     check_name("alias", alias)
+    limits.MESSAGE.text(message, field="request message")
     get_version(ctx, who, project, name, version)
     now = clock.now()
     guarded = alias == GUARDED_ALIAS
@@ -145,6 +154,7 @@ def review(
 ) -> AliasRequest:
     """A validator's verdict on the open request for this version; never the requester's own."""
     require_project(ctx.store, who, Need.READ, project)
+    limits.MESSAGE.text(message, field="review message")
     open_requests = [r for r in ctx.store.alias_requests(project, name, "open") if r["version"] == version]
     if not open_requests:
         raise NotFound(f"no open request for {name} version {version}")
@@ -176,9 +186,12 @@ def review(
     return _request(ctx, request["id"])
 
 
-def requests(ctx: Coordinator, who: Principal, project: str, name: str) -> list[AliasRequest]:
+def requests(ctx: Coordinator, who: Principal, project: str, name: str, page: PageRequest) -> Page[AliasRequest]:
+    """One page of the alias requests of a model, oldest first."""
     require_project(ctx.store, who, Need.READ, project)
-    return [_request(ctx, r["id"]) for r in ctx.store.alias_requests(project, name)]
+    after = (float(page.after[0]), str(page.after[1])) if page.after else None
+    rows = ctx.store.alias_requests(project, name, "", after, page.size + 1)
+    return page_of(rows, page.size, lambda r: (r["created_at"], r["id"])).map(lambda r: _request(ctx, r["id"]))
 
 
 def _request(ctx: Coordinator, request_id: str) -> AliasRequest:
@@ -201,19 +214,23 @@ def _request(ctx: Coordinator, request_id: str) -> AliasRequest:
     )
 
 
-def history(ctx: Coordinator, who: Principal, project: str, name: str, at: float) -> list[AliasMove]:
-    """Every alias move, or (with `at`) the alias → version map in force at that time as moves."""
+def history(ctx: Coordinator, who: Principal, project: str, name: str, at: float, page: PageRequest) -> Page[AliasMove]:
+    """One page of the alias moves in the order they were made, or (with `at`) of the alias → version map
+    in force at that time, as the moves that made it."""
     versions(ctx, who, project, name)
-    moves = ctx.store.alias_moves(project, name, at)
+    after = int(page.after[0]) if page.after else 0
     if at:
-        latest: dict[str, dict[str, object]] = {}
-        for m in moves:
+        latest: dict[str, dict[str, Any]] = {}
+        for m in ctx.store.alias_moves(project, name, at):
             latest[m["alias"]] = m
-        moves = list(latest.values())
-    return [
-        AliasMove(alias=m["alias"], version=m["version"], time=m["time"], actor=m["actor"], request_id=m["request_id"])
-        for m in moves
-    ]
+        moves = sorted((m for m in latest.values() if m["seq"] > after), key=lambda m: m["seq"])[: page.size + 1]
+    else:
+        moves = ctx.store.alias_moves(project, name, 0, after, page.size + 1)
+    return page_of(moves, page.size, lambda m: (m["seq"],)).map(
+        lambda m: AliasMove(
+            alias=m["alias"], version=m["version"], time=m["time"], actor=m["actor"], request_id=m["request_id"]
+        )
+    )
 
 
 def set_policy(ctx: Coordinator, who: Principal, project: str, approvals: int) -> int:

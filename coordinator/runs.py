@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -14,8 +13,10 @@ from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.schedview import capacity_views
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.coordinator.store import SqliteStore
-from kiln.core import clock, lineage
+from kiln.core import clock, limits, lineage
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound
+from kiln.core.names import check_env, check_labels, check_name
+from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import Run, RunEvent, RunSpec, RunState, check_transition
 from kiln.core.scheduling import Pending, never_fits
@@ -25,7 +26,6 @@ NETWORK_MODES = frozenset({"none", "host", "bridge"})
 RUN_ID_BYTES = 6  # run ids are r- and 12 hex digits
 RUN_ID_MIN_DIGITS = 4  # the shortest prefix that may name a run (r-1a2b)
 _HEX = "0123456789abcdef"
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def pending(run: Run) -> Pending:
@@ -49,23 +49,7 @@ def rerun(ctx: Coordinator, who: Principal, run_id: str) -> Run:
 
 def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     require_project(ctx.store, who, Need.WRITE, spec.project)
-    if not spec.command or not all(spec.command):
-        raise InvalidArgument("a run needs a command (kiln run -- python train.py)")
-    if any("\0" in word for word in spec.command):
-        raise InvalidArgument("a run's command cannot contain a NUL character")
-    if not 0 <= spec.retries <= MAX_RETRIES:
-        raise InvalidArgument(f"retries must be between 0 and {MAX_RETRIES}")
-    r = spec.resources
-    if not 0 < r.cpus < math.inf or r.gpus < 0 or r.memory_bytes < 0:  # NaN cpus fail this too
-        raise InvalidArgument("cpus must be a positive number; memory and gpus must not be negative")
-    for key, value in spec.env.items():
-        if not ENV_NAME.fullmatch(key) or "\0" in value:
-            raise InvalidArgument(
-                f"env var {key[:60]!r}: a name is letters, digits and _ (not starting with a digit), "
-                "and a value cannot contain a NUL character"
-            )
-    if spec.network not in NETWORK_MODES:
-        raise InvalidArgument(f"network must be one of {', '.join(sorted(NETWORK_MODES))}")
+    check_spec(spec)
     snapshot = resolve_snapshot(ctx, who, spec.project, spec.snapshot).id if spec.snapshot else ""
     datasets = resolve_inputs(ctx, spec.project, spec.datasets)
     parent = get_run(ctx, who, spec.parent_run, with_events=False).id if spec.parent_run else ""
@@ -89,6 +73,42 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
             details["rerun_of"] = spec.rerun_of
         ctx.store.append_audit(who.user, action, run.id, details)
     return get_run(ctx, who, run.id)
+
+
+def check_spec(spec: RunSpec) -> None:
+    """Refuses a spec that is malformed or over the limits (kiln.core.limits) before anything is looked up
+    or stored: a run's spec travels in every listing of runs, in the audit log and to its node."""
+    if not spec.command or not all(spec.command):
+        raise InvalidArgument("a run needs a command (kiln run -- python train.py)")
+    limits.COMMAND.check(spec.command)
+    for word in spec.command:
+        limits.COMMAND_ARGUMENT.check(word)
+        if "\0" in word:
+            raise InvalidArgument("a run's command cannot contain a NUL character")
+    limits.COMMAND_BYTES.check_amount(sum(limits.utf8_size(w) for w in spec.command))
+    if not 0 <= spec.retries <= MAX_RETRIES:
+        raise InvalidArgument(f"retries must be between 0 and {MAX_RETRIES}")
+    r = spec.resources
+    if not 0 < r.cpus < math.inf or r.gpus < 0 or r.memory_bytes < 0:  # NaN cpus fail this too
+        raise InvalidArgument("cpus must be a positive number; memory and gpus must not be negative")
+    _printable(limits.GPU_MODEL.check(r.gpu_model), "gpu model")
+    check_env(spec.env)
+    check_labels(spec.node_labels)
+    if spec.network not in NETWORK_MODES:
+        raise InvalidArgument(f"network must be one of {', '.join(sorted(NETWORK_MODES))}")
+    _printable(limits.IMAGE.check(spec.image), "image", spaces=False)
+    if spec.runtime:
+        check_name("runtime", spec.runtime)
+    for ref, what in ((spec.snapshot, "snapshot id"), (spec.parent_run, "parent run id")):
+        limits.REFERENCE.check(ref, field=what)
+    for text in limits.RUN_DATASETS.check(spec.datasets):
+        limits.REFERENCE.check(text, field="dataset")
+
+
+def _printable(text: str, what: str, spaces: bool = True) -> None:
+    if not text.isprintable() or (not spaces and any(c.isspace() for c in text)):
+        banned = "a control character" if spaces else "a space or a control character"
+        raise InvalidArgument(f"{what} {limits.preview(text)} contains {banned}")
 
 
 def _input_edges(run: Run, datasets: list[tuple[str, int, str]]) -> list[lineage.Edge]:
@@ -137,15 +157,21 @@ def _by_prefix(ctx: Coordinator, who: Principal, ref: str, with_events: bool) ->
     return found
 
 
-def list_runs(ctx: Coordinator, who: Principal, project: str, state: str, limit: int) -> list[Run]:
+def list_runs(ctx: Coordinator, who: Principal, project: str, state: str, page: PageRequest) -> Page[Run]:
+    """One page of the runs of `project` (or of every project the caller reads), newest first."""
     if state and state not in RunState.__members__.values():
         raise InvalidArgument(f"unknown state {state!r}; use one of {', '.join(s.value for s in RunState)}")
+    before = (float(page.after[0]), str(page.after[1])) if page.after else None
+    found = ctx.store.runs(readable_projects(ctx, who, project), [state] if state else (), "", page.size + 1, before)
+    return page_of(found, page.size, lambda r: (r.created_at, r.id))
+
+
+def readable_projects(ctx: Coordinator, who: Principal, project: str) -> list[str] | None:
+    """The projects a listing of `project` ("": every one the caller reads) covers; None: all of them."""
     if project:
         require_project(ctx.store, who, Need.READ, project)
-        projects: list[str] | None = [project]
-    else:
-        projects = None if who.is_admin else [p.name for p in ctx.store.projects(who.user, True)]
-    return ctx.store.runs(projects, [state] if state else (), limit=limit or 1000)
+        return [project]
+    return None if who.is_admin else [p.name for p in ctx.store.projects(who.user, True)]
 
 
 def cancel(ctx: Coordinator, who: Principal, run_id: str) -> Run:

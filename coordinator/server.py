@@ -50,7 +50,20 @@ GRPC_OPTIONS = [
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # A connection with no call for this long is closed (GOAWAY; a client's channel reconnects when it next
+    # calls). Agents hold their stream, so they are never idle.
+    ("grpc.max_connection_idle_ms", 300_000),
+    # Streams one connection may hold at once; more wait their turn on the client's side.
+    ("grpc.max_concurrent_streams", 256),
 ]
+
+
+def server_options(config: CoordinatorConfig) -> list[tuple[str, int]]:
+    """The gRPC server's settings. Connections that never finish their TLS handshake (port scanners, or a
+    flood of idle sockets) are closed after `handshake_timeout_s` rather than grpc's default of two
+    minutes: each holds a file descriptor, and once the process has none left it accepts no one, users
+    signing in and agents reconnecting alike. The systemd units raise the limit itself (LimitNOFILE)."""
+    return [*GRPC_OPTIONS, ("grpc.server_handshake_timeout_ms", max(1, round(config.handshake_timeout_s * 1000)))]
 
 
 def agent_listen(config: CoordinatorConfig) -> str:
@@ -98,8 +111,9 @@ async def build_server(ctx: Coordinator) -> Serving:
     sys.setswitchinterval(GIL_SWITCH_S)
     metrics = Exporter(ctx) if ctx.config.metrics_listen else None  # [ops]
     workers = Workers()
-    interceptor = ServerInterceptor(Authenticator(ctx.store), workers, metrics.rpc if metrics else None)
-    server = grpc.aio.server(interceptors=[interceptor], options=GRPC_OPTIONS)
+    authenticator = Authenticator(ctx.store, ctx.config.max_token_lifetime_s)
+    interceptor = ServerInterceptor(authenticator, workers, metrics.rpc if metrics else None)
+    server = grpc.aio.server(interceptors=[interceptor], options=server_options(ctx.config))
     tls = ctx.tls
     port = _bind(server, ctx.config.listen, grpc.ssl_server_credentials([(tls.key_pem, tls.chain_pem)]))
     agent_port = _bind(
@@ -110,7 +124,7 @@ async def build_server(ctx: Coordinator) -> Serving:
         ),
     )
     link = AgentLink(ctx, workers)
-    admin_pb2_grpc.add_AuthServicer_to_server(AuthServicer(ctx, agent_port), server)
+    admin_pb2_grpc.add_AuthServicer_to_server(AuthServicer(ctx, agent_port, workers), server)
     admin_pb2_grpc.add_UsersServicer_to_server(UsersServicer(ctx), server)
     admin_pb2_grpc.add_AuditServicer_to_server(AuditServicer(ctx), server)
     projects_pb2_grpc.add_ProjectsServicer_to_server(ProjectsServicer(ctx), server)

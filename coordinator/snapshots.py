@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from kiln.coordinator.access import require_project
+from kiln.coordinator.access import require_blobs, require_project, require_snapshot
 from kiln.coordinator.context import Coordinator
-from kiln.core import clock, defaults
+from kiln.core import clock, defaults, limits
 from kiln.core.blobparts import BlobPart, pack
 from kiln.core.errors import (
     FailedPrecondition,
@@ -21,16 +22,18 @@ from kiln.core.errors import (
 from kiln.core.hashing import is_digest, sha256_bytes
 from kiln.core.manifest import Entry, apply_changes, canonical_manifest, totals, validate
 from kiln.core.models import Snapshot
-from kiln.core.paths import check_symlink_target
+from kiln.core.paging import Page, PageRequest, page_of
+from kiln.core.paths import check_links
 from kiln.core.permissions import Need, Principal
 from kiln.core.units import format_bytes
 from kiln.core.verified import VerifiedWriter
 
-MAX_SYMLINK_TARGET = 4096
+MAX_SYMLINK_TARGET = limits.SYMLINK_TARGET.most
 
 
 def find_missing(ctx: Coordinator, who: Principal, project: str, blobs: list[tuple[str, int]]) -> list[str]:
     require_project(ctx.store, who, Need.WRITE, project)
+    limits.MANIFEST_ENTRIES.check(blobs, field="blobs asked about")
     limit = ctx.config.max_upload_bytes
     for digest, size in blobs:
         if not is_digest(digest):
@@ -127,6 +130,8 @@ class NewSnapshot:
 def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnapshot) -> Snapshot:
     store = ctx.store
     require_project(store, who, Need.WRITE, project)
+    limits.MESSAGE.text(new.message, field="snapshot message")
+    limits.MANIFEST_ENTRIES.check(new.removed, field="removed paths")
     if new.base:
         if store.snapshot(project, new.base) is None:
             raise NotFound(f"base snapshot {new.base[:12]} is not in project {project!r}")
@@ -134,7 +139,7 @@ def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnap
         ordered = apply_changes(store.manifest(project, new.base), new.entries, new.removed)
     else:
         ordered = validate(new.entries)
-    body = canonical_manifest(ordered)
+    body = limits.MANIFEST_BYTES.check(canonical_manifest(ordered))
     snapshot_id = sha256_bytes(body)
     if new.expected_id and new.expected_id != snapshot_id:
         raise InvalidArgument(f"manifest digest is {snapshot_id}, not {new.expected_id} as the client computed")
@@ -144,6 +149,8 @@ def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnap
     if new.parent and store.snapshot(project, new.parent) is None:
         raise NotFound(f"parent snapshot {new.parent[:12]} is not in project {project!r}")
     _check_blobs(ctx, project, new.entries if new.base else ordered)
+    if not new.base or any(e.kind == "symlink" for e in new.entries):  # a new link may redirect an old one
+        _check_links(ctx, ordered)
     files, size = totals(ordered)
     snap = Snapshot(snapshot_id, project, new.parent, new.message, who.user, clock.now(), files, size)
     with store.transaction():
@@ -169,16 +176,29 @@ def _check_blobs(ctx: Coordinator, project: str, entries: list[Entry]) -> None:
     for e in with_blobs:
         if held[e.digest] != e.size:
             raise InvalidArgument(f"path {e.path!r} claims {e.size} bytes but its blob holds {held[e.digest]}")
+        if e.kind == "symlink" and e.size > MAX_SYMLINK_TARGET:
+            raise InvalidArgument(f"symlink {e.path!r} has a target longer than {MAX_SYMLINK_TARGET} bytes")
+
+
+def _check_links(ctx: Coordinator, entries: list[Entry]) -> None:
+    """Every symlink of the tree, followed through the tree as the OS would follow it, stays inside it
+    (kiln.core.paths.check_links); the targets are the links' blobs, each read once."""
+    targets: dict[str, str] = {}
+    links: dict[str, str] = {}
+    for e in entries:
         if e.kind == "symlink":
-            if e.size > MAX_SYMLINK_TARGET:
-                raise InvalidArgument(f"symlink {e.path!r} has a target longer than {MAX_SYMLINK_TARGET} bytes")
-            with ctx.blobs.open(e.digest) as f:
-                check_symlink_target(e.path, f.read().decode("utf-8", "surrogateescape"))
+            if e.digest not in targets:
+                with ctx.blobs.open(e.digest) as f:
+                    targets[e.digest] = f.read(MAX_SYMLINK_TARGET + 1).decode("utf-8", "surrogateescape")
+            links[e.path] = targets[e.digest]
+    check_links(links)
 
 
-def list_snapshots(ctx: Coordinator, who: Principal, project: str) -> list[Snapshot]:
+def list_snapshots(ctx: Coordinator, who: Principal, project: str, page: PageRequest) -> Page[Snapshot]:
+    """One page of the project's snapshots, newest first."""
     require_project(ctx.store, who, Need.READ, project)
-    return ctx.store.snapshots(project)
+    before = (float(page.after[0]), str(page.after[1])) if page.after else None
+    return page_of(ctx.store.snapshots(project, before, page.size + 1), page.size, lambda s: (s.created_at, s.id))
 
 
 def resolve_snapshot(ctx: Coordinator, who: Principal, project: str, ref: str) -> Snapshot:
@@ -192,14 +212,16 @@ def resolve_snapshot(ctx: Coordinator, who: Principal, project: str, ref: str) -
     if not found:
         where = f"project {project!r}" if project else "any project"
         raise NotFound(f"no snapshot {ref} in {where}")
-    readable = []
+    readable, refusal = [], ""
     for snap in found:
         try:
-            require_project(ctx.store, who, Need.READ, snap.project)
+            require_snapshot(ctx.store, who, snap)
             readable.append(snap)
-        except PermissionDenied:
-            continue
+        except PermissionDenied as e:
+            refusal = str(e)
     if not readable:
+        if who.node:  # a node is told which rule refused it
+            raise PermissionDenied(refusal)
         raise PermissionDenied(f"snapshot {ref} belongs to a project user {who.user!r} is not a member of")
     ids = {s.id for s in readable}
     if len(ids) > 1:
@@ -207,16 +229,21 @@ def resolve_snapshot(ctx: Coordinator, who: Principal, project: str, ref: str) -
     return readable[0]
 
 
-def get_manifest(ctx: Coordinator, who: Principal, project: str, ref: str) -> tuple[Snapshot, list[Entry]]:
+def get_manifest(
+    ctx: Coordinator, who: Principal, project: str, ref: str, page: PageRequest
+) -> tuple[Snapshot, Page[Entry]]:
+    """The snapshot and one page of its entries (sorted by path, as every manifest is)."""
     snap = resolve_snapshot(ctx, who, project, ref)
-    return snap, ctx.store.manifest(snap.project, snap.id)
+    entries = ctx.store.manifest(snap.project, snap.id)
+    start = bisect.bisect_right(entries, str(page.after[0]), key=lambda e: e.path) if page.after else 0
+    return snap, page_of(entries[start : start + page.size + 1], page.size, lambda e: (e.path,))
 
 
 def read_blobs(ctx: Coordinator, who: Principal, project: str, digests: list[str]) -> Iterator[list[BlobPart]]:
     """Messages of blob parts packed up to the chunk size, for blobs the project holds (checked at once;
     the blobs are read as the messages are taken)."""
-    require_project(ctx.store, who, Need.READ, project)
-    wanted = list(dict.fromkeys(digests))
+    wanted = list(dict.fromkeys(limits.MANIFEST_ENTRIES.check(digests, field="blobs asked for")))
+    require_blobs(ctx.store, who, project, wanted)
     held = ctx.store.project_blobs(project, wanted)
     absent = [d for d in wanted if d not in held]
     if absent:

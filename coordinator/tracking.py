@@ -3,21 +3,24 @@ record and metric histories, and searching runs."""
 
 from __future__ import annotations
 
-from kiln.coordinator.access import require_project
+import logging
+
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.lineage import recorded
-from kiln.coordinator.runs import get_run, list_runs
-from kiln.core import lineage
+from kiln.coordinator.runs import get_run, readable_projects
+from kiln.core import limits, lineage
 from kiln.core.errors import InvalidArgument
 from kiln.core.link import TrackBatch
 from kiln.core.models import MetricSeries, RunRecord, RunValues
-from kiln.core.permissions import Need, Principal
-from kiln.core.query import Field, parse_field, parse_filter, parse_sort
+from kiln.core.paging import Page, PageRequest, page_in_memory, page_of
+from kiln.core.paths import check_relpath
+from kiln.core.permissions import Principal
+from kiln.core.query import Field, check_search, parse_field, parse_filter, parse_sort
 from kiln.core.runs import Run
 
 MAX_POINTS = 10_000
 INPUT_RELATIONS = frozenset({"input", "parent", "rerun"})
-MAX_COLUMNS = 32
+log = logging.getLogger("kiln.coordinator.tracking")
 
 
 def ingest(ctx: Coordinator, node: str, batch: TrackBatch, now: float) -> bool:
@@ -26,6 +29,11 @@ def ingest(ctx: Coordinator, node: str, batch: TrackBatch, now: float) -> bool:
     if run is None or run.node != node:
         return False
     store = ctx.store
+    try:
+        check_batch(ctx, batch)
+    except InvalidArgument as e:  # acknowledged and dropped whole: resending it would not make it fit
+        log.warning("refused tracking batch %d of run %s from node %s: %s", batch.seq, run.id, node, e)
+        return False
     with store.transaction():
         if not store.track_batch_seen(batch.run_id, batch.attempt, batch.pid, batch.seq):
             return True
@@ -44,6 +52,41 @@ def ingest(ctx: Coordinator, node: str, batch: TrackBatch, now: float) -> bool:
         if batch.datasets:
             _record_datasets_used(ctx, run, batch.datasets, now)
     return True
+
+
+def check_batch(ctx: Coordinator, batch: TrackBatch) -> None:
+    """Refuses a batch that holds more than a run may log (kiln.core.limits), before any of it is stored:
+    the run's SDK is outside the coordinator, and what it sends ends up in every record and search."""
+    for what, pairs in (("param", batch.params), ("tag", batch.tags)):
+        for key, value in pairs.items():
+            limits.TRACK_KEY.check(key, field=f"{what} key")
+            limits.TRACK_VALUE.check(value, key, field=what)
+    metric_keys = {key for key, *_ in batch.metrics}
+    for key in metric_keys:
+        limits.TRACK_KEY.check(key, field="metric key")
+    for path in (*batch.artifacts, *(m[0] for m in batch.models)):
+        check_relpath(path)
+    for text in batch.datasets:
+        limits.TRACK_KEY.check(text, field="dataset")
+    for _, name, flavor in batch.models:
+        limits.TRACK_KEY.check(name, field="model name")
+        limits.TRACK_KEY.check(flavor, field="model flavor")
+    limits.ENVIRONMENT.check(batch.environment)
+    totals = (
+        (limits.RUN_PARAMS, "params", list(batch.params)),
+        (limits.RUN_TAGS, "tags", list(batch.tags)),
+        (limits.RUN_METRIC_KEYS, "metrics", list(metric_keys)),
+        (limits.RUN_ARTIFACTS, "artifact", list(batch.artifacts)),
+        (limits.RUN_MODELS, "model", [m[0] for m in batch.models]),
+        (limits.Limit("environment", limits.ENVIRONMENT.entries, "entries"), "environment", list(batch.environment)),
+    )
+    for limit, kind, keys in totals:
+        if keys:
+            held, new = ctx.store.tracked_keys(batch.run_id, kind, keys)
+            if held + new > limit.most:
+                raise InvalidArgument(
+                    f"{limit.field}: {held:,} logged and {new:,} new; at most {limit.amount(limit.most)}"
+                )
 
 
 def _record_datasets_used(ctx: Coordinator, run: Run, names: tuple[str, ...], now: float) -> None:
@@ -82,37 +125,38 @@ def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
 
 
 def metric_history(
-    ctx: Coordinator, who: Principal, run_id: str, keys: list[str], max_points: int
-) -> list[MetricSeries]:
+    ctx: Coordinator, who: Principal, run_id: str, keys: list[str], max_points: int, page: PageRequest
+) -> Page[MetricSeries]:
+    """One page of the run's metric series (those named, or every one), by key."""
+    for key in limits.METRIC_KEYS.check(keys):
+        limits.TRACK_KEY.check(key, field="metric key")
     run = get_run(ctx, who, run_id)
     points = min(max_points or 1000, MAX_POINTS)
-    wanted = keys or [k for k, *_ in ctx.store.metric_summaries(run.id)]
+    wanted = sorted(set(keys)) if keys else [k for k, *_ in ctx.store.metric_summaries(run.id)]
+    chosen = page_in_memory(wanted, page, lambda k: (k,))
     series = []
-    for key in wanted:
+    for key in chosen.items:
         total, found = ctx.store.metric_series(run.id, key, points)
         series.append(MetricSeries(key=key, total_points=total, points=tuple(found)))
-    return series
+    return Page(series, chosen.keys, chosen.more)
 
 
-def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str, limit: int) -> list[Run]:
-    if project:
-        require_project(ctx.store, who, Need.READ, project)
-        projects: list[str] | None = [project]
-    else:
-        projects = None if who.is_admin else [p.name for p in ctx.store.projects(who.user, True)]
-    if not text and not sort:
-        return list_runs(ctx, who, project, "", limit)
-    if limit > 100_000:
-        raise InvalidArgument("limit must be at most 100000")
-    ids = ctx.store.search_runs(projects, parse_filter(text), parse_sort(sort), limit or 100)
+def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str, page: PageRequest) -> Page[Run]:
+    """One page of the runs matching `text`, sorted by `sort` (newest first when neither is given), paged
+    by position in that order."""
+    where, order = parse_filter(text), parse_sort(sort)  # a filter over its size is refused unread
+    check_search(where, order)
+    projects = readable_projects(ctx, who, project)
+    start = int(page.after[0]) if page.after else 0
+    ids = ctx.store.search_runs(projects, where, order, page.size + 1, start)
     runs = {r.id: r for r in ctx.store.runs_by_id(ids)}
-    return [runs[i] for i in ids if i in runs]
+    placed = [(place, runs[i]) for place, i in enumerate(ids, start + 1) if i in runs]
+    return page_of(placed, page.size, lambda p: (p[0],)).map(lambda p: p[1])
 
 
 def parse_columns(columns: list[str]) -> list[Field]:
     """The fields a listing asks for as columns: params.NAME, metrics.NAME (the last value), tags.NAME."""
-    if len(columns) > MAX_COLUMNS:
-        raise InvalidArgument(f"at most {MAX_COLUMNS} columns, not {len(columns)}")
+    limits.COLUMNS.check(columns)
     fields: list[Field] = []
     for text in columns:
         field = parse_field(text.strip())

@@ -38,6 +38,12 @@ SystemCallArchitectures=native
 UMask=0027"""
 
 
+# Open files allowed: every connection holds one. systemd's default soft limit (1,024) is reached by that
+# many idle connections, after which no user signs in and no agent reconnects; the coordinator also closes
+# connections that never finish their TLS handshake (coordinator/server.py).
+OPEN_FILES = 65536
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where an agent install lives on its node (everything under one prefix, so removal is one folder)."""
@@ -97,7 +103,8 @@ def agent_command(layout: Layout) -> list[str]:
 
 def agent_unit(layout: Layout = Layout(), user: str = DEFAULT_USER) -> str:
     # KillMode=process: only the agent is stopped on a restart or an upgrade; jobs of the process runtime
-    # run in their own sessions and are re-attached by the agent that comes back.
+    # run in their own sessions and are re-attached by the agent that comes back. /run/kiln (kept across
+    # restarts) records the host's job users (agent/runtimes/jobuser.py), for an agent run as root.
     return f"""\
 [Unit]
 Description=Kiln agent (compute node)
@@ -113,7 +120,10 @@ Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=30s
 KillMode=process
+LimitNOFILE={OPEN_FILES}
 ReadWritePaths={layout.data}
+RuntimeDirectory=kiln
+RuntimeDirectoryPreserve=yes
 {HARDENING}
 
 [Install]
@@ -141,6 +151,7 @@ ExecStart={prefix}/venv/bin/kiln coordinator --data /var/lib/kiln --listen {list
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=30s
+LimitNOFILE={OPEN_FILES}
 PrivateDevices=yes
 ProtectClock=yes
 CapabilityBoundingSet=

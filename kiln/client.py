@@ -4,10 +4,15 @@ no protobuf type appears in its methods or attributes (the agent's link module a
 
 A command line starts fast only if it loads what it uses: the wire modules of each service are loaded on
 first use (`_Lazy`), and each service's stub when first called, so `kiln runs` never loads the registry's.
+
+Listings come from the coordinator in pages (kiln/core/paging.py). Each `list_…` method follows the pages
+and returns every row (or `limit` of them); the `…_pages` methods yield the pages as they arrive, for a
+caller that shows a long listing as it comes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,9 +21,10 @@ import grpc
 
 from kiln.core import defaults
 from kiln.core.errors import KilnError, Unavailable, error_for_code
+from kiln.core.paging import PAGE_CAPS
 
 if TYPE_CHECKING:
-    from kiln.core.audit import AuditRecord, ChainVerdict
+    from kiln.core.audit import AuditRecord, ChainVerdict, Checkpoint
     from kiln.core.blobparts import BlobPart
     from kiln.core.lineage import LineageGraph
     from kiln.core.link import Quarantined
@@ -102,6 +108,8 @@ CHANNEL_OPTIONS = [
 class Client:
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user."""
 
+    page_size = 0  # rows asked per page of a listing (0: the coordinator's cap)
+
     def __init__(
         self,
         address: str,
@@ -148,6 +156,28 @@ class Client:
         except grpc.RpcError as e:
             raise self.error(e) from None
 
+    def _pages(
+        self, method: Callable[..., Any], request: Any, rows: Callable[[Any], list[T]], limit: int = 0, size: int = 0
+    ) -> Iterator[list[T]]:
+        """Each page of a listing in turn, following the coordinator's page tokens, until the last page or
+        `limit` rows in all (0: every row); pages of `size` rows or fewer (0: `page_size`)."""
+        got = 0
+        while True:
+            wanted = [n for n in (limit - got if limit else 0, size or self.page_size) if n > 0]
+            request.page_size = min(wanted, default=0)
+            reply = self._call(method, request)
+            page = rows(reply)[: limit - got] if limit else rows(reply)
+            got += len(page)
+            yield page
+            if not reply.next_page_token or reply.next_page_token == request.page_token or (limit and got >= limit):
+                return
+            request.page_token = reply.next_page_token
+
+    def _listing(self, method: Callable[..., Any], request: Any, field: str, decode: Callable[[Any], T]) -> list[T]:
+        """Every row of a listing whose replies hold them in `field`, page after page."""
+        pages = self._pages(method, request, lambda reply: [decode(x) for x in getattr(reply, field)])
+        return [row for page in pages for row in page]
+
     def error(self, e: grpc.RpcError) -> KilnError:
         """The domain error a failed call stands for, in words for a person."""
         code = e.code()
@@ -185,10 +215,8 @@ class Client:
         return admin_wire.user_from_proto(self._call(self._stub(admin_pb2_grpc.UsersStub).CreateUser, req))
 
     def list_users(self) -> list[User]:
-        return [
-            admin_wire.user_from_proto(u)
-            for u in self._call(self._stub(admin_pb2_grpc.UsersStub).ListUsers, common_pb2.Empty()).users
-        ]
+        stub = self._stub(admin_pb2_grpc.UsersStub)
+        return self._listing(stub.ListUsers, admin_pb2.ListUsersRequest(), "users", admin_wire.user_from_proto)
 
     def set_password(self, new: str, old: str = "", user: str = "") -> None:
         req = admin_pb2.SetPasswordRequest(user=user, old_password=old, new_password=new)
@@ -204,8 +232,10 @@ class Client:
         return reply.secret, admin_wire.token_from_proto(reply.token)
 
     def list_tokens(self, user: str = "") -> list[Token]:
-        reply = self._call(self._stub(admin_pb2_grpc.UsersStub).ListTokens, admin_pb2.ListTokensRequest(user=user))
-        return [admin_wire.token_from_proto(t) for t in reply.tokens]
+        stub = self._stub(admin_pb2_grpc.UsersStub)
+        return self._listing(
+            stub.ListTokens, admin_pb2.ListTokensRequest(user=user), "tokens", admin_wire.token_from_proto
+        )
 
     def revoke_token(self, token_id: str) -> Token:
         reply = self._call(self._stub(admin_pb2_grpc.UsersStub).RevokeToken, admin_pb2.RevokeTokenRequest(id=token_id))
@@ -214,16 +244,31 @@ class Client:
     def list_audit(
         self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = ""
     ) -> list[AuditRecord]:
-        req = admin_pb2.ListAuditRequest(after_seq=after_seq, limit=limit, actor=actor, action_prefix=action_prefix)
-        return [
-            admin_wire.audit_from_proto(r)
-            for r in self._call(self._stub(admin_pb2_grpc.AuditStub).ListAudit, req).records
-        ]
+        """The records after `after_seq`, oldest first: `limit` of them (0: every one)."""
+        return [r for page in self.audit_pages(after_seq, limit, actor, action_prefix) for r in page]
 
-    def verify_audit(self) -> ChainVerdict:
-        return admin_wire.verdict_from_proto(
-            self._call(self._stub(admin_pb2_grpc.AuditStub).VerifyAudit, common_pb2.Empty(), timeout=600)
+    def audit_pages(
+        self, after_seq: int = 0, limit: int = 0, actor: str = "", action_prefix: str = ""
+    ) -> Iterator[list[AuditRecord]]:
+        req = admin_pb2.ListAuditRequest(after_seq=after_seq, limit=limit, actor=actor, action_prefix=action_prefix)
+        return self._pages(
+            self._stub(admin_pb2_grpc.AuditStub).ListAudit,
+            req,
+            lambda r: [admin_wire.audit_from_proto(a) for a in r.records],
+            limit,
         )
+
+    def verify_audit(self, anchor: str = "") -> ChainVerdict:
+        """The chain, its signatures and checkpoints, and (given one `audit_anchor` made) that anchor."""
+        request = admin_pb2.VerifyAuditRequest(anchor=anchor)
+        return admin_wire.verdict_from_proto(
+            self._call(self._stub(admin_pb2_grpc.AuditStub).VerifyAudit, request, timeout=600)
+        )
+
+    def audit_anchor(self) -> Checkpoint:
+        """A signed checkpoint of the audit log's head, to keep off the host (format_anchor gives its line)."""
+        reply = self._call(self._stub(admin_pb2_grpc.AuditStub).AnchorAudit, common_pb2.Empty())
+        return admin_wire.checkpoint_from_proto(reply)
 
     # -- projects ---------------------------------------------------------------------------------------
 
@@ -234,11 +279,14 @@ class Client:
         )
 
     def list_projects(self, include_archived: bool = False) -> list[Project]:
-        req = projects_pb2.ListProjectsRequest(include_archived=include_archived)
-        return [
-            projects_wire.project_from_proto(p)
-            for p in self._call(self._stub(projects_pb2_grpc.ProjectsStub).ListProjects, req).projects
-        ]
+        return [p for page in self.project_pages(include_archived) for p in page]
+
+    def project_pages(self, include_archived: bool = False) -> Iterator[list[Project]]:
+        return self._pages(
+            self._stub(projects_pb2_grpc.ProjectsStub).ListProjects,
+            projects_pb2.ListProjectsRequest(include_archived=include_archived),
+            lambda r: [projects_wire.project_from_proto(p) for p in r.projects],
+        )
 
     def get_project(self, name: str) -> Project:
         reply = self._call(self._stub(projects_pb2_grpc.ProjectsStub).GetProject, common_pb2.ProjectRef(project=name))
@@ -311,16 +359,29 @@ class Client:
         )
 
     def list_snapshots(self, project: str) -> list[Snapshot]:
-        reply = self._call(
-            self._stub(projects_pb2_grpc.SnapshotsStub).ListSnapshots, common_pb2.ProjectRef(project=project)
+        """The project's snapshots, newest first."""
+        return [s for page in self.snapshot_pages(project) for s in page]
+
+    def snapshot_pages(self, project: str) -> Iterator[list[Snapshot]]:
+        return self._pages(
+            self._stub(projects_pb2_grpc.SnapshotsStub).ListSnapshots,
+            projects_pb2.ListSnapshotsRequest(project=project),
+            lambda r: [projects_wire.snapshot_from_proto(s) for s in r.snapshots],
         )
-        return [projects_wire.snapshot_from_proto(s) for s in reply.snapshots]
 
     def get_snapshot(self, snapshot_id: str, project: str = "") -> tuple[Snapshot, list[Entry]]:
+        """The snapshot's record and every entry of its manifest (read in pages), sorted by path."""
+        replies: list[Any] = []
+
+        def entries(reply: Any) -> list[Entry]:
+            replies.append(reply)
+            return [projects_wire.entry_from_proto(e) for e in reply.entries]
+
+        stub = self._stub(projects_pb2_grpc.SnapshotsStub)
         req = projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id)
-        reply = self._call(self._stub(projects_pb2_grpc.SnapshotsStub).GetSnapshot, req)
-        entries = [projects_wire.entry_from_proto(e) for e in reply.entries]
-        return projects_wire.snapshot_from_proto(reply.snapshot), entries
+        size = self.page_size or PAGE_CAPS["GetSnapshot"]  # a size of 0 would ask for the whole manifest at once
+        found = [e for page in self._pages(stub.GetSnapshot, req, entries, size=size) for e in page]
+        return projects_wire.snapshot_from_proto(replies[0].snapshot), found
 
     def snapshot_info(self, snapshot_id: str, project: str = "") -> Snapshot:
         """The snapshot's record only, without fetching its manifest."""
@@ -343,8 +404,18 @@ class Client:
         )
 
     def list_runs(self, project: str = "", state: str = "", limit: int = 0) -> list[Run]:
+        """Runs of `project` (every project the caller reads when ""), newest first: `limit` of them (0:
+        every one)."""
+        return [r for page in self.run_pages(project, state, limit) for r in page]
+
+    def run_pages(self, project: str = "", state: str = "", limit: int = 0) -> Iterator[list[Run]]:
         req = runs_pb2.ListRunsRequest(project=project, state=state, limit=limit)
-        return [runs_wire.run_from_proto(r) for r in self._call(self._stub(runs_pb2_grpc.RunsStub).ListRuns, req).runs]
+        return self._pages(
+            self._stub(runs_pb2_grpc.RunsStub).ListRuns,
+            req,
+            lambda r: [runs_wire.run_from_proto(x) for x in r.runs],
+            limit,
+        )
 
     def get_run(self, run_id: str) -> Run:
         return runs_wire.run_from_proto(
@@ -375,10 +446,8 @@ class Client:
         return nodes_wire.join_token_from_proto(self._call(self._stub(nodes_pb2_grpc.NodesStub).CreateJoinToken, req))
 
     def list_nodes(self) -> list[Node]:
-        return [
-            nodes_wire.node_from_proto(n)
-            for n in self._call(self._stub(nodes_pb2_grpc.NodesStub).ListNodes, common_pb2.Empty()).nodes
-        ]
+        stub = self._stub(nodes_pb2_grpc.NodesStub)
+        return self._listing(stub.ListNodes, nodes_pb2.ListNodesRequest(), "nodes", nodes_wire.node_from_proto)
 
     def set_drain(self, name: str, drain: bool) -> Node:
         req = nodes_pb2.SetDrainRequest(name=name, drain=drain)
@@ -389,10 +458,21 @@ class Client:
             self._call(self._stub(nodes_pb2_grpc.NodesStub).RemoveNode, nodes_pb2.NodeRef(name=name))
         )
 
+    def reset_node(self, name: str) -> Node:
+        """Revokes the node's certificate (it enrols again with a join token, under the same name)."""
+        return nodes_wire.node_from_proto(
+            self._call(self._stub(nodes_pb2_grpc.NodesStub).ResetNode, nodes_pb2.NodeRef(name=name))
+        )
+
     def list_quarantined(self, node: str = "") -> list[Quarantined]:
         """Agent messages set aside from `node` (every node when "") because they could not be applied."""
-        reply = self._call(self._stub(nodes_pb2_grpc.NodesStub).ListQuarantined, nodes_pb2.NodeRef(name=node))
-        return [nodes_wire.quarantined_from_proto(m) for m in reply.messages]
+        stub = self._stub(nodes_pb2_grpc.NodesStub)
+        return self._listing(
+            stub.ListQuarantined,
+            nodes_pb2.ListQuarantinedRequest(name=node),
+            "messages",
+            nodes_wire.quarantined_from_proto,
+        )
 
     def enroll(self, join_token: str, name: str, csr_pem: bytes, labels: dict[str, str]) -> NodeCertificate:
         req = link_pb2.EnrollRequest(join_token=join_token, name=name, csr_pem=csr_pem, labels=labels)
@@ -407,10 +487,9 @@ class Client:
     def metrics(self, run_id: str, keys: list[str] | None = None, max_points: int = 1000) -> list[MetricSeries]:
         """Each metric (or those named) with at most `max_points` points, downsampled by the coordinator."""
         req = tracking_pb2.GetMetricsRequest(run_id=run_id, keys=keys or [], max_points=max_points)
-        return [
-            tracking_wire.metric_series_from_proto(s)
-            for s in self._call(self._stub(tracking_pb2_grpc.TrackingStub).GetMetrics, req).series
-        ]
+        return self._listing(
+            self._stub(tracking_pb2_grpc.TrackingStub).GetMetrics, req, "series", tracking_wire.metric_series_from_proto
+        )
 
     def search_runs(self, project: str = "", filter: str = "", sort: str = "", limit: int = 100) -> list[Run]:
         return [run for run, _ in self.search_table(project, filter, sort, limit)]
@@ -419,14 +498,26 @@ class Client:
         self, project: str = "", filter: str = "", sort: str = "", limit: int = 100, columns: Iterable[str] = ()
     ) -> list[tuple[Run, RunValues]]:
         """Runs as `search_runs` finds them (newest first when neither filter nor sort is given), each with
-        the values of `columns` (params.NAME, metrics.NAME, tags.NAME) it has."""
-        req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit, columns=columns)
-        reply = self._call(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req)
+        the values of `columns` (params.NAME, metrics.NAME, tags.NAME) it has: `limit` of them (0: all)."""
+        return [row for page in self.search_pages(project, filter, sort, limit, columns) for row in page]
+
+    def search_pages(
+        self, project: str = "", filter: str = "", sort: str = "", limit: int = 100, columns: Iterable[str] = ()
+    ) -> Iterator[list[tuple[Run, RunValues]]]:
+        """The pages of a search. They are cut by position in the sorted result, so a run that a newer one
+        pushes into the next page would come twice: it is given once."""
         from kiln.core.models import RunValues
 
-        values = dict(tracking_wire.run_values_from_proto(v) for v in reply.values)
-        empty = RunValues()
-        return [(run, values.get(run.id, empty)) for run in map(runs_wire.run_from_proto, reply.runs)]
+        seen: set[str] = set()
+
+        def rows(reply: Any) -> list[tuple[Run, RunValues]]:
+            values = dict(tracking_wire.run_values_from_proto(v) for v in reply.values)
+            found = [run for run in map(runs_wire.run_from_proto, reply.runs) if run.id not in seen]
+            seen.update(run.id for run in found)
+            return [(run, values.get(run.id, RunValues())) for run in found]
+
+        req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit, columns=columns)
+        return self._pages(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req, rows, limit)
 
     # -- datasets, models, comments, lineage ------------------------------------------------------------
 
@@ -439,10 +530,13 @@ class Client:
         )
 
     def list_datasets(self, project: str) -> list[DatasetVersion]:
-        reply = self._call(
-            self._stub(registry_pb2_grpc.DatasetsStub).ListDatasets, common_pb2.ProjectRef(project=project)
+        stub = self._stub(registry_pb2_grpc.DatasetsStub)
+        return self._listing(
+            stub.ListDatasets,
+            registry_pb2.ListDatasetsRequest(project=project),
+            "versions",
+            registry_wire.dataset_version_from_proto,
         )
-        return [registry_wire.dataset_version_from_proto(v) for v in reply.versions]
 
     def register_model(self, run_id: str, path: str, name: str, tags: dict[str, str] | None = None) -> ModelVersion:
         req = registry_pb2.RegisterModelRequest(run_id=run_id, path=path, name=name, tags=tags or {})
@@ -451,15 +545,24 @@ class Client:
         )
 
     def list_models(self, project: str) -> list[Model]:
-        reply = self._call(self._stub(registry_pb2_grpc.ModelsStub).ListModels, common_pb2.ProjectRef(project=project))
-        return [registry_wire.model_from_proto(m) for m in reply.models]
+        """Every model of the project with all its versions (pages are cut between versions: a model that
+        goes on in the next page is joined up here)."""
+        stub = self._stub(registry_pb2_grpc.ModelsStub)
+        pages = self._pages(
+            stub.ListModels,
+            registry_pb2.ListModelsRequest(project=project),
+            lambda r: [registry_wire.model_from_proto(m) for m in r.models],
+        )
+        return _joined(m for page in pages for m in page)
 
     def get_model(self, project: str, name: str) -> Model:
-        """The model's versions, where its aliases point, and the approvals production needs."""
-        reply = self._call(
-            self._stub(registry_pb2_grpc.ModelsStub).GetModel, registry_pb2.ModelRef(project=project, name=name)
+        """The model's versions (read in pages), where its aliases point, and the approvals production needs."""
+        pages = self._pages(
+            self._stub(registry_pb2_grpc.ModelsStub).GetModel,
+            registry_pb2.ModelRef(project=project, name=name),
+            lambda r: [registry_wire.model_from_proto(r)],
         )
-        return registry_wire.model_from_proto(reply)
+        return _joined(m for page in pages for m in page)[0]
 
     def request_alias(self, project: str, name: str, version: int, alias: str, message: str = "") -> AliasRequest:
         req = registry_pb2.RequestAliasRequest(
@@ -474,29 +577,39 @@ class Client:
         return registry_wire.alias_request_from_proto(self._call(self._stub(registry_pb2_grpc.ModelsStub).Review, req))
 
     def alias_requests(self, project: str, name: str) -> list[AliasRequest]:
-        reply = self._call(
-            self._stub(registry_pb2_grpc.ModelsStub).ListRequests, registry_pb2.ModelRef(project=project, name=name)
+        stub = self._stub(registry_pb2_grpc.ModelsStub)
+        return self._listing(
+            stub.ListRequests,
+            registry_pb2.ListRequestsRequest(project=project, name=name),
+            "requests",
+            registry_wire.alias_request_from_proto,
         )
-        return [registry_wire.alias_request_from_proto(r) for r in reply.requests]
 
     def alias_history(self, project: str, name: str, at: float = 0) -> list[AliasMove]:
         req = registry_pb2.HistoryRequest(project=project, name=name, at=at)
-        return [
-            registry_wire.alias_move_from_proto(m)
-            for m in self._call(self._stub(registry_pb2_grpc.ModelsStub).History, req).moves
-        ]
+        return self._listing(
+            self._stub(registry_pb2_grpc.ModelsStub).History, req, "moves", registry_wire.alias_move_from_proto
+        )
 
     def set_policy(self, project: str, required_approvals: int) -> int:
         req = registry_pb2.SetPolicyRequest(project=project, required_approvals=required_approvals)
         return self._call(self._stub(registry_pb2_grpc.ModelsStub).SetPolicy, req).required_approvals
 
-    def add_comment(self, entity: str, text: str) -> Comment:
-        req = registry_pb2.AddCommentRequest(entity=entity, text=text)
+    def add_comment(self, entity: str, text: str, project: str = "") -> Comment:
+        """Comments on `entity` in `project`'s thread (needed only for content several of the caller's
+        projects hold: a snapshot, an environment)."""
+        req = registry_pb2.AddCommentRequest(entity=entity, text=text, project=project)
         return registry_wire.comment_from_proto(self._call(self._stub(registry_pb2_grpc.CommentsStub).AddComment, req))
 
-    def list_comments(self, entity: str) -> list[Comment]:
-        reply = self._call(self._stub(registry_pb2_grpc.CommentsStub).ListComments, registry_pb2.EntityRef(id=entity))
-        return [registry_wire.comment_from_proto(c) for c in reply.comments]
+    def list_comments(self, entity: str, project: str = "") -> list[Comment]:
+        """The thread on `entity` in `project` (as for `add_comment`), oldest first."""
+        stub = self._stub(registry_pb2_grpc.CommentsStub)
+        return self._listing(
+            stub.ListComments,
+            registry_pb2.ListCommentsRequest(id=entity, project=project),
+            "comments",
+            registry_wire.comment_from_proto,
+        )
 
     def lineage(self, entity: str, direction: str = "", depth: int = 5) -> LineageGraph:
         req = registry_pb2.LineageRequest(id=entity, direction=direction, depth=depth)
@@ -509,3 +622,13 @@ class Client:
             self._stub(registry_pb2_grpc.LineageStub).ExportOpenLineage, registry_pb2.ExportRequest(project=project)
         ):
             yield event.json
+
+
+def _joined(models: Iterable[Model]) -> list[Model]:
+    """Models as pages of versions gave them, each model's parts (in a row) made one."""
+    found: list[Model] = []
+    for m in models:
+        if found and found[-1].name == m.name:
+            m = dataclasses.replace(m, versions=found.pop().versions + m.versions)
+        found.append(m)
+    return found

@@ -76,10 +76,12 @@ class JobEvents(Protocol):
 class Runtime(abc.ABC):
     name: ClassVar[str]
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, private: tuple[Path, ...] = ()) -> None:
         """`state_dir` is this runtime's own folder on the node (job folders, pid files), kept across
-        agent restarts."""
+        agent restarts. `private` are the node's folders no job may see, beyond what of them is its own
+        (the agent's data folder: its key, spool, cache, other runs' folders)."""
         self.state_dir = state_dir
+        self.private = private
 
     @classmethod
     @abc.abstractmethod

@@ -3,6 +3,11 @@
 Containers are never auto-removed and carry the labels `kiln.run` / `kiln.attempt`, so a restarted agent
 finds them with `running()` and re-attaches; the engine's log is the durable record of the
 output, read from the start with the bytes already delivered skipped.
+
+A container sees only what is bound into it: its working folder, the SDK and its socket, its datasets;
+never the agent's data folder itself (`check_binds`). It runs as a user of its own where the agent is root
+(`jobuser.py`: never as root, and never as another job's uid), else as the agent's user; either way its
+files in /work are ones the agent can upload and delete.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ try:
 except ImportError:  # the agent extra is not installed: probe() says so
     docker = None  # type: ignore[assignment]  # checked before every use
 
+from kiln.agent.runtimes import jobuser
 from kiln.agent.runtimes.base import (
     WORKDIR_IN_JOB,
     JobEvents,
@@ -76,6 +82,15 @@ def container_env(spec: JobSpec) -> dict[str, str]:
     return {**spec.paths, **spec.env, "KILN_MOUNTS": mounts}
 
 
+def check_binds(spec: JobSpec, private: tuple[Path, ...]) -> None:
+    """No bind may hand a container the agent's data folder (or a folder holding it): only its parts that
+    are the job's own (its working folder, its mounts) go in."""
+    for host in [spec.workdir, *(m.host for m in spec.mounts)]:
+        for folder in private:
+            if folder == host or folder.is_relative_to(host):
+                raise InvalidArgument(f"run {spec.run_id}: {host} would give the job the agent's data folder")
+
+
 def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
     """The keyword arguments for `containers.create`: a pure function of the spec, so what a job asks of
     the engine (GPUs, limits, mounts) is tested without an engine or a GPU."""
@@ -94,7 +109,8 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         "mounts": mounts,
         "network_mode": spec.network,
         "labels": {**spec.labels, LABEL_RUN: spec.run_id, LABEL_ATTEMPT: str(spec.attempt)},
-        # Output files in /work belong to the agent's user, who uploads and later deletes them.
+        # The job's own user (the agent's where it is not root): its files in /work, which the agent uploads
+        # and later deletes, are that user's.
         "user": f"{uid}:{gid}",
         # Kept after exit so a restarted agent can still read the exit code and the logs.
         "auto_remove": False,
@@ -162,10 +178,13 @@ class _OrderedEvents:
 class DockerRuntime(Runtime):
     name = "docker"
 
-    def __init__(self, state_dir: Path) -> None:
-        super().__init__(state_dir)
+    def __init__(self, state_dir: Path, private: tuple[Path, ...] = ()) -> None:
+        super().__init__(state_dir, private)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        self.users: jobuser.JobUsers | None = None
+        if os.geteuid() == 0:  # containers as users of their own, never root
+            self.users = jobuser.JobUsers.of_host(os.environ)
 
     @classmethod
     def probe(cls) -> str:
@@ -174,7 +193,8 @@ class DockerRuntime(Runtime):
             version = client.version().get("Version", "unknown version")
         finally:
             client.close()
-        return f"Docker {version} (engine at {engine_url()})"
+        who = "users of their own" if os.geteuid() == 0 else "the agent's user"
+        return f"Docker {version} (engine at {engine_url()}), containers run as {who}"
 
     def client(self) -> Any:
         """The engine's client, connected on first use so constructing a runtime needs no engine."""
@@ -189,13 +209,23 @@ class DockerRuntime(Runtime):
         return self.client().api
 
     def start(self, spec: JobSpec, events: JobEvents) -> JobHandle:
-        config = container_config(spec, os.getuid(), os.getgid())
-        container = self._create(spec, config)
+        check_binds(spec, self.private)
+        uid = None if self.users is None else self.users.take(f"{self.name} {self.state_dir} {container_name(spec)}")
         try:
-            self.api.start(container.id)
-        except docker.errors.APIError as e:
-            self.api.remove_container(container.id, force=True)
-            raise FailedPrecondition(f"run {spec.run_id}: its container did not start: {e.explanation}") from e
+            if uid is not None:
+                jobuser.give([spec.workdir], uid, recursive=True)
+                jobuser.give([m.host for m in spec.mounts if not m.read_only and m.host.exists()], uid)
+            config = container_config(spec, *((os.getuid(), os.getgid()) if uid is None else (uid, uid)))
+            container = self._create(spec, config)
+            try:
+                self.api.start(container.id)
+            except docker.errors.APIError as e:
+                self.api.remove_container(container.id, force=True)
+                raise FailedPrecondition(f"run {spec.run_id}: its container did not start: {e.explanation}") from e
+        except BaseException:
+            if uid is not None and self.users is not None:
+                self.users.give_back(uid)
+            raise
         handle = JobHandle(self.name, spec.run_id, spec.attempt, container.id)
         self._follow(handle, events, {})
         return handle
@@ -224,7 +254,24 @@ class DockerRuntime(Runtime):
         return sorted(handles, key=lambda h: (h.run_id, h.attempt))
 
     def attach(self, handle: JobHandle, events: JobEvents, skip: dict[str, int]) -> None:
+        uid = self._job_user(handle)
+        if uid is not None:  # a restarted agent made the SDK's socket anew: the job's again
+            with contextlib.suppress(docker.errors.NotFound):
+                for m in self.api.inspect_container(handle.ref).get("Mounts") or []:
+                    if m.get("RW") and m.get("Destination") != WORKDIR_IN_JOB and Path(m["Source"]).exists():
+                        jobuser.give([Path(m["Source"])], uid)
         self._follow(handle, events, skip)
+
+    def _job_user(self, handle: JobHandle) -> int | None:
+        """The job user a container runs as (None where the agent is not root, or it is gone)."""
+        if self.users is None:
+            return None
+        try:
+            user = str(self.api.inspect_container(handle.ref)["Config"].get("User") or "")
+        except docker.errors.NotFound:
+            return None
+        uid = user.partition(":")[0]
+        return int(uid) if uid.isdigit() and int(uid) >= self.users.base else None
 
     def cancel(self, handle: JobHandle, grace_s: float) -> None:
         # The mark outlives this process, so an exit seen after an agent restart is still "cancelled".
@@ -247,9 +294,12 @@ class DockerRuntime(Runtime):
         return found
 
     def reap(self, handle: JobHandle) -> None:
+        uid = self._job_user(handle)
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(handle.ref, force=True)
         self._cancel_marker(handle).unlink(missing_ok=True)
+        if uid is not None and self.users is not None:
+            self.users.give_back(uid)
 
     def _cancel_marker(self, handle: JobHandle) -> Path:
         return self.state_dir / "cancelled" / handle.ref

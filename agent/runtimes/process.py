@@ -2,11 +2,18 @@
 
 The supervisor (`supervise.py`) runs in its own session and records everything in the job's folder
 (`state_dir/jobs/<run_id>.<attempt>/`), so a job outlives the agent and a restarted agent re-attaches by
-reading the folder: output files from any offset, `exit.json` once it ended. Little isolation: mounts are
-symlinks (the job's paths name the real folders), limits are not enforced, and GPUs are only selected
-with CUDA_VISIBLE_DEVICES. Two things are kept from the job all the same: the agent's environment (a job
-starts from a short allow-list, `job_env`), and write access to its read-only mounts (its datasets, the
-SDK), which are bound read-only in a mount namespace of its own where the agent may (isolation.py).
+reading the folder: output files from any offset, `exit.json` once it ended. Mounts are symlinks (the
+job's paths name the real folders), limits are not enforced, and GPUs are only selected with
+CUDA_VISIBLE_DEVICES. The agent's environment is kept from the job (it starts from a short allow-list,
+`job_env`).
+
+Where the agent is root and namespaces work, a job is isolated (`isolation.py`, `jobuser.py`): it runs as
+a user of its own, in a mount namespace in which its read-only mounts (datasets, the SDK) are read-only
+and the agent's data folder is hidden but for the job's own folders (so no key, spool, cache, or other
+run), and `network none` gives it a network namespace with loopback only. Where the agent cannot, the
+probe line (`kiln nodes`) and the agent's log say what a job can reach; `network none` then still gets a
+network namespace through a user namespace where the kernel allows one, and a run that asks for it on a
+node that cannot give it is refused.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-from kiln.agent.runtimes import isolation
+from kiln.agent.runtimes import isolation, jobuser
 from kiln.agent.runtimes.base import WORKDIR_IN_JOB, JobEvents, JobHandle, JobSpec, Runtime, register
 from kiln.agent.runtimes.supervise import (
     CANCEL_FILE,
@@ -66,15 +73,16 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 DEFAULT_LANG = "C.UTF-8"
 
 
-def job_env(spec: JobSpec, jobdir: Path, agent_env: Mapping[str, str]) -> dict[str, str]:
+def job_env(spec: JobSpec, jobdir: Path, agent_env: Mapping[str, str], user: str = "") -> dict[str, str]:
     """The job's whole environment, clean as a container's: PATH, LANG, LC_* and TZ of the agent's, a HOME
-    and TMPDIR of the job's own (in its job folder, gone when it is reaped), USER and LOGNAME, Kiln's paths
-    made real, then the run's own variables, which win; then the GPUs it was given and no others (an empty
-    CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was given none) and where its mounts are."""
+    and TMPDIR of the job's own (in its job folder, gone when it is reaped), USER and LOGNAME (its own user's
+    name, else the agent's), Kiln's paths made real, then the run's own variables, which win; then the GPUs
+    it was given and no others (an empty CUDA_VISIBLE_DEVICES hides the node's GPUs from a job that was
+    given none) and where its mounts are."""
     env = {k: v for k, v in agent_env.items() if k in PASSED_ON or k.startswith("LC_")}
     env.setdefault("PATH", DEFAULT_PATH)
     env.setdefault("LANG", DEFAULT_LANG)
-    user = _user_name()
+    user = user or _user_name()
     env |= {"HOME": str(jobdir / HOME_DIR), "TMPDIR": str(jobdir / TMP_DIR), "USER": user, "LOGNAME": user}
     env |= {name: host_path(spec, jobdir / VIEW_DIR, path) for name, path in spec.paths.items()}
     env.update(spec.env)  # what the run asked for wins
@@ -211,27 +219,74 @@ def namespace_problem(environ: Mapping[str, str]) -> str:
     return isolation.available()
 
 
+def isolation_summary(namespace: str, network: str) -> str:
+    """What a job of this node can and cannot reach, in one line (the probe's, and the agent's log)."""
+    if not namespace and os.geteuid() == 0:
+        where = "read-only mounts in a mount namespace, as users of their own, the agent's data folder hidden"
+    else:
+        root = os.geteuid() == 0
+        who = "root" if root else f"the agent's user {_user_name()}"
+        fix = "give the agent namespaces" if root else "run the agent as root"
+        where = (
+            f"no mount namespace: {namespace or 'the agent is not root'}; jobs run as {who} and can read the "
+            f"agent's data folder ({fix} for jobs as users of their own, with it hidden)"
+        )
+    cut = "network none by a network namespace" if not network else f"network none refused: {network}"
+    return f"{where}; {cut}"
+
+
+def closed_above(path: str) -> str:
+    """The topmost folder above `path` that other users cannot enter (/root above a Python of root's), or ""."""
+    parts = Path(path).parts
+    for i in range(2, len(parts)):
+        folder = os.path.join(*parts[:i])
+        try:
+            if not os.stat(folder).st_mode & 0o001:
+                return folder
+        except OSError:
+            return ""
+    return ""
+
+
+def python_folders() -> list[str]:
+    """The agent's Python (its venv and the installation under it), which jobs are told of and run."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    return sorted(os.path.realpath(f) for f in folders if os.path.isdir(f))
+
+
 @register
 class ProcessRuntime(Runtime):
     name = "process"
 
-    def __init__(self, state_dir: Path) -> None:
-        super().__init__(state_dir)
+    def __init__(self, state_dir: Path, private: tuple[Path, ...] = ()) -> None:
+        super().__init__(state_dir, private)
         # Read once, at the agent's start, like its other settings.
         self.namespace_problem = namespace_problem(os.environ)
-        if self.namespace_problem:
-            level = logging.WARNING if os.geteuid() == 0 and isolation.wanted(os.environ) else logging.INFO
-            log.log(
-                level,
-                "process jobs get no read-only mount namespace (%s): their datasets are checked before each reuse",
-                self.namespace_problem,
-            )
+        self.network_problem = isolation.network_available()
+        self.users: jobuser.JobUsers | None = None
+        if not self.namespace_problem and os.geteuid() == 0:
+            self.users = jobuser.JobUsers.of_host(os.environ)
+            self._give_back_leftovers()
+        summary = isolation_summary(self.namespace_problem, self.network_problem)
+        if self.users is None:
+            log.warning("process jobs are not isolated: %s; their datasets are checked before each reuse", summary)
+        else:
+            log.info("process jobs: %s", summary)
 
     @classmethod
     def probe(cls) -> str:
-        problem = namespace_problem(os.environ)
-        isolated = "read-only mounts in a mount namespace" if not problem else f"no mount namespace: {problem}"
-        return f"processes (Python {platform.python_version()} at {sys.executable}), {isolated}"
+        summary = isolation_summary(namespace_problem(os.environ), isolation.network_available())
+        return f"processes (Python {platform.python_version()} at {sys.executable}), {summary}"
+
+    def _give_back_leftovers(self) -> None:
+        """Users of this runtime's jobs whose job folder is gone (the agent stopped between reaping a job and
+        giving its user back) are given back, their processes killed."""
+        assert self.users is not None
+        jobs = self.state_dir / "jobs"
+        for uid, owner in self.users.taken().items():
+            kind, _, job = owner.partition(" ")
+            if kind == self.name and Path(job).parent == jobs and not Path(job).is_dir():
+                self.users.give_back(uid)
 
     def jobdir(self, run_id: str, attempt: int) -> Path:
         if not RUN_ID_RE.match(run_id):
@@ -241,6 +296,11 @@ class ProcessRuntime(Runtime):
     def start(self, spec: JobSpec, events: JobEvents) -> JobHandle:
         if not spec.command:
             raise InvalidArgument(f"run {spec.run_id}: empty command")
+        if spec.network == "none" and self.network_problem:
+            raise FailedPrecondition(
+                f"run {spec.run_id} asks for network none, which this node cannot give a process job "
+                f"({self.network_problem}); run it with --network host, or on a node that can"
+            )
         jobdir = self.jobdir(spec.run_id, spec.attempt)
         if jobdir.exists():
             raise AlreadyExists(f"run {spec.run_id} attempt {spec.attempt} already has {jobdir}: reap it first")
@@ -251,16 +311,41 @@ class ProcessRuntime(Runtime):
         for folder in (VIEW_DIR, HOME_DIR, TMP_DIR):
             (jobdir / folder).mkdir(mode=0o700)
         build_view(spec, jobdir / VIEW_DIR)
-        job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt, "command": list(spec.command)}
-        job |= {"workdir": str(spec.workdir), "env": job_env(spec, jobdir, os.environ)}
-        job["read_only"] = [] if self.namespace_problem else read_only_folders(spec, jobdir)
-        atomic_write(jobdir / SPEC_FILE, json.dumps(job).encode())
-        for stream in STREAMS:
-            (jobdir / stream).touch()
-        proc = launch_supervisor(jobdir)
+        uid = None if self.users is None else self.users.take(f"{self.name} {jobdir}")
+        try:
+            job: dict[str, object] = {"run_id": spec.run_id, "attempt": spec.attempt, "command": list(spec.command)}
+            user = "" if uid is None else jobuser.user_name(uid)
+            job |= {"workdir": str(spec.workdir), "env": job_env(spec, jobdir, os.environ, user)}
+            job |= {"network": spec.network, "uid": uid}
+            job["read_only"] = [] if self.namespace_problem else read_only_folders(spec, jobdir)
+            if uid is not None:
+                job |= self._own(spec, jobdir, uid)
+            atomic_write(jobdir / SPEC_FILE, json.dumps(job).encode())
+            for stream in STREAMS:
+                (jobdir / stream).touch(mode=0o600)
+            proc = launch_supervisor(jobdir)
+        except BaseException:
+            if uid is not None and self.users is not None:
+                self.users.give_back(uid)
+            raise
         handle = JobHandle(self.name, spec.run_id, spec.attempt, str(jobdir))
         self._follow(handle, events, {}, proc)
         return handle
+
+    def _own(self, spec: JobSpec, jobdir: Path, uid: int) -> dict[str, object]:
+        """Gives the job user its folders (working folder, home, temp, writable mounts such as the SDK's
+        socket) and says what of the node it sees: its own paths and the agent's Python, the agent's data
+        folder and private folders above them hidden."""
+        writable = [m.host for m in spec.mounts if not m.read_only and m.host.exists()]
+        jobuser.give([spec.workdir], uid, recursive=True)
+        jobuser.give([jobdir / HOME_DIR, jobdir / TMP_DIR, *writable], uid)
+        jobdir.chmod(0o711)  # its own folders in it are the job's; the supervisor's files (0600) are not
+        (jobdir / VIEW_DIR).chmod(0o755)
+        expose = [(str(spec.workdir), True), (str(jobdir), True)]
+        expose += [(str(m.host), not m.read_only) for m in spec.mounts if m.host.exists()]
+        expose += [(folder, False) for folder in python_folders()]
+        hide = {str(p) for p in self.private if p.is_dir()} | {closed_above(path) for path, _ in expose}
+        return {"hide": sorted(hide - {""}), "expose": expose, "writable": [str(w) for w in writable]}
 
     def running(self) -> list[JobHandle]:
         jobs = self.state_dir / "jobs"
@@ -272,7 +357,17 @@ class ProcessRuntime(Runtime):
         return handles
 
     def attach(self, handle: JobHandle, events: JobEvents, skip: dict[str, int]) -> None:
+        uid, writable = self._user_of(Path(handle.ref))
+        if uid is not None:  # a restarted agent made the SDK's socket anew: the job's again
+            jobuser.give([Path(w) for w in writable if Path(w).exists()], uid)
         self._follow(handle, events, skip, None)
+
+    def _user_of(self, jobdir: Path) -> tuple[int | None, list[str]]:
+        try:
+            job = json.loads((jobdir / SPEC_FILE).read_text())
+        except (OSError, ValueError):
+            return None, []
+        return job.get("uid"), list(job.get("writable", ()))
 
     def cancel(self, handle: JobHandle, grace_s: float) -> None:
         jobdir = Path(handle.ref)
@@ -293,7 +388,10 @@ class ProcessRuntime(Runtime):
             return
         (jobdir / REAPED_FILE).touch()  # a half-deleted folder is no longer listed by running()
         self._kill(jobdir)
+        uid, _ = self._user_of(jobdir)
         shutil.rmtree(jobdir, ignore_errors=True)
+        if uid is not None and self.users is not None:
+            self.users.give_back(uid)
 
     def _kill(self, jobdir: Path) -> None:
         """SIGKILL for the job's group and its supervisor, and wait until the supervisor is gone."""

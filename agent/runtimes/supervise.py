@@ -9,9 +9,12 @@ killed, as Docker does when a container's main process ends.
 LOCK_FD is an open file on `JOBDIR/lock` that the runtime flock()ed before starting us: holding it for our
 whole life is how the runtime tells that we are still alive, without trusting a pid that may be reused.
 
-The job gets exactly the environment the runtime wrote into the spec (never ours: we run with the agent's),
-and where the spec lists `read_only` folders, we enter a mount namespace in which they are read-only
-before starting it (isolation.py); a job that was promised that and cannot have it does not start.
+The job gets exactly the environment the runtime wrote into the spec (never ours: we run with the agent's).
+Where the spec asks for it, we enter namespaces before starting it (isolation.py): a mount namespace in
+which its `read_only` folders are read-only and the `hide` folders hold only what `expose` gives back, and
+a network namespace for `network none`; a job that was promised that and cannot have it does not start.
+Where the spec names a `uid` (the agent is root), the job runs as that user, unable to gain privileges,
+and when it ends every process left with that uid is killed, however it left the job's process group.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiln.agent.runtimes.isolation import isolate
+from kiln.agent.runtimes.isolation import cut_off, isolate, no_new_privileges
+from kiln.agent.runtimes.jobuser import kill_user
 from kiln.core.atomic import atomic_write
 
 # Exit code of a job that could not be given its read-only folders (a shell's "cannot execute").
@@ -58,6 +62,7 @@ class Supervisor:
     def __init__(self, jobdir: Path) -> None:
         self.jobdir = jobdir
         self.child: subprocess.Popen[bytes] | None = None
+        self.uid: int | None = None
         self.cancelled = False
         self._forwarded = False
 
@@ -86,6 +91,8 @@ class Supervisor:
             self._forward()
         returncode = self.child.wait()
         signal_group(self.child.pid, signal.SIGKILL)  # leftovers of the job, as when a container ends
+        if self.uid is not None:
+            kill_user(self.uid)  # and those that left its group: nothing else runs as its user
         return exit_code_of(returncode)
 
     def _start(self, spec: dict[str, Any]) -> int | None:
@@ -93,13 +100,21 @@ class Supervisor:
         command = [str(a) for a in spec["command"]]
         env = {str(k): str(v) for k, v in spec["env"].items()}
         read_only = [str(p) for p in spec.get("read_only", ())]
+        hide = [str(p) for p in spec.get("hide", ())]
+        expose = [(str(p), bool(w)) for p, w in spec.get("expose", ())]
+        network = spec.get("network") == "none"
+        self.uid = None if spec.get("uid") is None else int(spec["uid"])
         with open(self.jobdir / "stdout", "ab") as out, open(self.jobdir / "stderr", "ab") as err:
-            if read_only:
-                try:
-                    isolate(read_only)
-                except OSError as e:
-                    err.write(f"kiln: cannot make the job's datasets read-only, so it was not started: {e}\n".encode())
-                    return NOT_ISOLATED_EXIT_CODE
+            try:
+                if read_only or hide:
+                    isolate(read_only, hide, expose, network)
+                elif network:
+                    cut_off()
+                if self.uid is not None:
+                    no_new_privileges()
+            except OSError as e:
+                err.write(f"kiln: cannot {_promised(read_only, hide, network)}, so it was not started: {e}\n".encode())
+                return NOT_ISOLATED_EXIT_CODE
             try:
                 self.child = subprocess.Popen(
                     command,
@@ -109,11 +124,22 @@ class Supervisor:
                     stdout=out,
                     stderr=err,
                     process_group=0,
+                    user=self.uid,  # None: as we run
+                    group=self.uid,
+                    extra_groups=None if self.uid is None else [],
                 )
             except OSError as e:
                 err.write(f"kiln: cannot start {command[0]!r}: {e}\n".encode())
                 return 127 if isinstance(e, FileNotFoundError) else 126
         return None
+
+
+def _promised(read_only: list[str], hide: list[str], network: bool) -> str:
+    """What the job was promised, in words, for the line saying it could not have it."""
+    parts = ["make the job's datasets read-only"] if read_only else []
+    parts += ["hide the node's folders from the job"] if hide else []
+    parts += ["cut the job off the network"] if network else []
+    return " and ".join(parts) or "isolate the job"
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,10 @@
 """Backup and restore of a coordinator's data folder, consistent while the coordinator runs.
 
 A backup is the database copied with SQLite's online backup API (one read transaction: a consistent
-snapshot however busy the coordinator is), the CA and server keys, and every blob that copy records.
+snapshot however busy the coordinator is), the pki folder (the CA, server and audit keys, and the audit
+log's latest signed checkpoint), and every blob that copy records. The pki folder is copied first: the
+checkpoint names only committed records, so the database copied after it holds every record it names,
+and the restored log verifies.
 Blobs are immutable and a blob is on disk before the database records it, so every blob the copy names
 exists, whatever was uploaded since. Each blob is verified against its digest as it is copied, on the way
 out and on the way back in.
@@ -46,8 +49,9 @@ def backup(data: Path, dest: Path) -> BackupInfo:
         raise FailedPrecondition(f"{data} holds no coordinator data (kiln.db and pki/); check --data")
     _must_be_empty(dest, "back up into")
     with building(dest, durable=True) as tmp:
+        # copy2 keeps the keys' 0600 modes; a checkpoint being rewritten leaves a temp file to pass over
+        shutil.copytree(data / "pki", tmp / "pki", ignore=shutil.ignore_patterns(".*.tmp"))
         schema = _copy_database(db, tmp / "kiln.db")
-        shutil.copytree(data / "pki", tmp / "pki")  # copy2 keeps the keys' 0600 modes
         count, size = _copy_blobs(tmp / "kiln.db", data / "blobs", tmp / "blobs")
         info = BackupInfo(FORMAT, kiln.__version__, schema, clock.now(), count, size)
         atomic_write(tmp / MANIFEST, json.dumps(asdict(info), indent=2).encode() + b"\n")
@@ -132,6 +136,7 @@ def _copy_blobs(db: Path, source: Path, dest: Path) -> tuple[int, int]:
     finally:
         conn.close()
     total = 0
+    dest.mkdir(exist_ok=True)  # a coordinator that holds no blob yet still has a (restorable) blob store
     for digest, size in rows:
         _copy_verified(source / digest[:2] / digest, dest / digest[:2] / digest, digest, size)
         total += size

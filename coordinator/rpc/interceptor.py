@@ -12,11 +12,13 @@ import contextvars
 import inspect
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
 
+from kiln.coordinator.access import require_node_call
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.ops.metrics import RpcMetrics
 from kiln.coordinator.rpc.workers import Lane, Workers, lane_of
@@ -28,6 +30,9 @@ log = logging.getLogger("kiln.coordinator.rpc")
 PUBLIC_METHODS = frozenset({"/kiln.v1.Auth/ServerInfo", "/kiln.v1.Auth/Login", "/kiln.v1.AgentGateway/Enroll"})
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("kiln_principal")
+# The caller's address without its port ("" when not over TCP), for the sign-in throttle; read on the
+# loop, it travels to the workers with the rest of the call's context.
+_source: contextvars.ContextVar[str] = contextvars.ContextVar("kiln_source", default="")
 
 # What a caller presented: ("node", common name, certificate PEM) or ("token", secret).
 Credentials = tuple[str, ...]
@@ -39,6 +44,19 @@ Streaming = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 def principal() -> Principal:
     """The authenticated caller of the current call (set by the interceptor)."""
     return _principal.get()
+
+
+def source() -> str:
+    """The address the current call came from (set by the interceptor, for every call, public ones too)."""
+    return _source.get()
+
+
+def _source_of(peer: str) -> str:
+    """The host of a gRPC peer: "ipv4:10.0.0.5:51234" → "10.0.0.5", "ipv6:%5B::1%5D:51234" → "::1"."""
+    scheme, _, rest = urllib.parse.unquote(peer or "").partition(":")
+    if scheme not in ("ipv4", "ipv6"):
+        return ""
+    return rest.rpartition(":")[0].strip("[]")
 
 
 REFUSAL_TEXT = 300  # characters of a refusal's message kept in the log line
@@ -90,6 +108,19 @@ def _credentials(context: grpc.aio.ServicerContext) -> Credentials:
     if not isinstance(header, str) or not header.startswith("Bearer "):
         raise Unauthenticated("this call needs a signed-in user: run kiln login (no token was sent)")
     return ("token", header[7:].strip())
+
+
+def _agent_only(method: str, credentials: Credentials) -> Credentials:
+    """Node certificates serve the agent link only (kiln.core.permissions.AGENT_CALLS): any other call with
+    one is refused here, on the loop, before it costs a worker anything."""
+    if credentials[0] == "node":
+        who = Principal.for_node(credentials[1])
+        try:
+            require_node_call(who, method)
+        except KilnError:
+            _principal.set(who)  # for the refusal's log line: which certificate tried what
+            raise
+    return credentials
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
@@ -151,8 +182,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, code = time.perf_counter(), "OK"
+            _source.set(_source_of(context.peer()))
             try:
-                credentials = None if public else _credentials(context)
+                credentials = None if public else _agent_only(method, _credentials(context))
                 if blocking:
                     self._admit(lane, credentials)
                     return await self.workers.run_admitted(lane, self._call, credentials, behaviour, request, context)
@@ -181,8 +213,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _streaming(self, behaviour: Callable[..., AsyncIterator[Any]], method: str, public: bool) -> Streaming:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             code = "OK"
+            _source.set(_source_of(context.peer()))
             try:
-                await self._signed_in(None if public else _credentials(context))
+                await self._signed_in(None if public else _agent_only(method, _credentials(context)))
                 async for reply in behaviour(request, context):
                     yield reply
             except grpc.aio.AbortError:

@@ -39,7 +39,7 @@ from kiln.coordinator.dispatch import (
     Wake,
     describe_error,
 )
-from kiln.coordinator.rpc.interceptor import principal
+from kiln.coordinator.rpc.interceptor import principal, source
 from kiln.coordinator.rpc.workers import Workers
 from kiln.core import clock
 from kiln.core.errors import InvalidArgument, PermissionDenied
@@ -273,7 +273,7 @@ class AgentGatewayServicer(link_pb2_grpc.AgentGatewayServicer):
             raise
         stream = self.link.open(who.node)
         try:
-            await self.link.handle(Connected(who.node, stream.id, hello))
+            await self.link.handle(Connected(who.node, stream.id, hello, source()))
         except BaseException:
             self.link.forget(stream)
             raise

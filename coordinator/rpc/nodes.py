@@ -10,7 +10,9 @@ from kiln.coordinator import nodes
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.coordinator.rpc.link import AgentLink
-from kiln.proto.v1 import common_pb2, nodes_pb2, nodes_pb2_grpc
+from kiln.coordinator.rpc.paging import encoded
+from kiln.core import paging
+from kiln.proto.v1 import nodes_pb2, nodes_pb2_grpc
 from kiln.serde import nodes as wire
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -24,8 +26,10 @@ class NodesServicer(nodes_pb2_grpc.NodesServicer):
         token = nodes.create_join_token(self.ctx, principal(), request.uses or 1, request.ttl_seconds or 3600)
         return wire.join_token_to_proto(token)
 
-    def ListNodes(self, request: common_pb2.Empty, context: Ctx) -> nodes_pb2.NodeList:
-        return nodes_pb2.NodeList(nodes=[wire.node_to_proto(n) for n in nodes.list_nodes(self.ctx, principal())])
+    def ListNodes(self, request: nodes_pb2.ListNodesRequest, context: Ctx) -> nodes_pb2.NodeList:
+        page = paging.request("ListNodes", request.page_size, request.page_token)
+        rows, token = encoded("ListNodes", nodes.list_nodes(self.ctx, principal(), page), wire.node_to_proto)
+        return nodes_pb2.NodeList(nodes=rows, next_page_token=token)
 
     async def SetDrain(self, request: nodes_pb2.SetDrainRequest, context: Ctx) -> nodes_pb2.Node:
         node = await self.link.workers.run("quick", nodes.set_drain, self.ctx, principal(), request.name, request.drain)
@@ -37,6 +41,13 @@ class NodesServicer(nodes_pb2_grpc.NodesServicer):
         await self.link.drop(request.name)
         return wire.node_to_proto(node)
 
-    def ListQuarantined(self, request: nodes_pb2.NodeRef, context: Ctx) -> nodes_pb2.QuarantineList:
-        found = nodes.list_quarantined(self.ctx, principal(), request.name)
-        return nodes_pb2.QuarantineList(messages=[wire.quarantined_to_proto(q) for q in found])
+    async def ResetNode(self, request: nodes_pb2.NodeRef, context: Ctx) -> nodes_pb2.Node:
+        node = await self.link.workers.run("quick", nodes.reset_node, self.ctx, principal(), request.name)
+        await self.link.drop(request.name)  # its stream ends; its certificate no longer opens another
+        return wire.node_to_proto(node)
+
+    def ListQuarantined(self, request: nodes_pb2.ListQuarantinedRequest, context: Ctx) -> nodes_pb2.QuarantineList:
+        page = paging.request("ListQuarantined", request.page_size, request.page_token)
+        found = nodes.list_quarantined(self.ctx, principal(), request.name, page)
+        rows, token = encoded("ListQuarantined", found, wire.quarantined_to_proto)
+        return nodes_pb2.QuarantineList(messages=rows, next_page_token=token)

@@ -10,13 +10,20 @@ import grpc
 from kiln.coordinator import projects, registry, snapshots
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
+from kiln.coordinator.rpc.paging import encoded
 from kiln.coordinator.rpc.workers import Workers, heavy
-from kiln.core.errors import InvalidArgument
+from kiln.core import paging
+from kiln.core.defaults import MAX_MESSAGE_BYTES
+from kiln.core.errors import FailedPrecondition, InvalidArgument
+from kiln.core.paging import EVERY_ROW, REPLY_BUDGET_BYTES, PageRequest
 from kiln.core.permissions import Role
 from kiln.proto.v1 import common_pb2, projects_pb2, projects_pb2_grpc
 from kiln.serde import projects as wire
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
+# A client from before paged manifests asks for a whole manifest: it gets one if it fits in a message
+# (with room for the snapshot's record), and a clear refusal if not, never a part of one.
+WHOLE_BUDGET = MAX_MESSAGE_BYTES - 1024**2
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
@@ -28,8 +35,10 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
         return wire.project_to_proto(project)
 
     def ListProjects(self, request: projects_pb2.ListProjectsRequest, context: Ctx) -> projects_pb2.ProjectList:
-        found = projects.list_projects(self.ctx.store, principal(), request.include_archived)
-        return projects_pb2.ProjectList(projects=[wire.project_to_proto(p) for p in found])
+        page = paging.request("ListProjects", request.page_size, request.page_token)
+        found = projects.list_projects(self.ctx.store, principal(), request.include_archived, page)
+        rows, token = encoded("ListProjects", found, wire.project_to_proto)
+        return projects_pb2.ProjectList(projects=rows, next_page_token=token)
 
     def GetProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
         return wire.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
@@ -101,19 +110,30 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
         )
         return wire.snapshot_to_proto(snapshots.create_snapshot(self.ctx, principal(), request.project, new))
 
-    def ListSnapshots(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.SnapshotList:
-        found = snapshots.list_snapshots(self.ctx, principal(), request.project)
-        return projects_pb2.SnapshotList(snapshots=[wire.snapshot_to_proto(s) for s in found])
+    def ListSnapshots(self, request: projects_pb2.ListSnapshotsRequest, context: Ctx) -> projects_pb2.SnapshotList:
+        page = paging.request("ListSnapshots", request.page_size, request.page_token)
+        found = snapshots.list_snapshots(self.ctx, principal(), request.project, page)
+        rows, token = encoded("ListSnapshots", found, wire.snapshot_to_proto)
+        return projects_pb2.SnapshotList(snapshots=rows, next_page_token=token)
 
     @heavy
     def GetSnapshot(self, request: projects_pb2.GetSnapshotRequest, context: Ctx) -> projects_pb2.SnapshotManifest:
         if request.summary_only:
             snap = snapshots.resolve_snapshot(self.ctx, principal(), request.project, request.id)
             return projects_pb2.SnapshotManifest(snapshot=wire.snapshot_to_proto(snap))
-        snap, entries = snapshots.get_manifest(self.ctx, principal(), request.project, request.id)
-        return projects_pb2.SnapshotManifest(
-            snapshot=wire.snapshot_to_proto(snap), entries=[wire.entry_to_proto(e) for e in entries]
-        )
+        whole = not request.page_size and not request.page_token  # a client from before paging
+        page = paging.request("GetSnapshot", request.page_size, request.page_token)
+        if whole:
+            page = PageRequest(EVERY_ROW)
+        snap, entries = snapshots.get_manifest(self.ctx, principal(), request.project, request.id, page)
+        budget = WHOLE_BUDGET if whole else REPLY_BUDGET_BYTES
+        rows, token = encoded("GetSnapshot", entries, wire.entry_to_proto, budget=budget)
+        if whole and token:
+            raise FailedPrecondition(
+                f"snapshot {snap.id[:12]} has too many entries for one message; this client is older than "
+                "paged manifests: upgrade Kiln to read it"
+            )
+        return projects_pb2.SnapshotManifest(snapshot=wire.snapshot_to_proto(snap), entries=rows, next_page_token=token)
 
     async def ReadBlobs(
         self, request: projects_pb2.ReadBlobsRequest, context: Ctx

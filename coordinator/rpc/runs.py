@@ -11,7 +11,9 @@ from kiln.coordinator import runs
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.coordinator.rpc.link import AgentLink
+from kiln.coordinator.rpc.paging import encoded
 from kiln.coordinator.rpc.workers import Workers
+from kiln.core import paging
 from kiln.core.permissions import Principal
 from kiln.core.runs import LogChunk
 from kiln.proto.v1 import runs_pb2, runs_pb2_grpc
@@ -31,8 +33,10 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
         return wire.run_to_proto(run)
 
     def ListRuns(self, request: runs_pb2.ListRunsRequest, context: Ctx) -> runs_pb2.RunList:
-        found = runs.list_runs(self.ctx, principal(), request.project, request.state, request.limit)
-        return runs_pb2.RunList(runs=[wire.run_to_proto(r) for r in found])
+        page = paging.request("ListRuns", request.page_size or request.limit, request.page_token)
+        found = runs.list_runs(self.ctx, principal(), request.project, request.state, page)
+        rows, token = encoded("ListRuns", found, wire.run_to_proto)
+        return runs_pb2.RunList(runs=rows, next_page_token=token)
 
     def GetRun(self, request: runs_pb2.RunRef, context: Ctx) -> runs_pb2.Run:
         return wire.run_to_proto(runs.get_run(self.ctx, principal(), request.id))

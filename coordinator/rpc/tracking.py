@@ -9,7 +9,11 @@ import grpc
 from kiln.coordinator import tracking
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
+from kiln.coordinator.rpc.paging import encoded
 from kiln.coordinator.rpc.workers import heavy
+from kiln.core import paging
+from kiln.core.models import RunValues
+from kiln.core.runs import Run
 from kiln.proto.v1 import runs_pb2, tracking_pb2, tracking_pb2_grpc
 from kiln.serde import runs as runs_wire
 from kiln.serde import tracking as wire
@@ -26,15 +30,27 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServicer):
 
     @heavy
     def GetMetrics(self, request: tracking_pb2.GetMetricsRequest, context: Ctx) -> tracking_pb2.MetricHistory:
-        found = tracking.metric_history(self.ctx, principal(), request.run_id, list(request.keys), request.max_points)
-        return tracking_pb2.MetricHistory(series=[wire.metric_series_to_proto(s) for s in found])
+        page = paging.request("GetMetrics", request.page_size, request.page_token)
+        found = tracking.metric_history(
+            self.ctx, principal(), request.run_id, list(request.keys), request.max_points, page
+        )
+        rows, token = encoded("GetMetrics", found, wire.metric_series_to_proto)
+        return tracking_pb2.MetricHistory(series=rows, next_page_token=token)
 
     @heavy
     def SearchRuns(self, request: tracking_pb2.SearchRunsRequest, context: Ctx) -> tracking_pb2.RunTable:
         columns = tracking.parse_columns(list(request.columns))  # refused before any search work
-        found = tracking.search(self.ctx, principal(), request.project, request.filter, request.sort, request.limit)
-        values = tracking.column_values(self.ctx, found, columns)
-        return tracking_pb2.RunTable(
-            runs=[runs_wire.run_to_proto(r) for r in found],
-            values=[wire.run_values_to_proto(run_id, v) for run_id, v in values.items()],
+        page = paging.request("SearchRuns", request.page_size or request.limit, request.page_token)
+        found = tracking.search(self.ctx, principal(), request.project, request.filter, request.sort, page)
+        values = tracking.column_values(self.ctx, found.items, columns)
+        rows, token = encoded(
+            "SearchRuns", found, lambda r: _row(r, values.get(r.id)), lambda row: sum(m.ByteSize() for m in row if m)
         )
+        return tracking_pb2.RunTable(
+            runs=[run for run, _ in rows], values=[v for _, v in rows if v is not None], next_page_token=token
+        )
+
+
+def _row(run: Run, values: RunValues | None) -> tuple[runs_pb2.Run, tracking_pb2.RunValues | None]:
+    """A run of a search and the values asked of it (None when it has none), measured together."""
+    return runs_wire.run_to_proto(run), None if values is None else wire.run_values_to_proto(run.id, values)

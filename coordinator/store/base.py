@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ class Database:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -58,6 +59,15 @@ class Database:
                 self.db.execute("COMMIT")
             finally:
                 self._depth = 0
+                done, self._after_commit = self._after_commit, []
+            for action in done:  # reached only once committed
+                action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Runs `action` once the transaction being written commits, never if it rolls back: for state kept
+        outside the database (the audit seal's) that must only ever name committed rows. It runs under the
+        store's lock, outside any transaction, and must not raise."""
+        self._after_commit.append(action)
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:

@@ -90,6 +90,20 @@ class ComputeTables(Database):
         self._exec("UPDATE nodes SET removed_at = ? WHERE name = ?", [at, name])
         self._nodes_changed()
 
+    def reset_node(self, name: str) -> None:
+        """Revokes the node's certificate (no certificate matches an empty fingerprint); the record stays,
+        and the name may be enrolled again."""
+        self._exec("UPDATE nodes SET cert_fingerprint = '' WHERE name = ?", [name])
+        self._nodes_changed()
+
+    def add_duplicate(self, name: str, at: float, address: str) -> None:
+        """Counts a connection refused because the node's identity was already connected."""
+        self._exec(
+            "UPDATE nodes SET duplicates = duplicates + 1, duplicate_at = ?, duplicate_from = ? WHERE name = ?",
+            [at, address, name],
+        )
+        self._nodes_changed()
+
     # -- quarantined agent messages ---------------------------------------------------------------------
 
     def quarantine(self, q: Quarantined) -> None:
@@ -100,13 +114,17 @@ class ComputeTables(Database):
 
     def quarantined(self, node: str = "", limit: int = 1000) -> list[Quarantined]:
         """The messages set aside from `node` (every node when ""), oldest first."""
-        sql = "SELECT node, seq, kind, message, error, failures, time FROM quarantine"
-        params: list[Any] = []
+        return [q for _, q in self.quarantined_after(node, 0, limit)]
+
+    def quarantined_after(self, node: str, after: int, limit: int) -> list[tuple[int, Quarantined]]:
+        """(place in the order they were set aside, message) for those after place `after`."""
+        sql = "SELECT id, node, seq, kind, message, error, failures, time FROM quarantine WHERE id > ?"
+        params: list[Any] = [after]
         if node:
-            sql += " WHERE node = ?"
+            sql += " AND node = ?"
             params.append(node)
         rows = self._rows(sql + " ORDER BY id LIMIT ?", [*params, limit])
-        return [Quarantined(**r) for r in rows]
+        return [(r.pop("id"), Quarantined(**r)) for r in rows]
 
     def quarantine_counts(self) -> dict[str, int]:
         return {r["node"]: r["n"] for r in self._rows("SELECT node, count(*) AS n FROM quarantine GROUP BY node")}
@@ -160,9 +178,14 @@ class ComputeTables(Database):
         states: Iterable[str] = (),
         node: str = "",
         limit: int = 0,
+        before: tuple[float, str] | None = None,
     ) -> list[Run]:
-        """Runs newest first, filtered by project set (None: all), states and node."""
+        """Runs newest first, filtered by project set (None: all), states and node; with `before`
+        (created_at, id), only those older than that run (the next page)."""
         sql, params = "SELECT * FROM runs WHERE 1", list[Any]()
+        if before is not None:
+            sql += " AND (created_at, id) < (?, ?)"
+            params += before
         if projects is not None:
             names = list(projects)
             sql += f" AND project IN ({','.join('?' * len(names)) or 'NULL'})"
@@ -307,4 +330,7 @@ def _node(row: dict[str, Any]) -> Node:
         last_seen=row["last_seen"],
         created_at=row["created_at"],
         version=row["version"],
+        duplicates=row["duplicates"],
+        duplicate_at=row["duplicate_at"],
+        duplicate_from=row["duplicate_from"],
     )

@@ -26,8 +26,10 @@ class IdentityTables(Database):
         row = self._one("SELECT password_hash FROM users WHERE name = ?", [name])
         return row["password_hash"] if row else None
 
-    def users(self) -> list[User]:
-        return [_user(r) for r in self._rows("SELECT * FROM users ORDER BY name")]
+    def users(self, after: str = "", limit: int = -1) -> list[User]:
+        """Users by name, those after `after` (a page of at most `limit`; -1: every one)."""
+        rows = self._rows("SELECT * FROM users WHERE name > ? ORDER BY name LIMIT ?", [after, limit])
+        return [_user(r) for r in rows]
 
     def count_users(self) -> int:
         return int(self._rows("SELECT count(*) AS n FROM users")[0]["n"])
@@ -52,13 +54,24 @@ class IdentityTables(Database):
         row = self._one("SELECT * FROM tokens WHERE id = ?", [token_id])
         return _token(row) if row else None
 
-    def tokens(self, user: str | None) -> list[Token]:
-        if user is None:
-            return [_token(r) for r in self._rows("SELECT * FROM tokens ORDER BY created_at")]
-        return [_token(r) for r in self._rows("SELECT * FROM tokens WHERE user = ? ORDER BY created_at", [user])]
+    def tokens(self, user: str | None, after: tuple[float, str] | None = None, limit: int = -1) -> list[Token]:
+        """Tokens of `user` (None: everyone's) by creation, those after `after` (created_at, id), at most
+        `limit` (-1: every one)."""
+        sql, params = "SELECT * FROM tokens WHERE (created_at, id) > (?, ?)", list[Any](after or (-1.0, ""))
+        if user is not None:
+            sql += " AND user = ?"
+            params.append(user)
+        rows = self._rows(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
+        return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str, at: float) -> None:
         self._exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0", [at, token_id])
+
+    def revoke_user_tokens(self, user: str, at: float, keep: str = "") -> int:
+        """Revokes every live token of `user` but `keep`; returns how many were revoked."""
+        return self._exec(
+            "UPDATE tokens SET revoked_at = ? WHERE user = ? AND revoked_at = 0 AND id != ?", [at, user, keep]
+        )
 
     def touch_token(self, token_id: str, at: float) -> None:
         self._exec("UPDATE tokens SET last_used_at = ? WHERE id = ?", [at, token_id])

@@ -216,4 +216,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quarantine_node ON quarantine(node, id);
     """,
+    # 5: the audit seal: each record's Ed25519 signature and the id of the key that made it (coordinator/pki.py)
+    """
+    ALTER TABLE audit ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit ADD COLUMN signed_by TEXT NOT NULL DEFAULT '';
+    """,
+    # 6: connections refused because the node's identity was already connected (a copied identity?)
+    """
+    ALTER TABLE nodes ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE nodes ADD COLUMN duplicate_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE nodes ADD COLUMN duplicate_from TEXT NOT NULL DEFAULT '';
+    """,
+    # 7: comments are read by thread, (project, entity): one snapshot id in two projects has two threads. Each
+    #    comment already carries the project it was written in, which stays its thread.
+    """
+    DROP INDEX comments_entity;
+    CREATE INDEX comments_thread ON comments(project, entity, time, id);
+    """,
 ]

@@ -20,6 +20,7 @@ MANIFEST_CACHE = 16
 
 class ProjectTables(Database):
     _manifests: OrderedDict[tuple[str, str], tuple[Entry, ...]] | None = None
+
     def add_project(self, name: str, description: str, owner: str) -> None:
         with self.transaction():
             self.db.execute(
@@ -38,15 +39,19 @@ class ProjectTables(Database):
         members = {r["user"]: Role.parse(r["role"]) for r in rows}
         return replace(_project(row, members), validators=tuple(r["user"] for r in rows if r["validator"]))
 
-    def projects(self, member: str | None, include_archived: bool) -> list[Project]:
+    def projects(self, member: str | None, include_archived: bool, after: str = "", limit: int = -1) -> list[Project]:
+        """Projects by name (of which `member` is a member; None: all), those after `after`, at most `limit`
+        (-1: every one)."""
         archived = "" if include_archived else " AND p.archived_at = 0"
         if member is None:
-            rows = self._rows(f"SELECT p.* FROM projects p WHERE 1{archived} ORDER BY p.name")
+            rows = self._rows(
+                f"SELECT p.* FROM projects p WHERE p.name > ?{archived} ORDER BY p.name LIMIT ?", [after, limit]
+            )
         else:
             rows = self._rows(
                 "SELECT p.* FROM projects p JOIN members m ON m.project = p.name "
-                f"WHERE m.user = ?{archived} ORDER BY p.name",
-                [member],
+                f"WHERE m.user = ? AND p.name > ?{archived} ORDER BY p.name LIMIT ?",
+                [member, after, limit],
             )
         return [p for p in (self.project(r["name"]) for r in rows) if p is not None]
 
@@ -117,8 +122,14 @@ class ProjectTables(Database):
         rows = self._rows("SELECT * FROM snapshots WHERE id >= ? AND id < ? ORDER BY project", [prefix, prefix + "g"])
         return [_snapshot(r) for r in rows]
 
-    def snapshots(self, project: str) -> list[Snapshot]:
-        rows = self._rows("SELECT * FROM snapshots WHERE project = ? ORDER BY created_at DESC", [project])
+    def snapshots(self, project: str, before: tuple[float, str] | None = None, limit: int = -1) -> list[Snapshot]:
+        """A project's snapshots, newest first: those before `before` (created_at, id), at most `limit`
+        (-1: every one)."""
+        sql, params = "SELECT * FROM snapshots WHERE project = ?", list[Any]([project])
+        if before is not None:
+            sql += " AND (created_at, id) < (?, ?)"
+            params += before
+        rows = self._rows(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit])
         return [_snapshot(r) for r in rows]
 
     def manifest(self, project: str, snapshot_id: str) -> list[Entry]:

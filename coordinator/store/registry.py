@@ -30,9 +30,16 @@ class RegistryTables(Database):
             )
         return version
 
-    def dataset_versions(self, project: str, name: str = "") -> list[dict[str, Any]]:
-        sql = "SELECT * FROM datasets WHERE project = ?" + (" AND name = ?" if name else "")
-        return self._rows(sql + " ORDER BY name, version", [project, name] if name else [project])
+    def dataset_versions(
+        self, project: str, name: str = "", after: tuple[str, int] = ("", 0), limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """Versions by name and number: of dataset `name` ("": every one), those after `after`, at most
+        `limit` (-1: every one)."""
+        sql, params = "SELECT * FROM datasets WHERE project = ? AND (name, version) > (?, ?)", [project, *after]
+        if name:
+            sql += " AND name = ?"
+            params.append(name)
+        return self._rows(sql + " ORDER BY name, version LIMIT ?", [*params, limit])
 
     # -- models -----------------------------------------------------------------------------------------
 
@@ -61,9 +68,16 @@ class RegistryTables(Database):
             )
         return version
 
-    def model_versions(self, project: str, name: str = "") -> list[dict[str, Any]]:
-        sql = "SELECT * FROM model_versions WHERE project = ?" + (" AND name = ?" if name else "")
-        return self._rows(sql + " ORDER BY name, version", [project, name] if name else [project])
+    def model_versions(
+        self, project: str, name: str = "", after: tuple[str, int] = ("", 0), limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """Versions by name and number: of model `name` ("": every one), those after `after`, at most
+        `limit` (-1: every one)."""
+        sql, params = "SELECT * FROM model_versions WHERE project = ? AND (name, version) > (?, ?)", [project, *after]
+        if name:
+            sql += " AND name = ?"
+            params.append(name)
+        return self._rows(sql + " ORDER BY name, version LIMIT ?", [*params, limit])
 
     def move_alias(
         self, project: str, name: str, alias: str, version: int, at: float, by: str, request_id: str = ""
@@ -74,9 +88,17 @@ class RegistryTables(Database):
             [project, name, alias, version, at, by, request_id],
         )
 
-    def alias_moves(self, project: str, name: str, until: float = 0) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM alias_moves WHERE project = ? AND name = ?" + (" AND time <= ?" if until else "")
-        return self._rows(sql + " ORDER BY time, rowid", [project, name, until] if until else [project, name])
+    def alias_moves(
+        self, project: str, name: str, until: float = 0, after: int = 0, limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """A model's alias moves in the order they were made (each with its place in that order, `seq`):
+        those made by `until` (0: all), after place `after`, at most `limit` (-1: every one)."""
+        sql = "SELECT rowid AS seq, * FROM alias_moves WHERE project = ? AND name = ? AND rowid > ?"
+        params: list[Any] = [project, name, after]
+        if until:
+            sql += " AND time <= ?"
+            params.append(until)
+        return self._rows(sql + " ORDER BY rowid LIMIT ?", [*params, limit])
 
     def aliases(self, project: str, name: str, at: float = 0) -> dict[str, int]:
         """Where each alias of a model points (now, or at time `at`)."""
@@ -93,9 +115,17 @@ class RegistryTables(Database):
             request,
         )
 
-    def alias_requests(self, project: str, name: str, state: str = "") -> list[dict[str, Any]]:
-        sql = "SELECT * FROM alias_requests WHERE project = ? AND name = ?" + (" AND state = ?" if state else "")
-        return self._rows(sql + " ORDER BY created_at", [project, name, state] if state else [project, name])
+    def alias_requests(
+        self, project: str, name: str, state: str = "", after: tuple[float, str] | None = None, limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """A model's requests by creation (in `state`; "": any), those after `after` (created_at, id), at
+        most `limit` (-1: every one)."""
+        sql = "SELECT * FROM alias_requests WHERE project = ? AND name = ? AND (created_at, id) > (?, ?)"
+        params: list[Any] = [project, name, *(after or (-1.0, ""))]
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        return self._rows(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
 
     def alias_request(self, request_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM alias_requests WHERE id = ?", [request_id])
@@ -140,8 +170,16 @@ class RegistryTables(Database):
             comment,
         )
 
-    def comments(self, entity: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM comments WHERE entity = ? ORDER BY time, id", [entity])
+    def comments(
+        self, project: str, entity: str, after: tuple[float, str] | None = None, limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """The thread on `entity` in `project` (comments belong to the project they were written in: the
+        same content in two projects has two threads), oldest first: those after `after` (time, id), at
+        most `limit` (-1: every one)."""
+        return self._rows(
+            "SELECT * FROM comments WHERE project = ? AND entity = ? AND (time, id) > (?, ?) ORDER BY time, id LIMIT ?",
+            [project, entity, *(after or (-1.0, "")), limit],
+        )
 
     # -- lineage ----------------------------------------------------------------------------------------
 

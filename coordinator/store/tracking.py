@@ -10,7 +10,7 @@ from typing import Any
 from kiln.coordinator.store.base import Database
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import RunValues
-from kiln.core.query import Condition, Expr, Field, SortKey
+from kiln.core.query import MAX_FIELDS, Condition, Expr, Field, SortKey
 
 ATTRIBUTE_COLUMNS = {
     "state": "r.state",
@@ -20,6 +20,17 @@ ATTRIBUTE_COLUMNS = {
     "created_at": "r.created_at",
     "started_at": "r.started_at",
     "finished_at": "r.finished_at",
+}
+
+
+# kind -> (table, key column, extra condition, its parameters), for tracked_keys
+_KEYED: dict[str, tuple[str, str, str, list[Any]]] = {
+    "params": ("run_params", "key", "", []),
+    "tags": ("run_tags", "key", "", []),
+    "metrics": ("metric_summary", "key", "", []),
+    "environment": ("run_environment", "key", "", []),
+    "artifact": ("run_outputs", "path", " AND kind = ?", ["artifact"]),
+    "model": ("run_outputs", "path", " AND kind = ?", ["model"]),
 }
 
 
@@ -155,16 +166,34 @@ class TrackingTables(Database):
                     of_run[namespace][key] = _none_nan(v) if namespace == "metrics" else v
         return {run_id: RunValues(**values) for run_id, values in found.items()}
 
+    def tracked_keys(self, run_id: str, kind: str, keys: Iterable[str]) -> tuple[int, int]:
+        """(how many keys of `kind` the run holds, how many of `keys` it does not hold yet), so a batch that
+        would take a run past its limits is refused before any of it is stored. `kind`: params, tags,
+        metrics, environment, artifact or model."""
+        table, column, extra, args = _KEYED[kind]
+        wanted = list(dict.fromkeys(keys))
+        held = self._pairs(f"SELECT count(*) FROM {table} WHERE run_id = ?{extra}", [run_id, *args])[0][0]
+        known = 0
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            known += self._pairs(
+                f"SELECT count(*) FROM {table} WHERE run_id = ?{extra} AND {column} IN ({','.join('?' * len(batch))})",
+                [run_id, *args, *batch],
+            )[0][0]
+        return int(held), len(wanted) - int(known)
+
     def _pairs(self, sql: str, params: list[Any]) -> list[Any]:
         with self._lock:
             return self.db.conn.execute(sql, params).fetchall()
 
     # -- search -----------------------------------------------------------------------------------------
 
-    def search_runs(self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int) -> list[str]:
-        """Ids of the runs matching `where`, ordered by `sort` (newest first by default)."""
+    def search_runs(
+        self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int, offset: int = 0
+    ) -> list[str]:
+        """Ids of the runs matching `where`, ordered by `sort` (newest first by default), from place `offset`."""
         sql, params = _Compiler().select(projects, where, sort, limit)
-        return [r[0] for r in self._pairs(sql, params)]
+        return [r[0] for r in self._pairs(sql + " OFFSET ?", [*params, offset])]
 
 
 class _Compiler:
@@ -217,6 +246,8 @@ class _Compiler:
             return ATTRIBUTE_COLUMNS[f.name]
         table, num_col, text_col = self.TABLES[f.namespace]
         if f not in self.joins:
+            if len(self.joins) >= MAX_FIELDS:  # query.check_search says so first; SQLite joins 64 tables at most
+                raise InvalidArgument(f"a search may use at most {MAX_FIELDS} distinct params, metrics and tags fields")
             alias = self.aliases[f] = f"j{len(self.joins)}"
             kind = "JOIN" if f in self.required else "LEFT JOIN"
             self.joins[f] = f"{kind} {table} {alias} ON {alias}.run_id = r.id AND {alias}.key = ?"

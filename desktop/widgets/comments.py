@@ -1,7 +1,8 @@
 """Comments on one entity (a run, a snapshot, a dataset or model version): the list, oldest first, and a
 line to add one. The run page, the Models page and the lineage details all use this one panel, so a
 comment written in one place reads the same in the others. Who may comment is the coordinator's call
-(its project's members); a refusal is shown as it says it."""
+(its project's members); a refusal is shown as it says it. A snapshot is content several projects may hold,
+each with its own comments on it: the panel shows the thread of the project it is given."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class CommentsPanel(QGroupBox):
         super().__init__("Comments", parent)
         self.client, self.runner = client, runner
         self.entity = ""
+        self.project = ""
         self.table = Table(COMMENT_HEADERS, parent=self)
         self.text = QLineEdit(self, placeholderText="add a comment (every member of the project sees it)")
         self.add = QPushButton("Comment", self)
@@ -42,11 +44,11 @@ class CommentsPanel(QGroupBox):
         self.text.returnPressed.connect(self._add)
         self.set_entity("")
 
-    def set_entity(self, entity: str) -> None:
-        """The entity the comments are about ("" for none: the panel is disabled)."""
-        if entity == self.entity and entity:
+    def set_entity(self, entity: str, project: str = "") -> None:
+        """The entity the comments are about ("" for none: the panel is disabled), in `project`'s thread."""
+        if (entity, project) == (self.entity, self.project) and entity:
             return
-        self.entity = entity
+        self.entity, self.project = entity, project
         self.setTitle(f"Comments on {entity}" if entity else "Comments")
         self.table.set_rows([])
         self.message.clear()
@@ -54,12 +56,12 @@ class CommentsPanel(QGroupBox):
         self.refresh()
 
     def refresh(self) -> None:
-        entity = self.entity
+        entity, project = self.entity, self.project
         if not entity:
             return
         self.runner.run(
             f"read comments on {entity}",
-            lambda: self.client.list_comments(entity),
+            lambda: self.client.list_comments(entity, project),
             lambda found: self._loaded(entity, found),
             lambda e: self._failed(entity, e),
         )
@@ -73,7 +75,7 @@ class CommentsPanel(QGroupBox):
             self.message.error(f"could not read the comments: {brief(error)}")
 
     def _add(self) -> None:
-        entity, text = self.entity, self.text.text().strip()
+        entity, project, text = self.entity, self.project, self.text.text().strip()
         if not entity:
             return
         if not text:
@@ -83,7 +85,7 @@ class CommentsPanel(QGroupBox):
         self.message.info("adding the comment…")
         self.runner.run(
             f"comment on {entity}",
-            lambda: self.client.add_comment(entity, text),
+            lambda: self.client.add_comment(entity, text, project),
             self._added,
             self._refused,
         )

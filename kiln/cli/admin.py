@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import add_json, command, group, read_secret
-from kiln.cli.output import emit_json, table, when
+from kiln.cli.output import emit_json, emit_json_stream, info, stream_table, table, when
 from kiln.cli.session import connect
+from kiln.core.audit import format_anchor
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Token
 from kiln.core.units import parse_duration
@@ -49,11 +51,26 @@ def register(sub: Any) -> None:
     g = group(sub, "audit", "the tamper-evident audit log (admins)")
     p = command(g, "list", "audit records, oldest first", audit_list)
     p.add_argument("--after", type=int, default=0, metavar="SEQ")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="at most this many records (0: every one)")
     p.add_argument("--actor", default="")
     p.add_argument("--action", default="", help="action prefix, e.g. project.")
     add_json(p)
-    add_json(command(g, "verify", "recompute the hash chain; exit 1 at the first broken record", audit_verify))
+    p = command(
+        g,
+        "verify",
+        "check the hash chain, its signatures and checkpoints (and an anchor); exit 1 on any finding",
+        audit_verify,
+    )
+    p.add_argument(
+        "--anchor",
+        default="",
+        metavar="HEAD",
+        help="a line `kiln audit anchor` printed earlier (or @FILE holding it): the log must still reach it",
+    )
+    add_json(p)
+    add_json(
+        command(g, "anchor", "sign the current head: a line to keep off this host, for verify --anchor", audit_anchor)
+    )
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -164,11 +181,11 @@ def token_revoke(args: argparse.Namespace) -> int:
 
 
 def audit_list(args: argparse.Namespace) -> int:
+    """The records page by page as the coordinator sends them (the whole log with --limit 0)."""
     with connect() as client:
-        records = client.list_audit(args.after, args.limit, args.actor, args.action)
-    if args.json:
-        emit_json(
-            [
+        pages = client.audit_pages(args.after, args.limit, args.actor, args.action)
+        if args.json:
+            emit_json_stream(
                 {
                     "seq": r.seq,
                     "time": when(r.time),
@@ -179,20 +196,21 @@ def audit_list(args: argparse.Namespace) -> int:
                     "prev_hash": r.prev_hash,
                     "hash": r.hash,
                 }
-                for r in records
-            ]
-        )
-    else:
-        table(
-            ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"],
-            [(r.seq, when(r.time), r.actor, r.action, r.target, r.details_json) for r in records],
-        )
+                for page in pages
+                for r in page
+            )
+        else:
+            stream_table(
+                ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"],
+                ([(r.seq, when(r.time), r.actor, r.action, r.target, r.details_json) for r in page] for page in pages),
+            )
     return 0
 
 
 def audit_verify(args: argparse.Namespace) -> int:
+    anchor = _anchor_text(args.anchor)
     with connect() as client:
-        v = client.verify_audit()
+        v = client.verify_audit(anchor)
     if args.json:
         emit_json(
             {
@@ -200,10 +218,48 @@ def audit_verify(args: argparse.Namespace) -> int:
                 "records": v.records,
                 "first_broken_seq": v.first_broken_seq or None,
                 "reason": v.reason or None,
+                "check": v.findings[0].check if v.findings else None,
+                "findings": [{"check": f.check, "seq": f.seq, "message": f.message} for f in v.findings],
+                "signed_seq": v.signed_seq,
+                "key": v.key or None,
             }
         )
     elif v.ok:
-        print(f"audit chain intact: {v.records} records")
+        against = " and reaches the anchor" if anchor else ""
+        print(f"audit chain intact: {v.records} records, signed through record {v.signed_seq}{against} (key {v.key})")
     else:
         print(f"audit chain BROKEN at record {v.first_broken_seq}: {v.reason}")
+        for f in v.findings[1:]:
+            print(f"  also ({f.check}) at record {f.seq}: {f.message}")
     return 0 if v.ok else 1
+
+
+def _anchor_text(value: str) -> str:
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).expanduser().read_text()
+    except OSError as e:
+        raise InvalidArgument(f"cannot read the anchor from {value[1:]}: {e.strerror or e}") from None
+
+
+def audit_anchor(args: argparse.Namespace) -> int:
+    with connect() as client:
+        cp = client.audit_anchor()
+    line = format_anchor(cp)
+    if args.json:
+        emit_json(
+            {
+                "seq": cp.seq,
+                "hash": cp.hash,
+                "time": when(cp.time),
+                "key": cp.key,
+                "signature": cp.signature,
+                "anchor": line,
+            }
+        )
+        return 0
+    info(f"audit head: record {cp.seq} (hash {cp.hash[:16]}…), signed {when(cp.time)} with audit key {cp.key}")
+    info("keep the line below off this host; `kiln audit verify --anchor LINE` then shows the log still reaches it")
+    print(line)
+    return 0

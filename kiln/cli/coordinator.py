@@ -13,7 +13,7 @@ from kiln.cli.output import add_logging_options, setup_logging
 from kiln.core import defaults
 from kiln.core.errors import FailedPrecondition, InvalidArgument
 from kiln.core.netaddr import join_address, split_address
-from kiln.core.units import parse_size
+from kiln.core.units import parse_duration, parse_size
 
 
 def default_data_dir() -> Path:
@@ -65,6 +65,13 @@ def register(sub: Any) -> None:
         default="",
         metavar="HOST:PORT",
         help="where agents connect with their certificates (default: the listen port + 1)",
+    )
+    p.add_argument(
+        "--max-token-lifetime",
+        default=f"{defaults.MAX_TOKEN_TTL_S // 86400}d",
+        metavar="DURATION",
+        help="longest a sign-in session or API token may live, e.g. 90d or 12h (default 365d); "
+        "longer tokens are refused and existing ones end at it",
     )
     p.add_argument(
         "--metrics-listen",
@@ -120,6 +127,10 @@ def serve(args: argparse.Namespace) -> int:
         max_upload = parse_size(args.max_upload_bytes)
     except ValueError as e:
         raise InvalidArgument(str(e)) from None
+    try:
+        max_token_lifetime = parse_duration(args.max_token_lifetime)
+    except ValueError as e:
+        raise InvalidArgument(f"--max-token-lifetime: {e}") from None
     for address in filter(None, (args.listen, args.agent_listen, args.metrics_listen)):
         split_address(address)  # refuse a bad address before creating anything
     config = CoordinatorConfig(
@@ -129,6 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         password,
         agent_listen=args.agent_listen,
         metrics_listen=args.metrics_listen,
+        max_token_lifetime_s=max_token_lifetime,
     )
     ctx = open_coordinator(config)
 

@@ -37,6 +37,8 @@ def register(sub: Any) -> None:
         p.set_defaults(drain=drain)
     p = command(g, "remove", "forget a node; its certificate stops working", remove)
     p.add_argument("name")
+    p = command(g, "reset", "revoke a node's certificate so the host enrols again (re-imaged, or cloned)", reset)
+    p.add_argument("name")
     p = command(g, "quarantine", "reports from nodes that could not be applied, set aside", quarantine)
     p.add_argument("name", nargs="?", default="", help="one node (default: every node)")
     add_json(p)
@@ -97,6 +99,9 @@ def node_dict(n: Node) -> dict[str, object]:
         "last_seen": when(n.last_seen) or None,
         "version": n.version or None,
         "quarantined": n.quarantined,
+        "duplicates": n.duplicates,
+        "duplicate_at": when(n.duplicate_at) or None,
+        "duplicate_from": n.duplicate_from or None,
     }
 
 
@@ -126,6 +131,12 @@ def list_nodes(args: argparse.Namespace) -> int:
         for n in found:
             if n.quarantined:
                 print(f"{n.name}: {n.quarantined} report(s) set aside; see kiln node quarantine {n.name}")
+            if n.duplicates:
+                print(
+                    f"{n.name}: {n.duplicates} connection(s) refused because its identity was already connected, "
+                    f"last from {n.duplicate_from or 'an unknown address'} at {when(n.duplicate_at)} (a copied "
+                    f"identity? a re-imaged host enrols again after kiln node reset {n.name})"
+                )
     return 0
 
 
@@ -168,6 +179,16 @@ def remove(args: argparse.Namespace) -> int:
     with connect() as client:
         client.remove_node(args.name)
     print(f"{args.name} removed")
+    return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    with connect() as client:
+        client.reset_node(args.name)
+    print(
+        f"{args.name}: its certificate is revoked; enrol the host again under this name with a new join token "
+        "(kiln node token create) and an empty agent data folder"
+    )
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kiln.core import clock
@@ -15,18 +15,53 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def emit_json_stream(items: Iterable[Any]) -> None:
+    """A JSON array written item by item as the items come (pages of a listing), the same text as
+    `emit_json` of the whole list."""
+    out, first = sys.stdout, True
+    for item in items:
+        body = json.dumps(item, indent=2, sort_keys=False, default=str).replace("\n", "\n  ")
+        out.write(("[\n  " if first else ",\n  ") + body)
+        out.flush()
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+def stream_table(
+    columns: Sequence[str], pages: Iterable[Sequence[Sequence[Any]]], empty: str = "nothing to show"
+) -> None:
+    """A table printed page by page as the pages of a listing come: the header once, and every page's
+    columns at least as wide as the first page's, so they line up unless a later cell is wider."""
+    widths: list[int] | None = None
+    for rows in pages:
+        if not rows:
+            continue
+        cells = [["" if v is None else str(v) for v in r] for r in rows]
+        first = widths is None
+        if widths is None:
+            widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+        _print_table(columns, cells, widths, header=first)
+        sys.stdout.flush()
+    if widths is None:
+        print(empty)
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "nothing to show") -> None:
     if not rows:
         print(empty)
         return
+    _print_table(columns, [["" if v is None else str(v) for v in r] for r in rows], None, header=True)
+
+
+def _print_table(columns: Sequence[str], rows: list[list[str]], widths: list[int] | None, header: bool) -> None:
     from rich.console import Console  # imported here: `--json` and a bare command line never pay for rich
     from rich.table import Table
 
-    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for c in columns:
-        t.add_column(c)
+    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", show_header=header)
+    for i, c in enumerate(columns):
+        t.add_column(c, min_width=widths[i] if widths else None)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*r)
     # Piped output keeps whole cells: no wrapping or ellipses for a script to trip over.
     Console(soft_wrap=True, width=None if sys.stdout.isatty() else 10_000).print(t)
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from kiln.cli.common import NO_PROJECT, add_json, command, group
-from kiln.cli.output import emit_json, info, table, when
+from kiln.cli.output import emit_json, emit_json_stream, info, stream_table, table, when
 from kiln.cli.session import connect
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Project
@@ -79,25 +79,29 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
+    """The projects page by page as the coordinator sends them."""
     with connect() as client:
-        found = client.list_projects(args.archived)
-    if args.json:
-        emit_json([project_dict(p) for p in found])
-    else:
-        table(
-            ["NAME", "ROLE", "MEMBERS", "CREATED", "DESCRIPTION"],
-            [
+        pages = client.project_pages(args.archived)
+        if args.json:
+            emit_json_stream(project_dict(p) for page in pages for p in page)
+        else:
+            stream_table(
+                ["NAME", "ROLE", "MEMBERS", "CREATED", "DESCRIPTION"],
                 (
-                    p.name + (" (archived)" if p.archived_at else ""),
-                    p.my_role or "-",
-                    len(p.members),
-                    when(p.created_at),
-                    p.description,
-                )
-                for p in found
-            ],
-            "no projects yet; create one with kiln project create NAME",
-        )
+                    [
+                        (
+                            p.name + (" (archived)" if p.archived_at else ""),
+                            p.my_role or "-",
+                            len(p.members),
+                            when(p.created_at),
+                            p.description,
+                        )
+                        for p in page
+                    ]
+                    for page in pages
+                ),
+                "no projects yet; create one with kiln project create NAME",
+            )
     return 0
 
 

@@ -18,6 +18,10 @@ from kiln.core import lineage
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import ModelVersion, RunRecord
 
+THREAD_HELP = (
+    "whose comments on a snapshot several of your projects hold (default: $KILN_PROJECT, else kiln project use's)"
+)
+
 
 def _project(p: argparse.ArgumentParser) -> None:
     add_project(p)
@@ -60,8 +64,10 @@ def register(sub: Any) -> None:
     p = command(sub, "comment", "comment on a run, snapshot, dataset or model version", comment)
     p.add_argument("entity")
     p.add_argument("--message", "-m", required=True)
+    add_project(p, THREAD_HELP)
     p = command(sub, "comments", "the comments on an entity", comments)
     p.add_argument("entity")
+    add_project(p, THREAD_HELP)
     add_json(p)
     p = command(
         sub,
@@ -402,19 +408,38 @@ def model_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _thread(args: argparse.Namespace) -> str:
+    """The project whose comments on the entity are meant: -p, or for a snapshot or an environment (content
+    several projects may hold, each with its own comments) the default project; a run, dataset or model
+    version has its own project."""
+    if args.project:
+        return str(args.project)
+    return project_of(args, required=False) if lineage.split(args.entity.strip())[0] in lineage.SHARED_KINDS else ""
+
+
 def comment(args: argparse.Namespace) -> int:
     with connect() as client:
-        c = client.add_comment(args.entity, args.message)
-    print(f"comment {c.id} on {c.entity}")
+        c = client.add_comment(args.entity, args.message, _thread(args))
+    print(f"comment {c.id} on {c.entity} in {c.project}")
     return 0
 
 
 def comments(args: argparse.Namespace) -> int:
     with connect() as client:
-        found = client.list_comments(args.entity)
+        found = client.list_comments(args.entity, _thread(args))
     if args.json:
         emit_json(
-            [{"id": c.id, "entity": c.entity, "author": c.author, "text": c.text, "time": when(c.time)} for c in found]
+            [
+                {
+                    "id": c.id,
+                    "entity": c.entity,
+                    "project": c.project,
+                    "author": c.author,
+                    "text": c.text,
+                    "time": when(c.time),
+                }
+                for c in found
+            ]
         )
     else:
         for c in found:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiln.cli.common import add_json, add_project, command, project_of
-from kiln.cli.output import emit_json, info, table, when
+from kiln.cli.output import emit_json, emit_json_stream, info, stream_table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
@@ -109,7 +109,7 @@ def register(sub: Any) -> None:
         metavar="KEYS",
         help="values to show for each run, comma-separated: params.NAME, metrics.NAME (last value), tags.NAME",
     )
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="at most this many runs (0: every one)")
     add_json(p)
     p = command(sub, "logs", "a run's output", logs)
     p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
@@ -313,40 +313,39 @@ def _cell(value: str | float | None) -> str:
 
 
 def list_runs(args: argparse.Namespace) -> int:
+    """The runs page by page as the coordinator sends them, so a long listing starts at once and is never
+    held whole."""
     text = " and ".join(x for x in (args.filter and f"({args.filter})", args.state and f"state = '{args.state}'") if x)
     project = project_of(args, required=False)
     columns = columns_of(args)
     with connect() as client:
         if args.filter or args.sort or columns:
-            found = client.search_table(project, text, args.sort, args.limit, columns)
+            pages = client.search_pages(project, text, args.sort, args.limit, columns)
         else:
-            found = [(r, RunValues()) for r in client.list_runs(project, args.state, args.limit)]
-    data = [run_dict(r) for r, _ in found]
-    if columns:
-        for d, (_, values) in zip(data, found, strict=True):
-            d["columns"] = {c: _json_value(values.get(c)) for c in columns}
-    if args.json:
-        emit_json(data)
-        return 0
-    table(
-        ["ID", "PROJECT", "STATE", "NODE", "USER", "CREATED", "DURATION", *(c.upper() for c in columns), "COMMAND"],
-        [
-            (
-                d["id"],
-                d["project"],
-                d["state"],
-                d["node"],
-                d["user"],
-                d["created_at"],
-                "" if d["duration_s"] is None else f"{d['duration_s']}s",
-                *(_cell(values.get(c)) for c in columns),
-                " ".join(r.spec.command)[:60],
-            )
-            for d, (r, values) in zip(data, found, strict=True)
-        ],
-        "no runs",
-    )
+            pages = ([(r, RunValues()) for r in page] for page in client.run_pages(project, args.state, args.limit))
+        if args.json:
+            emit_json_stream(_listed(r, values, columns) for page in pages for r, values in page)
+            return 0
+        stream_table(
+            ["ID", "PROJECT", "STATE", "NODE", "USER", "CREATED", "DURATION", *(c.upper() for c in columns), "COMMAND"],
+            ([_row(r, values, columns) for r, values in page] for page in pages),
+            "no runs",
+        )
     return 0
+
+
+def _listed(r: Run, values: RunValues, columns: list[str]) -> dict[str, object]:
+    d = run_dict(r)
+    if columns:
+        d["columns"] = {c: _json_value(values.get(c)) for c in columns}
+    return d
+
+
+def _row(r: Run, values: RunValues, columns: list[str]) -> tuple[object, ...]:
+    d = run_dict(r)
+    duration = "" if d["duration_s"] is None else f"{d['duration_s']}s"
+    head = (d["id"], d["project"], d["state"], d["node"], d["user"], d["created_at"], duration)
+    return (*head, *(_cell(values.get(c)) for c in columns), " ".join(r.spec.command)[:60])
 
 
 def _json_value(value: str | float | None) -> str | float | None:

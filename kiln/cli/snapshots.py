@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.cli.common import add_json, add_project, command, project_of
-from kiln.cli.output import emit_json, table, when
+from kiln.cli.output import emit_json, emit_json_stream, stream_table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
@@ -87,12 +87,12 @@ def pull(args: argparse.Namespace) -> int:
 
 
 def snapshots(args: argparse.Namespace) -> int:
+    """The project's snapshots, newest first, page by page as the coordinator sends them."""
     project = project_of(args)
     with connect() as client:
-        found = client.list_snapshots(project)
-    if args.json:
-        emit_json(
-            [
+        pages = client.snapshot_pages(project)
+        if args.json:
+            emit_json_stream(
                 {
                     "id": s.id,
                     "project": s.project,
@@ -103,15 +103,18 @@ def snapshots(args: argparse.Namespace) -> int:
                     "files": s.files,
                     "bytes": s.bytes,
                 }
-                for s in found
-            ]
-        )
-    else:
-        table(
-            ["ID", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"],
-            [(s.id[:12], when(s.created_at), s.author, s.files, format_bytes(s.bytes), s.message) for s in found],
-            f"no snapshots in {project} yet; push one with kiln push",
-        )
+                for page in pages
+                for s in page
+            )
+        else:
+            stream_table(
+                ["ID", "CREATED", "AUTHOR", "FILES", "SIZE", "MESSAGE"],
+                (
+                    [(s.id[:12], when(s.created_at), s.author, s.files, format_bytes(s.bytes), s.message) for s in page]
+                    for page in pages
+                ),
+                f"no snapshots in {project} yet; push one with kiln push",
+            )
     return 0
 
 

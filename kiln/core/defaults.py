@@ -12,7 +12,22 @@ TLS_SERVER_NAME = "kiln-coordinator"
 BOOTSTRAP_ADMIN = "admin"
 SESSION_TOKEN_TTL_S = 30 * 24 * 3600
 API_TOKEN_TTL_S = 90 * 24 * 3600
+# No token outlives this (kiln coordinator --max-token-lifetime); a longer one asked for is refused, and
+# the defaults above are shortened to it when it is set lower.
+MAX_TOKEN_TTL_S = 365 * 24 * 3600
 MIN_PASSWORD_LENGTH = 8
+
+# Sign-in throttling (coordinator/throttle.py). Failed sign-ins are counted per user name and per source
+# address (an IPv6 source by its /64) over a sliding window. Below the free count nothing changes; from
+# there on each further attempt must wait after the last failure, the wait doubling from the base delay
+# per failure up to the cap, and an attempt that comes sooner is refused (RESOURCE_EXHAUSTED) before any
+# password is hashed. A sign-in that succeeds clears its user name's count (not its source's).
+SIGNIN_FREE_FAILURES_PER_USER = 5
+SIGNIN_FREE_FAILURES_PER_SOURCE = 20
+SIGNIN_WINDOW_S = 15 * 60
+SIGNIN_BASE_DELAY_S = 1.0
+SIGNIN_MAX_DELAY_S = 60.0
+SIGNIN_TRACKED_KEYS = 10_000  # user names and sources remembered at once (the oldest are forgotten first)
 
 MAX_UPLOAD_BYTES = 20 * 1024**3  # per file (blob)
 MAX_OUTPUT_BYTES = 20 * 1024**3  # what one run may create or change in its folder (kiln agent --max-output-bytes)
@@ -21,3 +36,7 @@ CHUNK_BYTES = 1024**2  # blob parts and upload messages are packed up to this si
 SNAPSHOT_ID_MIN_PREFIX = 8
 
 AUDIT_PAGE = 1000
+# The coordinator signs every audit record; beside its key it also keeps a signed checkpoint of the head,
+# rewritten after this many records or this many seconds (whichever comes first) and on `kiln audit anchor`.
+AUDIT_CHECKPOINT_RECORDS = 100
+AUDIT_CHECKPOINT_S = 300.0

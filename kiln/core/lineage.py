@@ -22,6 +22,9 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import canonical_json, sha256_bytes
 
 KINDS = ("run", "snapshot", "dataset", "model", "environment")
+# Content, not records: one id in every project that holds it (the same files pushed twice are one
+# snapshot). What is attached to such an entity (comments) belongs to the project it was attached in.
+SHARED_KINDS = frozenset({"snapshot", "environment"})
 # relation -> (kinds of src, kinds of dst): what each edge means
 RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "input": (("snapshot", "dataset"), ("run",)),  # a run's code snapshot, a dataset version it was given or read

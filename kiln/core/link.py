@@ -43,6 +43,22 @@ class Hello:
     inventory: Inventory = field(default_factory=Inventory)
     labels: dict[str, str] = field(default_factory=dict)
     runs: tuple[HeldRun, ...] = ()
+    # A random id the agent process makes when it starts ("" from an older agent): a reconnection that
+    # presents the id of the stream it replaces is that same agent coming back, not a copy of its identity.
+    instance: str = ""
+
+
+# A node identity already connected is refused with these words (the agent recognises them and waits
+# for the other stream to end, rather than giving up as it does when its certificate is refused).
+ALREADY_CONNECTED = "is already connected from"
+
+
+def already_connected(node: str, address: str) -> str:
+    """Why a second connection with the identity of a connected node is refused, and what to do."""
+    return (
+        f"node {node} {ALREADY_CONNECTED} {address or 'another address'}; "
+        f"if this host was re-imaged, an admin runs kiln node reset {node}"
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from kiln.core import limits
 from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import canonical_json, is_digest, sha256_bytes
 from kiln.core.paths import check_relpath, file_kind
@@ -67,9 +68,10 @@ def validate(entries: Iterable[Entry]) -> list[Entry]:
     """The entries sorted by path, or InvalidArgument naming the first unsafe or inconsistent one.
 
     Checks every path, refuses devices, duplicates, and any path below a file or symlink (which a pull
-    could otherwise be tricked into writing through). Symlink targets are checked where the blobs are read.
+    could otherwise be tricked into writing through), and more entries than a manifest may hold. Symlink
+    targets live in blobs: they are checked where those are read, over the whole tree (paths.check_links).
     """
-    ordered = sorted(entries)
+    ordered = limits.MANIFEST_ENTRIES.check(sorted(entries))
     modes: dict[str, int] = {}
     for e in ordered:
         _check_entry(e)
@@ -84,9 +86,10 @@ def apply_changes(base: Iterable[Entry], changes: Iterable[Entry], removed: Iter
     """A validated base manifest with `changes` (new or replaced entries) applied and `removed` paths gone,
     sorted; only what changed is checked, at a cost that does not grow with the size of the base."""
     merged = {e.path: e for e in base}
+    changes = limits.MANIFEST_ENTRIES.check(list(changes), field="changes")
     for path in removed:
         if merged.pop(path, None) is None:
-            raise InvalidArgument(f"removed path {path!r} is not in the base snapshot")
+            raise InvalidArgument(f"removed path {limits.preview(path, 200)} is not in the base snapshot")
     changed: dict[str, Entry] = {}
     for e in changes:
         _check_entry(e)
@@ -94,7 +97,7 @@ def apply_changes(base: Iterable[Entry], changes: Iterable[Entry], removed: Iter
             raise InvalidArgument(f"path {e.path!r} appears twice in the changes")
         changed[e.path] = e
     merged.update(changed)
-    ordered = sorted(merged.values())
+    ordered = limits.MANIFEST_ENTRIES.check(sorted(merged.values()))
     paths = [e.path for e in ordered]
     for e in changed.values():
         _check_ancestors(e.path, lambda p: merged[p].mode if p in merged else None)

@@ -89,6 +89,11 @@ class Node:
     version: str = ""
     runs: tuple[str, ...] = ()
     quarantined: int = 0  # messages from this node set aside because they could not be applied
+    # Connections refused because another with this node's identity was live: how many, the last's time
+    # and address (a copied identity, or a second agent started from the same data folder).
+    duplicates: int = 0
+    duplicate_at: float = 0.0
+    duplicate_from: str = ""
 
 
 @dataclass(frozen=True)

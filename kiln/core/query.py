@@ -17,13 +17,17 @@ import math
 import re
 from dataclasses import dataclass
 
+from kiln.core import limits
 from kiln.core.errors import InvalidArgument
 
 ATTRIBUTES = frozenset({"state", "user", "node", "id", "created_at", "started_at", "finished_at"})
 NAMESPACES = frozenset({"params", "metrics", "tags"})
 OPERATORS = {"=": "=", "==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "like": "LIKE"}
-MAX_CONDITIONS = 20
-MAX_NESTING = 20  # parentheses deep; past it a filter would exhaust the parser's recursion
+MAX_CONDITIONS = limits.FILTER_CONDITIONS.most
+MAX_NESTING = limits.FILTER_NESTING  # parentheses deep; past it a filter would exhaust the parser's recursion
+# Distinct params/metrics/tags fields in a filter and its sort together: each is one join in the store's
+# query, and SQLite joins at most 64 tables.
+MAX_FIELDS = limits.SEARCH_FIELDS.most
 
 _TOKEN = re.compile(
     r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op><=|>=|==|!=|=|<|>)|(?P<paren>[()])|(?P<word>[^\s()<>=!'"]+))"""
@@ -64,11 +68,13 @@ class SortKey:
 def parse_field(text: str) -> Field:
     namespace, dot, name = text.partition(".")
     if dot and namespace in NAMESPACES and name:
+        limits.TRACK_KEY.check(name, field=f"{namespace} key")  # no run holds a longer one
         return Field(namespace, name)
     if not dot and text in ATTRIBUTES:
         return Field("", text)
     raise InvalidArgument(
-        f"unknown field {text!r}: use params.NAME, metrics.NAME, tags.NAME or one of {', '.join(sorted(ATTRIBUTES))}"
+        f"unknown field {limits.preview(text, 80)}: use params.NAME, metrics.NAME, tags.NAME or one of "
+        f"{', '.join(sorted(ATTRIBUTES))}"
     )
 
 
@@ -162,11 +168,32 @@ def _value(kind: str, text: str) -> str | float:
 
 
 def parse_filter(text: str) -> Expr | None:
+    limits.FILTER.check(text)  # before any parsing: a huge filter costs nothing but this
     return _Parser(text).parse() if text.strip() else None
 
 
 def parse_sort(text: str) -> list[SortKey]:
+    limits.SORT.check(text)
     keys = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         keys.append(SortKey(parse_field(part.lstrip("-+")), part.startswith("-")))
     return keys
+
+
+def fields_of(expr: Expr | None) -> set[Field]:
+    """Every field a filter compares."""
+    if expr is None:
+        return set()
+    if isinstance(expr, Condition):
+        return {expr.field}
+    return set().union(*(fields_of(e) for e in expr.items))
+
+
+def check_search(where: Expr | None, sort: list[SortKey]) -> None:
+    """Refuses a search that needs more distinct params/metrics/tags fields than the store may join."""
+    joined = {f for f in fields_of(where) | {k.field for k in sort} if f.namespace}
+    if len(joined) > MAX_FIELDS:
+        raise InvalidArgument(
+            f"a search may use at most {MAX_FIELDS} distinct params, metrics and tags fields (filter and sort "
+            f"together), not {len(joined)}"
+        )

@@ -43,3 +43,16 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def format_size(n: int) -> str:
+    """A size exactly where it matters: whole binary units as such ("4 KiB", "48 MiB"), rounded where the
+    rounding cannot mislead ("25.3 MiB"), else in bytes ("4,097 bytes", "16,385 bytes"). Limits read this
+    way, so a value just over one never shows as "4.0 KiB; at most 4 KiB"."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    rounded = format_bytes(n)
+    if n < 10 * 1024 or rounded.split()[0].endswith(".0"):
+        return f"{n:,} byte{'' if n == 1 else 's'}"
+    return rounded

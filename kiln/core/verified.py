@@ -48,7 +48,10 @@ class VerifiedWriter:
         self.check = BlobCheck(digest, expected_size=expected_size, limit=limit, mismatch=mismatch, too_large=too_large)
         self.mode, self.durable, self.defer = mode, durable, defer
         folder = os.fspath(tmp_dir) if tmp_dir is not None else os.path.dirname(self.final)
-        prefix = f".{os.path.basename(self.final)}."
+        # the temporary name adds 14 bytes to the final one: cut a long name (up to 255 bytes, as file
+        # systems take and manifests allow) so the temporary one still fits; 50 characters are <= 200 bytes
+        name = os.path.basename(self.final)
+        prefix = f".{name if len(os.fsencode(name)) <= 200 else name[:50]}."
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
         except FileNotFoundError:  # the first blob in a new folder; cheaper than a mkdir for every blob

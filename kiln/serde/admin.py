@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiln.core.audit import AuditRecord, ChainVerdict
+from kiln.core.audit import AuditRecord, ChainVerdict, Checkpoint, Finding, format_anchor
 from kiln.core.models import ServerInfo, Token, User
 from kiln.proto.v1 import admin_pb2
 
@@ -57,6 +57,8 @@ def audit_to_proto(r: AuditRecord) -> admin_pb2.AuditRecord:
         details_json=r.details_json,
         prev_hash=r.prev_hash,
         hash=r.hash,
+        signature=r.signature,
+        signed_by=r.signed_by,
     )
 
 
@@ -70,12 +72,40 @@ def audit_from_proto(m: admin_pb2.AuditRecord) -> AuditRecord:
         details_json=m.details_json,
         prev_hash=m.prev_hash,
         hash=m.hash,
+        signature=m.signature,
+        signed_by=m.signed_by,
     )
 
 
 def verdict_to_proto(v: ChainVerdict) -> admin_pb2.AuditVerdict:
-    return admin_pb2.AuditVerdict(ok=v.ok, records=v.records, first_broken_seq=v.first_broken_seq, reason=v.reason)
+    return admin_pb2.AuditVerdict(
+        ok=v.ok,
+        records=v.records,
+        first_broken_seq=v.first_broken_seq,
+        reason=v.reason,
+        findings=[admin_pb2.AuditFinding(check=f.check, seq=f.seq, message=f.message) for f in v.findings],
+        signed_seq=v.signed_seq,
+        key=v.key,
+    )
 
 
 def verdict_from_proto(m: admin_pb2.AuditVerdict) -> ChainVerdict:
-    return ChainVerdict(ok=m.ok, records=m.records, first_broken_seq=m.first_broken_seq, reason=m.reason)
+    return ChainVerdict(
+        ok=m.ok,
+        records=m.records,
+        first_broken_seq=m.first_broken_seq,
+        reason=m.reason,
+        findings=tuple(Finding(f.check, f.seq, f.message) for f in m.findings),
+        signed_seq=m.signed_seq,
+        key=m.key,
+    )
+
+
+def checkpoint_to_proto(c: Checkpoint) -> admin_pb2.AuditCheckpoint:
+    return admin_pb2.AuditCheckpoint(
+        seq=c.seq, hash=c.hash, time=c.time, key=c.key, signature=c.signature, anchor=format_anchor(c)
+    )
+
+
+def checkpoint_from_proto(m: admin_pb2.AuditCheckpoint) -> Checkpoint:
+    return Checkpoint(seq=m.seq, hash=m.hash, time=m.time, key=m.key, signature=m.signature)

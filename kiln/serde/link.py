@@ -73,6 +73,7 @@ def hello_to_proto(h: Hello) -> link_pb2.Hello:
         inventory=inventory_to_proto(h.inventory),
         labels=h.labels,
         runs=[link_pb2.HeldRun(run_id=r.run_id, attempt=r.attempt, state=str(r.state)) for r in h.runs],
+        instance=h.instance,
     )
 
 
@@ -86,6 +87,7 @@ def hello_from_proto(m: link_pb2.Hello) -> Hello:
         runs=tuple(
             HeldRun(run_id=r.run_id, attempt=r.attempt, state=_state(r.state, f"held run {r.run_id}")) for r in m.runs
         ),
+        instance=m.instance,
     )
 
 

@@ -70,6 +70,9 @@ def node_to_proto(n: Node) -> nodes_pb2.Node:
         version=n.version,
         runs=list(n.runs),
         quarantined=n.quarantined,
+        duplicates=n.duplicates,
+        duplicate_at=n.duplicate_at,
+        duplicate_from=n.duplicate_from,
     )
 
 
@@ -86,6 +89,9 @@ def node_from_proto(m: nodes_pb2.Node) -> Node:
         version=m.version,
         runs=tuple(m.runs),
         quarantined=m.quarantined,
+        duplicates=m.duplicates,
+        duplicate_at=m.duplicate_at,
+        duplicate_from=m.duplicate_from,
     )
 
 

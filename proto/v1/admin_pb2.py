@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kiln.proto.v1 import common_pb2 as kiln_dot_proto_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/admin.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\"N\n\x0fServerInfoReply\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61_fingerprint\x18\x02 \x01(\t\x12\x12\n\nagent_port\x18\x03 \x01(\r\"B\n\x0cLoginRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x12\n\ntoken_name\x18\x03 \x01(\t\"L\n\nLoginReply\x12\r\n\x05token\x18\x01 \x01(\t\x12\x1b\n\x04user\x18\x02 \x01(\x0b\x32\r.kiln.v1.User\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"I\n\x0bWhoAmIReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.kiln.v1.User\x12\x1d\n\x05token\x18\x02 \x01(\x0b\x32\x0e.kiln.v1.Token\"L\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08is_admin\x18\x02 \x01(\x08\x12\x10\n\x08\x64isabled\x18\x03 \x01(\x08\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\"(\n\x08UserList\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.kiln.v1.User\"E\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x10\n\x08is_admin\x18\x03 \x01(\x08\"N\n\x12SetPasswordRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"8\n\x16SetUserDisabledRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08\x64isabled\x18\x02 \x01(\x08\"\x81\x01\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x12\n\nexpires_at\x18\x05 \x01(\x01\x12\x12\n\nrevoked_at\x18\x06 \x01(\x01\x12\x14\n\x0clast_used_at\x18\x07 \x01(\x01\"+\n\tTokenList\x12\x1e\n\x06tokens\x18\x01 \x03(\x0b\x32\x0e.kiln.v1.Token\"E\n\x12\x43reateTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\x12\x0c\n\x04user\x18\x03 \x01(\t\"=\n\x0c\x43reatedToken\x12\x1d\n\x05token\x18\x01 \x01(\x0b\x32\x0e.kiln.v1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"!\n\x11ListTokensRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\" \n\x12RevokeTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8e\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x06 \x01(\t\x12\x11\n\tprev_hash\x18\x07 \x01(\t\x12\x0c\n\x04hash\x18\x08 \x01(\t\"Z\n\x10ListAuditRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x15\n\raction_prefix\x18\x04 \x01(\t\"2\n\tAuditList\x12%\n\x07records\x18\x01 \x03(\x0b\x32\x14.kiln.v1.AuditRecord\"U\n\x0c\x41uditVerdict\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07records\x18\x02 \x01(\x04\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x04\x12\x0e\n\x06reason\x18\x04 \x01(\t2\xcd\x01\n\x04\x41uth\x12\x36\n\nServerInfo\x12\x0e.kiln.v1.Empty\x1a\x18.kiln.v1.ServerInfoReply\x12\x33\n\x05Login\x12\x15.kiln.v1.LoginRequest\x1a\x13.kiln.v1.LoginReply\x12.\n\x06WhoAmI\x12\x0e.kiln.v1.Empty\x1a\x14.kiln.v1.WhoAmIReply\x12(\n\x06Logout\x12\x0e.kiln.v1.Empty\x1a\x0e.kiln.v1.Empty2\xac\x03\n\x05Users\x12\x37\n\nCreateUser\x12\x1a.kiln.v1.CreateUserRequest\x1a\r.kiln.v1.User\x12.\n\tListUsers\x12\x0e.kiln.v1.Empty\x1a\x11.kiln.v1.UserList\x12:\n\x0bSetPassword\x12\x1b.kiln.v1.SetPasswordRequest\x1a\x0e.kiln.v1.Empty\x12\x41\n\x0fSetUserDisabled\x12\x1f.kiln.v1.SetUserDisabledRequest\x1a\r.kiln.v1.User\x12\x41\n\x0b\x43reateToken\x12\x1b.kiln.v1.CreateTokenRequest\x1a\x15.kiln.v1.CreatedToken\x12<\n\nListTokens\x12\x1a.kiln.v1.ListTokensRequest\x1a\x12.kiln.v1.TokenList\x12:\n\x0bRevokeToken\x12\x1b.kiln.v1.RevokeTokenRequest\x1a\x0e.kiln.v1.Token2y\n\x05\x41udit\x12:\n\tListAudit\x12\x19.kiln.v1.ListAuditRequest\x1a\x12.kiln.v1.AuditList\x12\x34\n\x0bVerifyAudit\x12\x0e.kiln.v1.Empty\x1a\x15.kiln.v1.AuditVerdictb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/admin.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\"N\n\x0fServerInfoReply\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61_fingerprint\x18\x02 \x01(\t\x12\x12\n\nagent_port\x18\x03 \x01(\r\"B\n\x0cLoginRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x12\n\ntoken_name\x18\x03 \x01(\t\"L\n\nLoginReply\x12\r\n\x05token\x18\x01 \x01(\t\x12\x1b\n\x04user\x18\x02 \x01(\x0b\x32\r.kiln.v1.User\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"I\n\x0bWhoAmIReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.kiln.v1.User\x12\x1d\n\x05token\x18\x02 \x01(\x0b\x32\x0e.kiln.v1.Token\"L\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08is_admin\x18\x02 \x01(\x08\x12\x10\n\x08\x64isabled\x18\x03 \x01(\x08\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\"A\n\x08UserList\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.kiln.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"E\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x10\n\x08is_admin\x18\x03 \x01(\x08\"N\n\x12SetPasswordRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"8\n\x16SetUserDisabledRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08\x64isabled\x18\x02 \x01(\x08\"\x81\x01\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x01\x12\x12\n\nexpires_at\x18\x05 \x01(\x01\x12\x12\n\nrevoked_at\x18\x06 \x01(\x01\x12\x14\n\x0clast_used_at\x18\x07 \x01(\x01\"D\n\tTokenList\x12\x1e\n\x06tokens\x18\x01 \x03(\x0b\x32\x0e.kiln.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"E\n\x12\x43reateTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\x12\x0c\n\x04user\x18\x03 \x01(\t\"=\n\x0c\x43reatedToken\x12\x1d\n\x05token\x18\x01 \x01(\x0b\x32\x0e.kiln.v1.Token\x12\x0e\n\x06secret\x18\x02 \x01(\t\"H\n\x11ListTokensRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\" \n\x12RevokeTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xb4\x01\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04time\x18\x02 \x01(\x01\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x06 \x01(\t\x12\x11\n\tprev_hash\x18\x07 \x01(\t\x12\x0c\n\x04hash\x18\x08 \x01(\t\x12\x11\n\tsignature\x18\t \x01(\t\x12\x11\n\tsigned_by\x18\n \x01(\t\"\x81\x01\n\x10ListAuditRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x15\n\raction_prefix\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"K\n\tAuditList\x12%\n\x07records\x18\x01 \x03(\x0b\x32\x14.kiln.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x0c\x41uditVerdict\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07records\x18\x02 \x01(\x04\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x04\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\'\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x15.kiln.v1.AuditFinding\x12\x12\n\nsigned_seq\x18\x06 \x01(\x04\x12\x0b\n\x03key\x18\x07 \x01(\t\"$\n\x12VerifyAuditRequest\x12\x0e\n\x06\x61nchor\x18\x01 \x01(\t\";\n\x0c\x41uditFinding\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0f\n\x07message\x18\x03 \x01(\t\"j\n\x0f\x41uditCheckpoint\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\x01\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\t\x12\x0e\n\x06\x61nchor\x18\x06 \x01(\t2\xcd\x01\n\x04\x41uth\x12\x36\n\nServerInfo\x12\x0e.kiln.v1.Empty\x1a\x18.kiln.v1.ServerInfoReply\x12\x33\n\x05Login\x12\x15.kiln.v1.LoginRequest\x1a\x13.kiln.v1.LoginReply\x12.\n\x06WhoAmI\x12\x0e.kiln.v1.Empty\x1a\x14.kiln.v1.WhoAmIReply\x12(\n\x06Logout\x12\x0e.kiln.v1.Empty\x1a\x0e.kiln.v1.Empty2\xb7\x03\n\x05Users\x12\x37\n\nCreateUser\x12\x1a.kiln.v1.CreateUserRequest\x1a\r.kiln.v1.User\x12\x39\n\tListUsers\x12\x19.kiln.v1.ListUsersRequest\x1a\x11.kiln.v1.UserList\x12:\n\x0bSetPassword\x12\x1b.kiln.v1.SetPasswordRequest\x1a\x0e.kiln.v1.Empty\x12\x41\n\x0fSetUserDisabled\x12\x1f.kiln.v1.SetUserDisabledRequest\x1a\r.kiln.v1.User\x12\x41\n\x0b\x43reateToken\x12\x1b.kiln.v1.CreateTokenRequest\x1a\x15.kiln.v1.CreatedToken\x12<\n\nListTokens\x12\x1a.kiln.v1.ListTokensRequest\x1a\x12.kiln.v1.TokenList\x12:\n\x0bRevokeToken\x12\x1b.kiln.v1.RevokeTokenRequest\x1a\x0e.kiln.v1.Token2\xbf\x01\n\x05\x41udit\x12:\n\tListAudit\x12\x19.kiln.v1.ListAuditRequest\x1a\x12.kiln.v1.AuditList\x12\x41\n\x0bVerifyAudit\x12\x1b.kiln.v1.VerifyAuditRequest\x1a\x15.kiln.v1.AuditVerdict\x12\x37\n\x0b\x41nchorAudit\x12\x0e.kiln.v1.Empty\x1a\x18.kiln.v1.AuditCheckpointb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,37 +43,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER']._serialized_start=367
   _globals['_USER']._serialized_end=443
   _globals['_USERLIST']._serialized_start=445
-  _globals['_USERLIST']._serialized_end=485
-  _globals['_CREATEUSERREQUEST']._serialized_start=487
-  _globals['_CREATEUSERREQUEST']._serialized_end=556
-  _globals['_SETPASSWORDREQUEST']._serialized_start=558
-  _globals['_SETPASSWORDREQUEST']._serialized_end=636
-  _globals['_SETUSERDISABLEDREQUEST']._serialized_start=638
-  _globals['_SETUSERDISABLEDREQUEST']._serialized_end=694
-  _globals['_TOKEN']._serialized_start=697
-  _globals['_TOKEN']._serialized_end=826
-  _globals['_TOKENLIST']._serialized_start=828
-  _globals['_TOKENLIST']._serialized_end=871
-  _globals['_CREATETOKENREQUEST']._serialized_start=873
-  _globals['_CREATETOKENREQUEST']._serialized_end=942
-  _globals['_CREATEDTOKEN']._serialized_start=944
-  _globals['_CREATEDTOKEN']._serialized_end=1005
-  _globals['_LISTTOKENSREQUEST']._serialized_start=1007
-  _globals['_LISTTOKENSREQUEST']._serialized_end=1040
-  _globals['_REVOKETOKENREQUEST']._serialized_start=1042
-  _globals['_REVOKETOKENREQUEST']._serialized_end=1074
-  _globals['_AUDITRECORD']._serialized_start=1077
-  _globals['_AUDITRECORD']._serialized_end=1219
-  _globals['_LISTAUDITREQUEST']._serialized_start=1221
-  _globals['_LISTAUDITREQUEST']._serialized_end=1311
-  _globals['_AUDITLIST']._serialized_start=1313
-  _globals['_AUDITLIST']._serialized_end=1363
-  _globals['_AUDITVERDICT']._serialized_start=1365
-  _globals['_AUDITVERDICT']._serialized_end=1450
-  _globals['_AUTH']._serialized_start=1453
-  _globals['_AUTH']._serialized_end=1658
-  _globals['_USERS']._serialized_start=1661
-  _globals['_USERS']._serialized_end=2089
-  _globals['_AUDIT']._serialized_start=2091
-  _globals['_AUDIT']._serialized_end=2212
+  _globals['_USERLIST']._serialized_end=510
+  _globals['_LISTUSERSREQUEST']._serialized_start=512
+  _globals['_LISTUSERSREQUEST']._serialized_end=569
+  _globals['_CREATEUSERREQUEST']._serialized_start=571
+  _globals['_CREATEUSERREQUEST']._serialized_end=640
+  _globals['_SETPASSWORDREQUEST']._serialized_start=642
+  _globals['_SETPASSWORDREQUEST']._serialized_end=720
+  _globals['_SETUSERDISABLEDREQUEST']._serialized_start=722
+  _globals['_SETUSERDISABLEDREQUEST']._serialized_end=778
+  _globals['_TOKEN']._serialized_start=781
+  _globals['_TOKEN']._serialized_end=910
+  _globals['_TOKENLIST']._serialized_start=912
+  _globals['_TOKENLIST']._serialized_end=980
+  _globals['_CREATETOKENREQUEST']._serialized_start=982
+  _globals['_CREATETOKENREQUEST']._serialized_end=1051
+  _globals['_CREATEDTOKEN']._serialized_start=1053
+  _globals['_CREATEDTOKEN']._serialized_end=1114
+  _globals['_LISTTOKENSREQUEST']._serialized_start=1116
+  _globals['_LISTTOKENSREQUEST']._serialized_end=1188
+  _globals['_REVOKETOKENREQUEST']._serialized_start=1190
+  _globals['_REVOKETOKENREQUEST']._serialized_end=1222
+  _globals['_AUDITRECORD']._serialized_start=1225
+  _globals['_AUDITRECORD']._serialized_end=1405
+  _globals['_LISTAUDITREQUEST']._serialized_start=1408
+  _globals['_LISTAUDITREQUEST']._serialized_end=1537
+  _globals['_AUDITLIST']._serialized_start=1539
+  _globals['_AUDITLIST']._serialized_end=1614
+  _globals['_AUDITVERDICT']._serialized_start=1617
+  _globals['_AUDITVERDICT']._serialized_end=1776
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=1778
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=1814
+  _globals['_AUDITFINDING']._serialized_start=1816
+  _globals['_AUDITFINDING']._serialized_end=1875
+  _globals['_AUDITCHECKPOINT']._serialized_start=1877
+  _globals['_AUDITCHECKPOINT']._serialized_end=1983
+  _globals['_AUTH']._serialized_start=1986
+  _globals['_AUTH']._serialized_end=2191
+  _globals['_USERS']._serialized_start=2194
+  _globals['_USERS']._serialized_end=2633
+  _globals['_AUDIT']._serialized_start=2636
+  _globals['_AUDIT']._serialized_end=2827
 # @@protoc_insertion_point(module_scope)

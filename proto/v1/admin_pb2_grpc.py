@@ -246,7 +246,7 @@ class UsersStub:
                 _registered_method=True)
         self.ListUsers = channel.unary_unary(
                 '/kiln.v1.Users/ListUsers',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_admin__pb2.ListUsersRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_admin__pb2.UserList.FromString,
                 _registered_method=True)
         self.SetPassword = channel.unary_unary(
@@ -331,7 +331,7 @@ def add_UsersServicer_to_server(servicer, server):
             ),
             'ListUsers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListUsers,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_admin__pb2.ListUsersRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_admin__pb2.UserList.SerializeToString,
             ),
             'SetPassword': grpc.unary_unary_rpc_method_handler(
@@ -412,7 +412,7 @@ class Users:
             request,
             target,
             '/kiln.v1.Users/ListUsers',
-            kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_admin__pb2.ListUsersRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_admin__pb2.UserList.FromString,
             options,
             channel_credentials,
@@ -576,8 +576,13 @@ class AuditStub:
                 _registered_method=True)
         self.VerifyAudit = channel.unary_unary(
                 '/kiln.v1.Audit/VerifyAudit',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_admin__pb2.AuditVerdict.FromString,
+                _registered_method=True)
+        self.AnchorAudit = channel.unary_unary(
+                '/kiln.v1.Audit/AnchorAudit',
+                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_admin__pb2.AuditCheckpoint.FromString,
                 _registered_method=True)
 
 
@@ -591,7 +596,15 @@ class AuditServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAudit(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Recomputes the chain and checks its seal, the coordinator's checkpoints and (when given) an anchor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnchorAudit(self, request, context):
+        """Signs a checkpoint of the current head, for an admin to keep off the host (an anchor).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -606,8 +619,13 @@ def add_AuditServicer_to_server(servicer, server):
             ),
             'VerifyAudit': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyAudit,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_admin__pb2.VerifyAuditRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_admin__pb2.AuditVerdict.SerializeToString,
+            ),
+            'AnchorAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnchorAudit,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_admin__pb2.AuditCheckpoint.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -662,8 +680,35 @@ class Audit:
             request,
             target,
             '/kiln.v1.Audit/VerifyAudit',
-            kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_admin__pb2.AuditVerdict.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnchorAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Audit/AnchorAudit',
+            kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_admin__pb2.AuditCheckpoint.FromString,
             options,
             channel_credentials,
             insecure,

@@ -79,7 +79,7 @@ class HeldRun(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("version", "runtimes", "inventory", "labels", "runs", "name")
+    __slots__ = ("version", "runtimes", "inventory", "labels", "runs", "name", "instance")
     class RuntimesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -100,13 +100,15 @@ class Hello(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     version: str
     runtimes: _containers.ScalarMap[str, str]
     inventory: _nodes_pb2.Inventory
     labels: _containers.ScalarMap[str, str]
     runs: _containers.RepeatedCompositeFieldContainer[HeldRun]
     name: str
-    def __init__(self, version: _Optional[str] = ..., runtimes: _Optional[_Mapping[str, str]] = ..., inventory: _Optional[_Union[_nodes_pb2.Inventory, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., runs: _Optional[_Iterable[_Union[HeldRun, _Mapping]]] = ..., name: _Optional[str] = ...) -> None: ...
+    instance: str
+    def __init__(self, version: _Optional[str] = ..., runtimes: _Optional[_Mapping[str, str]] = ..., inventory: _Optional[_Union[_nodes_pb2.Inventory, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., runs: _Optional[_Iterable[_Union[HeldRun, _Mapping]]] = ..., name: _Optional[str] = ..., instance: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("inventory",)

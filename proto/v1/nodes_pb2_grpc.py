@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from kiln.proto.v1 import common_pb2 as kiln_dot_proto_dot_v1_dot_common__pb2
 from kiln.proto.v1 import nodes_pb2 as kiln_dot_proto_dot_v1_dot_nodes__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -42,7 +41,7 @@ class NodesStub:
                 _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/kiln.v1.Nodes/ListNodes',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.ListNodesRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeList.FromString,
                 _registered_method=True)
         self.SetDrain = channel.unary_unary(
@@ -55,9 +54,14 @@ class NodesStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.FromString,
                 _registered_method=True)
+        self.ResetNode = channel.unary_unary(
+                '/kiln.v1.Nodes/ResetNode',
+                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.FromString,
+                _registered_method=True)
         self.ListQuarantined = channel.unary_unary(
                 '/kiln.v1.Nodes/ListQuarantined',
-                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.ListQuarantinedRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.FromString,
                 _registered_method=True)
 
@@ -89,6 +93,14 @@ class NodesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetNode(self, request, context):
+        """Revokes the node's certificate, keeping its record: the host enrols again, under the same name, with
+        a join token (a re-imaged host, or one whose identity was copied).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListQuarantined(self, request, context):
         """Agent messages the coordinator could not apply after a few tries, kept for inspection.
         """
@@ -106,7 +118,7 @@ def add_NodesServicer_to_server(servicer, server):
             ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.Empty.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.ListNodesRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeList.SerializeToString,
             ),
             'SetDrain': grpc.unary_unary_rpc_method_handler(
@@ -119,9 +131,14 @@ def add_NodesServicer_to_server(servicer, server):
                     request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.SerializeToString,
             ),
+            'ResetNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetNode,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.SerializeToString,
+            ),
             'ListQuarantined': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQuarantined,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.ListQuarantinedRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.SerializeToString,
             ),
     }
@@ -177,7 +194,7 @@ class Nodes:
             request,
             target,
             '/kiln.v1.Nodes/ListNodes',
-            kiln_dot_proto_dot_v1_dot_common__pb2.Empty.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.ListNodesRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeList.FromString,
             options,
             channel_credentials,
@@ -244,6 +261,33 @@ class Nodes:
             _registered_method=True)
 
     @staticmethod
+    def ResetNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Nodes/ResetNode',
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.Node.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListQuarantined(request,
             target,
             options=(),
@@ -258,7 +302,7 @@ class Nodes:
             request,
             target,
             '/kiln.v1.Nodes/ListQuarantined',
-            kiln_dot_proto_dot_v1_dot_nodes__pb2.NodeRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_nodes__pb2.ListQuarantinedRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_nodes__pb2.QuarantineList.FromString,
             options,
             channel_credentials,

@@ -383,7 +383,7 @@ class SnapshotsStub:
                 _registered_method=True)
         self.ListSnapshots = channel.unary_unary(
                 '/kiln.v1.Snapshots/ListSnapshots',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ListSnapshotsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SnapshotList.FromString,
                 _registered_method=True)
         self.GetSnapshot = channel.unary_unary(
@@ -460,7 +460,7 @@ def add_SnapshotsServicer_to_server(servicer, server):
             ),
             'ListSnapshots': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSnapshots,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ListSnapshotsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SnapshotList.SerializeToString,
             ),
             'GetSnapshot': grpc.unary_unary_rpc_method_handler(
@@ -580,7 +580,7 @@ class Snapshots:
             request,
             target,
             '/kiln.v1.Snapshots/ListSnapshots',
-            kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_projects__pb2.ListSnapshotsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_projects__pb2.SnapshotList.FromString,
             options,
             channel_credentials,

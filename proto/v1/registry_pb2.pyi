@@ -1,4 +1,3 @@
-from kiln.proto.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -40,10 +39,22 @@ class DatasetVersion(_message.Message):
     def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., snapshot: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
 
 class DatasetList(_message.Message):
-    __slots__ = ("versions",)
+    __slots__ = ("versions", "next_page_token")
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[DatasetVersion]
-    def __init__(self, versions: _Optional[_Iterable[_Union[DatasetVersion, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[DatasetVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListDatasetsRequest(_message.Message):
+    __slots__ = ("project", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class RegisterModelRequest(_message.Message):
     __slots__ = ("run_id", "path", "name", "tags")
@@ -105,7 +116,7 @@ class ModelVersion(_message.Message):
     def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., run_id: _Optional[str] = ..., path: _Optional[str] = ..., snapshot: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("project", "name", "versions", "aliases", "required_approvals")
+    __slots__ = ("project", "name", "versions", "aliases", "required_approvals", "next_page_token")
     class AliasesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,26 +129,44 @@ class Model(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
     aliases: _containers.ScalarMap[str, int]
     required_approvals: int
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., aliases: _Optional[_Mapping[str, int]] = ..., required_approvals: _Optional[int] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., aliases: _Optional[_Mapping[str, int]] = ..., required_approvals: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ModelList(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "next_page_token")
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[Model]
-    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("project", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ModelRef(_message.Message):
-    __slots__ = ("project", "name")
+    __slots__ = ("project", "name", "page_size", "page_token")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class RequestAliasRequest(_message.Message):
     __slots__ = ("project", "name", "version", "alias", "message")
@@ -194,10 +223,24 @@ class AliasRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., alias: _Optional[str] = ..., requester: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., decided_at: _Optional[float] = ..., reviews: _Optional[_Iterable[_Union[Review, _Mapping]]] = ..., required_approvals: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class AliasRequestList(_message.Message):
-    __slots__ = ("requests",)
+    __slots__ = ("requests", "next_page_token")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     requests: _containers.RepeatedCompositeFieldContainer[AliasRequest]
-    def __init__(self, requests: _Optional[_Iterable[_Union[AliasRequest, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, requests: _Optional[_Iterable[_Union[AliasRequest, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListRequestsRequest(_message.Message):
+    __slots__ = ("project", "name", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    name: str
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ReviewRequest(_message.Message):
     __slots__ = ("project", "name", "version", "approve", "message")
@@ -214,14 +257,18 @@ class ReviewRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., approve: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
 
 class HistoryRequest(_message.Message):
-    __slots__ = ("project", "name", "at")
+    __slots__ = ("project", "name", "at", "page_size", "page_token")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     at: float
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., at: _Optional[float] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., at: _Optional[float] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class AliasMove(_message.Message):
     __slots__ = ("alias", "version", "time", "actor", "request_id")
@@ -238,10 +285,12 @@ class AliasMove(_message.Message):
     def __init__(self, alias: _Optional[str] = ..., version: _Optional[int] = ..., time: _Optional[float] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AliasHistory(_message.Message):
-    __slots__ = ("moves",)
+    __slots__ = ("moves", "next_page_token")
     MOVES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     moves: _containers.RepeatedCompositeFieldContainer[AliasMove]
-    def __init__(self, moves: _Optional[_Iterable[_Union[AliasMove, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, moves: _Optional[_Iterable[_Union[AliasMove, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SetPolicyRequest(_message.Message):
     __slots__ = ("project", "required_approvals")
@@ -259,19 +308,15 @@ class Policy(_message.Message):
     required_approvals: int
     def __init__(self, project: _Optional[str] = ..., required_approvals: _Optional[int] = ...) -> None: ...
 
-class EntityRef(_message.Message):
-    __slots__ = ("id",)
-    ID_FIELD_NUMBER: _ClassVar[int]
-    id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
-
 class AddCommentRequest(_message.Message):
-    __slots__ = ("entity", "text")
+    __slots__ = ("entity", "text", "project")
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
     entity: str
     text: str
-    def __init__(self, entity: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    project: str
+    def __init__(self, entity: _Optional[str] = ..., text: _Optional[str] = ..., project: _Optional[str] = ...) -> None: ...
 
 class Comment(_message.Message):
     __slots__ = ("id", "entity", "project", "author", "text", "time")
@@ -290,10 +335,24 @@ class Comment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., author: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...
 
 class CommentList(_message.Message):
-    __slots__ = ("comments",)
+    __slots__ = ("comments", "next_page_token")
     COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     comments: _containers.RepeatedCompositeFieldContainer[Comment]
-    def __init__(self, comments: _Optional[_Iterable[_Union[Comment, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, comments: _Optional[_Iterable[_Union[Comment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListCommentsRequest(_message.Message):
+    __slots__ = ("id", "project", "page_size", "page_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    project: str
+    page_size: int
+    page_token: str
+    def __init__(self, id: _Optional[str] = ..., project: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class LineageRequest(_message.Message):
     __slots__ = ("id", "direction", "depth")

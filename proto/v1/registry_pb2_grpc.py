@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from kiln.proto.v1 import common_pb2 as kiln_dot_proto_dot_v1_dot_common__pb2
 from kiln.proto.v1 import registry_pb2 as kiln_dot_proto_dot_v1_dot_registry__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -42,7 +41,7 @@ class DatasetsStub:
                 _registered_method=True)
         self.ListDatasets = channel.unary_unary(
                 '/kiln.v1.Datasets/ListDatasets',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.DatasetList.FromString,
                 _registered_method=True)
 
@@ -73,7 +72,7 @@ def add_DatasetsServicer_to_server(servicer, server):
             ),
             'ListDatasets': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDatasets,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListDatasetsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.DatasetList.SerializeToString,
             ),
     }
@@ -129,7 +128,7 @@ class Datasets:
             request,
             target,
             '/kiln.v1.Datasets/ListDatasets',
-            kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_registry__pb2.DatasetList.FromString,
             options,
             channel_credentials,
@@ -158,7 +157,7 @@ class ModelsStub:
                 _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/kiln.v1.Models/ListModels',
-                request_serializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ModelList.FromString,
                 _registered_method=True)
         self.GetModel = channel.unary_unary(
@@ -178,7 +177,7 @@ class ModelsStub:
                 _registered_method=True)
         self.ListRequests = channel.unary_unary(
                 '/kiln.v1.Models/ListRequests',
-                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ModelRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListRequestsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.AliasRequestList.FromString,
                 _registered_method=True)
         self.History = channel.unary_unary(
@@ -256,7 +255,7 @@ def add_ModelsServicer_to_server(servicer, server):
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListModelsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ModelList.SerializeToString,
             ),
             'GetModel': grpc.unary_unary_rpc_method_handler(
@@ -276,7 +275,7 @@ def add_ModelsServicer_to_server(servicer, server):
             ),
             'ListRequests': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRequests,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ModelRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListRequestsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.AliasRequestList.SerializeToString,
             ),
             'History': grpc.unary_unary_rpc_method_handler(
@@ -342,7 +341,7 @@ class Models:
             request,
             target,
             '/kiln.v1.Models/ListModels',
-            kiln_dot_proto_dot_v1_dot_common__pb2.ProjectRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_registry__pb2.ModelList.FromString,
             options,
             channel_credentials,
@@ -450,7 +449,7 @@ class Models:
             request,
             target,
             '/kiln.v1.Models/ListRequests',
-            kiln_dot_proto_dot_v1_dot_registry__pb2.ModelRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_registry__pb2.ListRequestsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_registry__pb2.AliasRequestList.FromString,
             options,
             channel_credentials,
@@ -533,7 +532,7 @@ class CommentsStub:
                 _registered_method=True)
         self.ListComments = channel.unary_unary(
                 '/kiln.v1.Comments/ListComments',
-                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.EntityRef.SerializeToString,
+                request_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListCommentsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.CommentList.FromString,
                 _registered_method=True)
 
@@ -563,7 +562,7 @@ def add_CommentsServicer_to_server(servicer, server):
             ),
             'ListComments': grpc.unary_unary_rpc_method_handler(
                     servicer.ListComments,
-                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.EntityRef.FromString,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_registry__pb2.ListCommentsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_registry__pb2.CommentList.SerializeToString,
             ),
     }
@@ -619,7 +618,7 @@ class Comments:
             request,
             target,
             '/kiln.v1.Comments/ListComments',
-            kiln_dot_proto_dot_v1_dot_registry__pb2.EntityRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_registry__pb2.ListCommentsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_registry__pb2.CommentList.FromString,
             options,
             channel_credentials,

@@ -136,14 +136,18 @@ class RunRecord(_message.Message):
     def __init__(self, run: _Optional[_Union[_runs_pb2.Run, _Mapping]] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Iterable[_Union[FinalMetric, _Mapping]]] = ..., artifacts: _Optional[_Iterable[str]] = ..., models: _Optional[_Iterable[_Union[LoggedModel, _Mapping]]] = ..., inputs: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ("run_id", "keys", "max_points")
+    __slots__ = ("run_id", "keys", "max_points", "page_size", "page_token")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     keys: _containers.RepeatedScalarFieldContainer[str]
     max_points: int
-    def __init__(self, run_id: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., max_points: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, run_id: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., max_points: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class MetricSeries(_message.Message):
     __slots__ = ("key", "total_points", "step", "value", "timestamp")
@@ -160,24 +164,30 @@ class MetricSeries(_message.Message):
     def __init__(self, key: _Optional[str] = ..., total_points: _Optional[int] = ..., step: _Optional[_Iterable[int]] = ..., value: _Optional[_Iterable[float]] = ..., timestamp: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class MetricHistory(_message.Message):
-    __slots__ = ("series",)
+    __slots__ = ("series", "next_page_token")
     SERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     series: _containers.RepeatedCompositeFieldContainer[MetricSeries]
-    def __init__(self, series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SearchRunsRequest(_message.Message):
-    __slots__ = ("project", "filter", "sort", "limit", "columns")
+    __slots__ = ("project", "filter", "sort", "limit", "columns", "page_size", "page_token")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     SORT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     project: str
     filter: str
     sort: str
     limit: int
     columns: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, project: _Optional[str] = ..., filter: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., columns: _Optional[_Iterable[str]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., filter: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., columns: _Optional[_Iterable[str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class RunValues(_message.Message):
     __slots__ = ("run_id", "params", "metrics", "tags")
@@ -213,9 +223,11 @@ class RunValues(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunTable(_message.Message):
-    __slots__ = ("runs", "values")
+    __slots__ = ("runs", "values", "next_page_token")
     RUNS_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[_runs_pb2.Run]
     values: _containers.RepeatedCompositeFieldContainer[RunValues]
-    def __init__(self, runs: _Optional[_Iterable[_Union[_runs_pb2.Run, _Mapping]]] = ..., values: _Optional[_Iterable[_Union[RunValues, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, runs: _Optional[_Iterable[_Union[_runs_pb2.Run, _Mapping]]] = ..., values: _Optional[_Iterable[_Union[RunValues, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

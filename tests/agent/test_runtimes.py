@@ -28,6 +28,7 @@ from kiln.agent.runtimes import (
     get_runtime,
 )
 from kiln.agent.runtimes.docker import PROBE_TIMEOUT_S, DockerRuntime, connect, container_config, exit_reason
+from kiln.agent.runtimes.jobuser import JOB_UID_BASE
 from kiln.core.errors import FailedPrecondition
 from tests.conftest import need, wait_until
 
@@ -195,7 +196,9 @@ def test_the_job_runs_in_the_working_folder_and_its_files_stay_there(jobs: Jobs)
     assert rec.text("stdout") == f"snapshot contents\n{expected_pwd}\n"
     produced = jobs.workdir / "out" / "model.txt"
     assert produced.read_text() == "result\n"
-    assert produced.stat().st_uid == os.getuid()  # the agent's user can upload and delete it
+    # The agent can upload and delete it: its own user's file, or, for an agent that is root, the job user's.
+    owner = produced.stat().st_uid
+    assert owner == os.getuid() or (os.geteuid() == 0 and owner >= JOB_UID_BASE)
 
 
 def test_cancel_lets_a_job_that_traps_term_finish_cleanly(jobs: Jobs) -> None:
@@ -286,7 +289,11 @@ def test_docker_container_carries_labels_network_user_and_limits(docker_jobs: Jo
     assert labels["kiln.run"] == handle.run_id
     assert labels["kiln.attempt"] == "1"
     assert labels["kiln.project"] == "demo"
-    assert config["User"] == f"{os.getuid()}:{os.getgid()}"  # type: ignore[index]
+    uid, gid = (int(x) for x in config["User"].split(":"))  # type: ignore[index]
+    if os.geteuid() == 0:  # a job user of its own, never root
+        assert uid == gid and uid >= JOB_UID_BASE
+    else:  # the agent's own user
+        assert (uid, gid) == (os.getuid(), os.getgid())
     assert host["NetworkMode"] == "none"  # type: ignore[index]
     assert host["NanoCpus"] == 500_000_000  # type: ignore[index]
     assert host["Memory"] == 64 * 1024**2  # type: ignore[index]

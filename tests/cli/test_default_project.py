@@ -32,6 +32,8 @@ PROJECT_SCOPED = (
     ("model", "history"),
     ("model", "policy"),
     ("lineage",),
+    ("comment",),
+    ("comments",),
 )
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
+from kiln.coordinator.pki import ensure_audit_key
 from kiln.core import clock
-from kiln.core.audit import record_hash
+from kiln.core.audit import record_hash, statement
 from kiln.core.runs import RunSpec
 from tests.compute.conftest import push_folder
 from tests.conftest import login
@@ -17,18 +19,21 @@ RECORDS = 100_000
 SIGN_INS = 6
 
 
-def _lengthen_audit_chain(db_path: str, records: int) -> None:
-    """Appends `records` valid records to the chain, as a busy installation would have them."""
-    conn = sqlite3.connect(db_path)
+def _lengthen_audit_chain(data: Path, records: int) -> None:
+    """Appends `records` valid records to the chain, signed with the coordinator's audit key, as a busy
+    installation would have them."""
+    key, _ = ensure_audit_key(data / "pki")
+    conn = sqlite3.connect(data / "kiln.db")
     with conn:
         seq, prev = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         rows = []
         for n in range(seq + 1, seq + records + 1):
             at, details = 1_700_000_000.0 + n, f'{{"n":{n}}}'
             digest = record_hash(n, at, "admin", "test.fill", f"t{n}", details, prev)
-            rows.append((n, at, "admin", "test.fill", f"t{n}", details, prev, digest))
+            signature = key.sign(statement("record", n, digest, at))
+            rows.append((n, at, "admin", "test.fill", f"t{n}", details, prev, digest, signature, key.key_id))
             prev = digest
-        conn.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     conn.close()
 
 
@@ -41,7 +46,7 @@ def test_a_long_audit_verify_and_a_burst_of_sign_ins_stall_no_one(cluster):
     for i in range(SIGN_INS):
         cluster.admin.create_user(f"u{i}", f"u{i}-password-1")
     ann = login(cluster.coordinator, "ann", "ann-password-1")
-    _lengthen_audit_chain(str(cluster.coordinator.ctx.config.data_dir / "kiln.db"), RECORDS)
+    _lengthen_audit_chain(cluster.coordinator.ctx.config.data_dir, RECORDS)
 
     done = threading.Event()
     verdicts = []

@@ -68,10 +68,20 @@ class Cluster:
         self.store.add_node(name, "fp", {}, self.now)
         self.store.update_node(name, self.now, runtimes={"process": "here"}, inventory=INVENTORY)
 
-    def connect(self, name: str, held: tuple[HeldRun, ...] = ()) -> tuple[int, list[Command]]:
+    def connect(
+        self, name: str, held: tuple[HeldRun, ...] = (), instance: str | None = None, address: str = "10.0.0.1"
+    ) -> tuple[int, list[Command]]:
+        """A connection of node `name`'s agent (the same agent process each time, unless `instance`)."""
         self.sessions += 1
-        hello = Hello(name=name, version="t", runtimes={"process": "here"}, inventory=INVENTORY, runs=held)
-        return self.sessions, self.link(Connected(name, self.sessions, hello))
+        hello = Hello(
+            name=name,
+            version="t",
+            runtimes={"process": "here"},
+            inventory=INVENTORY,
+            runs=held,
+            instance=f"agent-{name}" if instance is None else instance,
+        )
+        return self.sessions, self.link(Connected(name, self.sessions, hello, address))
 
     def submit(self, retries: int = 0) -> str:
         return runs.submit(self.ctx, ADMIN, RunSpec("p", ("echo", "hi"), retries=retries)).id
@@ -101,7 +111,7 @@ def update(run_id: str, state: RunState, attempt: int = 1, **fields: object) -> 
 def test_a_connected_agent_is_welcomed_and_given_the_queued_run(c):
     c.enroll("a")
     run_id = c.submit()
-    assert Wake() in c.handle(Connected("a", 99, Hello(name="a", version="t")))  # a node came: place soon
+    assert Wake() in c.handle(Connected("a", 99, Hello(name="a", version="t", instance="agent-a")))  # place soon
     session, out = c.connect("a")
     assert sent(out, Welcome) == [Welcome("a", 5.0, drained=False)]
     [assignment] = sent(out, Assignment)
@@ -255,6 +265,26 @@ def test_a_disconnect_of_a_replaced_session_changes_nothing(c):
     assert c.dispatcher.sessions["a"].id == new and c.ctx.liveness.connected == {"a"}
 
 
+def test_a_second_live_identity_is_refused_and_recorded_until_the_first_falls_silent(c):
+    from kiln.core.errors import PermissionDenied
+
+    c.enroll("a")
+    run_id = c.submit()
+    first, _ = c.connect("a", address="10.0.0.1")
+    assert c.state(run_id) is RunState.ASSIGNED
+    for instance in ("a-clone", ""):  # another agent process, or one that says nothing of itself
+        with pytest.raises(PermissionDenied, match="node a is already connected from 10.0.0.1; .*kiln node reset a"):
+            c.connect("a", instance=instance, address="10.0.0.9")
+    assert c.dispatcher.sessions["a"].id == first and c.state(run_id) is RunState.ASSIGNED
+    node = c.store.node("a")
+    assert node is not None and (node.duplicates, node.duplicate_at, node.duplicate_from) == (2, T0, "10.0.0.9")
+    audited = c.store.audit(action_prefix="node.duplicate_identity")
+    assert len(audited) == 1  # a copy that keeps knocking is audited once an hour per address, counted every time
+    c.now += TIMEOUT + 1  # the first stream fell silent: a restarted agent is let in
+    second, out = c.connect("a", instance="a-restarted", address="10.0.0.1")
+    assert Close(first) in out and c.dispatcher.sessions["a"].id == second
+
+
 def test_an_agent_naming_another_node_is_refused(c):
     c.enroll("a")
     from kiln.core.errors import PermissionDenied
@@ -280,3 +310,33 @@ def _fails_once(real):  # type: ignore[no-untyped-def]
         return real(*args, **kwargs)
 
     return add_logs
+
+
+def _logs(run_id: str, attempt: int, text: bytes, seq: int = 1) -> LogBatch:
+    return LogBatch(run_id, (LogChunk(attempt, seq, "stdout", text, T0),))
+
+
+def test_logs_are_kept_only_for_the_attempt_that_runs_now_on_its_node(c):
+    c.enroll("a")
+    c.enroll("b")
+    run_id = c.submit(retries=1)
+    a, _ = c.connect("a")
+    c.report("a", a, 1, update(run_id, RunState.RUNNING))
+    assert c.report("a", a, 2, _logs(run_id, 1, b"mine\n")) == [Changed(), Send(a, Ack(2))]
+    # an attempt that never existed, a run that does not, and a node the run is not on: acknowledged, not kept
+    assert c.report("a", a, 3, _logs(run_id, 2, b"invented\n")) == [Send(a, Ack(3))]
+    assert c.report("a", a, 4, _logs("r-0123456789ab", 1, b"nobody's\n")) == [Send(a, Ack(4))]
+    b, _ = c.connect("b")
+    assert c.report("b", b, 1, _logs(run_id, 1, b"not b's\n")) == [Send(b, Ack(1))]
+    assert [x.data for x in c.store.logs(run_id)] == [b"mine\n"]
+    # a goes silent; the run is lost and placed on b as attempt 2: a's late output of attempt 1 is not kept
+    c.now = T0 + GRACE + 1
+    c.handle(Received("b", b, _beat()))
+    c.handle(Tick())
+    assert (c.store.run(run_id).node, c.store.run(run_id).attempt) == ("b", 2)  # type: ignore[union-attr]
+    c.report("a", a, 5, _logs(run_id, 1, b"late\n", seq=2))
+    assert c.report("b", b, 2, _logs(run_id, 2, b"second\n")) == [Changed(), Send(b, Ack(2))]
+    # once the run has ended, nothing more is kept for it
+    c.report("b", b, 3, update(run_id, RunState.SUCCEEDED, attempt=2, exit_code=0))
+    assert c.report("b", b, 4, _logs(run_id, 2, b"after the end\n", seq=2)) == [Send(b, Ack(4))]
+    assert [(x.attempt, x.data) for x in c.store.logs(run_id)] == [(1, b"mine\n"), (2, b"second\n")]

@@ -169,3 +169,68 @@ def test_a_snapshot_described_as_changes_is_checked_and_recorded(admin, setup):
     with pytest.raises(NotFound, match="base snapshot"):
         admin.create_snapshot("p", [], base="f" * 64)
     assert state(data) == before
+
+
+def _links(admin, targets: dict[str, str]) -> list[Entry]:
+    """Symlink entries (path -> target), their targets uploaded as blobs."""
+    return [Entry(path, LINK, len(t.encode()), upload(admin, "p", t.encode())) for path, t in targets.items()]
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        {"sub/up": "..", "x": "sub/up/.."},  # `..` after a symlinked folder goes up from where it points
+        {"here": ".", "a": "b", "b": "here/../etc"},  # a link to a link that leaves the tree
+        {"sub/deep/d": "../../sub", "y": "sub/deep/d/../../.."},
+    ],
+    ids=["through a symlinked folder", "a link to a link that leaves", "deeper"],
+)
+def test_a_symlink_that_leaves_the_tree_when_followed_is_refused(admin, setup, targets):
+    data, good = setup
+    entries = [Entry("sub", stat.S_IFDIR | 0o755), *_links(admin, targets)]
+    if any(p.startswith("sub/deep/") for p in targets):
+        entries.insert(1, Entry("sub/deep", stat.S_IFDIR | 0o755))
+    before = state(data)
+    with pytest.raises(InvalidArgument, match="followed, leads outside the folder"):
+        admin.create_snapshot("p", entries)
+    assert state(data) == before
+
+
+def test_symlinks_that_loop_are_refused_and_those_that_stay_inside_are_kept(admin, setup):
+    data, good = setup
+    loop = _links(admin, {"l1": "l2", "l2": "l1"})
+    before = state(data)
+    with pytest.raises(InvalidArgument, match="loops"):
+        admin.create_snapshot("p", loop)
+    assert state(data) == before
+    inside = {"sub/up": "..", "x": "sub/up/hello.txt", "y": "x", "z": "sub/up/sub/up/sub"}
+    snap = admin.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), Entry("sub", stat.S_IFDIR | 0o755),
+                                       *_links(admin, inside)])
+    assert sorted(e.path for e in admin.get_snapshot(snap.id)[1]) == ["hello.txt", "sub", "sub/up", "x", "y", "z"]
+
+
+def test_a_new_symlink_that_redirects_an_old_one_out_of_the_tree_is_refused(admin, setup):
+    data, good = setup
+    [old] = _links(admin, {"x": "s/../hello.txt"})
+    base = admin.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), Entry("s", stat.S_IFDIR | 0o755), old])
+    root = _links(admin, {"s": "."})
+    before = state(data)
+    # with s a link to the root, x's `s/..` is the root's parent: outside, though only s changed
+    with pytest.raises(InvalidArgument, match="'x' -> 's/../hello.txt', followed, leads outside"):
+        admin.create_snapshot("p", root, base=base.id, removed=["s"])
+    assert state(data) == before
+
+
+def test_paths_are_limited_to_what_file_systems_take_so_a_pull_never_fails_on_them(admin, setup, tmp_path):
+    from kiln.sync.pull import pull
+
+    data, good = setup
+    before = state(data)
+    for path, says in (("d/" + "n" * 256, "component"), ("é" * 128, "component"), ("/".join(["d" * 200] * 6), "path")):
+        with pytest.raises(InvalidArgument, match=f"{says} .* at most"):
+            admin.create_snapshot("p", [Entry(path, FILE, 5, good)])
+    assert state(data) == before
+    longest = "/".join(["d" * 255] * 3) + "/" + "é" * 127 + "e"  # 255-byte components, 1,022 bytes in all
+    snap = admin.create_snapshot("p", [Entry(longest, FILE, 5, good)])
+    pull(admin, snap.id, tmp_path / "pulled", "p")
+    assert (tmp_path / "pulled" / longest).read_bytes() == b"hello"

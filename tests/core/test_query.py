@@ -9,11 +9,13 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.query import (
     ATTRIBUTES,
     MAX_CONDITIONS,
+    MAX_FIELDS,
     MAX_NESTING,
     BoolOp,
     Condition,
     Field,
     SortKey,
+    check_search,
     parse_field,
     parse_filter,
     parse_sort,
@@ -195,9 +197,25 @@ def test_at_most_max_conditions():
 
 def test_parentheses_nest_only_so_deep_and_say_so():
     assert parse_filter("(" * MAX_NESTING + "state = failed" + ")" * MAX_NESTING) == cond("state", "=", "failed")
-    for depth in (MAX_NESTING + 1, 5000):  # 5000 deep once overflowed Python's stack (RecursionError)
+    for depth in (MAX_NESTING + 1, 4000):  # 4000 deep once overflowed Python's stack (RecursionError)
         with pytest.raises(InvalidArgument, match=f"nest parentheses at most {MAX_NESTING} deep"):
             parse_filter("(" * depth + "state = failed" + ")" * depth)
+
+
+def test_a_filter_or_sort_over_its_size_is_refused_before_it_is_read():
+    with pytest.raises(InvalidArgument, match=r"^filter is 10 MiB; at most 8 KiB$"):
+        parse_filter("(" * (10 << 20))  # unreadable too: the size is all that is looked at
+    with pytest.raises(InvalidArgument, match=r"^sort is 3 KiB; at most 2 KiB$"):
+        parse_sort("x" * 3072)
+
+
+def test_a_search_joins_at_most_max_fields_distinct_fields():
+    where = parse_filter(" and ".join(f"params.p{i} = {i}" for i in range(MAX_FIELDS)))
+    check_search(where, parse_sort("params.p0, -state"))  # the same field twice, and an attribute: no join
+    with pytest.raises(InvalidArgument, match=f"at most {MAX_FIELDS} distinct params, metrics and tags fields"):
+        check_search(where, parse_sort("metrics.loss"))
+    with pytest.raises(InvalidArgument, match=f"not {MAX_FIELDS + 45}"):
+        check_search(None, parse_sort(",".join(f"tags.t{i}" for i in range(MAX_FIELDS + 45))))
 
 
 def test_nesting_counts_depth_not_the_number_of_groups():

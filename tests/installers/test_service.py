@@ -30,6 +30,9 @@ def test_units_restart_on_failure_and_are_hardened(text):
     assert service["Restart"] == "on-failure" and service["User"] == "kiln"
     for option in ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "ProtectKernelTunables"):
         assert service[option] in ("yes", "strict"), option
+    # every connection holds a file: systemd's default 1,024 is a flood of idle connections away from locking
+    # users and agents out
+    assert int(service["LimitNOFILE"]) >= 65536
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
     with pytest.raises(ValueError):
         parse_unit("[Service]\nnot a setting\n")

@@ -19,8 +19,9 @@ kt.log_metric("acc", 0.93)
 kt.log_metric("weird", float("nan"))
 os.makedirs("out/model", exist_ok=True)
 open("out/model/weights.bin", "w").write("w")
-open("/tmp/kiln-test-plot.txt", "w").write("plot")
-kt.log_artifact("/tmp/kiln-test-plot.txt", name="plot.txt")
+plot = os.path.join(os.environ.get("TMPDIR", "/tmp"), "kiln-test-plot.txt")  # outside the run's folder
+open(plot, "w").write("plot")
+kt.log_artifact(plot, name="plot.txt")
 kt.log_model("out/model", name="classifier", flavor="sklearn")
 print("trained")
 """

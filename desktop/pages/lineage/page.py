@@ -137,7 +137,7 @@ class LineagePage(QWidget):
             f"<b>{node.label}</b><br>kind: {node.kind}<br>project: {node.project or '—'}<br>id: {node.id}"
         )
         self.open_run.setEnabled(node.kind == "run")
-        self.comments.set_entity(node.id)
+        self.comments.set_entity(node.id, node.project)
 
     def _clicked(self, node_id: str) -> None:
         node = self.graph.node(node_id) if self.graph is not None else None

@@ -33,6 +33,7 @@ from kiln.desktop.settings import Settings
 from kiln.desktop.widgets.common import Table
 
 REFRESH_MS = 2000
+MAX_SHOWN = 1000  # the newest runs, read every refresh (the coordinator sends the pages)
 
 
 class CompareDialog(QDialog):
@@ -132,7 +133,7 @@ class RunsPage(QWidget):
 
     def _list(self) -> tuple[str, list[Run]]:
         project = self.project  # read on the worker: the answer says which project it is about
-        return project, self.client.list_runs(project)
+        return project, self.client.list_runs(project, limit=MAX_SHOWN)
 
     def _loaded(self, answer: tuple[str, list[Run]]) -> None:
         project, found = answer
@@ -143,7 +144,9 @@ class RunsPage(QWidget):
         active = sum(1 for r in found if not r.state.terminal)
         n = len(found)
         self.summary.setText(
-            f"{n} run{'s' if n != 1 else ''}, {active} not finished" if n else "no runs yet: Launch… one"
+            f"{n} run{'s' if n != 1 else ''}{' (the newest)' if n >= MAX_SHOWN else ''}, {active} not finished"
+            if n
+            else "no runs yet: Launch… one"
         )
 
     def _failed(self, error: Exception) -> None:
