@@ -14,7 +14,7 @@ from kiln.cli.common import add_json, command, group
 from kiln.cli.ops import register_node_commands  # [ops]
 from kiln.cli.output import add_logging_options, emit_json, setup_logging, table, when
 from kiln.cli.session import connect
-from kiln.core import defaults
+from kiln.core import defaults, names
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Node
 from kiln.core.units import format_bytes, parse_duration, parse_size
@@ -199,6 +199,7 @@ def parse_labels(text: str) -> dict[str, str]:
         if not sep or not key:
             raise InvalidArgument(f"label {item!r} must look like KEY=VALUE")
         labels[key] = value
+    names.check_labels(labels)  # what the coordinator would refuse at the agent's hello, said at start
     return labels
 
 

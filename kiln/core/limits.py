@@ -47,6 +47,15 @@ def utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+def cut(text: str, most: int) -> str:
+    """`text` in at most `most` bytes of UTF-8, its end replaced by "…" when it had to be shortened: for
+    what must be kept, shortened, rather than refused (a run's reason as its agent reports its end)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) <= most:
+        return text
+    return raw[: max(0, most - 3)].decode("utf-8", "ignore") + "…"
+
+
 @dataclass(frozen=True)
 class Limit:
     """The most a field may hold: bytes of UTF-8 text, characters (where the in-run SDK counts so), or a
@@ -157,6 +166,7 @@ GPU_MODEL = Limit("gpu model", 128)
 # What a run's SDK logs (kiln.track checks the same key and value lengths, in characters, before sending).
 TRACK_KEY = Limit("key", 250, "characters")  # param, tag and metric keys; dataset and model names; flavors
 TRACK_VALUE = Limit("value", 6000, "characters")  # param and tag values
+REASON = 16 * KiB  # of a run's reason as its agent reports it, shortened to fit
 ENVIRONMENT = MapLimit(
     "environment", 64, Limit("environment key", 128), Limit("environment value", 256 * KiB), 512 * KiB
 )

@@ -6,6 +6,7 @@ field, so the receiving side can log it, and after a few tries set it aside inst
 
 from __future__ import annotations
 
+from kiln.core import limits, names
 from kiln.core.errors import InvalidArgument
 from kiln.core.link import (
     Ack,
@@ -78,6 +79,17 @@ def hello_to_proto(h: Hello) -> link_pb2.Hello:
 
 
 def hello_from_proto(m: link_pb2.Hello) -> Hello:
+    """What an agent says of itself is stored on its node and shown to admins: bounded like any input."""
+    try:
+        names.check_labels(dict(m.labels))
+        for runtime in m.runtimes:
+            names.check_name("runtime", runtime)
+        limits.REFERENCE.check(m.version, field="agent version")
+        limits.REFERENCE.check(m.instance, field="agent instance")
+    except BadMessage:
+        raise
+    except InvalidArgument as e:
+        raise BadMessage(f"hello: {e}") from None
     return Hello(
         name=m.name,
         version=m.version,
@@ -121,10 +133,20 @@ def run_update_from_proto(m: link_pb2.RunUpdate) -> RunUpdate:
         state=_state(m.state, f"update for run {m.run_id}"),
         time=m.time,
         exit_code=m.exit_code if m.has_exit_code else None,
-        reason=m.reason,
+        reason=limits.cut(m.reason, limits.REASON),
         output_snapshot=m.output_snapshot,
-        environment=dict(m.environment),
+        environment=_environment(m.run_id, dict(m.environment)),
     )
+
+
+def _environment(run_id: str, environment: dict[str, str]) -> dict[str, str]:
+    """The environment an agent reported, or a note that it was too large to keep: the report carries the
+    run's end too, so it is applied, not refused."""
+    try:
+        limits.ENVIRONMENT.check(environment)
+    except InvalidArgument as e:
+        return {"environment_error": limits.cut(f"not kept: {e}", limits.REASON)}
+    return environment
 
 
 def log_batch_to_proto(b: LogBatch) -> link_pb2.LogBatch:

@@ -128,3 +128,22 @@ def test_a_coordinator_message_this_agent_cannot_read_is_refused_saying_why():
     )
     with pytest.raises(BadMessage, match="unknown priority 'max'"):
         wire.coordinator_message_from_proto(bad_priority)
+
+
+def test_what_an_agent_says_of_itself_is_bounded_like_any_input():
+    for hello in (
+        link_pb2.Hello(name="n1", labels={"zone\n": "a"}),
+        link_pb2.Hello(name="n1", runtimes={"Docker Engine": "x"}),
+        link_pb2.Hello(name="n1", version="v" * 300),
+    ):
+        with pytest.raises(BadMessage, match="^hello: "):
+            wire.sequenced_from_proto(link_pb2.AgentMessage(hello=hello))
+
+
+def test_a_runs_end_is_applied_even_when_its_agent_says_too_much():
+    m = link_pb2.RunUpdate(
+        run_id="r-1", attempt=1, state="failed", reason="x" * 100_000, environment={f"k{i}": "v" for i in range(100)}
+    )
+    update = wire.run_update_from_proto(m)
+    assert update.state is RunState.FAILED and len(update.reason.encode()) <= 16 * 1024
+    assert update.reason.endswith("…") and list(update.environment) == ["environment_error"]
