@@ -40,6 +40,7 @@ log = logging.getLogger("kiln.agent.datasets")
 
 DAMAGED_TAG = "damaged"
 EMPTY_FOLDER = ".empty"  # what /datasets is for a run that reads no dataset
+SHARED_FORMAT = 1  # in a tree's record: made readable by every job user (_read_only)
 
 InUse = Callable[[str], bool]
 
@@ -66,7 +67,7 @@ def dataset_folder(
             if recorded and recorded == fingerprint(final):
                 _remove_damaged(root, in_use)
                 return final
-            why = "changed since it was made" if recorded else "has no record of how it was made"
+            why = "changed since it was made" if recorded else "has no record of how it was made (or is an old copy)"
             log.warning("dataset %s (snapshot %s) on this node %s: making it again", label or "?", snapshot[:12], why)
             _set_aside(final)
             _drop_bad_blobs(client, cache, project, snapshot)
@@ -76,7 +77,8 @@ def dataset_folder(
             materialize(client, cache, project, snapshot, tree, Path(sc))
             _read_only(tree)
         # Taken once the tree has its final name (a rename moves the folder's ctime).
-        atomic_write(_fingerprint_file(root, snapshot), json.dumps({"fingerprint": fingerprint(final)}).encode())
+        record = {"fingerprint": fingerprint(final), "shared": SHARED_FORMAT}
+        atomic_write(_fingerprint_file(root, snapshot), json.dumps(record).encode())
         _remove_damaged(root, in_use)
     return final
 
@@ -140,9 +142,13 @@ def _fingerprint_file(root: Path, snapshot: str) -> Path:
 
 
 def _recorded(root: Path, snapshot: str) -> str:
+    """The fingerprint taken when the tree was made, or "" when there is none or it is of a tree made before
+    datasets were readable by every job user (an agent upgraded in place: such a copy kept the pushed files'
+    modes, so a job of a user of its own could not read it, and it is made again)."""
     try:
-        return str(json.loads(_fingerprint_file(root, snapshot).read_text())["fingerprint"])
-    except (OSError, ValueError, KeyError, TypeError):
+        record = json.loads(_fingerprint_file(root, snapshot).read_text())
+        return str(record["fingerprint"]) if record.get("shared") == SHARED_FORMAT else ""
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ""
 
 

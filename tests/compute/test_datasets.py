@@ -7,6 +7,7 @@ again. Process jobs start from a clean environment. Real coordinator, real agent
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -165,6 +166,26 @@ def test_a_changed_tree_is_made_again_and_a_damaged_copy_stays_while_a_job_reads
     reading.clear()
     dataset_folder(cluster.admin, cache, root, "p", snap, in_use=lambda s: s in reading)
     assert not aside.exists()
+
+
+def test_a_copy_made_by_an_older_agent_is_made_again_readable_by_every_job_user(cluster):
+    snap = push_folder(cluster, {"labels.csv": "cat,1\n", "sub/a.txt": "a\n"})
+    root, cache = cluster.tmp / "node" / "datasets", BlobCache(cluster.tmp / "node" / "cache")
+    tree = dataset_folder(cluster.admin, cache, root, "p", snap)
+    # As 0.1 left it: the pushed files' modes less write, and a record without the mark of shared trees.
+    for path in [tree / "labels.csv", tree / "sub" / "a.txt"]:
+        path.chmod(0o400)
+    for folder in [tree / "sub", tree]:
+        folder.chmod(0o500)
+    (root / f".{snap}.stat").write_text(json.dumps({"fingerprint": fingerprint(tree)}))
+
+    again = dataset_folder(cluster.admin, cache, root, "p", snap)
+    assert again == tree and (tree / "labels.csv").read_text() == "cat,1\n"
+    for path in [tree, tree / "sub", tree / "labels.csv", tree / "sub" / "a.txt"]:
+        assert path.stat().st_mode & 0o004, path  # others (a job user) may read it
+    assert not path.stat().st_mode & 0o222
+    made = fingerprint(tree)
+    assert dataset_folder(cluster.admin, cache, root, "p", snap) == tree and fingerprint(tree) == made  # now reused
 
 
 def test_a_fresh_copy_is_not_made_from_a_damaged_cache(cluster):
