@@ -14,6 +14,8 @@ Why it is shaped like this:
   be able to wipe its address's record by signing in to it between guesses.
 - Nothing is persisted: a restart forgets the counts (it also costs the guesser a restart's wait), and
   the table is bounded, forgetting the longest-quiet keys first.
+- A refusal is logged once per key and `REFUSAL_LOG_S`, with a line counting those refused meanwhile: a
+  guesser refused a thousand times a second must not write a thousand log lines a second.
 
 The numbers are in `kiln.core.defaults` (SIGNIN_*). Time comes from an injected clock.
 """
@@ -21,6 +23,7 @@ The numbers are in `kiln.core.defaults` (SIGNIN_*). Time comes from an injected 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 from collections import OrderedDict, deque
@@ -32,9 +35,12 @@ from kiln.core import clock as wall_clock
 from kiln.core import defaults
 from kiln.core.errors import ResourceExhausted
 
+log = logging.getLogger("kiln.coordinator.throttle")
+
 NAME_KEY_CHARS = 128  # of a user name, as a key (longer names are refused elsewhere; never store them whole)
 NAME_SHOWN_CHARS = 32  # of a user name, in a refusal
 FAILURES_KEPT = 256  # per key: past this the delay is at its cap anyway
+REFUSAL_LOG_S = 60.0  # a key's refusals are logged at most once this often
 
 Key = tuple[str, str]  # ("user", name) or ("source", address)
 
@@ -43,6 +49,8 @@ Key = tuple[str, str]  # ("user", name) or ("source", address)
 class _Entry:
     failures: deque[float] = field(default_factory=lambda: deque(maxlen=FAILURES_KEPT))
     in_flight: int = 0
+    refusal_logged_at: float = -math.inf
+    refused_unlogged: int = 0  # refusals since the last one logged
 
 
 def source_group(address: str) -> str:
@@ -102,10 +110,25 @@ class SignInThrottle:
                 wait = self._wait(key, now)
                 if wait > 0:
                     whom = f"for user {shown_name(user)}" if key[0] == "user" else f"from {key[1]}"
-                    raise ResourceExhausted(f"too many failed sign-ins {whom}; try again in {math.ceil(wait)} s")
+                    raise self._refusal(key, now, f"too many failed sign-ins {whom}; try again in {math.ceil(wait)} s")
             for key in keys:
                 self._entry(key).in_flight += 1
         return SignInAttempt(self, tuple(keys))
+
+    def _refusal(self, key: Key, now: float, message: str) -> ResourceExhausted:
+        """The refusal for `key`, marked to be logged only if none of its refusals was logged lately (the
+        caller is told the same either way)."""
+        entry = self._entries[key]  # a key that makes one wait has an entry
+        error = ResourceExhausted(message)
+        if now - entry.refusal_logged_at < REFUSAL_LOG_S:
+            entry.refused_unlogged += 1
+            error.logged = False
+            return error
+        if entry.refused_unlogged:
+            whom = f"for user {shown_name(key[1])}" if key[0] == "user" else f"from {key[1]}"
+            log.warning("%d more sign-ins %s were refused since the last line about them", entry.refused_unlogged, whom)
+        entry.refusal_logged_at, entry.refused_unlogged = now, 0
+        return error
 
     def failures(self, kind: str, value: str) -> int:
         """Failures counted now for a user name or a source (for `kiln`'s operators and the tests)."""

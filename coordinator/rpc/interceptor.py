@@ -65,6 +65,8 @@ REFUSAL_TEXT = 300  # characters of a refusal's message kept in the log line
 def _refused(method: str, error: KilnError, who: Principal | None) -> None:
     """A call refused because of what its caller sent or may do (a domain error): one WARNING line, so an
     operator sees who tried what and why it was refused; never a traceback, which would read as a bug."""
+    if not error.logged:
+        return
     caller = (f"node {who.node}" if who.node else who.user) if who else "an unauthenticated caller"
     text = " ".join(str(error).split())
     log.warning("refused %s for %s: %s", method, caller, text[:REFUSAL_TEXT])

@@ -11,6 +11,9 @@ class KilnError(Exception):
     """Base of every error Kiln reports to a person; the message says what went wrong and what to do."""
 
     code = "UNKNOWN"
+    # Whether the coordinator's log gets a line for this refusal: False for one repeating a refusal already
+    # logged moments ago (a guesser refused by the sign-in throttle hundreds of times a second).
+    logged = True
 
 
 class InvalidArgument(KilnError):

@@ -5,6 +5,7 @@ changing a password."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kiln.client import Client
-from kiln.coordinator import identity
+from kiln.coordinator import identity, throttle
 from kiln.coordinator.server import RunningCoordinator
 from kiln.coordinator.throttle import SignInThrottle
 from kiln.core import defaults
@@ -102,6 +103,27 @@ def test_the_wait_doubles_with_each_failure_and_the_throttle_expires(coordinator
     fake_clock.advance(defaults.SIGNIN_WINDOW_S)  # the failures leave the window
     assert coordinator.ctx.signins.failures("user", "bob") == 0
     assert attempt(coordinator, "bob", "bob-password") is None
+
+
+def test_a_guesser_refused_again_and_again_writes_one_log_line_a_minute_with_a_count(
+    coordinator, make_user, fake_clock, caplog
+):
+    make_user("bob")
+    for _ in range(FREE):
+        attempt(coordinator, "bob", "guess-guess")
+    caplog.set_level(logging.WARNING, logger="kiln.coordinator")
+    for _ in range(50):  # each refused, and each told so
+        assert "too many failed sign-ins for user 'bob'" in str(attempt(coordinator, "bob", "guess-guess"))
+    lines = [r.getMessage() for r in caplog.records if "sign-ins" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("refused /kiln.v1.Auth/Login")
+
+    caplog.clear()
+    fake_clock.advance(throttle.REFUSAL_LOG_S)
+    attempt(coordinator, "bob", "guess-guess")  # let in (the wait is over) and failed: it is the next refusal
+    attempt(coordinator, "bob", "guess-guess")
+    lines = [r.getMessage() for r in caplog.records if "sign-ins" in r.getMessage()]
+    assert lines[0] == "49 more sign-ins for user 'bob' were refused since the last line about them"
+    assert len(lines) == 2 and lines[1].startswith("refused /kiln.v1.Auth/Login")
 
 
 def test_a_success_clears_the_user_count(coordinator, make_user, fake_clock):
