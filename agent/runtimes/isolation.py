@@ -203,19 +203,7 @@ def available() -> str:
     if not sys.platform.startswith("linux"):
         return "mount namespaces exist only on Linux"
     with tempfile.TemporaryDirectory(prefix="kiln-ns-probe-") as folder:
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "kiln.agent.runtimes.isolation", folder],
-                capture_output=True,
-                text=True,
-                timeout=PROBE_TIMEOUT_S,
-                env={**os.environ, "PYTHONSAFEPATH": "1"},
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return f"the probe did not run: {e}"
-        if done.returncode != 0:
-            return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"probe exit {done.returncode}"
-        return ""
+        return _run_probe(folder)
 
 
 @functools.cache
@@ -224,9 +212,15 @@ def network_available() -> str:
     namespace), else why not; tried once per agent process, in a child, by a loopback connection."""
     if not sys.platform.startswith("linux"):
         return "network namespaces exist only on Linux"
+    return _run_probe("--network")
+
+
+def _run_probe(argument: str) -> str:
+    """Runs this module's probe (`__main__` below) in a child with `argument`: "" when it passed, else the
+    last line it wrote, which says why."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "kiln.agent.runtimes.isolation", "--network"],
+            [sys.executable, "-m", "kiln.agent.runtimes.isolation", argument],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,

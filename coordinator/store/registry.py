@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kiln.coordinator.store.base import Database
 from kiln.core.errors import InvalidArgument
@@ -35,11 +35,7 @@ class RegistryTables(Database):
     ) -> list[dict[str, Any]]:
         """Versions by name and number: of dataset `name` ("": every one), those after `after`, at most
         `limit` (-1: every one)."""
-        sql, params = "SELECT * FROM datasets WHERE project = ? AND (name, version) > (?, ?)", [project, *after]
-        if name:
-            sql += " AND name = ?"
-            params.append(name)
-        return self._rows(sql + " ORDER BY name, version LIMIT ?", [*params, limit])
+        return self._versions("datasets", project, name, after, limit)
 
     # -- models -----------------------------------------------------------------------------------------
 
@@ -73,7 +69,13 @@ class RegistryTables(Database):
     ) -> list[dict[str, Any]]:
         """Versions by name and number: of model `name` ("": every one), those after `after`, at most
         `limit` (-1: every one)."""
-        sql, params = "SELECT * FROM model_versions WHERE project = ? AND (name, version) > (?, ?)", [project, *after]
+        return self._versions("model_versions", project, name, after, limit)
+
+    def _versions(
+        self, table: Literal["datasets", "model_versions"], project: str, name: str, after: tuple[str, int], limit: int
+    ) -> list[dict[str, Any]]:
+        """A page of a versioned table (datasets, model_versions), keyed by (name, version)."""
+        sql, params = f"SELECT * FROM {table} WHERE project = ? AND (name, version) > (?, ?)", [project, *after]
         if name:
             sql += " AND name = ?"
             params.append(name)
