@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from kiln.core.errors import Unauthenticated
+from kiln.core.errors import FailedPrecondition, Unauthenticated
 from kiln.desktop.ops import Runner, describe
-from kiln.desktop.qt import QApplication, QObject, QThreadPool, Signal
+from kiln.desktop.qt import QApplication, QObject, QThreadPool, Signal, binding_problem
 from kiln.desktop.session import Session, resume, saved_profile
 from kiln.desktop.settings import Settings
 from kiln.desktop.signin import SignInDialog
@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the app (`[]`) or the admin tray (`["tray"]`) until it is closed; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     tray = args[:1] == ["tray"]
+    problem = binding_problem()
+    if problem:  # refused now, in words, rather than an abort minutes into someone's work
+        raise FailedPrecondition(problem)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(["kiln-desktop", *args])
     app.setApplicationName("Kiln")

@@ -49,25 +49,37 @@ def brief(error: BaseException) -> str:
     return describe(error)
 
 
-class _Job(QRunnable):
-    """Runs one Op on a pool thread and hands the outcome back through the runner's queued signal."""
+@dataclass(eq=False)
+class _Task:
+    """One start of an Op, from the pool until its outcome is delivered: what the runner keeps, rather
+    than the QRunnable, which Qt deletes once it has run."""
 
-    def __init__(self, runner: Runner, op: Op) -> None:
+    op: Op
+
+
+class _Job(QRunnable):
+    """Runs one task on a pool thread and hands the outcome back through the runner's queued signal.
+
+    Qt deletes it once run() returns (autoDelete, the default): a QRunnable kept with autoDelete off is
+    never released by the binding, so each operation (its callbacks and its result with it) would stay
+    in memory for the life of the app."""
+
+    def __init__(self, runner: Runner, task: _Task) -> None:
         super().__init__()
-        self.setAutoDelete(False)  # the runner keeps it until the outcome is delivered
-        self.runner, self.op = runner, op
+        self.runner, self.task = runner, task
 
     def run(self) -> None:
+        op = self.task.op
         try:
-            value, ok = self.op.work(), True
+            value, ok = op.work(), True
         except Exception as e:  # every error reaches a callback, never the thread's top
             if not isinstance(e, KilnError):
-                log.error("%s failed", self.op.label, exc_info=e)
+                log.error("%s failed", op.label, exc_info=e)
             value, ok = e, False
         try:
-            self.runner._finished.emit(self, ok, value)
+            self.runner._finished.emit(self.task, ok, value)
         except RuntimeError:  # the runner's window was deleted meanwhile: say so rather than vanish
-            log.warning("%s ended after its window was closed; its outcome was not shown", self.op.label)
+            log.warning("%s ended after its window was closed; its outcome was not shown", op.label)
 
 
 class Runner(QObject):
@@ -81,21 +93,21 @@ class Runner(QObject):
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
         self.pool = pool or QThreadPool.globalInstance()
-        self._jobs: set[_Job] = set()  # touched on the GUI thread only
+        self._tasks: set[_Task] = set()  # started and not yet delivered; touched on the GUI thread only
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._tasks)
 
     def running(self, op: Op) -> bool:
         """Whether `op` is in flight: a periodic refresh skips a tick rather than pile up behind a slow
         coordinator (each tick reuses one Op, so a lost connection also shows it once, not once a tick)."""
-        return any(job.op is op for job in self._jobs)
+        return any(task.op is op for task in self._tasks)
 
     def labels(self) -> list[str]:
         """What is in flight, in words, for a window that is asked to close meanwhile."""
-        return sorted(job.op.label for job in self._jobs)
+        return sorted(task.op.label for task in self._tasks)
 
     def run(
         self,
@@ -110,17 +122,17 @@ class Runner(QObject):
     def start(self, op: Op) -> Op:
         """Starts `op` (again, for a retry: same work, same callbacks)."""
         op.attempts += 1
-        job = _Job(self, op)
-        self._jobs.add(job)
-        self.pool.start(job)
+        task = _Task(op)
+        self._tasks.add(task)
+        self.pool.start(_Job(self, task))
         return op
 
-    def _deliver(self, job: _Job, ok: bool, value: Any) -> None:
-        self._jobs.discard(job)
+    def _deliver(self, task: _Task, ok: bool, value: Any) -> None:
+        self._tasks.discard(task)
         try:
-            self._settle(job.op, ok, value)
+            self._settle(task.op, ok, value)
         finally:
-            if not self._jobs:
+            if not self._tasks:
                 self.idle.emit()
 
     def _settle(self, op: Op, ok: bool, value: Any) -> None:

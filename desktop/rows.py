@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kiln.core.clock import iso
 from kiln.core.manifest import Diff, Entry
 from kiln.core.models import Project, Snapshot
 from kiln.core.permissions import Role
 from kiln.core.units import format_bytes
+from kiln.desktop import times
 
 PROJECT_HEADERS = ("Name", "Your role", "Members", "Created", "Description")
 MEMBER_HEADERS = ("User", "Role")
@@ -32,14 +32,13 @@ class Row:
 
 
 def when(ts: float) -> str:
-    """A timestamp as people read it in a table: to the minute, UTC."""
-    text = iso(ts)
-    return text[:16].replace("T", " ") if text else ""
+    """A timestamp as people read it in a table: to the minute, local time (kiln.desktop.times)."""
+    return times.local(ts)
 
 
 def when_s(ts: float) -> str:
     """To the second: state changes of a short run happen within the same minute."""
-    return iso(ts).replace("T", " ").removesuffix("Z")
+    return times.local_s(ts)
 
 
 def project_rows(projects: Iterable[Project], is_admin: bool = False) -> list[Row]:

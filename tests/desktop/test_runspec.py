@@ -7,7 +7,8 @@ import pytest
 
 from kiln.core.errors import InvalidArgument
 from kiln.core.runs import Priority, Resources, Run, RunSpec, RunState
-from kiln.desktop.pages.runs.rows import compare_rows, differing, duration_s, format_duration, state_text
+from kiln.desktop.pages.compare.rows import compare_rows, differing
+from kiln.desktop.pages.runs.rows import duration_s, format_duration, state_text
 from kiln.desktop.pages.runs.runspec import LaunchForm, build_spec
 
 

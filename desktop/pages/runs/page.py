@@ -14,11 +14,11 @@ from kiln.client import Client
 from kiln.core.clock import now
 from kiln.core.runs import Run
 from kiln.desktop.ops import Op, Runner, brief
+from kiln.desktop.pages.compare.page import CompareDialog
 from kiln.desktop.pages.run.page import RunDialog
 from kiln.desktop.pages.runs.launch import LaunchDialog
-from kiln.desktop.pages.runs.rows import RUN_HEADERS, compare_headers, compare_rows, differing, run_rows
+from kiln.desktop.pages.runs.rows import RUN_HEADERS, run_rows
 from kiln.desktop.qt import (
-    QDialog,
     QHBoxLayout,
     QHideEvent,
     QLabel,
@@ -34,30 +34,6 @@ from kiln.desktop.widgets.common import Table
 
 REFRESH_MS = 2000
 MAX_SHOWN = 1000  # the newest runs, read every refresh (the coordinator sends the pages)
-
-
-class CompareDialog(QDialog):
-    """Runs side by side, one column each; fields whose values differ are highlighted."""
-
-    def __init__(self, runs: list[Run], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Compare {len(runs)} runs")
-        self.runs = runs
-        rows = compare_rows(runs, now())
-        self.table = Table(compare_headers(runs), parent=self)
-        self.table.set_rows(rows)
-        differ = differing(rows)
-        self.summary = QLabel(
-            f"{len(differ)} field{'s' if len(differ) != 1 else ''} differ: {', '.join(differ)}"
-            if differ
-            else "no differences",
-            self,
-        )
-        self.summary.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        self.resize(300 + 220 * len(runs), 700)
 
 
 class RunsPage(QWidget):

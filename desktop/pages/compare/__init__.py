@@ -1,0 +1,1 @@
+"""Comparing runs: the experiment comparison view."""
