@@ -15,7 +15,10 @@ from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.core import lineage
 from kiln.core.errors import NotFound, PermissionDenied
 from kiln.core.lineage import Entity
+from kiln.core.overview import NAME_TAG
 from kiln.core.permissions import Need, Principal
+
+LABEL_CHARS = 80  # of a message or a name in an entity's label: what a lineage box or a graph node shows
 
 
 def resolve(ctx: Coordinator, who: Principal, text: str, project: str = "") -> Entity:
@@ -44,10 +47,13 @@ def _resolve(ctx: Coordinator, who: Principal, text: str, project: str) -> Entit
     kind, rest = lineage.split(text.strip())
     if kind == "run":
         run = get_run(ctx, who, rest, with_events=False)  # an id or a unique prefix
-        return Entity(lineage.run_id(run.id), "run", run.spec.project, f"run {run.id} ({run.state})")
+        name = ctx.store.tags(run.id).get(NAME_TAG, "")
+        label = f"run {_first_line(name) or run.id} ({run.state})"
+        return Entity(lineage.run_id(run.id), "run", run.spec.project, label)
     if kind == "snapshot":
         snap = resolve_snapshot(ctx, who, project, rest)
-        return Entity(lineage.snapshot_id(snap.id), "snapshot", snap.project, f"snapshot {snap.id[:12]}")
+        label = f"snapshot {_first_line(snap.message) or snap.id[:12]}"
+        return Entity(lineage.snapshot_id(snap.id), "snapshot", snap.project, label)
     if kind == "environment":
         return _environment(ctx, who, f"environment:{rest}", project)
     project, name, version = lineage.versioned(rest)
@@ -55,7 +61,17 @@ def _resolve(ctx: Coordinator, who: Principal, text: str, project: str) -> Entit
     rows = (ctx.store.dataset_versions if kind == "dataset" else ctx.store.model_versions)(project, name)
     if not any(r["version"] == version for r in rows):
         raise NotFound(f"no {kind} {name!r} version {version} in project {project!r}")
-    return Entity(f"{kind}:{rest}", kind, project, f"{kind} {name} v{version}")
+    label = f"{kind} {name} v{version}"
+    if kind == "model":
+        aliases = sorted(a for a, v in ctx.store.aliases(project, name).items() if v == version)
+        label += f" · {', '.join(aliases)}" if aliases else ""
+    return Entity(f"{kind}:{rest}", kind, project, label)
+
+
+def _first_line(text: str) -> str:
+    """What a label keeps of a person's text (a snapshot's message, a run's name): its first line, short."""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= LABEL_CHARS else line[: LABEL_CHARS - 1].rstrip() + "…"
 
 
 def describe(ctx: Coordinator, who: Principal, entity_id: str) -> Entity | None:

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 from kiln.coordinator.access import require_project
 from kiln.coordinator.store import SqliteStore
-from kiln.core import clock, limits
+from kiln.core import clock, limits, overview
 from kiln.core.errors import AlreadyExists, FailedPrecondition, NotFound
 from kiln.core.models import Project
 from kiln.core.names import check_name
+from kiln.core.overview import BestRun, ProjectSummary
 from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal, Role
 
@@ -35,6 +36,27 @@ def list_projects(store: SqliteStore, who: Principal, include_archived: bool, pa
 def get_project(store: SqliteStore, who: Principal, name: str) -> Project:
     require_project(store, who, Need.READ, name)
     return _seen_by(store, who, name)
+
+
+def summary(store: SqliteStore, who: Principal, name: str, metric: str = "", direction: str = "") -> ProjectSummary:
+    """The project at a glance, for a reader of it. The best run is chosen by `metric` ("": the one most
+    succeeded runs logged) getting better in `direction` ("": as the metric's name implies); where no
+    direction is known, the latest succeeded run is named instead (with no metric)."""
+    limits.REFERENCE.check(name, field="project")
+    limits.TRACK_KEY.check(metric, field="metric")
+    overview.check_direction(direction)
+    require_project(store, who, Need.READ, name)
+    found = store.project_summary(name)
+    metric = metric or store.primary_metric(name)
+    direction = direction or (overview.direction_of(metric) if metric else "")
+    best: BestRun | None = None
+    if metric and direction and (by := store.best_by(name, metric, direction)):
+        best = BestRun(by[0], metric=metric, direction=direction, value=by[1], finished_at=by[2])
+    elif latest := store.latest_succeeded(name):
+        best = BestRun(latest[0], finished_at=latest[1])
+    if best is not None:
+        best = replace(best, name=store.tags(best.run_id).get(overview.NAME_TAG, ""))
+    return replace(found, best=best)
 
 
 def set_member(store: SqliteStore, who: Principal, project: str, user: str, role: Role) -> Project:

@@ -11,7 +11,7 @@ from kiln.coordinator.runs import get_run, readable_projects
 from kiln.core import limits, lineage
 from kiln.core.errors import InvalidArgument
 from kiln.core.link import TrackBatch
-from kiln.core.models import MetricSeries, RunRecord, RunValues
+from kiln.core.models import MetricSeries, RunKeys, RunRecord, RunValues
 from kiln.core.paging import Page, PageRequest, page_in_memory, page_of
 from kiln.core.paths import check_relpath
 from kiln.core.permissions import Principal
@@ -19,6 +19,8 @@ from kiln.core.query import Field, check_search, parse_field, parse_filter, pars
 from kiln.core.runs import Run
 
 MAX_POINTS = 10_000
+# Keys of each kind ListRunKeys lists: 3 x 5,000 keys of 250 characters (15 MB even at 4 bytes each) fit a reply.
+RUN_KEYS_LISTED = 5000
 INPUT_RELATIONS = frozenset({"input", "parent", "rerun"})
 log = logging.getLogger("kiln.coordinator.tracking")
 
@@ -125,20 +127,44 @@ def run_record(ctx: Coordinator, who: Principal, run_id: str) -> RunRecord:
 
 
 def metric_history(
-    ctx: Coordinator, who: Principal, run_id: str, keys: list[str], max_points: int, page: PageRequest
+    ctx: Coordinator,
+    who: Principal,
+    run_id: str,
+    keys: list[str],
+    max_points: int,
+    page: PageRequest,
+    after_step: dict[str, int] | None = None,
 ) -> Page[MetricSeries]:
-    """One page of the run's metric series (those named, or every one), by key."""
+    """One page of the run's metric series (those named, or every one), by key: whole (downsampled, with
+    where the lowest and highest values are), or for the keys in `after_step` only the points after it."""
     for key in limits.METRIC_KEYS.check(keys):
         limits.TRACK_KEY.check(key, field="metric key")
+    after = check_after_step(after_step or {}, keys)
     run = get_run(ctx, who, run_id)
     points = min(max_points or 1000, MAX_POINTS)
     wanted = sorted(set(keys)) if keys else [k for k, *_ in ctx.store.metric_summaries(run.id)]
     chosen = page_in_memory(wanted, page, lambda k: (k,))
     series = []
     for key in chosen.items:
-        total, found = ctx.store.metric_series(run.id, key, points)
-        series.append(MetricSeries(key=key, total_points=total, points=tuple(found)))
+        since = after.get(key)
+        total, found = ctx.store.metric_series(run.id, key, points, since)
+        low, high = ctx.store.metric_extremes(run.id, key) if since is None else (None, None)
+        series.append(MetricSeries(key, total, tuple(found), since, low, high))
     return Page(series, chosen.keys, chosen.more)
+
+
+def check_after_step(after_step: dict[str, int], keys: list[str]) -> dict[str, int]:
+    """The per-key steps of an incremental read: as many keys as a read may name, each a metric key the
+    read asks for (any key of the run when it names none)."""
+    limits.METRIC_KEYS.check(list(after_step), field="after_step")
+    asked = set(keys)
+    for key in after_step:
+        limits.TRACK_KEY.check(key, field="after_step key")
+        if not key:
+            raise InvalidArgument("after_step has an empty key: name the metric whose new points to read")
+        if asked and key not in asked:
+            raise InvalidArgument(f"after_step names {key!r}, which the read does not ask for: add it to keys")
+    return dict(after_step)
 
 
 def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str, page: PageRequest) -> Page[Run]:
@@ -152,6 +178,26 @@ def search(ctx: Coordinator, who: Principal, project: str, text: str, sort: str,
     runs = {r.id: r for r in ctx.store.runs_by_id(ids)}
     placed = [(place, runs[i]) for place, i in enumerate(ids, start + 1) if i in runs]
     return page_of(placed, page.size, lambda p: (p[0],)).map(lambda p: p[1])
+
+
+def count_matching(ctx: Coordinator, who: Principal, project: str, text: str) -> int:
+    """How many runs `text` matches in all (what a table's "200 of 3,412" counts)."""
+    where = parse_filter(text)
+    check_search(where, [])
+    return ctx.store.count_runs(readable_projects(ctx, who, project), where)
+
+
+def run_keys(ctx: Coordinator, who: Principal, project: str) -> RunKeys:
+    """The params, metrics and tags keys `project`'s runs logged: at most RUN_KEYS_LISTED of each."""
+    if not project:
+        raise InvalidArgument("name the project whose keys to list")
+    limits.NAME.check(project, field="project name")
+    readable_projects(ctx, who, project)  # PermissionDenied or NotFound unless the caller reads it
+    kinds = ("params", "metrics", "tags")
+    found = {kind: ctx.store.run_keys(project, kind, RUN_KEYS_LISTED + 1) for kind in kinds}
+    truncated = any(len(keys) > RUN_KEYS_LISTED for keys in found.values())
+    listed = {kind: tuple(keys[:RUN_KEYS_LISTED]) for kind, keys in found.items()}
+    return RunKeys(listed["params"], listed["metrics"], listed["tags"], truncated)
 
 
 def parse_columns(columns: list[str]) -> list[Field]:

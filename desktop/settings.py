@@ -1,8 +1,9 @@
 """What the desktop remembers between sessions, beside the CLI's own state under KILN_HOME.
 
 `desktop.json` holds which local folder is linked to which project (per coordinator, since two servers
-may both have a "demo"), the project last looked at, and the hourly rate IT set per node for the admin
-window's cost (the coordinator keeps no rates yet). The stat cache is the CLI's (`cache/`), so a
+may both have a "demo"), the project last looked at, the hourly rate IT set per node (and the currency
+they are in) for the admin window's cost (the coordinator keeps no rates yet), and the params/metrics/tags
+columns chosen for each project's Runs table. The stat cache is the CLI's (`cache/`), so a
 folder pushed from either is recognised by both.
 """
 
@@ -24,6 +25,8 @@ class Settings:
     links: dict[str, dict[str, str]] = field(default_factory=dict)  # server -> project -> folder
     last_project: dict[str, str] = field(default_factory=dict)  # server -> project
     rates: dict[str, dict[str, float]] = field(default_factory=dict)  # server -> node -> rate per hour
+    columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # server -> project -> columns
+    currencies: dict[str, str] = field(default_factory=dict)  # server -> ISO code the rates are in ("EUR")
 
     @property
     def path(self) -> Path:
@@ -41,12 +44,17 @@ class Settings:
         try:
             data = json.loads((home / "desktop.json").read_text())
             rates = {s: {n: float(r) for n, r in nodes.items()} for s, nodes in data.get("rates", {}).items()}
-            return cls(home, dict(data.get("links", {})), dict(data.get("last_project", {})), rates)
+            settings = cls(home, dict(data.get("links", {})), dict(data.get("last_project", {})), rates)
         except (OSError, ValueError, AttributeError, TypeError):
             return cls(home)
+        settings.columns = _columns(data.get("columns"))
+        saved = data.get("currencies")
+        settings.currencies = {k: v for k, v in saved.items() if isinstance(v, str)} if isinstance(saved, dict) else {}
+        return settings
 
     def save(self) -> None:
-        data = {"links": self.links, "last_project": self.last_project, "rates": self.rates}
+        data = {"links": self.links, "last_project": self.last_project, "rates": self.rates, "columns": self.columns}
+        data["currencies"] = self.currencies
         atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
 
     def folder_for(self, server: str, project: str) -> Path | None:
@@ -69,7 +77,37 @@ class Settings:
             self.rates.setdefault(server, {})[node] = rate
             self.save()
 
+    def columns_for(self, server: str, project: str) -> list[str]:
+        """The params/metrics/tags columns last chosen for the project's Runs table (none at first)."""
+        return list(self.columns.get(server, {}).get(project, []))
+
+    def set_columns(self, server: str, project: str, columns: list[str]) -> None:
+        if self.columns_for(server, project) != columns:
+            self.columns.setdefault(server, {})[project] = list(columns)
+            self.save()
+
+    def currency_for(self, server: str) -> str:
+        """The ISO code IT chose for the server's rates ("" until chosen)."""
+        return self.currencies.get(server, "")
+
+    def set_currency(self, server: str, code: str) -> None:
+        if self.currencies.get(server) != code:
+            self.currencies[server] = code
+            self.save()
+
     def remember_project(self, server: str, project: str) -> None:
         if self.last_project.get(server) != project:
             self.last_project[server] = project
             self.save()
+
+
+def _columns(saved: object) -> dict[str, dict[str, list[str]]]:
+    """Chosen columns as saved; anything not shaped as server -> project -> [column, ...] is left out
+    (a file edited by hand forgets those columns, rather than stopping the app)."""
+    if not isinstance(saved, dict):
+        return {}
+    return {
+        server: {p: [c for c in cols if isinstance(c, str)] for p, cols in projects.items() if isinstance(cols, list)}
+        for server, projects in saved.items()
+        if isinstance(projects, dict)
+    }

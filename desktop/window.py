@@ -7,6 +7,8 @@ version asks for a run page; the window routes each request to the page that ans
 
 from __future__ import annotations
 
+import logging
+
 from kiln.core.errors import Unavailable
 from kiln.desktop.ops import Op, Runner, describe
 from kiln.desktop.pages.files.page import FilesPage
@@ -26,6 +28,7 @@ from kiln.desktop.qt import (
     QPushButton,
     QStackedWidget,
     Qt,
+    QTimer,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -34,36 +37,79 @@ from kiln.desktop.qt import (
 from kiln.desktop.session import Session, sign_out
 from kiln.desktop.settings import Settings
 
+log = logging.getLogger(__name__)
+RETRY_S = 5  # the first wait before failed operations are run again; it doubles while the coordinator stays away
+RETRY_MAX_S = 60
+
 
 class Banner(QFrame):
-    """Says the coordinator cannot be reached; Retry runs the failed operations again, as they were."""
+    """One plain sentence while the coordinator cannot be reached, however many operations failed:
+    "Cannot reach the coordinator at HOST:PORT — retrying in 5 s", with Retry now. The error's own words
+    (gRPC's) go to the tooltip and the log, once per outage. The failed operations are run again, as they
+    were, when the countdown ends, on Retry now, or as soon as any other call gets through (`back`)."""
 
-    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: Runner, server: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.runner = runner
+        self.runner, self.server = runner, server
         self.failed: list[Op] = []
+        self.left = 0  # seconds until the next retry
+        self.delay = RETRY_S  # the wait before the next one (doubling to RETRY_MAX_S while it stays down)
         self.setObjectName("banner")
         self.setStyleSheet("#banner { background: #fdecea; border: 1px solid #e0a0a0; border-radius: 4px; }")
         self.label = QLabel("", self)
         self.label.setWordWrap(True)
-        self.retry = QPushButton("Retry", self)
+        self.retry = QPushButton("Retry now", self)
+        self.tick = QTimer(self)
+        self.tick.setInterval(1000)
+        self.tick.timeout.connect(self._tick)
         layout = QHBoxLayout(self)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.retry)
-        self.retry.clicked.connect(self._retry)
+        self.retry.clicked.connect(self.retry_now)
         self.hide()
 
     def lost(self, op: Op, error: Exception) -> None:
+        """An operation failed for want of the coordinator: kept to be run again, and said once."""
         if op not in self.failed:
             self.failed.append(op)
-        self.label.setText(f"Lost connection: {describe(error)}")
+        detail = describe(error)
+        if self.isHidden():
+            log.warning("lost the coordinator at %s: %s", self.server, detail)
+        self.setToolTip(detail)
+        self.label.setToolTip(detail)
+        if not self.tick.isActive():
+            self.left, self.delay = self.delay, min(RETRY_MAX_S, self.delay * 2)
+            self.tick.start()
+        self._say()
         self.show()
 
-    def _retry(self) -> None:
+    def back(self) -> None:
+        """A call got through: the coordinator is back, so what failed is run again now."""
+        self.delay = RETRY_S
+        if self.failed:
+            self.retry_now()
+
+    def retry_now(self) -> None:
         ops, self.failed = self.failed, []
+        self.tick.stop()
         self.hide()
         for op in ops:
-            self.runner.start(op)
+            if not self.runner.running(op):
+                self.runner.start(op)
+
+    def stop(self) -> None:
+        """The window closes: no more retries."""
+        self.tick.stop()
+
+    def _tick(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.retry_now()
+        else:
+            self._say()
+
+    def _say(self) -> None:
+        self.label.setText(f"Cannot reach the coordinator at {self.server} — retrying in {self.left} s")
 
 
 class MainWindow(QMainWindow):
@@ -84,7 +130,8 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(client, self.runner, settings, session.server, session.connect, self)
         self.lineage_page = LineagePage(client, self.runner, self)
         self.models_page = ModelsPage(client, self.runner, self)
-        self.banner = Banner(self.runner, self)
+        self.banner = Banner(self.runner, session.server, self)
+        self.runner.succeeded.connect(lambda _: self.banner.back())
         self.sidebar = QListWidget(self)
         self.sidebar.setFixedWidth(210)
         self.sidebar.setWordWrap(True)
@@ -154,6 +201,7 @@ class MainWindow(QMainWindow):
         self.models_page.lineage_wanted.connect(self.open_lineage)
         self.lineage_page.run_wanted.connect(self.runs_page.show_run)
         self.models_page.run_wanted.connect(self.runs_page.show_run)
+        self.projects_page.run_wanted.connect(self.runs_page.show_run)
 
     def open_lineage(self, entity: str) -> None:
         """The Lineage page, rooted on `entity`, brought to the front of the window."""
@@ -191,8 +239,7 @@ class MainWindow(QMainWindow):
 
     def _failed(self, op: Op, error: Exception) -> None:
         if isinstance(error, Unavailable):
-            self.banner.lost(op, error)
-            self.statusBar().showMessage(f"{op.label}: the coordinator cannot be reached")
+            self.banner.lost(op, error)  # said there, once; the status bar keeps what it said before
         else:
             self.statusBar().showMessage(f"{op.label}: {describe(error)}")
 
@@ -210,6 +257,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Waits for operations in flight (a push must not be cut off unsaid), without freezing."""
         self.runs_page.shutdown()  # no new refreshes, no log followers, while it waits
+        self.banner.stop()
         if self.runner.busy:
             event.ignore()
             if not self.closing:

@@ -59,6 +59,12 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServicer):
         registry.set_validator(self.ctx, principal(), request.project, request.user, request.validator)
         return wire.project_to_proto(projects.get_project(self.ctx.store, principal(), request.project))
 
+    def GetProjectSummary(
+        self, request: projects_pb2.ProjectSummaryRequest, context: Ctx
+    ) -> projects_pb2.ProjectSummary:
+        found = projects.summary(self.ctx.store, principal(), request.project, request.metric, request.direction)
+        return wire.summary_to_proto(found)
+
     def ArchiveProject(self, request: common_pb2.ProjectRef, context: Ctx) -> projects_pb2.Project:
         return wire.project_to_proto(projects.archive_project(self.ctx.store, principal(), request.project))
 

@@ -7,15 +7,13 @@ from typing import TypeAlias
 
 import grpc
 
-from kiln.coordinator import runs
+from kiln.coordinator import logs, runs
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.coordinator.rpc.link import AgentLink
 from kiln.coordinator.rpc.paging import encoded
 from kiln.coordinator.rpc.workers import Workers
 from kiln.core import paging
-from kiln.core.permissions import Principal
-from kiln.core.runs import LogChunk
 from kiln.proto.v1 import runs_pb2, runs_pb2_grpc
 from kiln.serde import runs as wire
 
@@ -53,19 +51,20 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
 
     async def ReadLogs(self, request: runs_pb2.ReadLogsRequest, context: Ctx) -> AsyncIterator[runs_pb2.LogChunk]:
         who = principal()
-        after = (request.after_attempt, request.after_seq)
+        asked = logs.LogRange(
+            after=(request.after_attempt, request.after_seq),
+            before=(request.before_attempt, request.before_seq),
+            tail_bytes=request.tail_bytes,
+            follow=request.follow,
+        ).check()
+        run_id, after, offset = await self.workers.run("quick", logs.start, self.ctx, who, request.id, asked)
         while True:
-            ended, chunks = await self.workers.run("quick", self._logs, who, request.id, after)
+            ended, chunks = await self.workers.run("quick", logs.page, self.ctx, who, run_id, after, asked, offset)
             for c in chunks:
                 yield wire.log_chunk_to_proto(c)
             if chunks:
-                after = (chunks[-1].attempt, chunks[-1].seq)
+                after, offset = (chunks[-1].attempt, chunks[-1].seq), chunks[-1].offset + len(chunks[-1].data)
                 continue
             if not request.follow or ended:  # the run had ended before this read: nothing more will come
                 return
             await self.link.changed(FOLLOW_POLL_S)
-
-    def _logs(self, who: Principal, run_id: str, after: tuple[int, int]) -> tuple[bool, list[LogChunk]]:
-        """Whether the run had ended, then its chunks after `after` (in that order, so none is missed)."""
-        run = runs.get_run(self.ctx, who, run_id, with_events=False)  # the id may be a prefix
-        return run.state.terminal, self.ctx.store.logs(run.id, after)

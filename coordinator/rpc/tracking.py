@@ -32,7 +32,13 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServicer):
     def GetMetrics(self, request: tracking_pb2.GetMetricsRequest, context: Ctx) -> tracking_pb2.MetricHistory:
         page = paging.request("GetMetrics", request.page_size, request.page_token)
         found = tracking.metric_history(
-            self.ctx, principal(), request.run_id, list(request.keys), request.max_points, page
+            self.ctx,
+            principal(),
+            request.run_id,
+            list(request.keys),
+            request.max_points,
+            page,
+            dict(request.after_step),
         )
         rows, token = encoded("GetMetrics", found, wire.metric_series_to_proto)
         return tracking_pb2.MetricHistory(series=rows, next_page_token=token)
@@ -46,9 +52,19 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServicer):
         rows, token = encoded(
             "SearchRuns", found, lambda r: _row(r, values.get(r.id)), lambda row: sum(m.ByteSize() for m in row if m)
         )
-        return tracking_pb2.RunTable(
-            runs=[run for run, _ in rows], values=[v for _, v in rows if v is not None], next_page_token=token
+        total = (
+            tracking.count_matching(self.ctx, principal(), request.project, request.filter) if request.count else None
         )
+        return tracking_pb2.RunTable(
+            runs=[run for run, _ in rows],
+            values=[v for _, v in rows if v is not None],
+            next_page_token=token,
+            total=total,
+        )
+
+    @heavy
+    def ListRunKeys(self, request: tracking_pb2.RunKeysRequest, context: Ctx) -> tracking_pb2.RunKeys:
+        return wire.run_keys_to_proto(tracking.run_keys(self.ctx, principal(), request.project))
 
 
 def _row(run: Run, values: RunValues | None) -> tuple[runs_pb2.Run, tracking_pb2.RunValues | None]:

@@ -12,6 +12,9 @@ from kiln.core.link import Quarantined
 from kiln.core.models import GpuInfo, Inventory, Node
 from kiln.core.runs import ACTIVE, LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
 
+LogKey = tuple[int, int]  # a log chunk's (attempt, seq), the order of a run's output
+END_OF_LOG: LogKey = (1 << 62, 0)  # after every chunk (attempts are 32-bit)
+
 RUN_FIELDS = {
     "state",
     "node",
@@ -266,15 +269,47 @@ class ComputeTables(Database):
                 [(run_id, c.attempt, c.seq, c.stream, c.data, c.time) for c in chunks],
             )
 
-    def logs(self, run_id: str, after: tuple[int, int] = (0, 0), limit: int = 1000) -> list[LogChunk]:
-        """Chunks after (attempt, seq), in order."""
+    def logs(
+        self, run_id: str, after: LogKey = (0, 0), limit: int = 1000, before: LogKey | None = None
+    ) -> list[LogChunk]:
+        """Chunks after (attempt, seq), and before `before` when given, in order."""
+        end = before or END_OF_LOG
         with self._lock:
             rows = self.db.conn.execute(
                 "SELECT attempt, seq, stream, data, time FROM logs "
-                "WHERE run_id = ? AND (attempt, seq) > (?, ?) ORDER BY attempt, seq LIMIT ?",
-                [run_id, after[0], after[1], limit],
+                "WHERE run_id = ? AND (attempt, seq) > (?, ?) AND (attempt, seq) < (?, ?) "
+                "ORDER BY attempt, seq LIMIT ?",
+                [run_id, after[0], after[1], end[0], end[1], limit],
             ).fetchall()
         return [LogChunk(*r) for r in rows]
+
+    def log_bytes(self, run_id: str, through: LogKey | None = None) -> int:
+        """The size of the run's output up to and including chunk `through` (all of it when None)."""
+        last = through or END_OF_LOG
+        row = self._one(
+            "SELECT coalesce(sum(length(data)), 0) AS n FROM logs WHERE run_id = ? AND (attempt, seq) <= (?, ?)",
+            [run_id, last[0], last[1]],
+        )
+        return int(row["n"]) if row else 0
+
+    def log_tail_start(self, run_id: str, tail_bytes: int, before: LogKey | None = None) -> LogKey:
+        """The chunk after which the last `tail_bytes` of the output before `before` begin, in whole chunks
+        (the fewest last ones holding at least that much); (0, 0) when that is all of it. Reads backwards
+        from the end, only as far as the tail reaches."""
+        end = before or END_OF_LOG
+        held = 0
+        with self._lock:
+            cursor = self.db.conn.execute(
+                "SELECT attempt, seq, length(data) FROM logs WHERE run_id = ? AND (attempt, seq) < (?, ?) "
+                "ORDER BY attempt DESC, seq DESC",
+                [run_id, end[0], end[1]],
+            )
+            for attempt, seq, size in cursor:
+                if held >= tail_bytes:
+                    cursor.close()
+                    return (attempt, seq)
+                held += size
+        return (0, 0)
 
 
 def spec_to_dict(spec: RunSpec) -> dict[str, Any]:

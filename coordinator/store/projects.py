@@ -13,6 +13,7 @@ from kiln.coordinator.store.base import Database
 from kiln.core import clock
 from kiln.core.manifest import Entry
 from kiln.core.models import Project, Snapshot
+from kiln.core.overview import ProjectSummary
 from kiln.core.permissions import Role
 
 MANIFEST_CACHE = 16
@@ -131,6 +132,66 @@ class ProjectTables(Database):
             params += before
         rows = self._rows(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit])
         return [_snapshot(r) for r in rows]
+
+    # -- a project at a glance (kiln.core.overview) -------------------------------------------------------
+
+    def project_summary(self, project: str) -> ProjectSummary:
+        """Runs by state, the latest activity, the blobs held and the members; the best run is the caller's
+        to choose (`primary_metric`, `best_by`, `latest_succeeded`)."""
+        states = self._rows("SELECT state, COUNT(*) AS n FROM runs WHERE project = ? GROUP BY state", [project])
+        latest = self._one(
+            "SELECT MAX(t) AS t FROM ("
+            " SELECT MAX(MAX(created_at, started_at, finished_at)) AS t FROM runs WHERE project = :p"
+            " UNION ALL SELECT MAX(created_at) FROM snapshots WHERE project = :p"
+            " UNION ALL SELECT MAX(created_at) FROM datasets WHERE project = :p"
+            " UNION ALL SELECT MAX(created_at) FROM model_versions WHERE project = :p"
+            " UNION ALL SELECT MAX(time) FROM comments WHERE project = :p)",
+            {"p": project},
+        )
+        held = self._one(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(b.size), 0) AS size FROM project_blobs p "
+            "JOIN blobs b ON b.digest = p.digest WHERE p.project = ?",
+            [project],
+        )
+        members = self._one("SELECT COUNT(*) AS n FROM members WHERE project = ?", [project])
+        return ProjectSummary(
+            project,
+            {r["state"]: r["n"] for r in states},
+            float((latest or {}).get("t") or 0.0),
+            int(held["size"]) if held else 0,
+            int(held["n"]) if held else 0,
+            int(members["n"]) if members else 0,
+        )
+
+    def primary_metric(self, project: str) -> str:
+        """The metric most of the project's succeeded runs logged (by name on a tie); "" for none."""
+        row = self._one(
+            "SELECT m.key FROM metric_summary m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.project = ? AND r.state = 'succeeded' GROUP BY m.key ORDER BY COUNT(*) DESC, m.key LIMIT 1",
+            [project],
+        )
+        return str(row["key"]) if row else ""
+
+    def best_by(self, project: str, metric: str, direction: str) -> tuple[str, float, float] | None:
+        """(run id, last value, finished at) of the succeeded run whose last `metric` is lowest ("min") or
+        highest ("max"); the later run on a tie; NaN values (stored as NULL) never win."""
+        order = "ASC" if direction == "min" else "DESC"
+        row = self._one(
+            "SELECT r.id, m.last_value, r.finished_at FROM metric_summary m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.project = ? AND r.state = 'succeeded' AND m.key = ? AND m.last_value IS NOT NULL "
+            f"ORDER BY m.last_value {order}, r.finished_at DESC, r.id LIMIT 1",
+            [project, metric],
+        )
+        return (row["id"], float(row["last_value"]), float(row["finished_at"])) if row else None
+
+    def latest_succeeded(self, project: str) -> tuple[str, float] | None:
+        """(run id, finished at) of the project's run that succeeded last."""
+        row = self._one(
+            "SELECT id, finished_at FROM runs WHERE project = ? AND state = 'succeeded' "
+            "ORDER BY finished_at DESC, id LIMIT 1",
+            [project],
+        )
+        return (row["id"], float(row["finished_at"])) if row else None
 
     def manifest(self, project: str, snapshot_id: str) -> list[Entry]:
         """A snapshot's entries. Snapshots never change, so the last few read are kept decoded: the next push

@@ -130,18 +130,40 @@ class TrackingTables(Database):
             )
         ]
 
-    def metric_series(self, run_id: str, key: str, max_points: int) -> tuple[int, list[tuple[int, float, float]]]:
-        """(total points, at most `max_points` evenly spaced points including the last) of one metric."""
+    def metric_series(
+        self, run_id: str, key: str, max_points: int, after_step: int | None = None
+    ) -> tuple[int, list[tuple[int, float, float]]]:
+        """(total points, at most `max_points` evenly spaced points including the last) of one metric: of
+        all its points, or of those after `after_step` (total points is the key's total either way)."""
         total = self._pairs("SELECT points FROM metric_summary WHERE run_id = ? AND key = ?", [run_id, key])
         count = int(total[0][0]) if total else 0
-        stride = max(1, math.ceil(count / max(1, max_points - 1))) if count > max_points else 1
+        after = [] if after_step is None else [after_step]
+        where = "run_id = ? AND key = ?" + ("" if after_step is None else " AND step > ?")
+        if after_step is not None:
+            count_after = self._pairs(f"SELECT count(*) FROM metrics WHERE {where}", [run_id, key, *after])
+            shown = int(count_after[0][0])
+        else:
+            shown = count
+        stride = max(1, math.ceil(shown / max(1, max_points - 1))) if shown > max_points else 1
         rows = self._pairs(
             "SELECT step, value, timestamp FROM (SELECT step, value, timestamp, "
             "row_number() OVER (ORDER BY step) - 1 AS i, count(*) OVER () AS n FROM metrics "
-            "WHERE run_id = ? AND key = ?) WHERE i % ? = 0 OR i = n - 1 ORDER BY step",
-            [run_id, key, stride],
+            f"WHERE {where}) WHERE i % ? = 0 OR i = n - 1 ORDER BY step",
+            [run_id, key, *after, stride],
         )
         return count, [(s, _none_nan(v), t) for s, v, t in rows]
+
+    def metric_extremes(self, run_id: str, key: str) -> tuple[tuple[int, float] | None, tuple[int, float] | None]:
+        """(earliest step, value) of the lowest and of the highest value of one metric (None: no value)."""
+        found = []
+        for order in ("ASC", "DESC"):
+            rows = self._pairs(
+                "SELECT step, value FROM metrics WHERE run_id = ? AND key = ? AND value IS NOT NULL "
+                f"ORDER BY value {order}, step ASC LIMIT 1",
+                [run_id, key],
+            )
+            found.append((int(rows[0][0]), float(rows[0][1])) if rows else None)
+        return found[0], found[1]
 
     def run_values(self, run_ids: list[str], columns: Sequence[Field]) -> dict[str, RunValues]:
         """The asked-for params, last metric values and tags of each run, one query per namespace and batch
@@ -195,6 +217,22 @@ class TrackingTables(Database):
         sql, params = _Compiler().select(projects, where, sort, limit)
         return [r[0] for r in self._pairs(sql + " OFFSET ?", [*params, offset])]
 
+    def count_runs(self, projects: list[str] | None, where: Expr | None) -> int:
+        """How many runs match `where`, in all."""
+        sql, params = _Compiler().count(projects, where)
+        return int(self._pairs(sql, params)[0][0])
+
+    def run_keys(self, project: str, namespace: str, limit: int) -> list[str]:
+        """The distinct keys of `namespace` (params, metrics, tags) the project's runs logged, by name:
+        at most `limit` of them."""
+        table = _Compiler.TABLES[namespace][0]
+        rows = self._pairs(
+            f"SELECT DISTINCT t.key FROM runs r JOIN {table} t ON t.run_id = r.id WHERE r.project = ? "
+            "ORDER BY t.key LIMIT ?",
+            [project, limit],
+        )
+        return [r[0] for r in rows]
+
 
 class _Compiler:
     """Turns a query tree into SQL; values only ever travel as bound parameters. Each params/metrics/tags
@@ -217,14 +255,7 @@ class _Compiler:
     def select(
         self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int
     ) -> tuple[str, list[Any]]:
-        top = [where] if isinstance(where, Condition) else list(where.items) if where and where.op == "AND" else []
-        self.required = {c.field for c in top if isinstance(c, Condition) and c.field.namespace}
-        clauses = []
-        if projects is not None:
-            clauses.append(f"r.project IN ({','.join('?' * len(projects)) or 'NULL'})")
-            self.params.extend(projects)
-        if where is not None:
-            clauses.append(self.expr(where))
+        clauses = self.where(projects, where)
         order = [
             f"{self.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
             for k in sort
@@ -235,6 +266,26 @@ class _Compiler:
             f"SELECT r.id FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'} ORDER BY {', '.join(order)} LIMIT ?"
         )
         return sql, [*self.join_params, *self.params, limit]
+
+    def count(self, projects: list[str] | None, where: Expr | None) -> tuple[str, list[Any]]:
+        clauses = self.where(projects, where)
+        joins = " ".join(self.joins.values())
+        return f"SELECT count(*) FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'}", [
+            *self.join_params,
+            *self.params,
+        ]
+
+    def where(self, projects: list[str] | None, where: Expr | None) -> list[str]:
+        """The conditions of a search (its joins collected on the way)."""
+        top = [where] if isinstance(where, Condition) else list(where.items) if where and where.op == "AND" else []
+        self.required = {c.field for c in top if isinstance(c, Condition) and c.field.namespace}
+        clauses = []
+        if projects is not None:
+            clauses.append(f"r.project IN ({','.join('?' * len(projects)) or 'NULL'})")
+            self.params.extend(projects)
+        if where is not None:
+            clauses.append(self.expr(where))
+        return clauses
 
     def expr(self, e: Expr) -> str:
         if isinstance(e, Condition):

@@ -8,18 +8,30 @@ from collections.abc import Iterable
 from kiln.client import Client
 from kiln.core.audit import AuditRecord, ChainVerdict
 from kiln.core.defaults import AUDIT_PAGE
+from kiln.desktop import times
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
-from kiln.desktop.rows import Row, when_s
+from kiln.desktop.rows import Row, when_s, zoned
 from kiln.desktop.widgets.common import LazyTab, Table
 
 AUDIT_HEADERS = ("#", "Time", "Actor", "Action", "Target", "Details")
 MAX_SHOWN = 5000  # the newest; the chain check always covers every record
 
 
+def audit_headers() -> tuple[str, ...]:
+    """AUDIT_HEADERS with the zone its local times are in ("Time (CET)")."""
+    return tuple(zoned(h) if h == "Time" else h for h in AUDIT_HEADERS)
+
+
 def audit_rows(records: Iterable[AuditRecord]) -> list[Row]:
+    """Newest first; each time local to the second (a log is read by exact time), exact with UTC on hover."""
     return [
-        Row((str(r.seq), when_s(r.time), r.actor, r.action, r.target, r.details_json), r.seq)
+        Row(
+            (str(r.seq), when_s(r.time), r.actor, r.action, r.target, r.details_json),
+            r.seq,
+            tips=("", times.exact(r.time)),
+            sort=(r.seq, r.time, r.actor, r.action, r.target, r.details_json),
+        )
         for r in sorted(records, key=lambda r: r.seq, reverse=True)
     ]
 
@@ -52,7 +64,7 @@ class AuditTab(LazyTab):
         self.verify = QPushButton("Verify chain", self)
         self.verdict = QLabel("press Verify chain to check that no record was edited or removed", self)
         self.verdict.setWordWrap(True)
-        self.table = Table(AUDIT_HEADERS, parent=self)
+        self.table = Table(audit_headers(), parent=self)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.refresh_button)

@@ -3,10 +3,12 @@ coordinator decides who may; a refusal is shown as it says it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from kiln.client import Client
 from kiln.core.models import Token, User
+from kiln.desktop import times
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import (
     QCheckBox,
@@ -17,37 +19,44 @@ from kiln.desktop.qt import (
     QVBoxLayout,
     QWidget,
 )
-from kiln.desktop.rows import Row, when
+from kiln.desktop.rows import Row, ago, zoned
 from kiln.desktop.widgets.common import LazyTab, Message, Table
 
 USER_HEADERS = ("User", "Admin", "Disabled", "Created")
 TOKEN_HEADERS = ("ID", "User", "Name", "Created", "Expires", "Last used", "Revoked")
 
 
-def user_rows(users: Iterable[User]) -> list[Row]:
-    return [
-        Row((u.name, "yes" if u.is_admin else "", "yes" if u.disabled else "", when(u.created_at)), u.name)
-        for u in sorted(users, key=lambda u: u.name)
-    ]
+def token_headers() -> tuple[str, ...]:
+    """TOKEN_HEADERS with the zone of the expiry times named ("Expires (CET)"): they lie ahead, so they are
+    said as local times rather than "3 days ago"."""
+    return tuple(zoned(h) if h == "Expires" else h for h in TOKEN_HEADERS)
 
 
-def token_rows(tokens: Iterable[Token]) -> list[Row]:
+def user_rows(users: Iterable[User], now: float | None = None) -> list[Row]:
+    now = time.time() if now is None else now
+    rows = []
+    for u in sorted(users, key=lambda u: u.name):
+        created, exact = ago(u.created_at, now)
+        cells = (u.name, "yes" if u.is_admin else "", "yes" if u.disabled else "", created)
+        rows.append(Row(cells, u.name, tips=("", "", "", exact), sort=(*cells[:3], u.created_at)))
+    return rows
+
+
+def token_rows(tokens: Iterable[Token], now: float | None = None) -> list[Row]:
+    """Created, last used and revoked relative to `now` (the exact time on hover); the expiry in local time."""
+    now = time.time() if now is None else now
     ordered = sorted(tokens, key=lambda t: (bool(t.revoked_at), -t.created_at))  # live ones first
-    return [
-        Row(
-            (
-                t.id,
-                t.user,
-                t.name,
-                when(t.created_at),
-                when(t.expires_at) if t.expires_at else "never",
-                when(t.last_used_at),
-                when(t.revoked_at),
-            ),
-            t.id,
+    rows = []
+    for t in ordered:
+        (created, created_at), (used, used_at), (revoked, revoked_at) = (
+            ago(ts, now) for ts in (t.created_at, t.last_used_at, t.revoked_at)
         )
-        for t in ordered
-    ]
+        expires = times.local(t.expires_at) if t.expires_at else "never"
+        cells = (t.id, t.user, t.name, created, expires, used, revoked)
+        tips = ("", "", "", created_at, times.exact(t.expires_at), used_at, revoked_at)
+        sort = (t.id, t.user, t.name, t.created_at, t.expires_at or None, t.last_used_at or None, t.revoked_at or None)
+        rows.append(Row(cells, t.id, tips=tips, sort=sort))
+    return rows
 
 
 class UsersTab(LazyTab):
@@ -126,7 +135,7 @@ class TokensTab(LazyTab):
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
         self.revoke = QPushButton("Revoke", self)
-        self.table = Table(TOKEN_HEADERS, parent=self)
+        self.table = Table(token_headers(), parent=self)
         self.message = Message(self)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)

@@ -4,12 +4,13 @@ cannot be reached. Also the node lines the tray menu and the node tables show.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiln.core.models import Node
 from kiln.core.units import format_bytes
-from kiln.desktop.rows import Row, when
+from kiln.desktop.rows import Row, ago
 
 GREEN, AMBER, RED = "green", "amber", "red"
 COLOURS = {GREEN: "#2e9d4f", AMBER: "#e0a100", RED: "#c62828"}
@@ -62,14 +63,15 @@ def node_line(n: Node) -> str:
     return f"{n.name}: {n.state} · CPU {n.inventory.cpu_percent:.0f}% · {memory_text(n)} · GPUs {gpu_text(n)}"
 
 
-def node_rows(nodes: Sequence[Node]) -> list[Row]:
-    return [
-        Row(
-            (n.name, n.state, cpu_text(n), memory_text(n), gpu_text(n), str(len(n.runs)), when(n.last_seen)),
-            n.name,
-        )
-        for n in sorted(nodes, key=lambda n: n.name)
-    ]
+def node_rows(nodes: Sequence[Node], now: float | None = None) -> list[Row]:
+    """"Last seen" relative to `now` ("just now" for a node in touch), the exact time on hover."""
+    now = time.time() if now is None else now
+    rows = []
+    for n in sorted(nodes, key=lambda n: n.name):
+        seen, exact = ago(n.last_seen, now)
+        cells = (n.name, n.state, cpu_text(n), memory_text(n), gpu_text(n), str(len(n.runs)), seen)
+        rows.append(Row(cells, n.name, tips=("", "", "", "", "", "", exact), sort=(*cells[:6], n.last_seen or None)))
+    return rows
 
 
 def counts_text(queued: int, running: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kiln.core.models import JoinToken
+from kiln.desktop import times
 from kiln.desktop.ops import Runner
 from kiln.desktop.qt import (
     QApplication,
@@ -28,7 +29,6 @@ from kiln.desktop.qt import (
     QWidget,
     Signal,
 )
-from kiln.desktop.rows import when
 from kiln.desktop.tray.health import NODE_HEADERS, counts_text, node_rows
 from kiln.desktop.tray.watch import ClusterWatch
 from kiln.desktop.widgets.common import Message, Table
@@ -144,7 +144,8 @@ class JoinTokenDialog(QDialog):
         self.create_button.setEnabled(True)
         self.token.setText(token.token)
         self.copy.setEnabled(True)
-        self.message.info(f"token {token.id} for {token.uses} node(s), expires {when(token.expires_at)} UTC")
+        expires = f"{times.local(token.expires_at)} {times.zone(token.expires_at)}"
+        self.message.info(f"token {token.id} for {token.uses} node(s), expires {expires}")
         self.hint.setText(
             f"On the new node: kiln agent --coordinator {self.address} --data /var/lib/kiln-agent "
             "--join-token TOKEN (or set KILN_JOIN_TOKEN)"

@@ -12,11 +12,12 @@ from typing import Any
 from kiln.cli.common import add_json, add_project, command, group, project_of
 from kiln.cli.output import emit_json, table, when
 from kiln.cli.progress import reporter_for
-from kiln.cli.runview import number, pairs_text, record_dict, resources_text
+from kiln.cli.runview import number, record_dict
 from kiln.cli.session import cache_dir, connect
 from kiln.core import lineage
+from kiln.core.compare import compare_fields
 from kiln.core.errors import InvalidArgument
-from kiln.core.models import ModelVersion, RunRecord
+from kiln.core.models import ModelVersion
 
 THREAD_HELP = (
     "whose comments on a snapshot several of your projects hold (default: $KILN_PROJECT, else kiln project use's)"
@@ -160,41 +161,12 @@ def metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def compare_rows(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
-    """(field, one value per run) for everything worth comparing: what each run was asked to do, how it
-    ended, what it logged, what went in and where it ran."""
-    rows: list[tuple[str, list[str]]] = []
-    for name, of in (
-        ("state", lambda r: str(r.run.state)),
-        ("exit code", lambda r: "" if r.run.exit_code is None else str(r.run.exit_code)),
-        ("command", lambda r: " ".join(r.run.spec.command)),
-        ("snapshot", lambda r: r.run.spec.snapshot),
-        ("image", lambda r: r.run.spec.image),
-        ("runtime", lambda r: r.run.runtime or r.run.spec.runtime),
-        ("resources", lambda r: resources_text(r.run)),
-        ("env", lambda r: pairs_text(r.run.spec.env)),
-        ("datasets", lambda r: " ".join(r.run.spec.datasets)),
-        ("rerun of", lambda r: r.run.spec.rerun_of),
-        ("node", lambda r: r.run.node),
-        ("output snapshot", lambda r: r.run.output_snapshot),
-    ):
-        rows.append((name, [of(r) for r in records]))
-    for section, getter in (
-        ("params", lambda r: r.params),
-        ("metrics", lambda r: {k: f"{v:.6g}" for k, v, *_ in r.metrics}),
-        ("environment", lambda r: {k: v for k, v in r.environment.items() if k != "packages"}),
-    ):
-        keys = sorted({k for r in records for k in getter(r)})
-        rows += [(f"{section}.{k}", [str(getter(r).get(k, "")) for r in records]) for k in keys]
-    rows.append(("inputs", [" ".join(r.inputs) for r in records]))
-    return rows
-
-
 def compare(args: argparse.Namespace) -> int:
     with connect() as client:
         records = [client.run_record(r) for r in args.runs]
     # A row no run has a value for says nothing; the others are marked where the runs differ.
-    rows = [(name, values, len(set(values)) > 1) for name, values in compare_rows(records) if any(values)]
+    texts = [(f.label, [v or "" for v in f.values]) for f in compare_fields(records)]
+    rows = [(name, values, len(set(values)) > 1) for name, values in texts if any(values)]
     if args.only_differences:
         rows = [row for row in rows if row[2]]
     if args.json:

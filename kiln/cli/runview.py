@@ -10,8 +10,7 @@ from typing import Any
 from kiln.cli.output import table, when
 from kiln.cli.runs import run_dict
 from kiln.core.models import RunRecord
-from kiln.core.runs import Run
-from kiln.core.units import format_bytes
+from kiln.core.runs import Run, pairs_text, resources_text
 
 
 def number(value: float | None) -> float | str | None:
@@ -35,17 +34,6 @@ def record_dict(r: RunRecord) -> dict[str, Any]:
         "inputs": r.inputs,
         "environment": r.environment,
     }
-
-
-def resources_text(run: Run) -> str:
-    res = run.spec.resources
-    parts = [f"{res.cpus:g} cpu", f"memory {format_bytes(res.memory_bytes) if res.memory_bytes else 'any'}"]
-    parts.append(f"{res.gpus} gpu" + (f" ({res.gpu_model})" if res.gpu_model else "") if res.gpus else "no gpu")
-    return ", ".join(parts)
-
-
-def pairs_text(values: dict[str, str]) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(values.items())) or "-"
 
 
 def spec_rows(run: Run) -> list[tuple[str, str]]:

@@ -78,9 +78,27 @@ class ComputeCalls(Connection):
             self._call(self._stub(runs_pb2_grpc.RunsStub).RerunRun, runs_pb2.RunRef(id=run_id))
         )
 
-    def read_logs(self, run_id: str, follow: bool = False, after: tuple[int, int] = (0, 0)) -> Iterator[LogChunk]:
-        """A run's output in order; with `follow`, keeps streaming until the run ends."""
-        req = runs_pb2.ReadLogsRequest(id=run_id, follow=follow, after_attempt=after[0], after_seq=after[1])
+    def read_logs(
+        self,
+        run_id: str,
+        follow: bool = False,
+        after: tuple[int, int] = (0, 0),
+        tail_bytes: int = 0,
+        before: tuple[int, int] = (0, 0),
+    ) -> Iterator[LogChunk]:
+        """A run's output in order, after chunk (attempt, seq) `after`; with `follow`, keeps streaming until
+        the run ends. `tail_bytes`: only the last whole chunks holding at least that many bytes; `before`:
+        only what came before that chunk (not with follow). Each chunk's `offset` says how many bytes of
+        output precede it, so a tail's first chunk tells how much was left out."""
+        req = runs_pb2.ReadLogsRequest(
+            id=run_id,
+            follow=follow,
+            after_attempt=after[0],
+            after_seq=after[1],
+            tail_bytes=tail_bytes,
+            before_attempt=before[0],
+            before_seq=before[1],
+        )
         for chunk in self._stream(self._stub(runs_pb2_grpc.RunsStub).ReadLogs, req):
             yield runs_wire.log_chunk_from_proto(chunk)
 

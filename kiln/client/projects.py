@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         Project,
         Snapshot,
     )
+    from kiln.core.overview import ProjectSummary
     from kiln.core.permissions import Role
     from kiln.proto.v1 import (
         common_pb2,
@@ -65,6 +66,12 @@ class ProjectCalls(Connection):
         return projects_wire.project_from_proto(
             self._call(self._stub(projects_pb2_grpc.ProjectsStub).RemoveMember, req)
         )
+
+    def project_summary(self, project: str, metric: str = "", direction: str = "") -> ProjectSummary:
+        """The project at a glance (kiln/core/overview.py); its best run by `metric` ("": the most logged)."""
+        req = projects_pb2.ProjectSummaryRequest(project=project, metric=metric, direction=direction)
+        reply = self._call(self._stub(projects_pb2_grpc.ProjectsStub).GetProjectSummary, req)
+        return projects_wire.summary_from_proto(reply)
 
     def set_validator(self, project: str, user: str, validator: bool = True) -> Project:
         req = projects_pb2.SetValidatorRequest(project=project, user=user, validator=validator)

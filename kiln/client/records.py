@@ -4,7 +4,7 @@ approvals, comments, lineage."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kiln.client.base import Connection
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         MetricSeries,
         Model,
         ModelVersion,
+        RunKeys,
+        RunPage,
         RunRecord,
         RunValues,
     )
@@ -53,11 +55,22 @@ class RecordCalls(Connection):
         reply = self._call(self._stub(tracking_pb2_grpc.TrackingStub).GetRunRecord, runs_pb2.RunRef(id=run_id))
         return tracking_wire.run_record_from_proto(reply)
 
-    def metrics(self, run_id: str, keys: list[str] | None = None, max_points: int = 1000) -> list[MetricSeries]:
-        """Each metric (or those named) with at most `max_points` points, downsampled by the coordinator."""
-        req = tracking_pb2.GetMetricsRequest(run_id=run_id, keys=keys or [], max_points=max_points)
+    def metrics(
+        self,
+        run_id: str,
+        keys: list[str] | None = None,
+        max_points: int = 1000,
+        after_step: Mapping[str, int] | None = None,
+    ) -> list[MetricSeries]:
+        """Each metric (or those named) with at most `max_points` points, downsampled by the coordinator;
+        for a key in `after_step`, only its points after that step (what a live chart has not shown yet)."""
+        after = dict(after_step or {})
+        req = tracking_pb2.GetMetricsRequest(run_id=run_id, keys=keys or [], max_points=max_points, after_step=after)
         return self._listing(
-            self._stub(tracking_pb2_grpc.TrackingStub).GetMetrics, req, "series", tracking_wire.metric_series_from_proto
+            self._stub(tracking_pb2_grpc.TrackingStub).GetMetrics,
+            req,
+            "series",
+            lambda m: tracking_wire.metric_series_from_proto(m, after.get(m.key)),
         )
 
     def search_runs(self, project: str = "", filter: str = "", sort: str = "", limit: int = 100) -> list[Run]:
@@ -87,6 +100,38 @@ class RecordCalls(Connection):
 
         req = tracking_pb2.SearchRunsRequest(project=project, filter=filter, sort=sort, limit=limit, columns=columns)
         return self._pages(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req, rows, limit)
+
+    def search_page(
+        self,
+        project: str,
+        filter: str = "",
+        sort: str = "",
+        columns: Iterable[str] = (),
+        size: int = 0,
+        token: str = "",
+        count: bool = False,
+    ) -> RunPage:
+        """One page of a search, for a caller that shows pages as someone asks for them (a table's
+        "Load more"): `size` runs at most (0: the coordinator's cap), from where `token` (a page's
+        `next_token`) says; `count` also counts every matching run. Pages are cut by position, so a run
+        pushed into the next one by newer runs comes again: the caller keeps one of each."""
+        from kiln.core.models import RunPage, RunValues
+
+        req = tracking_pb2.SearchRunsRequest(
+            project=project, filter=filter, sort=sort, columns=columns, page_size=size, page_token=token, count=count
+        )
+        reply = self._call(self._stub(tracking_pb2_grpc.TrackingStub).SearchRuns, req)
+        values = dict(tracking_wire.run_values_from_proto(v) for v in reply.values)
+        rows = [(run, values.get(run.id, RunValues())) for run in map(runs_wire.run_from_proto, reply.runs)]
+        more = reply.next_page_token if reply.next_page_token != token else ""
+        return RunPage(rows, more, reply.total if reply.HasField("total") else None)
+
+    def run_keys(self, project: str) -> RunKeys:
+        """The params, metrics and tags keys `project`'s runs logged (what a table may show as columns)."""
+        req = tracking_pb2.RunKeysRequest(project=project)
+        return tracking_wire.run_keys_from_proto(
+            self._call(self._stub(tracking_pb2_grpc.TrackingStub).ListRunKeys, req)
+        )
 
     # -- datasets, models, comments, lineage ------------------------------------------------------------
 

@@ -233,9 +233,38 @@ class RunValues:
 
 
 @dataclass(frozen=True)
+class RunPage:
+    """One page of a search (`Client.search_page`): the runs with their column values, the token of the
+    next page ("" after the last), and how many runs match in all when the search asked to count."""
+
+    rows: list[tuple[Run, RunValues]]
+    next_token: str = ""
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The params, metrics and tags keys a project's runs logged (each sorted); `truncated`: more exist
+    than the coordinator lists."""
+
+    params: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    truncated: bool = False
+
+    def columns(self) -> list[str]:
+        """As search columns: params.NAME, then metrics.NAME, then tags.NAME."""
+        return [f"{kind}.{key}" for kind in COLUMN_NAMESPACES for key in getattr(self, kind)]
+
+
+@dataclass(frozen=True)
 class MetricSeries:
-    """One metric of a run: how many points it has, and at most the requested number of them."""
+    """One metric of a run: how many points it has, and at most the requested number of them (all of
+    its history, or only the points after `after_step` when the read asked for that)."""
 
     key: str
     total_points: int
     points: tuple[tuple[int, float, float], ...]  # step, value, timestamp
+    after_step: int | None = None  # None: the whole history, downsampled
+    lowest: tuple[int, float] | None = None  # (earliest step, value) of the lowest value, in a whole read
+    highest: tuple[int, float] | None = None

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from kiln.core.errors import FailedPrecondition, InvalidArgument
+from kiln.core.units import format_bytes
 
 
 class RunState(enum.StrEnum):
@@ -127,3 +128,17 @@ class LogChunk:
     stream: str  # stdout or stderr
     data: bytes
     time: float
+    offset: int = 0  # read from the coordinator: the bytes of the run's output before this chunk
+
+
+def resources_text(run: Run) -> str:
+    """What a run asked for, in one line: "2 cpu, memory 4.0 GiB, 1 gpu (a100)"."""
+    res = run.spec.resources
+    parts = [f"{res.cpus:g} cpu", f"memory {format_bytes(res.memory_bytes) if res.memory_bytes else 'any'}"]
+    parts.append(f"{res.gpus} gpu" + (f" ({res.gpu_model})" if res.gpu_model else "") if res.gpus else "no gpu")
+    return ", ".join(parts)
+
+
+def pairs_text(values: dict[str, str]) -> str:
+    """Labels or variables in one line, sorted: "a=1 b=2" ("-" for none)."""
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items())) or "-"

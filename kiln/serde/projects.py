@@ -5,6 +5,7 @@ from __future__ import annotations
 from kiln.core.blobparts import BlobPart
 from kiln.core.manifest import Entry
 from kiln.core.models import Project, Snapshot
+from kiln.core.overview import BestRun, ProjectSummary
 from kiln.core.permissions import Role
 from kiln.proto.v1 import common_pb2, projects_pb2
 
@@ -75,3 +76,41 @@ def part_to_proto(p: BlobPart) -> common_pb2.BlobPart:
 
 def part_from_proto(m: common_pb2.BlobPart) -> BlobPart:
     return BlobPart(digest=m.digest, offset=m.offset, data=m.data, last=m.last)
+
+
+def summary_to_proto(s: ProjectSummary) -> projects_pb2.ProjectSummary:
+    m = projects_pb2.ProjectSummary(
+        project=s.project,
+        runs=[projects_pb2.RunStateCount(state=k, runs=n) for k, n in sorted(s.runs_by_state.items())],
+        last_activity=s.last_activity,
+        storage_bytes=s.storage_bytes,
+        storage_blobs=s.storage_blobs,
+        members=s.members,
+    )
+    if s.best is not None:
+        b = s.best
+        m.best.CopyFrom(
+            projects_pb2.BestRun(
+                run_id=b.run_id, name=b.name, metric=b.metric, direction=b.direction, finished_at=b.finished_at
+            )
+        )
+        if b.value is not None:
+            m.best.value = b.value
+    return m
+
+
+def summary_from_proto(m: projects_pb2.ProjectSummary) -> ProjectSummary:
+    best = None
+    if m.HasField("best"):
+        b = m.best
+        value = b.value if b.HasField("value") else None
+        best = BestRun(b.run_id, b.name, b.metric, b.direction, value, b.finished_at)
+    return ProjectSummary(
+        project=m.project,
+        runs_by_state={c.state: c.runs for c in m.runs},
+        last_activity=m.last_activity,
+        storage_bytes=m.storage_bytes,
+        storage_blobs=m.storage_blobs,
+        members=m.members,
+        best=best,
+    )

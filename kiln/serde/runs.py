@@ -104,8 +104,8 @@ def run_from_proto(m: runs_pb2.Run) -> Run:
 
 
 def log_chunk_to_proto(c: LogChunk) -> runs_pb2.LogChunk:
-    return runs_pb2.LogChunk(attempt=c.attempt, seq=c.seq, stream=c.stream, data=c.data, time=c.time)
+    return runs_pb2.LogChunk(attempt=c.attempt, seq=c.seq, stream=c.stream, data=c.data, time=c.time, offset=c.offset)
 
 
 def log_chunk_from_proto(m: runs_pb2.LogChunk) -> LogChunk:
-    return LogChunk(attempt=m.attempt, seq=m.seq, stream=m.stream, data=m.data, time=m.time)
+    return LogChunk(attempt=m.attempt, seq=m.seq, stream=m.stream, data=m.data, time=m.time, offset=m.offset)

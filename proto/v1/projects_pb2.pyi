@@ -45,6 +45,58 @@ class Project(_message.Message):
     validators: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., archived_at: _Optional[float] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., my_role: _Optional[str] = ..., validators: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class ProjectSummaryRequest(_message.Message):
+    __slots__ = ("project", "metric", "direction")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    metric: str
+    direction: str
+    def __init__(self, project: _Optional[str] = ..., metric: _Optional[str] = ..., direction: _Optional[str] = ...) -> None: ...
+
+class RunStateCount(_message.Message):
+    __slots__ = ("state", "runs")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    runs: int
+    def __init__(self, state: _Optional[str] = ..., runs: _Optional[int] = ...) -> None: ...
+
+class BestRun(_message.Message):
+    __slots__ = ("run_id", "name", "metric", "direction", "value", "finished_at")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    name: str
+    metric: str
+    direction: str
+    value: float
+    finished_at: float
+    def __init__(self, run_id: _Optional[str] = ..., name: _Optional[str] = ..., metric: _Optional[str] = ..., direction: _Optional[str] = ..., value: _Optional[float] = ..., finished_at: _Optional[float] = ...) -> None: ...
+
+class ProjectSummary(_message.Message):
+    __slots__ = ("project", "runs", "last_activity", "storage_bytes", "storage_blobs", "members", "best")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    BEST_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    runs: _containers.RepeatedCompositeFieldContainer[RunStateCount]
+    last_activity: float
+    storage_bytes: int
+    storage_blobs: int
+    members: int
+    best: BestRun
+    def __init__(self, project: _Optional[str] = ..., runs: _Optional[_Iterable[_Union[RunStateCount, _Mapping]]] = ..., last_activity: _Optional[float] = ..., storage_bytes: _Optional[int] = ..., storage_blobs: _Optional[int] = ..., members: _Optional[int] = ..., best: _Optional[_Union[BestRun, _Mapping]] = ...) -> None: ...
+
 class ProjectList(_message.Message):
     __slots__ = ("projects", "next_page_token")
     PROJECTS_FIELD_NUMBER: _ClassVar[int]

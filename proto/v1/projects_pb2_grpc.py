@@ -70,6 +70,11 @@ class ProjectsStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
                 _registered_method=True)
+        self.GetProjectSummary = channel.unary_unary(
+                '/kiln.v1.Projects/GetProjectSummary',
+                request_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummaryRequest.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummary.FromString,
+                _registered_method=True)
 
 
 class ProjectsServicer:
@@ -118,6 +123,14 @@ class ProjectsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProjectSummary(self, request, context):
+        """A project at a glance, for a reader of it: runs by state, the latest activity, the storage it holds,
+        its member count and its best run (kiln/core/overview.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProjectsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +168,11 @@ def add_ProjectsServicer_to_server(servicer, server):
                     servicer.SetValidator,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.Project.SerializeToString,
+            ),
+            'GetProjectSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjectSummary,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummaryRequest.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummary.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -346,6 +364,33 @@ class Projects:
             '/kiln.v1.Projects/SetValidator',
             kiln_dot_proto_dot_v1_dot_projects__pb2.SetValidatorRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_projects__pb2.Project.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjectSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Projects/GetProjectSummary',
+            kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummaryRequest.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_projects__pb2.ProjectSummary.FromString,
             options,
             channel_credentials,
             insecure,

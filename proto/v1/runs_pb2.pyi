@@ -145,27 +145,35 @@ class RunList(_message.Message):
     def __init__(self, runs: _Optional[_Iterable[_Union[Run, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class LogChunk(_message.Message):
-    __slots__ = ("attempt", "seq", "stream", "data", "time")
+    __slots__ = ("attempt", "seq", "stream", "data", "time", "offset")
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     attempt: int
     seq: int
     stream: str
     data: bytes
     time: float
-    def __init__(self, attempt: _Optional[int] = ..., seq: _Optional[int] = ..., stream: _Optional[str] = ..., data: _Optional[bytes] = ..., time: _Optional[float] = ...) -> None: ...
+    offset: int
+    def __init__(self, attempt: _Optional[int] = ..., seq: _Optional[int] = ..., stream: _Optional[str] = ..., data: _Optional[bytes] = ..., time: _Optional[float] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ReadLogsRequest(_message.Message):
-    __slots__ = ("id", "follow", "after_attempt", "after_seq")
+    __slots__ = ("id", "follow", "after_attempt", "after_seq", "tail_bytes", "before_attempt", "before_seq")
     ID_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     AFTER_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
     follow: bool
     after_attempt: int
     after_seq: int
-    def __init__(self, id: _Optional[str] = ..., follow: _Optional[bool] = ..., after_attempt: _Optional[int] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    tail_bytes: int
+    before_attempt: int
+    before_seq: int
+    def __init__(self, id: _Optional[str] = ..., follow: _Optional[bool] = ..., after_attempt: _Optional[int] = ..., after_seq: _Optional[int] = ..., tail_bytes: _Optional[int] = ..., before_attempt: _Optional[int] = ..., before_seq: _Optional[int] = ...) -> None: ...

@@ -136,32 +136,49 @@ class RunRecord(_message.Message):
     def __init__(self, run: _Optional[_Union[_runs_pb2.Run, _Mapping]] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Iterable[_Union[FinalMetric, _Mapping]]] = ..., artifacts: _Optional[_Iterable[str]] = ..., models: _Optional[_Iterable[_Union[LoggedModel, _Mapping]]] = ..., inputs: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
-    __slots__ = ("run_id", "keys", "max_points", "page_size", "page_token")
+    __slots__ = ("run_id", "keys", "max_points", "page_size", "page_token", "after_step")
+    class AfterStepEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AFTER_STEP_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     keys: _containers.RepeatedScalarFieldContainer[str]
     max_points: int
     page_size: int
     page_token: str
-    def __init__(self, run_id: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., max_points: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    after_step: _containers.ScalarMap[str, int]
+    def __init__(self, run_id: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., max_points: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_step: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class MetricSeries(_message.Message):
-    __slots__ = ("key", "total_points", "step", "value", "timestamp")
+    __slots__ = ("key", "total_points", "step", "value", "timestamp", "min_step", "min_value", "max_step", "max_value")
     KEY_FIELD_NUMBER: _ClassVar[int]
     TOTAL_POINTS_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    MIN_STEP_FIELD_NUMBER: _ClassVar[int]
+    MIN_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEP_FIELD_NUMBER: _ClassVar[int]
+    MAX_VALUE_FIELD_NUMBER: _ClassVar[int]
     key: str
     total_points: int
     step: _containers.RepeatedScalarFieldContainer[int]
     value: _containers.RepeatedScalarFieldContainer[float]
     timestamp: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, key: _Optional[str] = ..., total_points: _Optional[int] = ..., step: _Optional[_Iterable[int]] = ..., value: _Optional[_Iterable[float]] = ..., timestamp: _Optional[_Iterable[float]] = ...) -> None: ...
+    min_step: int
+    min_value: float
+    max_step: int
+    max_value: float
+    def __init__(self, key: _Optional[str] = ..., total_points: _Optional[int] = ..., step: _Optional[_Iterable[int]] = ..., value: _Optional[_Iterable[float]] = ..., timestamp: _Optional[_Iterable[float]] = ..., min_step: _Optional[int] = ..., min_value: _Optional[float] = ..., max_step: _Optional[int] = ..., max_value: _Optional[float] = ...) -> None: ...
 
 class MetricHistory(_message.Message):
     __slots__ = ("series", "next_page_token")
@@ -172,7 +189,7 @@ class MetricHistory(_message.Message):
     def __init__(self, series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SearchRunsRequest(_message.Message):
-    __slots__ = ("project", "filter", "sort", "limit", "columns", "page_size", "page_token")
+    __slots__ = ("project", "filter", "sort", "limit", "columns", "page_size", "page_token", "count")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     SORT_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +197,7 @@ class SearchRunsRequest(_message.Message):
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     project: str
     filter: str
     sort: str
@@ -187,7 +205,8 @@ class SearchRunsRequest(_message.Message):
     columns: _containers.RepeatedScalarFieldContainer[str]
     page_size: int
     page_token: str
-    def __init__(self, project: _Optional[str] = ..., filter: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., columns: _Optional[_Iterable[str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    count: bool
+    def __init__(self, project: _Optional[str] = ..., filter: _Optional[str] = ..., sort: _Optional[str] = ..., limit: _Optional[int] = ..., columns: _Optional[_Iterable[str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., count: _Optional[bool] = ...) -> None: ...
 
 class RunValues(_message.Message):
     __slots__ = ("run_id", "params", "metrics", "tags")
@@ -223,11 +242,31 @@ class RunValues(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RunTable(_message.Message):
-    __slots__ = ("runs", "values", "next_page_token")
+    __slots__ = ("runs", "values", "next_page_token", "total")
     RUNS_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[_runs_pb2.Run]
     values: _containers.RepeatedCompositeFieldContainer[RunValues]
     next_page_token: str
-    def __init__(self, runs: _Optional[_Iterable[_Union[_runs_pb2.Run, _Mapping]]] = ..., values: _Optional[_Iterable[_Union[RunValues, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total: int
+    def __init__(self, runs: _Optional[_Iterable[_Union[_runs_pb2.Run, _Mapping]]] = ..., values: _Optional[_Iterable[_Union[RunValues, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
+
+class RunKeysRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class RunKeys(_message.Message):
+    __slots__ = ("params", "metrics", "tags", "truncated")
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    params: _containers.RepeatedScalarFieldContainer[str]
+    metrics: _containers.RepeatedScalarFieldContainer[str]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    truncated: bool
+    def __init__(self, params: _Optional[_Iterable[str]] = ..., metrics: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...

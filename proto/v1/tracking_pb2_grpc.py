@@ -50,6 +50,11 @@ class TrackingStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.FromString,
                 _registered_method=True)
+        self.ListRunKeys = channel.unary_unary(
+                '/kiln.v1.Tracking/ListRunKeys',
+                request_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeysRequest.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeys.FromString,
+                _registered_method=True)
 
 
 class TrackingServicer:
@@ -77,6 +82,14 @@ class TrackingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRunKeys(self, request, context):
+        """The params, metrics and tags keys a project's runs logged, each list sorted by name: what a table
+        of runs offers as columns. At most RUN_KEYS_LISTED of each kind; `truncated` says more exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_TrackingServicer_to_server(servicer, server):
                     servicer.SearchRuns,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.SerializeToString,
+            ),
+            'ListRunKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunKeys,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeysRequest.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeys.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +195,33 @@ class Tracking:
             '/kiln.v1.Tracking/SearchRuns',
             kiln_dot_proto_dot_v1_dot_tracking__pb2.SearchRunsRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_tracking__pb2.RunTable.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Tracking/ListRunKeys',
+            kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeysRequest.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_tracking__pb2.RunKeys.FromString,
             options,
             channel_credentials,
             insecure,

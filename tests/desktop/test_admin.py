@@ -122,18 +122,19 @@ def test_cost_per_user_and_project_at_the_rates_set_in_the_window(
     admin_window.show_tab("Cost")
     cost = admin_window.cost
     qtbot.waitUntil(lambda: set(cost.users.row_keys()) == {"admin", "bob"}, timeout=WAIT_MS)
-    assert all(c[3] == "0.00" for c in cells(cost.users))  # no rate set yet: node-hours cost nothing
+    currency = cost.currency  # the system locale's, or EUR
+    assert all(c[5] == money(0, currency) for c in cells(cost.users))  # no rate set yet: node-hours cost nothing
     box = cost.rate_boxes["n1"]
     qtbot.keyClick(box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(box, "3600")
     qtbot.keyClick(box, Qt.Key.Key_Return)  # 3600 an hour: the cost is the seconds of node time
-    qtbot.waitUntil(lambda: cells(cost.users)[0][3] != "0.00", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: cells(cost.users)[0][5] != money(0, currency), timeout=WAIT_MS)
     rates = {"n1": 3600.0}
-    assert cells(cost.users) == [r.cells for r in usage_rows(by_user(runs, rates))]
-    assert cells(cost.projects) == [r.cells for r in usage_rows(by_project(runs, rates))]
+    assert cells(cost.users) == [r.cells for r in usage_rows(by_user(runs, rates), currency)]
+    assert cells(cost.projects) == [r.cells for r in usage_rows(by_project(runs, rates), currency)]
     admin_row = next(c for c in cells(cost.users) if c[0] == "admin")
     seconds = sum(r.finished_at - r.started_at for r in runs if r.user == "admin")
-    assert admin_row[1] == "2" and admin_row[3] == money(seconds)
+    assert admin_row[1] == "2" and admin_row[5] == money(seconds, currency)
     saved = json.loads((kiln_home / "desktop.json").read_text())
     assert saved["rates"][cluster.coordinator.address] == {"n1": 3600.0}
     assert Settings.load(kiln_home).rates_for(cluster.coordinator.address) == {"n1": 3600.0}

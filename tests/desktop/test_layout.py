@@ -1,15 +1,13 @@
-"""What the tracking, lineage and model views show, decided without widgets: the lineage layering, chart
-points, and the registry's words."""
+"""What the tracking, lineage and model views show, decided without widgets: the lineage layering and the
+registry's words (the charts' arithmetic is tested in test_charts.py)."""
 
 from __future__ import annotations
-
-import math
 
 from kiln.core.lineage import Edge, Entity
 from kiln.core.models import AliasMove, AliasRequest
 from kiln.desktop.pages.lineage.layout import arrange, layers
 from kiln.desktop.pages.models.rows import approvals_text, at_text, request_rows
-from kiln.desktop.pages.run.recordrows import chart_caption, chart_points, describe_entity, package_rows, value_range
+from kiln.desktop.pages.run.recordrows import describe_entity, package_rows
 
 
 def test_layers_are_the_longest_path_from_the_sources():
@@ -30,13 +28,6 @@ def test_rows_follow_their_sources_so_edges_do_not_cross():
     place = arrange(nodes, edges)
     assert place["s1"] == (0, 0) and place["s2"] == (0, 1)
     assert place["r2"] == (1, 0) and place["r1"] == (1, 1)
-
-
-def test_chart_points_skip_what_cannot_be_drawn_and_say_what_was_downsampled():
-    assert chart_points([(2, 1.0, 0), (1, math.nan, 0), (0, 3.0, 0)]) == [(0.0, 3.0), (2.0, 1.0)]
-    assert chart_caption("loss", 40, 40) == "loss: 40 points"
-    assert chart_caption("acc", 5000, 500) == "acc: 500 of 5000 points (downsampled on the coordinator)"
-    assert value_range([2.0, 2.0]) == (1.9, 2.1) and value_range([]) == (0.0, 1.0)
 
 
 def test_entities_and_packages_in_words():

@@ -10,6 +10,7 @@ import pytest
 from kiln.core.runs import RunSpec
 from kiln.desktop.pages.models.page import ModelsPage
 from kiln.desktop.qt import Qt
+from kiln.desktop.widgets.confirm import action_button
 from kiln.desktop.window import MainWindow
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, click_tab, go_to, session_for
@@ -71,7 +72,7 @@ def test_a_version_registered_from_a_run_and_staging_moved_at_once(
     qtbot.keyClicks(form.path, "model")
     click(qtbot, form.register)
     qtbot.waitUntil(lambda: page.versions.row_keys() == [1], timeout=WAIT_MS)
-    assert "registered churn version 1" in form.message.text() and page.models.row_keys() == ["churn"]
+    assert "registered as churn v1" in form.message.text() and page.models.row_keys() == ["churn"]
     assert cells(page.versions)[0][2:4] == (run_id, "model")
     assert page.comments.entity == "model:p/churn@1"
 
@@ -118,6 +119,7 @@ def test_production_is_requested_refused_to_the_requester_and_approved_by_a_vali
     assert aliases_of(dev, 1) == ""  # nothing moved yet
 
     click(qtbot, requests.reject)  # the requester may not judge their own request; the coordinator says so
+    click(qtbot, action_button(requests.confirmation))
     qtbot.waitUntil(lambda: "could not reject" in requests.message.text(), timeout=WAIT_MS)
     assert "a requester cannot review their own request" in requests.message.text()
     assert cluster.admin.alias_requests("p", "churn")[0].state == "open"
@@ -127,6 +129,7 @@ def test_production_is_requested_refused_to_the_requester_and_approved_by_a_vali
     qtbot.waitUntil(lambda: val.requests.selected() is not None, timeout=WAIT_MS)  # the open one, picked
     qtbot.keyClicks(val.requests.verdict, "checked the drift report")
     click(qtbot, val.requests.approve)
+    click(qtbot, action_button(val.requests.confirmation))
     qtbot.waitUntil(lambda: aliases_of(val, 1) == "production", timeout=WAIT_MS)
     assert "approved: production now points at version 1" in val.requests.message.text()
     assert cells(val.requests.table)[0][2:5] == ("approved", "dev", "1 of 1")
@@ -175,6 +178,8 @@ def test_the_approvals_policy_is_for_owners(qtbot, cluster, cluster_session, peo
     click_row(qtbot, admin.policy.validators, "dev")
     assert admin.policy.user.text() == "dev"
     click(qtbot, admin.policy.remove)
+    assert "Remove dev as a validator of p?" in admin.policy.confirmation.text()
+    click(qtbot, action_button(admin.policy.confirmation))
     qtbot.waitUntil(lambda: admin.policy.validators.row_keys() == ["val1"], timeout=WAIT_MS)
     assert cluster.admin.get_project("p").validators == ("val1",)
     close_all(qtbot, dev_window)

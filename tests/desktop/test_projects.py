@@ -3,8 +3,9 @@ the coordinator's refusal shown when a non-owner tries."""
 
 from __future__ import annotations
 
-from kiln.desktop.qt import Qt
+from kiln.desktop.qt import QMessageBox, Qt
 from kiln.desktop.rows import project_rows
+from kiln.desktop.widgets.confirm import action_button
 from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, session_for, wait_idle
 
 
@@ -20,8 +21,11 @@ def test_creating_a_project_lists_it_with_your_role(qtbot, coordinator, admin_se
     click(qtbot, dialog.create_button)
     qtbot.waitUntil(lambda: page.table.row_keys() == ["demo"], timeout=WAIT_MS)
     wait_idle(qtbot, window.runner)
-    name, role, members, created, description = cells(page.table)[0]
-    assert (name, role, members, description) == ("demo", "owner", "1", "first project") and created
+    name, role, members, runs, _, created, description = cells(page.table)[0]
+    assert (name, role, members, description) == ("demo", "owner", "1", "first project")
+    assert created == "just now"
+    qtbot.waitUntil(lambda: cells(page.table)[0][3] == "no runs yet", timeout=WAIT_MS)  # its summary came
+    wait_idle(qtbot, window.runner)
     assert window.selector.currentText() == "demo" and window.files_page.project == "demo"
 
 
@@ -58,7 +62,16 @@ def test_adding_a_member_and_changing_their_role(qtbot, admin, make_user, admin_
     qtbot.waitUntil(lambda: ("bob", "editor") in cells(members.table), timeout=WAIT_MS)
     wait_idle(qtbot, window.runner)
     click_row(qtbot, members.table, "bob")
+    click(qtbot, members.remove)  # asks first, naming the member and their role; No keeps them
+    box = members.asking
+    qtbot.waitExposed(box)
+    assert "Remove bob (editor) from project shared?" in box.text()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window.runner)
+    assert "bob" in members.table.row_keys() and "bob" in admin.get_project("shared").members
     click(qtbot, members.remove)
+    qtbot.waitExposed(members.asking)
+    qtbot.mouseClick(action_button(members.asking), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "bob" not in members.table.row_keys(), timeout=WAIT_MS)
     wait_idle(qtbot, window.runner)
     assert admin.get_project("shared").members.keys() == {"admin"}
@@ -86,5 +99,5 @@ def test_project_rows_say_admin_where_an_admin_is_no_member():
     from kiln.core.models import Project
     from kiln.core.permissions import Role
 
-    rows = project_rows([Project("b", members={"x": Role.OWNER}), Project("a", my_role="viewer")], True)
+    rows = project_rows([Project("b", members={"x": Role.OWNER}), Project("a", my_role="viewer")], True, now=0)
     assert [r.cells[:3] for r in rows] == [("a", "viewer", "0"), ("b", "admin", "1")]

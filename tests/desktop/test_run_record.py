@@ -54,20 +54,21 @@ def test_the_run_page_shows_params_and_a_chart_per_metric(qtbot, cluster, cluste
     click_tab(qtbot, run_page.tabs, "Metrics")
     charts = record.metrics.charts
     qtbot.waitUntil(lambda: sorted(charts) == ["acc", "loss"], timeout=WAIT_MS)
-    assert charts["loss"].points_shown() == 40  # every point: fewer than the chart asks for
-    assert charts["loss"].chart().title() == "loss: 40 points"
+    assert len(charts["loss"].raw_values("loss")) == 40  # every point: fewer than the chart asks for
+    assert charts["loss"].title() == "loss"
     [acc] = cluster.admin.metrics(run_id, ["acc"], max_points=MAX_POINTS)
     total, points = acc.total_points, acc.points
     finite = [p for p in points if math.isfinite(p[1])]
     assert total == 1201 and len(points) <= MAX_POINTS
-    assert charts["acc"].points_shown() == len(finite)  # the NaN is in the table, not on the chart
-    assert f"of {total} points" in charts["acc"].chart().title()
-    assert charts["loss"].isVisible() and charts["loss"].series.at(39).y() == 1.0 / 40
+    assert len(charts["acc"].raw_values("acc")) == len(finite)  # the NaN is in the table, not on the chart
+    assert f"of {total:,} points drawn" in charts["acc"].title()
+    assert charts["loss"].isVisible() and charts["loss"].raw_values("loss")[39] == 1.0 / 40
     final = {c[0]: c for c in cells(record.metric_summary)}
     assert final["loss"][1:3] == (number(1.0 / 40), "39") and final["acc"][1] == "NaN"
 
     click_tab(qtbot, run_page.tabs, "Artifacts & models")
-    assert cells(record.logged_models) == [("out/model", "classifier", "sklearn")]
+    model_row = ("out/model/", "model classifier (sklearn)", "folder, 1 file", "1 B")
+    qtbot.waitUntil(lambda: cells(record.artifacts.table)[:1] == [model_row], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "out/model/weights.bin" in run_page.output_files.row_keys(), timeout=WAIT_MS)
     click_tab(qtbot, run_page.tabs, "Environment")
     recorded = dict(cells(record.recorded))

@@ -12,6 +12,7 @@ from kiln.core.runs import RunSpec
 from kiln.desktop.pages.run.page import RunDialog
 from kiln.desktop.pages.runs.page import RunsPage
 from kiln.desktop.qt import Qt
+from kiln.desktop.widgets.confirm import action_button
 from kiln.desktop.window import MainWindow
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, wait_idle
@@ -30,8 +31,14 @@ def runs_page_of(qtbot, window: MainWindow, project: str = "p") -> RunsPage:
     return page
 
 
+def row_of(page: RunsPage, run_id: str) -> dict[str, str]:
+    """The run's row in the Runs table, cell by header."""
+    headers = page.table.rows_model.headers
+    return next(dict(zip(headers, c, strict=True)) for c in cells(page.table) if c[0] == run_id)
+
+
 def state_of(page: RunsPage, run_id: str) -> str:
-    return next(c[1] for c in cells(page.table) if c[0] == run_id)
+    return row_of(page, run_id)["State"]
 
 
 def open_run_page(qtbot, page: RunsPage, run_id: str) -> RunDialog:
@@ -91,8 +98,9 @@ def test_a_run_launched_from_the_dialog_succeeds_in_the_table_with_its_logs(
     assert run.spec.env == {"GREETING": "hello from the env"} and str(run.spec.priority) == "high"
     assert run.spec.snapshot == cluster.admin.list_snapshots("p")[0].id  # the linked folder, pushed
     qtbot.waitUntil(lambda: state_of(page, run.id) == "succeeded", timeout=WAIT_MS)
-    row = next(c for c in cells(page.table) if c[0] == run.id)
-    assert row[2] == "n1" and row[3].endswith("s") and row[4] == "admin" and row[6].startswith("sh -c")
+    row = row_of(page, run.id)
+    assert row["Node"] == "n1" and row["Duration"].endswith("s") and row["User"] == "admin"
+    assert row["Command"].startswith("sh -c") and row["Created"] == "just now"
 
     run_page = open_run_page(qtbot, page, run.id)
     qtbot.waitUntil(lambda: run_page.logs_complete and len(run_page.history.row_keys()) == 5, timeout=WAIT_MS)
@@ -152,6 +160,7 @@ def test_cancelling_a_long_run_from_its_page(qtbot, cluster, cluster_session, op
     qtbot.waitUntil(lambda: "started" in run_page.logs.toPlainText(), timeout=WAIT_MS)
     assert run_page.follower.running  # the run goes on: its logs are still followed
     click(qtbot, run_page.cancel_button)
+    click(qtbot, action_button(run_page.cancel_box))  # it asks first (tests/desktop/test_logview.py)
     qtbot.waitUntil(lambda: run_page.state_label.text() == "cancelled", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: run_page.logs_complete, timeout=WAIT_MS)
     assert run_page.logs.toPlainText().startswith("started\nstopping\n")  # stderr may add sh's words
@@ -196,38 +205,10 @@ def test_rerun_submits_the_same_spec_and_opens_the_new_run(qtbot, cluster, clust
     close_all(qtbot, window)
 
 
-def test_two_selected_runs_are_compared_side_by_side(qtbot, cluster, cluster_session, open_window):
-    cluster.agent("n1")
-    snap = push_folder(cluster, {"x": "x"})
-    ok = cluster.admin.submit_run(RunSpec("p", ("sh", "-c", "exit 0"), snap, runtime="process"))
-    bad = cluster.admin.submit_run(RunSpec("p", ("sh", "-c", "exit 3"), snap, runtime="process", retries=1))
-    cluster.wait_run(ok.id)
-    cluster.wait_run(bad.id)
-    window = open_window(cluster_session)
-    page = runs_page_of(qtbot, window)
-    qtbot.waitUntil(lambda: len(page.table.row_keys()) == 2, timeout=WAIT_MS)
-    assert not page.compare.isEnabled()
-    click_row(qtbot, page.table, ok.id)
-    click_row(qtbot, page.table, bad.id, add=True)
-    click(qtbot, page.compare)
-    view = page.compare_view
-    qtbot.waitExposed(view)
-    assert view.table.rows_model.headers == ("Field", bad.id, ok.id)  # table order: newest first
-    by_field = {c[0]: c[1:] for c in cells(view.table)}
-    assert by_field["State"] == ("failed (exit 3)", "succeeded")
-    assert by_field["Exit code"] == ("3", "0")
-    assert by_field["Node"] == ("n1", "n1") and by_field["Snapshot"] == (snap[:12], snap[:12])
-    assert all(by_field["Duration"])
-    marked = {r.key for r in view.table.rows_model.rows if r.marked}
-    assert {"State", "Exit code", "Command", "Retries"} <= marked and "Node" not in marked
-    assert "Command" in view.summary.text()
-    close_all(qtbot, window)
-
-
 def test_refreshes_never_overlap_while_the_coordinator_is_slow(qtbot, cluster, cluster_session, open_window):
     window = open_window(cluster_session)
     page = runs_page_of(qtbot, window)
-    real = page.client.list_runs
+    real = page.client.search_page
     release = threading.Event()
     in_flight, most, calls = [0], [0], [0]
     lock = threading.Lock()
@@ -244,7 +225,7 @@ def test_refreshes_never_overlap_while_the_coordinator_is_slow(qtbot, cluster, c
             with lock:
                 in_flight[0] -= 1
 
-    page.client.list_runs = slow
+    page.client.search_page = slow
     ticks = [0]
     page.timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
     qtbot.waitUntil(lambda: ticks[0] >= 4, timeout=WAIT_MS)  # several ticks while one call hangs
@@ -252,5 +233,5 @@ def test_refreshes_never_overlap_while_the_coordinator_is_slow(qtbot, cluster, c
     release.set()
     qtbot.waitUntil(lambda: calls[0] >= 2, timeout=WAIT_MS)  # once answered, refreshing goes on
     assert most[0] == 1
-    del page.client.list_runs
+    del page.client.search_page
     close_all(qtbot, window)

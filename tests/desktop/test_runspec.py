@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from kiln.core.errors import InvalidArgument
+from kiln.core.models import RunRecord
 from kiln.core.runs import Priority, Resources, Run, RunSpec, RunState
-from kiln.desktop.pages.compare.rows import compare_rows, differing
+from kiln.desktop.pages.compare.rows import detail_rows, differing
 from kiln.desktop.pages.runs.rows import duration_s, format_duration, state_text
 from kiln.desktop.pages.runs.runspec import LaunchForm, build_spec
 
@@ -69,5 +70,5 @@ def test_durations_states_and_differences():
     assert format_duration(5.25) == "5.2s" and format_duration(90) == "1m 30s"
     assert format_duration(3 * 3600 + 120) == "3h 02m" and format_duration(None) == ""
     assert state_text(failed) == "failed (exit 2)"
-    rows = compare_rows([running, failed], 130)
-    assert {"State", "Exit code", "Duration"} <= set(differing(rows)) and "Command" not in differing(rows)
+    rows = detail_rows([RunRecord(r, {}, {}, [], [], [], [], {}) for r in (running, failed)], 130)
+    assert {"state", "exit code", "duration"} <= set(differing(rows)) and "command" not in differing(rows)

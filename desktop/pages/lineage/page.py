@@ -7,6 +7,8 @@ graph on it, and Back returns to the previous root, so one can walk the lineage 
 
 from __future__ import annotations
 
+import html
+
 from kiln.client import Client
 from kiln.core.lineage import LineageGraph, split
 from kiln.desktop.ops import Runner, brief
@@ -52,6 +54,12 @@ class LineagePage(QWidget):
         self.back = QPushButton("Back", self)
         self.summary = Message(self)
         self.view = LineageView(self)
+        self.zoom_out, self.zoom_in, self.fit = (QPushButton(t, self) for t in ("−", "+", "Fit"))
+        self.zoom_out.setToolTip("Zoom out (Ctrl+wheel)")
+        self.zoom_in.setToolTip("Zoom in (Ctrl+wheel)")
+        self.fit.setToolTip("Show the whole graph")
+        for button in (self.zoom_out, self.zoom_in):
+            button.setFixedWidth(button.fontMetrics().horizontalAdvance("+") * 4 + 12)
         self.details = QLabel("", self)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -65,6 +73,9 @@ class LineagePage(QWidget):
         self.back.clicked.connect(self._back)
         self.view.node_clicked.connect(self._clicked)
         self.open_run.clicked.connect(self._open_run)
+        self.zoom_in.clicked.connect(self.view.zoom_in)
+        self.zoom_out.clicked.connect(self.view.zoom_out)
+        self.fit.clicked.connect(self.view.fit_whole)
         self._select("")
 
     def _lay_out(self) -> None:
@@ -87,7 +98,11 @@ class LineagePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.summary)
-        layout.addWidget(QLabel(legend_html(), self))
+        drawing = QHBoxLayout()  # the legend, and the view's zoom beside it
+        drawing.addWidget(QLabel(legend_html(), self), 1)
+        for button in (self.zoom_out, self.zoom_in, self.fit):
+            drawing.addWidget(button)
+        layout.addLayout(drawing)
         layout.addWidget(self.view, 1)
         layout.addLayout(below)
 
@@ -117,8 +132,10 @@ class LineagePage(QWidget):
         self.entity.setText(graph.root)  # the canonical id, whatever form was typed
         self.view.draw(graph)
         n, m = len(graph.nodes), len(graph.edges)
+        root = graph.node(graph.root)
         self.summary.info(
-            f"{n} entit{'ies' if n != 1 else 'y'} and {m} link{'s' if m != 1 else ''} around {graph.root}; "
+            f"{n} entit{'ies' if n != 1 else 'y'} and {m} link{'s' if m != 1 else ''} around "
+            f"{root.label if root else graph.root}; "
             "click a run to open it, anything else to centre the graph on it"
         )
         self.back.setEnabled(bool(self.previous))
@@ -133,9 +150,8 @@ class LineagePage(QWidget):
             self.back.setEnabled(bool(self.previous))
             self.comments.set_entity("")
             return
-        self.details.setText(
-            f"<b>{node.label}</b><br>kind: {node.kind}<br>project: {node.project or '—'}<br>id: {node.id}"
-        )
+        label, project, ident = (html.escape(t) for t in (node.label, node.project or "—", node.id))
+        self.details.setText(f"<b>{label}</b><br>kind: {node.kind}<br>project: {project}<br>id: {ident}")
         self.open_run.setEnabled(node.kind == "run")
         self.comments.set_entity(node.id, node.project)
 

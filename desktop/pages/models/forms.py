@@ -1,18 +1,25 @@
-"""The two forms that change the registry from the Models page: register a version from a finished run's
-output, and ask for an alias to point at a version. The coordinator decides (a run with no output, a
-viewer, a path that is not there); the form says its answer, and `changed` tells the page to read again.
+"""The forms that change the registry: register a version from a finished run's output (on the Models page,
+and as "Register model…" on a run's Artifacts tab), and ask for an alias to point at a version. The
+coordinator decides (a run with no output, a viewer, a path that is not there, a bad name); the form says
+its answer, and `changed` tells the page to read again.
 
 Asking for `staging` (or any free name) moves it at once; asking for `production` opens a request that
 waits for the project's validators, and the form says so, with how many approvals it needs."""
 
 from __future__ import annotations
 
+import posixpath
+import re
+
 from kiln.client import Client
+from kiln.core.errors import InvalidArgument
 from kiln.core.models import AliasRequest, ModelVersion
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.pages.models.rows import ALIASES
 from kiln.desktop.qt import (
     QComboBox,
+    QDialog,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -23,6 +30,95 @@ from kiln.desktop.qt import (
     Signal,
 )
 from kiln.desktop.widgets.common import Message
+
+
+def registered_text(version: ModelVersion) -> str:
+    return f"registered as {version.name} v{version.version} (from {version.run_id}, {version.path})"
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """ "team=vision, stage=2" as a dict; the coordinator checks the names and sizes."""
+    tags = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgument(f"tag {item!r} must look like key=value (several separated by commas)")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def suggested_name(path: str) -> str:
+    """A model name from a path ("out/Churn Model.pkl" -> "churn-model"), for the form to start from."""
+    stem = posixpath.splitext(posixpath.basename(path.rstrip("/")))[0].lower()
+    return re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._") or "model"
+
+
+class RegisterDialog(QDialog):
+    """Registers `path` of run `run_id` as a model version: name (prefilled), tags, Register; the answer
+    ("registered as churn v3", or the coordinator's refusal) is said in the dialog, which stays open so a
+    refusal can be corrected. Emits `registered(ModelVersion)`."""
+
+    registered = Signal(object)
+
+    def __init__(
+        self, client: Client, runner: Runner, run_id: str, path: str, name: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.client, self.runner, self.run_id = client, runner, run_id
+        self.setWindowTitle(f"Register a model from {run_id}")
+        self.path = QLineEdit(path, self)
+        self.name = QLineEdit(name or suggested_name(path), self)
+        self.tags = QLineEdit(self, placeholderText="key=value, key=value (optional)")
+        self.register = QPushButton("Register", self)
+        self.close_button = QPushButton("Close", self)
+        self.close_button.setAutoDefault(False)
+        self.message = Message(self)
+        form = QFormLayout()
+        form.addRow("Run", QLabel(run_id, self))
+        form.addRow("Path in its output", self.path)
+        form.addRow("Model name", self.name)
+        form.addRow("Tags", self.tags)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.register)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+        self.register.clicked.connect(self._register)
+        self.close_button.clicked.connect(self.close)
+        self.resize(460, self.sizeHint().height())
+
+    def _register(self) -> None:
+        run_id, path, name = self.run_id, self.path.text().strip(), self.name.text().strip()
+        try:
+            tags = parse_tags(self.tags.text())
+        except InvalidArgument as e:
+            self.message.error(str(e))
+            return
+        if not (path and name):
+            self.message.error("enter the path in the run's output and the model's name")
+            return
+        self.register.setEnabled(False)
+        self.message.info(f"registering {path} of {run_id} as {name}…")
+        self.runner.run(
+            f"register {name} from {run_id}",
+            lambda: self.client.register_model(run_id, path, name, tags),
+            self._done,
+            self._failed,
+        )
+
+    def _done(self, version: ModelVersion) -> None:
+        self.register.setEnabled(True)
+        self.message.info(registered_text(version))
+        self.registered.emit(version)
+
+    def _failed(self, error: Exception) -> None:
+        self.register.setEnabled(True)
+        self.message.error(f"not registered: {brief(error)}")
 
 
 class RegisterBox(QGroupBox):
@@ -64,7 +160,7 @@ class RegisterBox(QGroupBox):
 
     def _done(self, version: ModelVersion) -> None:
         self.register.setEnabled(True)
-        self.message.info(f"registered {version.name} version {version.version} (from {version.run_id})")
+        self.message.info(registered_text(version))
         self.registered.emit(version)
 
     def _failed(self, error: Exception) -> None:

@@ -1,5 +1,6 @@
-"""The Models page: the project's registered models; the picked model's versions (aliases, metrics, the
-run that produced each); registering a version from a run's output; asking for an alias; the alias
+"""The Models page: the project's registered models; the picked model's versions (alias pills, a column
+per metric, flavor, size, the run that produced each and the dataset it read: kiln.desktop.pages.models.
+versions), Compare versions; registering a version from a run's output; asking for an alias; the alias
 requests with their reviews (Approve / Reject); the alias history and "which version was production at
 T"; comments on the picked version; and the project's approvals policy.
 
@@ -16,14 +17,8 @@ from kiln.desktop.pages.models.aliashistory import HistoryPanel
 from kiln.desktop.pages.models.approvals import RequestsPanel
 from kiln.desktop.pages.models.forms import AliasBox, RegisterBox
 from kiln.desktop.pages.models.policy import PolicyPanel
-from kiln.desktop.pages.models.rows import (
-    MODEL_HEADERS,
-    VERSION_HEADERS,
-    ModelDetails,
-    load_model,
-    model_rows,
-    version_rows,
-)
+from kiln.desktop.pages.models.rows import MODEL_HEADERS, ModelDetails, load_model, model_rows
+from kiln.desktop.pages.models.versions import VersionsPanel
 from kiln.desktop.qt import (
     QHBoxLayout,
     QLabel,
@@ -53,9 +48,9 @@ class ModelsPage(QWidget):
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
         self.models = Table(MODEL_HEADERS, parent=self)
-        self.versions = Table(VERSION_HEADERS, parent=self)
-        self.open_run = QPushButton("Open run", self)
-        self.lineage = QPushButton("Lineage", self)
+        self.version_panel = VersionsPanel(client, runner, self)
+        self.versions = self.version_panel.table
+        self.open_run, self.lineage = self.version_panel.open_run, self.version_panel.lineage
         self.register = RegisterBox(client, runner, self)
         self.alias = AliasBox(client, runner, self)
         self.requests = RequestsPanel(client, runner, self)
@@ -80,15 +75,10 @@ class ModelsPage(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.models, 1)
         column.addWidget(self.register)
-        buttons = QHBoxLayout()
-        buttons.addWidget(QLabel("<b>Versions</b>", self), 1)
-        buttons.addWidget(self.open_run)
-        buttons.addWidget(self.lineage)
         right = QWidget(self)
         versions = QVBoxLayout(right)
         versions.setContentsMargins(0, 0, 0, 0)
-        versions.addLayout(buttons)
-        versions.addWidget(self.versions, 1)
+        versions.addWidget(self.version_panel, 1)
         versions.addWidget(self.alias)
         upper = QSplitter(Qt.Orientation.Horizontal, self)
         upper.addWidget(left)
@@ -105,9 +95,9 @@ class ModelsPage(QWidget):
     def _connect(self) -> None:
         self.refresh_button.clicked.connect(self.refresh)
         self.models.selection_changed.connect(self._model_picked)
-        self.versions.selection_changed.connect(self._version_picked)
-        self.open_run.clicked.connect(self._open_run)
-        self.lineage.clicked.connect(self._open_lineage)
+        self.version_panel.picked.connect(self._version_picked)
+        self.version_panel.run_wanted.connect(self.run_wanted)
+        self.version_panel.lineage_wanted.connect(self.lineage_wanted)
         self.register.registered.connect(self._registered)
         self.alias.changed.connect(self.refresh)
         self.requests.reviewed.connect(lambda _: self.refresh())
@@ -176,11 +166,14 @@ class ModelsPage(QWidget):
             return  # another model was picked meanwhile; its own read follows
         self.details = details
         model = (details.project, details.name) if details else None
-        self.versions.update_rows(version_rows(details.versions) if details else [])
+        self.version_panel.set_versions(model, details.versions if details else [])
         if details and self.versions.selected_key() is None and details.versions:
             self.versions.select_keys([max(v.version for v in details.versions)])
         self.requests.set_requests(
-            model, details.requests if details else [], details.required_approvals if details else 0
+            model,
+            details.requests if details else [],
+            details.required_approvals if details else 0,
+            details.aliases if details else {},
         )
         self.history.set_model(model, details.moves if details else [])
         if details:
@@ -189,28 +182,15 @@ class ModelsPage(QWidget):
         self._version_picked()
 
     def selected_version(self) -> ModelVersion | None:
-        key = self.versions.selected_key()
-        versions = self.details.versions if self.details else []
-        return next((v for v in versions if v.version == key), None)
+        """The picked version, when exactly one is picked."""
+        return self.version_panel.selected_version()
 
     def _version_picked(self) -> None:
         v = self.selected_version()
-        self.open_run.setEnabled(v is not None)
-        self.lineage.setEnabled(v is not None)
         self.alias.set_target((v.project, v.name, v.version) if v else None)
         self.comments.set_entity(model_id(v.project, v.name, v.version) if v else "")
 
     # -- actions --------------------------------------------------------------------------------------
-
-    def _open_run(self) -> None:
-        v = self.selected_version()
-        if v is not None:
-            self.run_wanted.emit(v.run_id)
-
-    def _open_lineage(self) -> None:
-        v = self.selected_version()
-        if v is not None:
-            self.lineage_wanted.emit(model_id(v.project, v.name, v.version))
 
     def _registered(self, version: ModelVersion) -> None:
         if version.project == self.project:

@@ -1,6 +1,7 @@
 """The project's approval settings, for its owners: how many validators must approve before `production`
 moves, and who the validators are (members the owners trust to review). Anyone can read them; the
-coordinator refuses changes from anyone but an owner or an admin, and the panel shows its refusal."""
+coordinator refuses changes from anyone but an owner or an admin, and the panel shows its refusal.
+Removing a validator asks first, naming the member and what they lose."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kiln.desktop.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -23,6 +25,7 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.rows import Row
 from kiln.desktop.widgets.common import Message, Table
+from kiln.desktop.widgets.confirm import confirm
 
 MAX_APPROVALS = 10  # the coordinator's limit
 
@@ -40,12 +43,15 @@ class PolicyPanel(QGroupBox):
         super().__init__("Approvals policy (project owners)", parent)
         self.client, self.runner = client, runner
         self.project = ""
+        self.confirmation: QMessageBox | None = None  # the question asked last (tests answer it)
         self.approvals = QSpinBox(self, minimum=1, maximum=MAX_APPROVALS, value=1)
         self.set_approvals = QPushButton("Set", self)
         self.validators = Table(("Validator", "Role"), parent=self)
         self.user = QLineEdit(self, placeholderText="a member's user name")
         self.add = QPushButton("Make validator", self)
         self.remove = QPushButton("Remove validator", self)
+        for button in (self.set_approvals, self.add, self.remove):
+            button.setAutoDefault(False)
         self.message = Message(self)
         policy = QHBoxLayout()
         policy.addWidget(QLabel("Approvals needed to move production", self))
@@ -109,10 +115,29 @@ class PolicyPanel(QGroupBox):
             self.message.error("enter the member's user name")
             return
         verb = "make" if validator else "unmake"
-        self._call(
-            f"{verb} {user} a validator in {project}",
-            lambda: self.client.set_validator(project, user, validator),
-            self._validators,
+
+        def change() -> None:
+            self._call(
+                f"{verb} {user} a validator in {project}",
+                lambda: self.client.set_validator(project, user, validator),
+                self._validators,
+            )
+
+        if validator:
+            change()
+            return
+        is_one = user in self.validators.row_keys()
+        self.confirmation = confirm(
+            self,
+            f"Remove {user} as a validator",
+            f"Remove {user} as a validator of {project}? "
+            + (
+                f"{user} can then no longer approve or reject alias requests in {project}."
+                if is_one
+                else f"{user} is not listed as a validator of {project}; the coordinator will say so."
+            ),
+            "Remove validator",
+            change,
         )
 
     def _validators(self, project: Project) -> None:

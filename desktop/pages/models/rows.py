@@ -1,22 +1,32 @@
-"""The model registry as the Models page shows it: models, versions with their aliases and metrics, alias
-requests with their reviews, and alias moves (all of them, or those in force at a time). Plain rows from
-domain values, so what the page says (who approved, what was production when) is decided without widgets.
+"""The model registry as the Models page shows it: models, versions with their aliases, one column per
+metric, flavor, size, source run and dataset, alias requests with their reviews, and alias moves (all of
+them, or those in force at a time). Plain rows from domain values, so what the page says (who approved,
+what was production when) is decided without widgets.
 
 `load_model` is what the page runs off the GUI thread when a model is picked: one model's versions,
-requests and alias history in one go, so the three tabs never show different moments."""
+requests and alias history in one go, so the three tabs never show different moments. `read_extras`
+follows it: what the versions' source runs logged (flavor, datasets read) and how big each version is in
+its run's output, learnt once per run and snapshot (both are immutable once a version exists)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiln.client import Client
+from kiln.core.errors import NotFound, PermissionDenied
+from kiln.core.lineage import split
 from kiln.core.models import AliasMove, AliasRequest, Model, ModelVersion
-from kiln.desktop.pages.run.recordrows import number
+from kiln.core.units import format_bytes
+from kiln.desktop import times
+from kiln.desktop.pages.run.recordrows import number, under
 from kiln.desktop.rows import Row, when, when_s
 
 MODEL_HEADERS = ("Model", "Versions", "Aliases")
-VERSION_HEADERS = ("Version", "Aliases", "Run", "Path", "Registered", "By", "Metrics")
+VERSION_LEADING = ("Version", "Aliases", "Run", "Path", "Flavor", "Size", "Dataset")  # then a column per metric
+ALIAS_COLUMN, RUN_COLUMN = 1, 2
+METRIC_COLUMNS = 6  # shown by default (the first, by name); more are one click away
+EXTRA_VERSIONS = 200  # the newest versions whose runs and sizes are read; older ones show no extras
 REQUEST_HEADERS = ("Version", "Alias", "State", "Requester", "Approvals", "Message", "Requested", "ID")
 REVIEW_HEADERS = ("Reviewer", "Verdict", "Message", "Time")
 MOVE_HEADERS = ("Time", "Alias", "Version", "By", "Request")
@@ -48,10 +58,6 @@ def alias_text(aliases: Mapping[str, int]) -> str:
     return ", ".join(f"{a} → v{v}" for a, v in sorted(aliases.items()))
 
 
-def metrics_text(metrics: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={number(v)}" for k, v in sorted(metrics.items()))
-
-
 def model_rows(models: Iterable[Model]) -> list[Row]:
     return [
         Row((m.name, str(len(m.versions)), alias_text(m.aliases)), m.name)
@@ -59,24 +65,105 @@ def model_rows(models: Iterable[Model]) -> list[Row]:
     ]
 
 
-def version_rows(versions: Iterable[ModelVersion]) -> list[Row]:
-    """Newest first; a version that holds an alias is marked, so production stands out."""
-    return [
-        Row(
-            (
-                str(v.version),
-                ", ".join(v.aliases),
-                v.run_id,
-                v.path,
-                when(v.created_at),
-                v.created_by,
-                metrics_text(v.metrics),
-            ),
-            v.version,
-            marked=bool(v.aliases),
-        )
-        for v in sorted(versions, key=lambda v: v.version, reverse=True)
-    ]
+@dataclass(frozen=True)
+class RunFacts:
+    """What a version's source run logged that the versions table shows."""
+
+    models: tuple[tuple[str, str, str], ...] = ()  # (path, name, flavor)
+    datasets: tuple[str, ...] = ()  # entity ids of the dataset versions it read
+
+
+@dataclass
+class Extras:
+    """What the page has learnt about versions: facts of their runs, and sizes by (snapshot, path)."""
+
+    runs: dict[str, RunFacts] = field(default_factory=dict)
+    sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def merge(self, more: Extras) -> None:
+        self.runs.update(more.runs)
+        self.sizes.update(more.sizes)
+
+    def missing(self, versions: Iterable[ModelVersion]) -> list[ModelVersion]:
+        newest = sorted(versions, key=lambda v: v.version, reverse=True)[:EXTRA_VERSIONS]
+        return [v for v in newest if v.run_id not in self.runs or (v.snapshot, v.path) not in self.sizes]
+
+
+def read_extras(client: Client, versions: Sequence[ModelVersion]) -> Extras:
+    """Off the GUI thread: the run record of each source run and the manifest of each output snapshot,
+    once each. A run or snapshot gone (or out of reach) leaves its cells empty rather than the table."""
+    found = Extras()
+    for v in versions:
+        if v.run_id not in found.runs:
+            try:
+                record = client.run_record(v.run_id)
+                inputs = tuple(i for i in record.inputs if i.startswith("dataset:"))
+                found.runs[v.run_id] = RunFacts(tuple(record.models), inputs)
+            except (NotFound, PermissionDenied):
+                found.runs[v.run_id] = RunFacts()
+        if (v.snapshot, v.path) not in found.sizes:
+            try:
+                entries = client.get_snapshot(v.snapshot, v.project)[1]
+            except (NotFound, PermissionDenied):
+                entries = []
+            for other in versions:  # versions registered from the same output share one read
+                if other.snapshot == v.snapshot:
+                    files = [e for e in entries if e.has_blob and under(e, other.path)]
+                    found.sizes[(other.snapshot, other.path)] = sum(e.size for e in files)
+    return found
+
+
+def metric_keys(versions: Iterable[ModelVersion]) -> list[str]:
+    """Every metric the versions' source runs logged (their final values, copied at registration)."""
+    return sorted({k for v in versions for k in v.metrics})
+
+
+def default_metrics(versions: Iterable[ModelVersion]) -> list[str]:
+    return metric_keys(versions)[:METRIC_COLUMNS]
+
+
+def version_headers(metrics: Sequence[str]) -> tuple[str, ...]:
+    return (*VERSION_LEADING, *metrics, f"Registered ({times.zone()})", "By")
+
+
+def flavor_of(v: ModelVersion, facts: RunFacts | None) -> str:
+    """The flavor the run logged the model with, at the registered path (or a folder holding it)."""
+    if facts is None:
+        return ""
+    path = v.path.strip("/")
+    for model_path, _, flavor in facts.models:
+        model_path = model_path.strip("/")
+        if path == model_path or path.startswith(model_path + "/") or model_path.startswith(path + "/"):
+            return flavor
+    return ""
+
+
+def datasets_text(facts: RunFacts | None, project: str) -> str:
+    """ "images v3" for each dataset version the run read (its project named when it is another one)."""
+    said = []
+    for entity in facts.datasets if facts else ():
+        _, rest = split(entity)
+        name, _, version = rest.partition("@")
+        said.append(f"{name.removeprefix(project + '/')} v{version}")
+    return ", ".join(said)
+
+
+def version_rows(versions: Iterable[ModelVersion], metrics: Sequence[str], extras: Extras) -> list[Row]:
+    """Newest first, one column per metric in `metrics`; a version that holds an alias is marked, so
+    production stands out. Flavor, size and dataset are empty until `extras` knows them."""
+    rows = []
+    for v in sorted(versions, key=lambda v: v.version, reverse=True):
+        facts = extras.runs.get(v.run_id)
+        size = extras.sizes.get((v.snapshot, v.path))
+        values = tuple(number(v.metrics[k]) if k in v.metrics else "" for k in metrics)
+        leading = (str(v.version), ", ".join(v.aliases), v.run_id, v.path, flavor_of(v, facts))
+        cells = (*leading, format_bytes(size) if size is not None else "", datasets_text(facts, v.project))
+        tips = ("",) * (len(cells) + len(values)) + (times.exact(v.created_at), "")
+        sort = (v.version, *cells[1:5], size, cells[6], *(v.metrics.get(k) for k in metrics))
+        sort += (v.created_at, v.created_by)
+        row_cells = (*cells, *values, when(v.created_at), v.created_by)
+        rows.append(Row(row_cells, v.version, marked=bool(v.aliases), tips=tips, sort=sort))
+    return rows
 
 
 def approvals_text(r: AliasRequest) -> str:

@@ -1,5 +1,6 @@
-"""A project's members: add someone, change a role, remove someone. Only owners (and admins) may; the
-desktop does not guess who may do what: it asks, and shows the coordinator's answer when refused."""
+"""A project's members: add someone, change a role, remove someone (after a confirmation naming them and
+their role). Only owners (and admins) may; the desktop does not guess who may do what: it asks, and shows
+the coordinator's answer when refused."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kiln.desktop.qt import (
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -21,6 +23,7 @@ from kiln.desktop.qt import (
 )
 from kiln.desktop.rows import MEMBER_HEADERS, member_rows
 from kiln.desktop.widgets.common import Message, Table
+from kiln.desktop.widgets.confirm import confirm
 
 ROLES = [str(r) for r in sorted(Role, reverse=True)]  # owner, editor, viewer
 
@@ -34,6 +37,7 @@ class MembersPanel(QGroupBox):
         super().__init__("Members", parent)
         self.client, self.runner = client, runner
         self.project: Project | None = None
+        self.asking: QMessageBox | None = None  # the removal being confirmed, for tests
         self.table = Table(MEMBER_HEADERS, parent=self)
         self.user = QLineEdit(self, placeholderText="user name")
         self.role = QComboBox(self)
@@ -81,11 +85,19 @@ class MembersPanel(QGroupBox):
         self._call(f"set {user}'s role in {name}", lambda: self.client.set_member(name, user, role))
 
     def _remove_member(self) -> None:
+        """Asks first, naming the member and their role; only "Remove USER" removes them."""
         user = self.table.selected_key()
         if self.project is None or user is None:
             return
-        name = self.project.name
-        self._call(f"remove {user} from {name}", lambda: self.client.remove_member(name, user))
+        name, role = self.project.name, self.project.members.get(user)
+        self.asking = confirm(
+            self,
+            "Remove member",
+            f"Remove {user} ({role}) from project {name}? They lose access to its runs, files and models "
+            "at once; an owner can add them again.",
+            f"Remove {user}",
+            lambda: self._call(f"remove {user} from {name}", lambda: self.client.remove_member(name, user)),
+        )
 
     def _call(self, label: str, work: Callable[[], Project]) -> None:
         self.message.info(f"{label}…")

@@ -2,8 +2,9 @@
 models, inputs (each opening its lineage), the environment it ran in, its activity (state history and
 comments), what it asked for, its output snapshot (to pull), and Cancel / Re-run / Lineage.
 
-The page follows the logs on a thread of its own (kiln.desktop.pages.run.logs) and polls the run's record
-while it is going; both stop when the page closes, however it is closed."""
+The page follows the logs on a thread of its own (kiln.desktop.pages.run.logview) and polls the run's
+record while it is going; both stop when the page closes, however it is closed. It has no default button:
+Return pressed anywhere in it presses nothing, and Cancel run asks first, naming the run and its state."""
 
 from __future__ import annotations
 
@@ -15,34 +16,31 @@ from kiln.core.manifest import Entry
 from kiln.core.runs import Run
 from kiln.desktop.ops import Op, Runner, brief
 from kiln.desktop.pages.files.pulling import PullBox
-from kiln.desktop.pages.run.logs import LogFollower
+from kiln.desktop.pages.run.logview import LogView
 from kiln.desktop.pages.run.record import RecordTabs, titled
 from kiln.desktop.pages.runs.rows import (
     ENV_FIELDS,
     EVENT_HEADERS,
     FIELD_HEADERS,
     SPEC_FIELDS,
+    duration_s,
     event_rows,
     field_rows,
+    format_duration,
     outcome_fields,
     state_text,
 )
 from kiln.desktop.qt import (
-    QBrush,
     QCloseEvent,
-    QColor,
     QDialog,
-    QFont,
     QHBoxLayout,
     QHideEvent,
     QLabel,
-    QPlainTextEdit,
+    QMessageBox,
     QPushButton,
     QShowEvent,
     Qt,
     QTabWidget,
-    QTextCharFormat,
-    QTextCursor,
     QTimer,
     QVBoxLayout,
     QWidget,
@@ -51,6 +49,7 @@ from kiln.desktop.qt import (
 from kiln.desktop.rows import ENTRY_HEADERS, entry_rows
 from kiln.desktop.widgets.comments import CommentsPanel
 from kiln.desktop.widgets.common import Message, Table
+from kiln.desktop.widgets.confirm import confirm, no_default_buttons
 
 STATE_COLOURS = {"succeeded": "#1b6e35", "failed": "#b00020", "lost": "#b00020", "cancelled": "#6b6b6b"}
 POLL_MS = 1000  # the run's record, while it is going; the logs themselves stream without polling
@@ -76,16 +75,19 @@ class RunDialog(QDialog):
         self.setWindowTitle(f"Run {run.id}")
         self.output_shown = ""
         self.logs_complete = False
+        self.cancel_box: QMessageBox | None = None  # the question Cancel run asks, while it is asked
+        self.log_view = LogView(client, runner, connect, run.id, self)
+        self.logs = self.log_view.text
+        self.follower = self.log_view.follower
+        self.log_view.ended.connect(self._logs_ended)
         self._build()
-        self.follower = LogFollower(connect, run.id, self)
-        self.follower.chunk.connect(self._append)
-        self.follower.ended.connect(self._logs_ended)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.refresh)
         self._refresh_op = Op(f"read run {run.id}", lambda: self.client.get_run(self.run.id), self._show)
         self._show(run)
         self.resize(900, 640)
+        no_default_buttons(self)  # Return in the log, the find bar or anywhere else presses nothing
 
     def _build(self) -> None:
         self.title = QLabel("", self)
@@ -95,9 +97,6 @@ class RunDialog(QDialog):
         self.rerun_button = QPushButton("Re-run", self)
         self.lineage_button = QPushButton("Lineage", self)
         self.message = Message(self)
-        self.logs = QPlainTextEdit(self, readOnly=True)
-        self.logs.setFont(QFont("monospace"))
-        self.logs.setMaximumBlockCount(200_000)  # a chatty run must not eat the machine's memory
         self.parameters = Table(FIELD_HEADERS, parent=self)
         self.history = Table(EVENT_HEADERS, parent=self)
         self.environment = Table(FIELD_HEADERS, parent=self)
@@ -110,7 +109,7 @@ class RunDialog(QDialog):
         self.comments = CommentsPanel(self.client, self.runner, self)
         self.comments.set_entity(f"run:{self.run.id}")
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.logs, "Logs")
+        self.tabs.addTab(self.log_view, "Logs")
         self.tabs.addTab(self.record.metrics_tab(self), "Metrics")
         self.tabs.addTab(self.record.params_tab(self), "Parameters && tags")
         self.tabs.addTab(self.record.artifacts_tab(self, self._output_tab()), "Artifacts && models")
@@ -177,7 +176,7 @@ class RunDialog(QDialog):
         if run.state.terminal:
             self.timer.stop()
             if not self.logs_complete and not self.follower.running and self.isVisible():
-                self.follower.start()  # the stream broke earlier: read what is left, then it ends
+                self.log_view.start()  # the stream broke earlier: read what is left, then it ends
         elif self.isVisible() and not self.timer.isActive():
             self.timer.start()
 
@@ -203,18 +202,6 @@ class RunDialog(QDialog):
 
     # -- logs -----------------------------------------------------------------------------------------
 
-    def _append(self, stream: str, text: str) -> None:
-        bar = self.logs.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 4
-        cursor = QTextCursor(self.logs.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        look = QTextCharFormat()
-        if stream == "stderr":
-            look.setForeground(QBrush(QColor("#b00020")))
-        cursor.insertText(text, look)
-        if at_end:
-            bar.setValue(bar.maximum())
-
     def _logs_ended(self, problem: str) -> None:
         if problem:
             self.message.warning(f"logs interrupted: {problem}; they resume when the run is read again")
@@ -225,7 +212,20 @@ class RunDialog(QDialog):
     # -- actions --------------------------------------------------------------------------------------
 
     def _cancel(self) -> None:
-        run_id = self.run.id
+        """Asks first, naming the run and its state; only "Yes, cancel run" cancels it."""
+        if self.cancel_box is not None:  # asked already: the question is brought back, not asked twice
+            self.cancel_box.raise_()
+            return
+        run = self.run
+        self.cancel_box = confirm(
+            self, "Cancel run", cancel_question(run, now()), "Yes, cancel run", lambda: self._cancel_confirmed(run.id)
+        )
+        self.cancel_box.finished.connect(self._cancel_asked)
+
+    def _cancel_asked(self) -> None:
+        self.cancel_box = None
+
+    def _cancel_confirmed(self, run_id: str) -> None:
         self.cancel_button.setEnabled(False)
         self.message.info(f"cancelling {run_id}…")
         self.runner.run(f"cancel {run_id}", lambda: self.client.cancel_run(run_id), self._show, self._failed)
@@ -250,13 +250,12 @@ class RunDialog(QDialog):
     def shutdown(self) -> None:
         """Stops following and polling: a closed page leaves nothing running behind it."""
         self.timer.stop()
-        self.follower.stop()
+        self.log_view.stop()
 
     def showEvent(self, event: QShowEvent) -> None:
         """Following starts when the page is seen (and resumes where it stopped if it is seen again)."""
         super().showEvent(event)
-        if not self.logs_complete:
-            self.follower.start()
+        self.log_view.start()
         if not self.run.state.terminal:
             self.timer.start()
         self.refresh()  # a listed run comes without its state history: the run's own record has it
@@ -269,3 +268,17 @@ class RunDialog(QDialog):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def cancel_question(run: Run, at: float) -> str:
+    """What Cancel run asks: the run, where it is and for how long, and what cancelling does."""
+    state = str(run.state)
+    if state == "queued":
+        where = f"queued for {format_duration(max(0.0, at - run.created_at))}"
+        then = "It leaves the queue and never starts."
+    else:
+        where = f"{state} on {run.node}" if run.node else state
+        if run.started_at:
+            where += f" for {format_duration(duration_s(run, at))}"
+        then = "The job is stopped; its logs and outputs so far are kept."
+    return f"Cancel run {run.id} ({where})?\n\n{then}"

@@ -3,25 +3,25 @@ environment the agent recorded, all from one read of the run's record (`client.r
 downsampled metric histories (`client.metrics`).
 
 The read is one reused operation, as the page's own refresh: while a run goes on the page asks again on
-each poll, and a read still on its way makes the next one wait rather than pile up."""
+each poll, and a read still on its way makes the next one wait rather than pile up. While the run goes on
+a poll asks only for the metric points after those already held (charts.MetricsPanel.after_steps); once
+it has ended the read is whole, so the final picture is exact whatever a poll missed."""
 
 from __future__ import annotations
 
 from kiln.client import Client
 from kiln.core.models import MetricSeries, RunRecord
 from kiln.desktop.ops import Op, Runner, brief
+from kiln.desktop.pages.run.artifacts import ArtifactsPanel
 from kiln.desktop.pages.run.charts import MetricsPanel
+from kiln.desktop.pages.run.inputs import inputs_tab
 from kiln.desktop.pages.run.recordrows import (
-    ARTIFACT_HEADERS,
     INPUT_HEADERS,
-    LOGGED_MODEL_HEADERS,
     METRIC_HEADERS,
     PACKAGE_HEADERS,
     PAIR_HEADERS,
-    artifact_rows,
     environment_rows,
     input_rows,
-    logged_model_rows,
     metric_rows,
     package_rows,
     pair_rows,
@@ -58,10 +58,11 @@ class RecordTabs(QObject):
         self.record: RunRecord | None = None
         self.params = Table(PAIR_HEADERS, parent=parent)
         self.tags = Table(PAIR_HEADERS, parent=parent)
-        self.metrics = MetricsPanel(parent)
+        self.metrics = MetricsPanel(2 * MAX_POINTS, parent)
+        self.values_title = QLabel("<b>Latest values</b>", parent)
+        self._after: dict[str, int] = {}  # what the next read asks for, set on the GUI thread
         self.metric_summary = Table(METRIC_HEADERS, parent=parent)
-        self.artifacts = Table(ARTIFACT_HEADERS, parent=parent)
-        self.logged_models = Table(LOGGED_MODEL_HEADERS, parent=parent)
+        self.artifacts = ArtifactsPanel(client, runner, run_id, parent)
         self.inputs = Table(INPUT_HEADERS, parent=parent)
         self.inputs.setToolTip("click an input to see its lineage")
         self.recorded = Table(FIELD_HEADERS, parent=parent)
@@ -75,37 +76,34 @@ class RecordTabs(QObject):
         return titled(parent, ("Parameters", self.params), ("Tags", self.tags))
 
     def metrics_tab(self, parent: QWidget) -> QWidget:
-        """The charts take the height; the final values below are a few lines a metric each."""
+        """The charts take the height; the latest (or, once ended, final) values below are a few lines."""
         rows = self.metric_summary.verticalHeader().defaultSectionSize()
         self.metric_summary.setMaximumHeight(rows * SUMMARY_ROWS)
         tab = QWidget(parent)
         layout = QVBoxLayout(tab)
         layout.addWidget(self.metrics, 1)
-        layout.addWidget(QLabel("<b>Final values</b>", tab))
+        layout.addWidget(self.values_title)
         layout.addWidget(self.metric_summary)
         return tab
 
     def artifacts_tab(self, parent: QWidget, output: QWidget) -> QWidget:
-        """Artifacts and models logged by the run, above the output snapshot they live in (to pull)."""
-        return titled(
-            parent,
-            ("Artifacts logged", self.artifacts),
-            ("Models logged (register them on the Models page)", self.logged_models),
-            ("", output),
-        )
+        """Artifacts and models logged by the run (kiln.desktop.pages.run.artifacts), above the output."""
+        return self.artifacts.with_output(parent, output)
 
     def inputs_tab(self, parent: QWidget) -> QWidget:
-        note = QLabel("What the run read, as the coordinator recorded it; click one to see its lineage.")
-        return titled(parent, ("", note), ("", self.inputs))
+        return inputs_tab(parent, self.inputs)  # kiln.desktop.pages.run.inputs: the table at the top
 
     # -- reading --------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
         if not self.runner.running(self._read_op):
+            self._after = self.metrics.after_steps()
             self.runner.start(self._read_op)
 
     def _read(self) -> tuple[RunRecord, list[MetricSeries]]:
-        return self.client.run_record(self.run_id), self.client.metrics(self.run_id, None, MAX_POINTS)
+        record = self.client.run_record(self.run_id)
+        after = {} if record.run.state.terminal else self._after  # an ended run's last read is whole
+        return record, self.client.metrics(self.run_id, None, MAX_POINTS, after)
 
     def _show(self, answer: tuple[RunRecord, list[MetricSeries]]) -> None:
         record, series = answer
@@ -113,9 +111,11 @@ class RecordTabs(QObject):
         self.params.update_rows(pair_rows(record.params))
         self.tags.update_rows(pair_rows(record.tags))
         self.metrics.set_metrics(series)
-        self.metric_summary.update_rows(metric_rows(record.metrics))
-        self.artifacts.update_rows(artifact_rows(record.artifacts))
-        self.logged_models.update_rows(logged_model_rows(record.models))
+        bests = {key: held.best() for key, held in self.metrics.history.keys.items()}
+        self.metric_summary.update_rows(metric_rows(record.metrics, bests))
+        ended = record.run.state.terminal
+        self.values_title.setText(f"<b>{'Final values' if ended else 'Latest values (the run is going)'}</b>")
+        self.artifacts.set_record(record)
         self.inputs.update_rows(input_rows(record.inputs))
         self.recorded.update_rows(environment_rows(record.environment))
         self.packages.update_rows(package_rows(record.environment))

@@ -1,6 +1,6 @@
 """A run's tracking record (kiln.track: params, tags, metrics, artifacts, models, inputs, environment)
-turned into table rows and chart points: plain data, so what the run page shows is decided and tested
-without widgets, and a NaN logged by a run never reaches a chart axis."""
+turned into table rows: plain data, so what the run page shows is decided and tested without widgets
+(the charts' own arithmetic is kiln.desktop.widgets.chartscale)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from kiln.core.errors import InvalidArgument
 from kiln.core.lineage import split
+from kiln.core.manifest import Entry
+from kiln.core.metrics import Direction, better
+from kiln.core.units import format_bytes
+from kiln.desktop.pages.run.preview import file_type
 from kiln.desktop.rows import Row
 
 PAIR_HEADERS = ("Name", "Value")
-METRIC_HEADERS = ("Metric", "Last", "Step", "Min", "Max", "Points")
-ARTIFACT_HEADERS = ("Artifact (in the output snapshot)",)
-LOGGED_MODEL_HEADERS = ("Path", "Name", "Flavor")
+METRIC_HEADERS = ("Metric", "Last", "Step", "Min", "Max", "Best @ step", "Points")
+ARTIFACT_HEADERS = ("Path", "Logged as", "Type", "Size")
+FOLDER_FILES = 500  # files listed under one logged folder; the rest are pulled with the output snapshot
 INPUT_HEADERS = ("Kind", "What", "Entity id")
 PACKAGE_HEADERS = ("Package", "Version")
 KIND_WORDS = {
@@ -26,6 +30,7 @@ KIND_WORDS = {
 }
 
 MetricSummary = tuple[str, float, int, float, float, int]  # RunRecord.metrics: key, last, step, min, max, n
+Best = tuple[Direction | None, tuple[int, float] | None]  # which way is better; (step, value) of the best
 
 
 def number(value: float) -> str:
@@ -41,19 +46,80 @@ def pair_rows(pairs: Mapping[str, str]) -> list[Row]:
     return [Row((k, v), k) for k, v in sorted(pairs.items())]
 
 
-def metric_rows(summaries: Iterable[MetricSummary]) -> list[Row]:
-    return [
-        Row((key, number(last), str(step), number(low), number(high), str(n)), key)
-        for key, last, step, low, high, n in sorted(summaries)
-    ]
+def metric_rows(summaries: Iterable[MetricSummary], bests: Mapping[str, Best] | None = None) -> list[Row]:
+    """One row per metric: last value and its step, min, max, the best value and its step (by which way
+    the name says is better; `bests` from the held history), and how many points were logged."""
+    rows = []
+    for key, last, step, low, high, n in sorted(summaries):
+        best, tip = best_cell(*(bests or {}).get(key, (better(key), None)))
+        cells = (key, number(last), str(step), number(low), number(high), best, str(n))
+        rows.append(Row(cells, key, tips=("", "", "", "", "", tip, "")))
+    return rows
 
 
-def artifact_rows(paths: Iterable[str]) -> list[Row]:
-    return [Row((p,), p) for p in sorted(paths)]
+def best_cell(direction: Direction | None, at: tuple[int, float] | None) -> tuple[str, str]:
+    """("0.0123 @ 1800", "lower is better (loss)") for a metric's best point; its direction unknown said."""
+    if direction is None:
+        return "? (name says neither)", "the name does not say whether lower or higher is better"
+    words = "lower is better" if direction == "min" else "higher is better"
+    if at is None:
+        return "no value yet", words
+    return f"{number(at[1])} @ {at[0]}", f"{words}: the {'lowest' if direction == 'min' else 'highest'} value"
 
 
-def logged_model_rows(models: Iterable[tuple[str, str, str]]) -> list[Row]:
-    return [Row((path, name, flavor), path) for path, name, flavor in sorted(models)]
+def logged_as(path: str, artifacts: Iterable[str], models: Iterable[tuple[str, str, str]]) -> str:
+    """ "artifact", "model churn (sklearn)", or both, for a path the run logged."""
+    said = ["artifact"] if path in {a.strip("/") for a in artifacts} else []
+    for model_path, name, flavor in models:
+        if model_path.strip("/") == path:
+            said.append(f"model {name} ({flavor})" if flavor else f"model {name}")
+    return ", ".join(said)
+
+
+def under(entry: Entry, path: str) -> bool:
+    return entry.path == path or entry.path.startswith(path + "/")
+
+
+def artifact_rows(
+    artifacts: Iterable[str], models: Iterable[tuple[str, str, str]], entries: Sequence[Entry] | None
+) -> list[Row]:
+    """Each logged artifact and model with its type and size in the output snapshot, a logged folder
+    followed by its files (keyed by their paths, to preview and save one). `entries` is None while the
+    output snapshot is not known yet (the run goes on, or its manifest is on its way)."""
+    artifacts, models = list(artifacts), list(models)
+    logged = sorted({a.strip("/") for a in artifacts} | {m[0].strip("/") for m in models})
+    rows: list[Row] = []
+    seen = set(logged)  # a file logged on its own has its own row, not one under its folder too
+    for path in logged:
+        what = logged_as(path, artifacts, models)
+        if entries is None:
+            rows.append(Row((path, what, file_type(path), ""), path))
+            continue
+        inside = [e for e in entries if under(e, path)]
+        files = [e for e in inside if e.has_blob]
+        if not inside:
+            rows.append(Row((path, what, "not in the output snapshot", ""), path))
+        elif len(inside) == 1 and inside[0].path == path and files:
+            rows.append(Row((path, what, file_type(path, files[0].kind), format_bytes(files[0].size)), path))
+        else:
+            kind = f"folder, {len(files)} file{'s' if len(files) != 1 else ''}"
+            rows.append(Row((path + "/", what, kind, format_bytes(sum(e.size for e in files))), path))
+            rows.extend(folder_rows(path, files, seen))
+    return rows
+
+
+def folder_rows(folder: str, files: Sequence[Entry], seen: set[str]) -> list[Row]:
+    """The files of a logged folder, up to FOLDER_FILES, then a line saying how many more there are."""
+    rows = []
+    for e in sorted(files)[:FOLDER_FILES]:
+        if e.path not in seen:
+            seen.add(e.path)
+            cells = ("    " + e.path, f"in {folder}/", file_type(e.path, e.kind), format_bytes(e.size))
+            rows.append(Row(cells, e.path))
+    if len(files) > FOLDER_FILES:
+        more = len(files) - FOLDER_FILES
+        rows.append(Row((f"    … {more:,} more files: pull the output snapshot", "", "", ""), None))
+    return rows
 
 
 def describe_entity(entity: str) -> tuple[str, str]:
@@ -93,23 +159,3 @@ def package_rows(environment: Mapping[str, str]) -> list[Row]:
             name, sep, version = line.partition("==")
             rows.append(Row((name, version) if sep else (line, ""), line))
     return sorted(rows, key=lambda r: r.cells[0].lower())
-
-
-def chart_points(points: Sequence[tuple[int, float, float]]) -> list[tuple[float, float]]:
-    """(step, value) in step order, without the non-finite values a chart cannot place."""
-    return [(float(step), value) for step, value, _ in sorted(points) if math.isfinite(value)]
-
-
-def chart_caption(key: str, total: int, shown: int) -> str:
-    if shown >= total:
-        return f"{key}: {total} point{'s' if total != 1 else ''}"
-    return f"{key}: {shown} of {total} points (downsampled on the coordinator)"
-
-
-def value_range(values: Sequence[float]) -> tuple[float, float]:
-    """An axis range with a margin, never empty (a constant metric still gets a visible line)."""
-    if not values:
-        return 0.0, 1.0
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
-    return low - pad, high + pad

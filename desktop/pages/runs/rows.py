@@ -1,16 +1,16 @@
-"""Runs turned into what the Runs page, the run page and the compare view show: plain rows computed from
-domain values, so what is displayed (durations, differing fields) is decided and tested without widgets."""
+"""Runs turned into what the run page and the compare view show, and the texts the Runs table's columns
+(columns.py) share with them: plain rows computed from domain values, so what is displayed (durations,
+differing fields) is decided and tested without widgets."""
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from kiln.core.runs import Run, RunState
 from kiln.core.units import format_bytes
-from kiln.desktop.rows import Row, when, when_s
+from kiln.desktop.rows import Row, when_s
 
-RUN_HEADERS = ("ID", "State", "Node", "Duration", "User", "Created", "Command")
 EVENT_HEADERS = ("Time", "State", "Attempt", "Node", "Cause")
 FIELD_HEADERS = ("Field", "Value")
 
@@ -47,30 +47,8 @@ def state_text(run: Run) -> str:
     return text
 
 
-def run_rows(runs: Sequence[Run], now: float) -> list[Row]:
-    ordered = sorted(runs, key=lambda r: r.created_at, reverse=True)
-    return [
-        Row(
-            (
-                r.id,
-                state_text(r),
-                r.node,
-                format_duration(duration_s(r, now)),
-                r.user,
-                when(r.created_at),
-                command_text(r),
-            ),
-            r.id,
-        )
-        for r in ordered
-    ]
-
-
 def event_rows(run: Run) -> list[Row]:
-    return [
-        Row((when_s(e.time), str(e.state), str(e.attempt), e.node, e.cause), i)
-        for i, e in enumerate(run.events)
-    ]
+    return [Row((when_s(e.time), str(e.state), str(e.attempt), e.node, e.cause), i) for i, e in enumerate(run.events)]
 
 
 def _memory(n: int) -> str:

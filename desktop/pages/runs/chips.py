@@ -1,0 +1,81 @@
+"""A run's state drawn as a coloured pill ("chip"): blue while queued or going, green when it succeeded,
+red when it failed or was lost, grey when cancelled, amber when preempted, so a column of states is read
+at a glance. The text stays what the cell says ("failed (exit 3)"); colour only adds to it."""
+
+from __future__ import annotations
+
+from kiln.core.runs import RunState
+from kiln.desktop.qt import (
+    QColor,
+    QModelIndex,
+    QPainter,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    Qt,
+)
+
+BLUE = ("#dbe8fb", "#0b4a9e")  # (fill, text)
+GREEN = ("#d5f0db", "#17602c")
+RED = ("#fbdcdc", "#9e1616")
+GREY = ("#e4e4e4", "#4a4a4a")
+AMBER = ("#fdebc8", "#7a4b00")
+CHIP_COLOURS: dict[RunState, tuple[str, str]] = {
+    RunState.QUEUED: BLUE,
+    RunState.ASSIGNED: BLUE,
+    RunState.PREPARING: BLUE,
+    RunState.RUNNING: BLUE,
+    RunState.SUCCEEDED: GREEN,
+    RunState.FAILED: RED,
+    RunState.LOST: RED,
+    RunState.CANCELLED: GREY,
+    RunState.PREEMPTED: AMBER,
+}
+PAD = 8  # pixels of fill either side of the text
+MARGIN = 3  # pixels between the chip and the cell's edges
+
+
+def chip_colours(text: str) -> tuple[str, str]:
+    """(fill, text colour) of the chip for a state cell ("failed (exit 3)" is a failure); grey if unknown."""
+    word = text.split(" ", 1)[0]
+    try:
+        return CHIP_COLOURS[RunState(word)]
+    except ValueError:
+        return GREY
+
+
+class StateChips(QStyledItemDelegate):
+    """Paints a state cell as a rounded pill in its state's colours, over the row's usual background."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        view = QStyleOptionViewItem(option)
+        self.initStyleOption(view, index)
+        view.text = ""  # the background (selection, alternating rows) as usual; the text goes in the chip
+        style = view.widget.style() if view.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, view, painter, view.widget)
+        if not text:
+            return
+        fill, ink = chip_colours(text)
+        cell = QRectF(option.rect).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        width = min(cell.width(), option.fontMetrics.horizontalAdvance(text) + 2 * PAD)
+        chip = QRectF(cell.x(), cell.y(), width, cell.height())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(fill))
+        painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
+        painter.setPen(QColor(ink))
+        shown = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, int(chip.width()) - 2 * PAD + 2)
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, shown)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + 2 * (PAD + MARGIN), size.height())
