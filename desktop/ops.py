@@ -32,6 +32,8 @@ class Op:
     on_success: Success | None = None
     on_failure: Failure | None = None
     attempts: int = 0
+    said_by_page: bool = False  # its page shows its failures where they happened (a refused filter under
+    # the box): the window does not repeat them in its status bar (a lost connection still gets the banner)
 
 
 def describe(error: BaseException) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,11 @@ def when_s(ts: float) -> str:
 def zoned(header: str, ts: float | None = None) -> str:
     """A column header naming the zone its times are in: "Time (CET)"."""
     return f"{header} ({times.zone(ts)})"
+
+
+def with_zone(headers: Sequence[str], timed: str = "Time") -> tuple[str, ...]:
+    """`headers` with the zone named over the column of local times: ("Time", "By") -> ("Time (CET)", "By")."""
+    return tuple(zoned(h) if h == timed else h for h in headers)
 
 
 def ago(ts: float, now: float) -> tuple[str, str]:

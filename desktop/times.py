@@ -2,8 +2,9 @@
 what a person scans for (with the exact time on hover).
 
 Tables show minutes (`local`), run events seconds (`local_s`); a header or a tooltip names the zone
-(`zone`, `exact`). Everything takes the timestamp (seconds since the epoch) and, where it compares with
-now, `now` as an argument: tests pass their own clock and zone (TZ, then time.tzset()).
+(`zone`, `exact`); a time said on its own (a field, a sentence) names it inline (`local_zoned`).
+Everything takes the timestamp (seconds since the epoch) and, where it compares with now, `now` as an
+argument: tests pass their own clock and zone (TZ, then time.tzset()).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def local(ts: float) -> str:
 def local_s(ts: float) -> str:
     """To the second, local time: state changes of a short run happen within one minute."""
     return _local(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def local_zoned(ts: float) -> str:
+    """To the second with its zone, for a time said on its own (a field, a sentence), with no header to
+    name the zone: "2026-12-02 13:00:07 CET" ("" for no time)."""
+    return f"{local_s(ts)} {zone(ts)}" if ts else ""
 
 
 def zone(ts: float | None = None) -> str:

@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
     def _failed(self, op: Op, error: Exception) -> None:
         if isinstance(error, Unavailable):
             self.banner.lost(op, error)  # said there, once; the status bar keeps what it said before
-        else:
+        elif not op.said_by_page:
             self.statusBar().showMessage(f"{op.label}: {describe(error)}")
 
     def sign_out(self) -> None:

@@ -11,7 +11,7 @@ from kiln.core.defaults import AUDIT_PAGE
 from kiln.desktop import times
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
-from kiln.desktop.rows import Row, when_s, zoned
+from kiln.desktop.rows import Row, when_s, with_zone
 from kiln.desktop.widgets.common import LazyTab, Table
 
 AUDIT_HEADERS = ("#", "Time", "Actor", "Action", "Target", "Details")
@@ -20,7 +20,7 @@ MAX_SHOWN = 5000  # the newest; the chain check always covers every record
 
 def audit_headers() -> tuple[str, ...]:
     """AUDIT_HEADERS with the zone its local times are in ("Time (CET)")."""
-    return tuple(zoned(h) if h == "Time" else h for h in AUDIT_HEADERS)
+    return with_zone(AUDIT_HEADERS)
 
 
 def audit_rows(records: Iterable[AuditRecord]) -> list[Row]:

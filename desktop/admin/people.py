@@ -15,12 +15,14 @@ from kiln.desktop.qt import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 from kiln.desktop.rows import Row, ago, zoned
 from kiln.desktop.widgets.common import LazyTab, Message, Table
+from kiln.desktop.widgets.confirm import confirm
 
 USER_HEADERS = ("User", "Admin", "Disabled", "Created")
 TOKEN_HEADERS = ("ID", "User", "Name", "Created", "Expires", "Last used", "Revoked")
@@ -132,9 +134,10 @@ class TokensTab(LazyTab):
         super().__init__(parent)
         self.client, self.runner = client, runner
         self.tokens: dict[str, Token] = {}
+        self.asking: QMessageBox | None = None  # the question Revoke asks, while it is asked
         self.summary = QLabel("", self)
         self.refresh_button = QPushButton("Refresh", self)
-        self.revoke = QPushButton("Revoke", self)
+        self.revoke = QPushButton("Revoke…", self)
         self.table = Table(token_headers(), parent=self)
         self.message = Message(self)
         top = QHBoxLayout()
@@ -169,9 +172,22 @@ class TokensTab(LazyTab):
         self.revoke.setEnabled(token is not None and not token.revoked_at)
 
     def _revoke(self) -> None:
-        token_id = self.table.selected_key()
-        if not token_id:
+        """Asks first, naming the token, whose it is and when it was last used: revoking cannot be undone."""
+        token = self.tokens.get(self.table.selected_key() or "")
+        if token is None:
             return
+        used = f"last used {times.ago(token.last_used_at, time.time())}" if token.last_used_at else "never used"
+        named = f" ({token.name})" if token.name else ""
+        self.asking = confirm(
+            self,
+            "Revoke token",
+            f"Revoke token {token.id}{named} of {token.user}, {used}? Whatever signs in with it stops "
+            "working at once; this cannot be undone (a new token can be created).",
+            "Revoke token",
+            lambda: self._revoke_now(token.id),
+        )
+
+    def _revoke_now(self, token_id: str) -> None:
         self.revoke.setEnabled(False)
         self.runner.run(
             f"revoke token {token_id}",

@@ -21,17 +21,16 @@ from kiln.desktop.qt import (
     QEvent,
     QFontMetrics,
     QMouseEvent,
-    QPainter,
     QPaintEvent,
     QPointF,
     QPolygonF,
     QRectF,
     QResizeEvent,
     QSize,
-    QToolTip,
     QWidget,
 )
 from kiln.desktop.widgets import chartscale as scale
+from kiln.desktop.widgets.canvas import hover_moved, paint_safely
 from kiln.desktop.widgets.chartpaint import PAD, paint_chart
 
 XMode = Literal["step", "wall", "relative"]
@@ -304,13 +303,7 @@ class Chart(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         found = self._nearest(event.position())
-        if found != self._hover:
-            self._hover = found
-            self.update()
-        if found:
-            QToolTip.showText(event.globalPosition().toPoint(), self._describe(*found), self)
-        else:
-            QToolTip.hideText()
+        self._hover = hover_moved(self, event, self._hover, found, lambda at: self._describe(*at))
 
     def leaveEvent(self, event: QEvent) -> None:
         self._hover = None
@@ -318,11 +311,7 @@ class Chart(QWidget):
         super().leaveEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        try:
-            paint_chart(self, painter)
-        finally:
-            painter.end()
+        paint_safely(self, lambda painter: paint_chart(self, painter))
 
     # -- for the painter ------------------------------------------------------------------------------
 
@@ -339,6 +328,8 @@ class Chart(QWidget):
         return self._plot_rect()
 
     def x_title(self) -> str:
+        if self._x_mode == "wall":  # the ticks are local clock times: the title names their zone
+            return scale.wall_title(X_TITLES["wall"], *self._xr)
         return X_TITLES[self._x_mode]
 
     def polygons(self) -> list[tuple[Placed, QPolygonF | None, QPolygonF]]:

@@ -1,5 +1,6 @@
 """The arithmetic behind a chart, without Qt: axis ranges bound to the data, tick positions and their
-labels (numbers, clock times, durations), TensorBoard's smoothing, and downsampling a long line.
+labels (numbers, clock times with their zone in the axis title, durations), TensorBoard's smoothing, and
+downsampling a long line.
 
 Ranges follow what the data can be: a metric that is never negative never gets an axis below 0, one
 that lives in [0, 1] (AUC, accuracy) never an axis above 1, and the x axis starts at the first point and
@@ -11,6 +12,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+
+from kiln.desktop import times
 
 MARGIN = 0.05  # of the data's span, above and below the values
 TICKS = 5  # about this many ticks an axis
@@ -136,6 +139,13 @@ def wall_label(ts: float, span: float) -> str:
     if span > 86400:
         return time.strftime("%d %b %H:%M", moment)
     return time.strftime("%H:%M:%S" if span < 120 else "%H:%M", moment)
+
+
+def wall_title(title: str, low: float, high: float) -> str:
+    """The wall-time axis' title with the zone of its (local) tick labels, named once rather than on every
+    tick: "wall time (CET)"; both where the axis spans a change of zone: "wall time (CET/CEST)"."""
+    zones = dict.fromkeys(times.zone(t) for t in (low, high) if math.isfinite(t))
+    return f"{title} ({'/'.join(zones)})" if zones else title
 
 
 def smooth(values: Sequence[float], weight: float) -> list[float]:

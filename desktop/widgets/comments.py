@@ -6,21 +6,27 @@ each with its own comments on it: the panel shows the thread of the project it i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from kiln.client import Client
 from kiln.core.models import Comment
 from kiln.desktop.ops import Runner, brief
 from kiln.desktop.qt import QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
-from kiln.desktop.rows import Row, when_s
+from kiln.desktop.rows import Row, ago
 from kiln.desktop.widgets.common import Message, Table
 
 COMMENT_HEADERS = ("Time", "Author", "Comment")
 
 
-def comment_rows(comments: Iterable[Comment]) -> list[Row]:
-    ordered = sorted(comments, key=lambda c: (c.time, c.id))
-    return [Row((when_s(c.time), c.author, c.text), c.id) for c in ordered]
+def comment_rows(comments: Iterable[Comment], now: float | None = None) -> list[Row]:
+    """Oldest first, as a conversation reads; each time relative to `now` ("5 min ago"), exact on hover."""
+    now = time.time() if now is None else now
+    rows = []
+    for c in sorted(comments, key=lambda c: (c.time, c.id)):
+        when_text, tip = ago(c.time, now)
+        rows.append(Row((when_text, c.author, c.text), c.id, tips=(tip,)))
+    return rows
 
 
 class CommentsPanel(QGroupBox):

@@ -27,7 +27,7 @@ from kiln.desktop.widgets.common import Table  # noqa: E402
 from kiln.desktop.window import MainWindow  # noqa: E402
 from kiln.pinning import presented_ca  # noqa: E402
 from tests.compute.conftest import Cluster, cluster  # noqa: E402, F401  (the real cluster, re-exported)
-from tests.conftest import ADMIN_PASSWORD  # noqa: E402
+from tests.conftest import ADMIN_PASSWORD, start_coordinator  # noqa: E402
 
 WAIT_MS = 30_000  # generous: the machine is shared and slow; waits end as soon as the condition holds
 # A job's outcome is delivered just before its pool thread returns; finishing takes microseconds, so a job
@@ -131,6 +131,38 @@ def settings(kiln_home: Path) -> Settings:
 def session_for(rc: RunningCoordinator, home: Path, user: str, password: str) -> Session:
     """Signs in as the dialog does (pinning the CA the coordinator presents), without the dialog."""
     return sign_in(home, rc.address, presented_ca(rc.address), user, password, "")
+
+
+def window_of_a_stopped_coordinator(
+    data: Path, home: Path, open_window: Callable[[Session], MainWindow], project: str = ""
+) -> tuple[MainWindow, int]:
+    """A main window signed in as admin (its first listing loaded, `project` created first if named) to a
+    coordinator kept in `data` that has stopped since; and the port to start it on again."""
+    rc = start_coordinator(data)
+    port = rc.port
+    try:
+        if project:
+            session_for(rc, home, "admin", ADMIN_PASSWORD).client.create_project(project)
+        window = open_window(session_for(rc, home, "admin", ADMIN_PASSWORD))
+    finally:
+        rc.stop()
+    return window, port
+
+
+@pytest.fixture
+def berlin() -> Iterator[None]:
+    """Local time is Europe/Berlin (CET, CEST in summer) for the test, whatever the machine's zone."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Berlin"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from kiln.desktop.admin.cost import by_project, by_user, money, node_hours, usag
 from kiln.desktop.qt import Qt
 from kiln.desktop.settings import Settings
 from kiln.desktop.tray.app import TrayApp
+from kiln.desktop.widgets.confirm import action_button
 from tests.compute.conftest import push_folder
 from tests.conftest import login
 from tests.desktop.conftest import WAIT_MS, cells, click, click_row, wait_idle
@@ -66,7 +67,13 @@ def test_every_token_is_listed_and_one_can_be_revoked(qtbot, cluster, admin_wind
     assert {c[1] for c in cells(tokens.table)} == {"admin", "bob"}
     assert not tokens.revoke.isEnabled()
     click_row(qtbot, tokens.table, bobs.id)
+    click(qtbot, tokens.revoke)  # asks first, naming the token and whose it is; Cancel changes nothing
+    box = tokens.asking
+    assert box is not None and bobs.id in box.text() and "of bob" in box.text() and "cannot be undone" in box.text()
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    assert bob.whoami()[0].name == "bob" and tokens.revoke.isEnabled()
     click(qtbot, tokens.revoke)
+    click(qtbot, action_button(tokens.asking))
     qtbot.waitUntil(lambda: "revoked" in tokens.message.text(), timeout=WAIT_MS)
     wait_idle(qtbot, tokens.runner)
     row = next(c for c in cells(tokens.table) if c[0] == bobs.id)
@@ -113,9 +120,7 @@ def finished_runs(cluster) -> list[Run]:
     return [cluster.wait_run(r.id) for r in [*mine, theirs]]
 
 
-def test_cost_per_user_and_project_at_the_rates_set_in_the_window(
-    qtbot, cluster, admin_window, settings, kiln_home
-):
+def test_cost_per_user_and_project_at_the_rates_set_in_the_window(qtbot, cluster, admin_window, settings, kiln_home):
     cluster.agent("n1")
     runs = finished_runs(cluster)
     assert all(r.state is RunState.SUCCEEDED and node_hours(r) > 0 for r in runs)

@@ -10,6 +10,7 @@ import math
 import pytest
 
 from kiln.core.runs import RunState
+from kiln.desktop import times
 from kiln.desktop.pages.run.record import MAX_POINTS
 from kiln.desktop.pages.run.recordrows import number
 from kiln.desktop.qt import QApplication, QEvent, QMouseEvent, Qt
@@ -129,6 +130,7 @@ def test_smoothing_log_y_and_time_axes(qtbot, cluster, cluster_session, open_win
     assert chart.x_ticks()[1][1] == "15m"
     panel.controls.x_mode.setCurrentIndex(1)  # wall time
     assert chart.x_range() == (START, START + LAST * EVERY)
+    assert chart.x_title() == f"wall time ({times.zone(START)})"  # the ticks' zone, said once
     close_all(qtbot, window)
 
 

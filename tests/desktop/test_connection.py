@@ -7,8 +7,8 @@ from kiln.coordinator.context import CoordinatorConfig
 from kiln.coordinator.server import start_in_thread
 from kiln.desktop import window as window_module
 from kiln.desktop.qt import Qt
-from tests.conftest import ADMIN_PASSWORD, start_coordinator
-from tests.desktop.conftest import WAIT_MS, click, session_for, wait_idle
+from tests.conftest import ADMIN_PASSWORD
+from tests.desktop.conftest import WAIT_MS, click, wait_idle, window_of_a_stopped_coordinator
 
 
 def test_a_lost_connection_shows_a_banner_whose_retry_reruns_the_operation(
@@ -16,13 +16,7 @@ def test_a_lost_connection_shows_a_banner_whose_retry_reruns_the_operation(
 ):
     monkeypatch.setattr(window_module, "RETRY_S", 3600)  # retried by hand here, not by the countdown
     data = tmp_path / "coordinator"
-    rc = start_coordinator(data)
-    port = rc.port
-    try:
-        session_for(rc, kiln_home, "admin", ADMIN_PASSWORD).client.create_project("demo")
-        window = open_window(session_for(rc, kiln_home, "admin", ADMIN_PASSWORD))
-    finally:
-        rc.stop()
+    window, port = window_of_a_stopped_coordinator(data, kiln_home, open_window, project="demo")
     page = window.projects_page
     assert page.table.row_keys() == ["demo"] and window.banner.isHidden()
 

@@ -14,6 +14,7 @@ from kiln.desktop.pages.run import logview
 from kiln.desktop.pages.run.logs import TAIL_BYTES
 from kiln.desktop.qt import QDialog, QLineEdit, QMessageBox, QPushButton, Qt, QTextCursor, QVBoxLayout
 from kiln.desktop.widgets.confirm import action_button, no_default_buttons
+from kiln.desktop.window import MainWindow
 from tests.compute.conftest import push_folder
 from tests.desktop.conftest import WAIT_MS, click
 from tests.desktop.test_runs import close_all, open_run_page, runs_page_of
@@ -53,15 +54,20 @@ def colour_at(view: logview.LogView, position: int) -> str:
     return cursor.charFormat().foreground().color().name()
 
 
-def test_a_long_log_opens_at_its_tail_and_loads_the_rest_or_saves_it_whole(
-    roomy, qtbot, cluster, cluster_session, open_window, tmp_path
-):
+def whole_log_opened(qtbot, cluster, cluster_session, open_window) -> tuple[MainWindow, logview.LogView]:
+    """The window and the log view of a finished run that printed WHOLE, its run page open and its log read."""
     cluster.agent("n1")
     run_id = run_of(cluster, PRINT_WHOLE, wait=True)
     window = open_window(cluster_session)
     run_page = open_run_page(qtbot, runs_page_of(qtbot, window), run_id)
-    view = run_page.log_view
     qtbot.waitUntil(lambda: run_page.logs_complete, timeout=WAIT_MS)
+    return window, run_page.log_view
+
+
+def test_a_long_log_opens_at_its_tail_and_loads_the_rest_or_saves_it_whole(
+    roomy, qtbot, cluster, cluster_session, open_window, tmp_path
+):
+    window, view = whole_log_opened(qtbot, cluster, cluster_session, open_window)
 
     shown, earlier = view.shown_bytes, view.earlier_bytes
     assert TAIL_BYTES <= shown < TAIL_BYTES + 64 * 1024 and earlier + shown == len(WHOLE)  # whole chunks
@@ -90,20 +96,15 @@ def test_a_long_log_opens_at_its_tail_and_loads_the_rest_or_saves_it_whole(
 def test_past_its_cap_the_view_cuts_its_start_in_whole_chunks_and_says_so(
     qtbot, cluster, cluster_session, open_window, monkeypatch
 ):
-    monkeypatch.setattr(logview, "MAX_SHOWN_LINES", 10_000)  # the tail holds about 19,000 lines
+    monkeypatch.setattr(logview, "MAX_SHOWN_LINES", 2_000)  # the tail holds about 4,800 lines
     monkeypatch.setattr(logview, "MAX_SHOWN_BYTES", 16 * 1024 * 1024)
-    cluster.agent("n1")
-    run_id = run_of(cluster, PRINT_WHOLE, wait=True)
-    window = open_window(cluster_session)
-    run_page = open_run_page(qtbot, runs_page_of(qtbot, window), run_id)
-    view = run_page.log_view
-    qtbot.waitUntil(lambda: run_page.logs_complete, timeout=WAIT_MS)
+    window, view = whole_log_opened(qtbot, cluster, cluster_session, open_window)
     shown, earlier = view.shown_bytes, view.earlier_bytes
     assert shown < TAIL_BYTES and earlier + shown == len(WHOLE) and earlier % (64 * 1024) == 0  # whole chunks
-    assert view.toPlainText() == WHOLE[earlier:] and view.text.blockCount() <= 10_000
+    assert view.toPlainText() == WHOLE[earlier:] and view.text.blockCount() <= 2_000
     banner = view.banner_label.text()
     assert f"{format_bytes(earlier)} of earlier output is not shown" in banner
-    assert "The view holds at most 10,000 lines or 16.0 MiB: save the whole log to read all of it." in banner
+    assert "The view holds at most 2,000 lines or 16.0 MiB: save the whole log to read all of it." in banner
     assert not view.load_earlier_button.isEnabled() and view.save_whole_button.isEnabled()
     close_all(qtbot, window)
 

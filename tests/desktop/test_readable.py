@@ -6,12 +6,8 @@ at the top of its tab."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from kiln.coordinator.context import CoordinatorConfig
 from kiln.coordinator.server import start_in_thread
@@ -26,27 +22,21 @@ from kiln.desktop.qt import QLabel, QMessageBox, Qt, QWidget
 from kiln.desktop.tray.health import node_rows
 from kiln.desktop.window import Banner
 from tests.compute.conftest import push_folder
-from tests.conftest import ADMIN_PASSWORD, start_coordinator
-from tests.desktop.conftest import WAIT_MS, cells, choose, click, click_row, go_to, session_for, wait_idle
+from tests.conftest import ADMIN_PASSWORD
+from tests.desktop.conftest import (
+    WAIT_MS,
+    cells,
+    choose,
+    click,
+    click_row,
+    go_to,
+    wait_idle,
+    window_of_a_stopped_coordinator,
+)
 from tests.desktop.test_admin import admin_window, shut  # noqa: F401  (the admin window fixture)
 
 RAW_WORDS = ("StatusCode", "grpc", "UNAVAILABLE", "failed to connect", "ipv4:", "Connection refused")
 GPUS = [{"uuid": f"GPU-a100-{i}", "model": "NVIDIA A100-SXM4-80GB", "memory_bytes": 80 << 30} for i in range(2)]
-
-
-@pytest.fixture
-def berlin() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Berlin"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def banners_shown(window: QWidget) -> list[str]:
@@ -60,13 +50,7 @@ def test_a_lost_coordinator_is_said_once_in_plain_words_and_cleared_when_a_call_
 ):
     monkeypatch.setattr(window_module, "RETRY_S", 3600)  # no countdown retry: a call of its own brings it back
     data = tmp_path / "coordinator"
-    rc = start_coordinator(data)
-    port = rc.port
-    try:
-        session_for(rc, kiln_home, "admin", ADMIN_PASSWORD).client.create_project("demo")
-        window = open_window(session_for(rc, kiln_home, "admin", ADMIN_PASSWORD))
-    finally:
-        rc.stop()
+    window, port = window_of_a_stopped_coordinator(data, kiln_home, open_window, project="demo")
     before = window.statusBar().currentMessage()
     projects, files = window.projects_page, window.files_page
     click(qtbot, projects.refresh_button)
@@ -106,12 +90,7 @@ def test_the_banner_retries_by_itself_when_its_countdown_ends(qtbot, tmp_path, k
     monkeypatch.setattr(window_module, "RETRY_S", 1)
     monkeypatch.setattr(window_module, "RETRY_MAX_S", 1)
     data = tmp_path / "coordinator"
-    rc = start_coordinator(data)
-    port = rc.port
-    try:
-        window = open_window(session_for(rc, kiln_home, "admin", ADMIN_PASSWORD))
-    finally:
-        rc.stop()
+    window, port = window_of_a_stopped_coordinator(data, kiln_home, open_window)
     click(qtbot, window.projects_page.refresh_button)
     qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
     assert "retrying in 1 s" in window.banner.label.text()

@@ -26,10 +26,10 @@ from kiln.desktop.qt import (
     QPointF,
     QSize,
     Qt,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
+from kiln.desktop.widgets.canvas import hover_moved, paint_safely
 
 MARGIN = 24
 HOVER_PX = 6  # a line is named when the mouse is this close to it
@@ -112,14 +112,7 @@ class ParallelCoordinates(QWidget):
         return QSize(140 * max(2, len(self.axes)), 360)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        found = self.run_at(event.position())
-        if found != self._hover:
-            self._hover = found
-            self.update()
-        if found is None:
-            QToolTip.hideText()
-        else:
-            QToolTip.showText(event.globalPosition().toPoint(), self.describe(found), self)
+        self._hover = hover_moved(self, event, self._hover, self.run_at(event.position()), self.describe)
 
     def leaveEvent(self, event: QEvent) -> None:
         self._hover = None
@@ -127,13 +120,12 @@ class ParallelCoordinates(QWidget):
         super().leaveEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        try:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            self._paint_lines(painter)
-            self._paint_axes(painter)
-        finally:
-            painter.end()
+        paint_safely(self, self._paint)
+
+    def _paint(self, painter: QPainter) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self._paint_lines(painter)
+        self._paint_axes(painter)
 
     def _paint_lines(self, painter: QPainter) -> None:
         order = [r for r in range(len(self.labels)) if r != self._hover]

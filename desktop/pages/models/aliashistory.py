@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from kiln.client import Client
 from kiln.core.models import AliasMove
+from kiln.desktop import times
 from kiln.desktop.ops import Runner, brief
-from kiln.desktop.pages.models.rows import AT_HEADERS, MOVE_HEADERS, at_rows, at_text, move_rows
+from kiln.desktop.pages.models.rows import at_headers, at_rows, at_text, move_headers, move_rows
 from kiln.desktop.qt import (
     QDateTime,
     QDateTimeEdit,
@@ -29,17 +30,17 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.client, self.runner = client, runner
         self.model: tuple[str, str] | None = None
-        self.moves = Table(MOVE_HEADERS, parent=self)
+        self.moves = Table(move_headers(), parent=self)
         self.at = QDateTimeEdit(QDateTime.currentDateTime(), self)
         self.at.setDisplayFormat(TIME_FORMAT)
         self.at.setCalendarPopup(True)
         self.ask = QPushButton("Show aliases then", self)
         self.answer = Message(self)
-        self.then = Table(AT_HEADERS, parent=self)
+        self.then = Table(at_headers(), parent=self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Which version held each alias at", self))
         row.addWidget(self.at)
-        row.addWidget(QLabel("(local time)", self))
+        row.addWidget(QLabel(f"(local time, {times.zone()})", self))
         row.addWidget(self.ask)
         row.addStretch(1)
         layout = QVBoxLayout(self)

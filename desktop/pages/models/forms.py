@@ -55,6 +55,29 @@ def suggested_name(path: str) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._") or "model"
 
 
+def start_registering(
+    form: RegisterDialog | RegisterBox, run_id: str, path: str, name: str, tags: dict[str, str]
+) -> None:
+    """What Register does in either form: asks the coordinator off the GUI thread with the button off
+    meanwhile, says its answer in the form's message, and emits the form's `registered(ModelVersion)`."""
+
+    def done(version: ModelVersion) -> None:
+        form.register.setEnabled(True)
+        form.message.info(registered_text(version))
+        form.registered.emit(version)
+
+    def failed(error: Exception) -> None:
+        form.register.setEnabled(True)
+        form.message.error(f"not registered: {brief(error)}")
+
+    form.register.setEnabled(False)
+    form.message.info(f"registering {path} of {run_id} as {name}…")
+    client = form.client
+    form.runner.run(
+        f"register {name} from {run_id}", lambda: client.register_model(run_id, path, name, tags), done, failed
+    )
+
+
 class RegisterDialog(QDialog):
     """Registers `path` of run `run_id` as a model version: name (prefilled), tags, Register; the answer
     ("registered as churn v3", or the coordinator's refusal) is said in the dialog, which stays open so a
@@ -102,23 +125,7 @@ class RegisterDialog(QDialog):
         if not (path and name):
             self.message.error("enter the path in the run's output and the model's name")
             return
-        self.register.setEnabled(False)
-        self.message.info(f"registering {path} of {run_id} as {name}…")
-        self.runner.run(
-            f"register {name} from {run_id}",
-            lambda: self.client.register_model(run_id, path, name, tags),
-            self._done,
-            self._failed,
-        )
-
-    def _done(self, version: ModelVersion) -> None:
-        self.register.setEnabled(True)
-        self.message.info(registered_text(version))
-        self.registered.emit(version)
-
-    def _failed(self, error: Exception) -> None:
-        self.register.setEnabled(True)
-        self.message.error(f"not registered: {brief(error)}")
+        start_registering(self, run_id, path, name, tags)
 
 
 class RegisterBox(QGroupBox):
@@ -149,23 +156,7 @@ class RegisterBox(QGroupBox):
         if not (run_id and path and name):
             self.message.error("enter the run, the path in its output, and the model's name")
             return
-        self.register.setEnabled(False)
-        self.message.info(f"registering {path} of {run_id} as {name}…")
-        self.runner.run(
-            f"register {name} from {run_id}",
-            lambda: self.client.register_model(run_id, path, name),
-            self._done,
-            self._failed,
-        )
-
-    def _done(self, version: ModelVersion) -> None:
-        self.register.setEnabled(True)
-        self.message.info(registered_text(version))
-        self.registered.emit(version)
-
-    def _failed(self, error: Exception) -> None:
-        self.register.setEnabled(True)
-        self.message.error(f"not registered: {brief(error)}")
+        start_registering(self, run_id, path, name, {})
 
 
 class AliasBox(QGroupBox):

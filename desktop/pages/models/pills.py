@@ -1,22 +1,22 @@
 """Alias pills: the Aliases column of the versions table painted as rounded labels ("production" in green,
 "staging" in blue, any other alias grey), so where production points is seen at a glance. The cell's
-text stays the plain list ("production, staging"): it is what a tooltip, a copy and a test read."""
+text stays the plain list ("production, staging"): it is what a tooltip, a copy and a test read. The pills
+are painted as the Runs table's state chips are (kiln.desktop.widgets.pills)."""
 
 from __future__ import annotations
 
 from kiln.desktop.qt import (
-    QColor,
     QFontMetrics,
     QModelIndex,
     QPainter,
     QPersistentModelIndex,
     QRectF,
     QSize,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     Qt,
 )
+from kiln.desktop.widgets.pills import paint_cell_background, paint_pill
 
 PILL_COLOURS = {"production": ("#d7f0de", "#1b6e35"), "staging": ("#dbe8f7", "#1f5fa8")}
 OTHER_COLOURS = ("#e8e8e8", "#444444")
@@ -39,31 +39,17 @@ class PillDelegate(QStyledItemDelegate):
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         aliases = aliases_in(str(index.data(Qt.ItemDataRole.DisplayRole) or ""))
-        look = QStyleOptionViewItem(option)
-        self.initStyleOption(look, index)
-        look.text = ""  # the background and selection as any cell; the pills instead of the text
-        style = look.widget.style() if look.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, look, painter, look.widget)
+        paint_cell_background(self, painter, option, index)  # the pills instead of the text
         metrics = QFontMetrics(option.font)
         height = min(option.rect.height() - 2 * PAD_Y, metrics.height() + 2)
         x = option.rect.left() + GAP
         top = option.rect.top() + (option.rect.height() - height) / 2
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         for alias in aliases:
             width = metrics.horizontalAdvance(alias) + 2 * PAD_X
             if x + width > option.rect.right():
                 break  # no room left: the tooltip still lists every alias
-            fill, ink = pill_colours(alias)
-            pill = QRectF(x, top, width, height)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(fill))
-            painter.drawRoundedRect(pill, height / 2, height / 2)
-            painter.setPen(QColor(ink))
-            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), alias)
+            paint_pill(painter, QRectF(x, top, width, height), pill_colours(alias), alias)
             x += width + GAP
-        painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         base = super().sizeHint(option, index)

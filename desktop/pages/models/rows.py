@@ -10,6 +10,7 @@ its run's output, learnt once per run and snapshot (both are immutable once a ve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from kiln.core.models import AliasMove, AliasRequest, Model, ModelVersion
 from kiln.core.units import format_bytes
 from kiln.desktop import times
 from kiln.desktop.pages.run.recordrows import number, under
-from kiln.desktop.rows import Row, when, when_s
+from kiln.desktop.rows import Row, ago, when_s, with_zone
 
 MODEL_HEADERS = ("Model", "Versions", "Aliases")
 VERSION_LEADING = ("Version", "Aliases", "Run", "Path", "Flavor", "Size", "Dataset")  # then a column per metric
@@ -29,8 +30,8 @@ METRIC_COLUMNS = 6  # shown by default (the first, by name); more are one click 
 EXTRA_VERSIONS = 200  # the newest versions whose runs and sizes are read; older ones show no extras
 REQUEST_HEADERS = ("Version", "Alias", "State", "Requester", "Approvals", "Message", "Requested", "ID")
 REVIEW_HEADERS = ("Reviewer", "Verdict", "Message", "Time")
-MOVE_HEADERS = ("Time", "Alias", "Version", "By", "Request")
-AT_HEADERS = ("Alias", "Version", "Since", "By")
+MOVE_HEADERS = ("Time", "Alias", "Version", "By", "Request")  # local times: move_headers() names the zone
+AT_HEADERS = ("Alias", "Version", "Since", "By")  # at_headers() names the zone
 GUARDED = "production"  # the alias that moves only through approvals (the coordinator's rule)
 ALIASES = ("staging", GUARDED)
 
@@ -123,7 +124,7 @@ def default_metrics(versions: Iterable[ModelVersion]) -> list[str]:
 
 
 def version_headers(metrics: Sequence[str]) -> tuple[str, ...]:
-    return (*VERSION_LEADING, *metrics, f"Registered ({times.zone()})", "By")
+    return (*VERSION_LEADING, *metrics, "Registered", "By")
 
 
 def flavor_of(v: ModelVersion, facts: RunFacts | None) -> str:
@@ -148,9 +149,13 @@ def datasets_text(facts: RunFacts | None, project: str) -> str:
     return ", ".join(said)
 
 
-def version_rows(versions: Iterable[ModelVersion], metrics: Sequence[str], extras: Extras) -> list[Row]:
+def version_rows(
+    versions: Iterable[ModelVersion], metrics: Sequence[str], extras: Extras, now: float | None = None
+) -> list[Row]:
     """Newest first, one column per metric in `metrics`; a version that holds an alias is marked, so
-    production stands out. Flavor, size and dataset are empty until `extras` knows them."""
+    production stands out. Flavor, size and dataset are empty until `extras` knows them. Registered reads
+    "3 days ago" (relative to `now`), the exact time on hover."""
+    now = time.time() if now is None else now
     rows = []
     for v in sorted(versions, key=lambda v: v.version, reverse=True):
         facts = extras.runs.get(v.run_id)
@@ -158,10 +163,11 @@ def version_rows(versions: Iterable[ModelVersion], metrics: Sequence[str], extra
         values = tuple(number(v.metrics[k]) if k in v.metrics else "" for k in metrics)
         leading = (str(v.version), ", ".join(v.aliases), v.run_id, v.path, flavor_of(v, facts))
         cells = (*leading, format_bytes(size) if size is not None else "", datasets_text(facts, v.project))
-        tips = ("",) * (len(cells) + len(values)) + (times.exact(v.created_at), "")
+        registered, registered_tip = ago(v.created_at, now)
+        tips = ("",) * (len(cells) + len(values)) + (registered_tip, "")
         sort = (v.version, *cells[1:5], size, cells[6], *(v.metrics.get(k) for k in metrics))
         sort += (v.created_at, v.created_by)
-        row_cells = (*cells, *values, when(v.created_at), v.created_by)
+        row_cells = (*cells, *values, registered, v.created_by)
         rows.append(Row(row_cells, v.version, marked=bool(v.aliases), tips=tips, sort=sort))
     return rows
 
@@ -171,48 +177,60 @@ def approvals_text(r: AliasRequest) -> str:
     return f"{approved} of {r.required_approvals}" if r.required_approvals else "not needed"
 
 
-def request_rows(requests: Iterable[AliasRequest]) -> list[Row]:
-    """Open requests first (they wait on someone), then the rest, newest first."""
+def request_rows(requests: Iterable[AliasRequest], now: float | None = None) -> list[Row]:
+    """Open requests first (they wait on someone), then the rest, newest first; Requested reads "5 min
+    ago" (relative to `now`), the exact time on hover."""
+    now = time.time() if now is None else now
     ordered = sorted(requests, key=lambda r: (r.state != "open", -r.created_at))
-    return [
-        Row(
-            (
-                str(r.version),
-                r.alias,
-                r.state,
-                r.requester,
-                approvals_text(r),
-                r.message,
-                when_s(r.created_at),
-                r.id,
-            ),
-            r.id,
-            marked=r.state == "open",
-        )
-        for r in ordered
-    ]
+    rows = []
+    for r in ordered:
+        requested, requested_tip = ago(r.created_at, now)
+        cells = (str(r.version), r.alias, r.state, r.requester, approvals_text(r), r.message, requested, r.id)
+        tips = ("",) * 6 + (requested_tip,)
+        rows.append(Row(cells, r.id, marked=r.state == "open", tips=tips))
+    return rows
 
 
-def review_rows(request: AliasRequest | None) -> list[Row]:
+def review_rows(request: AliasRequest | None, now: float | None = None) -> list[Row]:
+    """Each review; its time relative to `now`, exact on hover."""
     if request is None:
         return []
-    return [
-        Row((who, "approved" if approve else "rejected", message, when_s(t)), who)
-        for who, approve, message, t in request.reviews
-    ]
+    now = time.time() if now is None else now
+    rows = []
+    for who, approve, message, t in request.reviews:
+        when_text, tip = ago(t, now)
+        rows.append(Row((who, "approved" if approve else "rejected", message, when_text), who, tips=("",) * 3 + (tip,)))
+    return rows
+
+
+def move_headers() -> tuple[str, ...]:
+    return with_zone(MOVE_HEADERS)
 
 
 def move_rows(moves: Iterable[AliasMove]) -> list[Row]:
+    """Newest first, each to the second in local time (an audit trail is read by exact time; the header
+    names the zone), exact with UTC on hover."""
     ordered = sorted(moves, key=lambda m: m.time, reverse=True)
     return [
-        Row((when_s(m.time), m.alias, str(m.version), m.actor, m.request_id), (m.alias, m.time)) for m in ordered
+        Row(
+            (when_s(m.time), m.alias, str(m.version), m.actor, m.request_id),
+            (m.alias, m.time),
+            tips=(times.exact(m.time),),
+        )
+        for m in ordered
     ]
 
 
+def at_headers() -> tuple[str, ...]:
+    return with_zone(AT_HEADERS, "Since")
+
+
 def at_rows(moves: Iterable[AliasMove]) -> list[Row]:
-    """Where each alias pointed at a time: the last move of each before it."""
+    """Where each alias pointed at a time: the last move of each before it (local time; the header names
+    the zone, the tooltip the exact moment)."""
     return [
-        Row((m.alias, str(m.version), when_s(m.time), m.actor), m.alias) for m in sorted(moves, key=lambda m: m.alias)
+        Row((m.alias, str(m.version), when_s(m.time), m.actor), m.alias, tips=("", "", times.exact(m.time)))
+        for m in sorted(moves, key=lambda m: m.alias)
     ]
 
 
@@ -222,4 +240,4 @@ def at_text(moves: Iterable[AliasMove], at: str, alias: str = GUARDED) -> str:
     if not found:
         return f"At {at}, no version was {alias}."
     m = found[-1]
-    return f"At {at}, {alias} was version {m.version} (since {when_s(m.time)}, by {m.actor})."
+    return f"At {at}, {alias} was version {m.version} (since {times.local_zoned(m.time)}, by {m.actor})."

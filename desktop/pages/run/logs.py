@@ -22,10 +22,10 @@ from pathlib import Path
 
 from kiln.client import Client
 from kiln.core.runs import LogChunk
-from kiln.desktop.ops import describe
+from kiln.desktop.ops import brief
 
 LogKey = tuple[int, int]  # a chunk's (attempt, seq)
-TAIL_BYTES = 1024 * 1024  # what opening a run reads of its log: the end; earlier output when asked
+TAIL_BYTES = 256 * 1024  # what opening a run reads of its log (a few thousand lines): the end; earlier when asked
 # The most one piece holds: appending it takes a few milliseconds (Qt spends about 5 µs a line, whatever
 # its length, so both count).
 PIECE_CHARS = 16 * 1024
@@ -217,7 +217,7 @@ class LogFollower:
             tail = self.tail_bytes if self.after == (0, 0) else 0
             self._read(client.read_logs(self.run_id, follow=True, after=self.after, tail_bytes=tail))
         except Exception as e:  # the connection closed by stop(), or a real failure to say
-            outcome = describe(e)
+            outcome = brief(e)  # shown in the run page's line: a lost connection is the banner's to tell
         finally:
             with self._lock:
                 if self._client is client:

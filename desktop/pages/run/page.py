@@ -18,12 +18,13 @@ from kiln.desktop.ops import Op, Runner, brief
 from kiln.desktop.pages.files.pulling import PullBox
 from kiln.desktop.pages.run.logview import LogView
 from kiln.desktop.pages.run.record import RecordTabs, titled
+from kiln.desktop.pages.runs.chips import chip_colours
 from kiln.desktop.pages.runs.rows import (
     ENV_FIELDS,
-    EVENT_HEADERS,
     FIELD_HEADERS,
     SPEC_FIELDS,
     duration_s,
+    event_headers,
     event_rows,
     field_rows,
     format_duration,
@@ -51,7 +52,6 @@ from kiln.desktop.widgets.comments import CommentsPanel
 from kiln.desktop.widgets.common import Message, Table
 from kiln.desktop.widgets.confirm import confirm, no_default_buttons
 
-STATE_COLOURS = {"succeeded": "#1b6e35", "failed": "#b00020", "lost": "#b00020", "cancelled": "#6b6b6b"}
 POLL_MS = 1000  # the run's record, while it is going; the logs themselves stream without polling
 
 
@@ -98,7 +98,7 @@ class RunDialog(QDialog):
         self.lineage_button = QPushButton("Lineage", self)
         self.message = Message(self)
         self.parameters = Table(FIELD_HEADERS, parent=self)
-        self.history = Table(EVENT_HEADERS, parent=self)
+        self.history = Table(event_headers(), parent=self)
         self.environment = Table(FIELD_HEADERS, parent=self)
         self.outcome = Table(FIELD_HEADERS, parent=self)
         self.output_label = QLabel("", self)
@@ -163,8 +163,8 @@ class RunDialog(QDialog):
         self.run = run
         self.title.setText(f"<b>{run.id}</b> in {run.spec.project} by {run.user}")
         self.state_label.setText(state_text(run))
-        colour = STATE_COLOURS.get(str(run.state), "#1f5fa8")  # blue while it is on its way
-        self.state_label.setStyleSheet(f"font-weight: bold; color: {colour};")
+        ink = chip_colours(str(run.state))[1]  # the state's colour in the Runs table's chips
+        self.state_label.setStyleSheet(f"font-weight: bold; color: {ink};")
         self.cancel_button.setEnabled(not run.state.terminal and not run.cancel_requested)
         self.parameters.update_rows(field_rows(run, SPEC_FIELDS))
         self.history.update_rows(event_rows(run))

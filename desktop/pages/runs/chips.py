@@ -1,22 +1,23 @@
 """A run's state drawn as a coloured pill ("chip"): blue while queued or going, green when it succeeded,
 red when it failed or was lost, grey when cancelled, amber when preempted, so a column of states is read
-at a glance. The text stays what the cell says ("failed (exit 3)"); colour only adds to it."""
+at a glance. The text stays what the cell says ("failed (exit 3)"); colour only adds to it. These are the
+state colours of the whole desktop (the run page's state line, the Projects overview's chips); the pill
+itself is painted by kiln.desktop.widgets.pills."""
 
 from __future__ import annotations
 
 from kiln.core.runs import RunState
 from kiln.desktop.qt import (
-    QColor,
     QModelIndex,
     QPainter,
     QPersistentModelIndex,
     QRectF,
     QSize,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     Qt,
 )
+from kiln.desktop.widgets.pills import paint_cell_background, paint_pill
 
 BLUE = ("#dbe8fb", "#0b4a9e")  # (fill, text)
 GREEN = ("#d5f0db", "#17602c")
@@ -54,27 +55,14 @@ class StateChips(QStyledItemDelegate):
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        view = QStyleOptionViewItem(option)
-        self.initStyleOption(view, index)
-        view.text = ""  # the background (selection, alternating rows) as usual; the text goes in the chip
-        style = view.widget.style() if view.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, view, painter, view.widget)
+        paint_cell_background(self, painter, option, index)  # the text goes in the chip
         if not text:
             return
-        fill, ink = chip_colours(text)
         cell = QRectF(option.rect).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
         width = min(cell.width(), option.fontMetrics.horizontalAdvance(text) + 2 * PAD)
         chip = QRectF(cell.x(), cell.y(), width, cell.height())
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(fill))
-        painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
-        painter.setPen(QColor(ink))
         shown = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, int(chip.width()) - 2 * PAD + 2)
-        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, shown)
-        painter.restore()
+        paint_pill(painter, chip, chip_colours(text), shown)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)

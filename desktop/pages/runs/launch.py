@@ -4,6 +4,7 @@ checked before anything is uploaded; the coordinator's refusal (nothing could ev
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from kiln.desktop.qt import (
     QPushButton,
     QRadioButton,
     QSpinBox,
+    Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from kiln.desktop.rows import when
+from kiln.desktop.rows import ago
 from kiln.desktop.widgets.common import Message
 from kiln.desktop.widgets.progress import ProgressView, QtReporter
 from kiln.sync.push import push
@@ -159,8 +161,11 @@ class LaunchDialog(QDialog):
 
     def _snapshots_loaded(self, found: list[Snapshot]) -> None:
         self.snapshot.clear()
+        now = time.time()
         for s in sorted(found, key=lambda s: s.created_at, reverse=True):
-            self.snapshot.addItem(f"{s.id[:12]}  {when(s.created_at)}  {s.message}".rstrip(), s.id)
+            created, exact = ago(s.created_at, now)  # "5 min ago" in the list; the exact time on hover
+            self.snapshot.addItem(f"{s.id[:12]}  {created}  {s.message}".rstrip(), s.id)
+            self.snapshot.setItemData(self.snapshot.count() - 1, exact, Qt.ItemDataRole.ToolTipRole)
         self.snapshot.setPlaceholderText("no snapshots yet" if not found else "")
         self._update()
 

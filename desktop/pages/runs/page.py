@@ -91,7 +91,7 @@ class RunsPage(QWidget):
         self.timer.timeout.connect(self.refresh)
         # Each kind of read is one reused Op (its work set as it starts), so a banner retrying what a lost
         # connection stopped holds each once: a query read whole, the periodic re-read, the next page.
-        self._load_op = Op("list runs", lambda: None, self._loaded, self._load_failed)
+        self._load_op = Op("list runs", lambda: None, self._loaded, self._load_failed, said_by_page=True)
         self._refresh_op = Op("refresh runs", lambda: None, self._reread, self._failed)
         self._more_op = Op("load more runs", lambda: None, self._extended, self._failed)
         self._load_query = self.wanted  # what the load op asks

@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from kiln.core.runs import Run, RunState
 from kiln.core.units import format_bytes
-from kiln.desktop.rows import Row, when_s
+from kiln.desktop import times
+from kiln.desktop.rows import Row, when_s, with_zone
 
-EVENT_HEADERS = ("Time", "State", "Attempt", "Node", "Cause")
+EVENT_HEADERS = ("Time", "State", "Attempt", "Node", "Cause")  # local times: event_headers() names the zone
 FIELD_HEADERS = ("Field", "Value")
 
 
@@ -47,8 +48,17 @@ def state_text(run: Run) -> str:
     return text
 
 
+def event_headers() -> tuple[str, ...]:
+    return with_zone(EVENT_HEADERS)
+
+
 def event_rows(run: Run) -> list[Row]:
-    return [Row((when_s(e.time), str(e.state), str(e.attempt), e.node, e.cause), i) for i, e in enumerate(run.events)]
+    """A run's state changes in order, to the second (a short run's all happen within a minute; the
+    header names the zone), exact with UTC on hover."""
+    return [
+        Row((when_s(e.time), str(e.state), str(e.attempt), e.node, e.cause), i, tips=(times.exact(e.time),))
+        for i, e in enumerate(run.events)
+    ]
 
 
 def _memory(n: int) -> str:
@@ -94,7 +104,7 @@ def outcome_fields(now: float) -> list[tuple[str, Callable[[Run], str]]]:
         ("Node", lambda r: r.node),
         ("Runtime", lambda r: r.runtime),
         ("User", lambda r: r.user),
-        ("Started", lambda r: when_s(r.started_at)),
+        ("Started", lambda r: times.local_zoned(r.started_at)),
         ("Output snapshot", lambda r: r.output_snapshot[:12]),
         ("Reason", lambda r: r.reason),
     ]
