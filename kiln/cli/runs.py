@@ -15,7 +15,7 @@ from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import RunValues
 from kiln.core.runs import Priority, Resources, Run, RunSpec
-from kiln.core.units import parse_size
+from kiln.core.units import format_bytes, parse_size
 
 if TYPE_CHECKING:
     from kiln.client import Client
@@ -36,10 +36,13 @@ examples:
   kiln rerun RUN_ID --follow                           the same run again, recorded as its rerun
 """
 
-RUNS_HELP = SEARCH_HELP + """\
+RUNS_HELP = (
+    SEARCH_HELP
+    + """\
 columns: --columns params.lr,metrics.acc adds those values to the table and to --json ("columns");
 a --sort by a param, metric or tag shows that column too.
 """
+)
 
 
 def register(sub: Any) -> None:
@@ -114,6 +117,12 @@ def register(sub: Any) -> None:
     p = command(sub, "logs", "a run's output", logs)
     p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
     p.add_argument("--follow", "-f", action="store_true", help="keep streaming until the run ends (Ctrl-C stops)")
+    p.add_argument(
+        "--tail",
+        metavar="SIZE",
+        default="",
+        help="only the end: the last whole chunks holding SIZE of output (e.g. 64K, 1M); with -f, then follow",
+    )
     p = command(sub, "cancel", "cancel a run (SIGTERM, a grace period, then SIGKILL)", cancel)
     p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
 
@@ -243,11 +252,16 @@ def rerun(args: argparse.Namespace) -> int:
 INTERRUPTED = 130  # the exit code of a command stopped with Ctrl-C (128 + SIGINT)
 
 
-def _print_logs(client: Client, run_id: str, follow: bool) -> bool:
-    """Writes the run's output as it comes; False if the person stopped following it with Ctrl-C, which
+def _print_logs(client: Client, run_id: str, follow: bool, tail: int = 0) -> bool:
+    """Writes the run's output as it comes (with `tail`, from the last whole chunks holding that many bytes,
+    saying on stderr how much came before); False if the person stopped following it with Ctrl-C, which
     stops only the following: the run goes on, and they are told how to follow or cancel it."""
     try:
-        for chunk in client.read_logs(run_id, follow=follow):
+        first = True
+        for chunk in client.read_logs(run_id, follow=follow, tail_bytes=tail):
+            if first and chunk.offset:
+                info(f"({format_bytes(chunk.offset)} of earlier output not shown; kiln logs {run_id} shows all)")
+            first = False
             stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
             stream.buffer.write(chunk.data)
             stream.flush()
@@ -353,8 +367,14 @@ def _json_value(value: str | float | None) -> str | float | None:
 
 
 def logs(args: argparse.Namespace) -> int:
+    try:
+        tail = parse_size(args.tail) if args.tail else 0
+    except ValueError as e:
+        raise InvalidArgument(f"--tail: {e}") from None
+    if args.tail and not tail:
+        raise InvalidArgument("--tail: give a size above 0, e.g. 64K (or leave it out for the whole log)")
     with connect() as client:
-        return 0 if _print_logs(client, args.id, args.follow) else INTERRUPTED
+        return 0 if _print_logs(client, args.id, args.follow, tail) else INTERRUPTED
 
 
 def cancel(args: argparse.Namespace) -> int:
