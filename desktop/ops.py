@@ -68,10 +68,15 @@ class _Job(QRunnable):
 
     def __init__(self, runner: Runner, task: _Task) -> None:
         super().__init__()
-        self.runner, self.task = runner, task
+        self.runner = runner
+        self.task: _Task | None = task
 
     def run(self) -> None:
-        op = self.task.op
+        # The binding may keep this wrapper until its pool thread runs another job or expires (30 s):
+        # let go of the task now, so the operation is freed once its outcome is delivered.
+        task, self.task = self.task, None
+        assert task is not None  # run() runs once
+        op = task.op
         try:
             value, ok = op.work(), True
         except Exception as e:  # every error reaches a callback, never the thread's top
@@ -79,7 +84,7 @@ class _Job(QRunnable):
                 log.error("%s failed", op.label, exc_info=e)
             value, ok = e, False
         try:
-            self.runner._finished.emit(self.task, ok, value)
+            self.runner._finished.emit(task, ok, value)
         except RuntimeError:  # the runner's window was deleted meanwhile: say so rather than vanish
             log.warning("%s ended after its window was closed; its outcome was not shown", op.label)
 
