@@ -4,6 +4,7 @@ backoff and jitter), reports what it has and runs, and runs what it is assigned.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import kiln
 from kiln.agent import identity, inventory, link
+from kiln.agent.environments import EnvCache
 from kiln.agent.jobs import Job, JobContext
 from kiln.agent.metrics import AgentExporter  # [ops]
 from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
@@ -24,6 +26,7 @@ from kiln.core import backoff, defaults
 from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied, Unauthenticated
 from kiln.core.link import Ack, Assignment, Cancel, CoordinatorMessage, Drain, Heartbeat, HeldRun, Hello, Welcome
 from kiln.core.models import Inventory
+from kiln.sync.locks import IndexSettings
 
 log = logging.getLogger("kiln.agent")
 
@@ -41,6 +44,8 @@ class AgentConfig:
     inventory_file: Path | None = None
     metrics_listen: str = ""  # HOST:PORT of the Prometheus /metrics endpoint ("": none)  [ops]
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES  # what a run may create or change (None: no cap)
+    env_cache_bytes: int = defaults.ENV_CACHE_BYTES  # built environments kept on the node, least recently used out
+    index: IndexSettings = IndexSettings()  # where this node's environment builds find packages
 
 
 class Agent:
@@ -70,6 +75,8 @@ class Agent:
             self.runtimes,
             self._client,
             self.stopping,
+            EnvCache(config.data / "envs", config.env_cache_bytes),
+            config.index,
             config.max_output_bytes,
         )
         self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]
@@ -164,7 +171,8 @@ class Agent:
         )
 
     def _inventory(self) -> Inventory:
-        return inventory.collect(self.config.data, self.config.inventory_file)
+        found = inventory.collect(self.config.data, self.config.inventory_file)
+        return dataclasses.replace(found, environments=tuple(self.context.envs.held()))
 
     def _on_message(self, message: CoordinatorMessage) -> None:
         match message:

@@ -15,18 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kiln.agent import envjobs, images
+from kiln.agent.environments import EnvCache, describe_python
 from kiln.agent.inventory import nvml_gpus
 from kiln.agent.runenv import RunEnvironment
 from kiln.agent.runtimes import JobHandle, JobSpec, Runtime, RuntimeUnavailable
 from kiln.agent.spool import JobRecord, Spool
 from kiln.agent.workspace import BlobCache, collect_outputs, materialize
 from kiln.client import Client
-from kiln.core import backoff, clock, defaults
+from kiln.core import backoff, clock, defaults, limits
+from kiln.core.environments import EnvironmentRef
 from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
 from kiln.core.link import Assignment, RunUpdate, TrackBatch
 from kiln.core.models import DatasetVersion
 from kiln.core.runs import RunState
 from kiln.core.units import format_bytes
+from kiln.sync.locks import BuildFailed, IndexSettings
 from kiln.sync.push import OutputsTooLarge
 
 log = logging.getLogger("kiln.agent.jobs")
@@ -35,13 +39,15 @@ T = TypeVar("T")
 CHUNK_BYTES = 64 * 1024
 # How long an SDK question waits out a coordinator outage before it is answered "unchecked".
 QUESTION_PATIENCE_S = 15.0
+DESCRIBE_PATIENCE_S = 30.0  # how long a run's end waits for the description of what it ran in
 LOGGED_FILE = "logged.jsonl"  # in the job's folder: [kind, path] a line, for every path the run logged
 
 
 @dataclass
 class JobContext:
     """What jobs need of the agent: its node's name, spool, cache, runtimes, a client, whether it is
-    stopping, and the most a run's outputs may hold (what it created or changed; None: no cap)."""
+    stopping, its built environments and where their packages come from, and the most a run's outputs may
+    hold (what it created or changed; None: no cap)."""
 
     name: str
     data: Path
@@ -50,6 +56,8 @@ class JobContext:
     runtimes: dict[str, Runtime]
     client: Callable[[], Client]
     stopping: threading.Event
+    envs: EnvCache
+    index: IndexSettings
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES
 
 
@@ -68,6 +76,9 @@ class Job:
         self._buffer: list[tuple[str, bytes]] = []
         self._buffered = 0
         self._datasets_seen: set[str] = set()  # names the coordinator confirmed for the SDK
+        self._prepared = envjobs.Prepared()
+        self._described: dict[str, str] = {}  # what the job runs in, found while it ran (no environment named)
+        self._describing: threading.Thread | None = None
 
     @property
     def workdir(self) -> Path:
@@ -104,7 +115,7 @@ class Job:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.workdir.mkdir(parents=True)
             if self.spec.snapshot:
-                self._retrying(
+                self.retrying(
                     lambda c: materialize(
                         c,
                         self.node.cache,
@@ -115,13 +126,25 @@ class Job:
                     )
                 )
             if self.assignment.datasets:
-                self._retrying(lambda c: self.env.prepare_datasets(c, self.spec.project, self.assignment.datasets))
+                self.retrying(lambda c: self.env.prepare_datasets(c, self.spec.project, self.assignment.datasets))
+            ref = self.assignment.environment
+            if ref is not None and ref.build:
+                self._build(ref)
+                return
+            prepared = envjobs.prepare(self, ref) if ref is not None else envjobs.Prepared()
+            self._prepared = prepared
             if self.cancelled.is_set():
                 self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
                 return
             self._start_tracking()
-            self.handle = self.runtime.start(self._job_spec(), self)
+            self.handle = self.runtime.start(envjobs.with_environment(self._job_spec(), prepared), self)
             self._report(RunState.RUNNING, ref=self.handle.ref, environment=self._environment())
+            if prepared.facts is None:  # no environment named: describe what it runs in meanwhile
+                self._describing = threading.Thread(target=self._describe, name=f"describe-{self.run_id}", daemon=True)
+                self._describing.start()
+        except BuildFailed as e:  # the environment could not be made here: its build log says why
+            log.warning("run %s could not start: %s", self.run_id, e)
+            self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
         except (KilnError, RuntimeUnavailable) as e:  # the run's mistake (an unknown image…): one line
             log.warning("run %s could not start: %s", self.run_id, e)
             self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
@@ -129,9 +152,42 @@ class Job:
             log.exception("run %s could not start", self.run_id)
             self._final(RunState.FAILED, None, f"could not start: {e}", outputs=False)
 
+    def _build(self, ref: EnvironmentRef) -> None:
+        """A build run: the environment built here, its facts reported with the run's success."""
+        self._report(RunState.RUNNING, environment={"runtime": self.runtime_name, "node": self.node.name})
+        try:
+            facts = envjobs.build(self, ref)
+        except (BuildFailed, KilnError) as e:
+            self.output("stderr", f"build failed: {e}\n".encode())
+            self.flush_logs()
+            self._final(RunState.FAILED, 1, build_failure(e), outputs=False)
+            return
+        self.flush_logs()
+        self._final(RunState.SUCCEEDED, 0, "", outputs=False, environment=facts)
+
+    def progress(self, reason: str) -> None:
+        """A line of what preparing the run is doing, as one of its events."""
+        self._report(RunState.PREPARING, reason=reason)
+
+    def _describe(self) -> None:
+        """What a run that names no environment runs in, from the interpreter or image itself; sent with its
+        end, beside (never over) what its SDK recorded."""
+        assert self.handle is not None
+        try:
+            if self.runtime_name == "docker":
+                client = envjobs.docker_client(self)
+                image = self.spec.image
+                found = envjobs.described(image, lambda: images.describe_image(client, image, images.SDK_FILE))
+            else:
+                python = envjobs.job_python(self._job_spec())
+                found = envjobs.described(python, lambda: describe_python(Path(python))) if python else {}
+        except Exception as e:  # the record is a nicety; the run goes on
+            found = {"packages_error": f"{type(e).__name__}: {e}"[:500]}
+        self._described = found
+
     def _environment(self) -> dict[str, str]:
         assert self.handle is not None
-        found = {**self.runtime.environment(self.handle), "node": self.node.name}
+        found = {**self.runtime.environment(self.handle), **(self._prepared.facts or {}), "node": self.node.name}
         if self.assignment.gpu_uuids:
             _, driver, cuda = nvml_gpus()
             found.update(gpus=",".join(self.assignment.gpu_uuids), driver_version=driver, cuda_version=cuda)
@@ -151,7 +207,7 @@ class Job:
             env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
             paths=paths,
             mounts=mounts,
-            protect=(self.node.data / "datasets", self.node.data / "cache"),
+            protect=(self.node.data / "datasets", self.node.data / "cache", self.node.data / "envs"),
             cpus=s.resources.cpus,
             memory_bytes=s.resources.memory_bytes,
             gpu_uuids=tuple(self.assignment.gpu_uuids),
@@ -192,14 +248,33 @@ class Job:
         if parts:
             self.node.spool.report_output(self.run_id, self.attempt, _coalesce(parts), clock.now())
 
-    def _report(self, state: RunState, ref: str = "", environment: dict[str, str] | None = None) -> None:
+    def _report(
+        self, state: RunState, ref: str = "", environment: dict[str, str] | None = None, reason: str = ""
+    ) -> None:
         update = RunUpdate(
-            run_id=self.run_id, attempt=self.attempt, state=state, time=clock.now(), environment=environment or {}
+            run_id=self.run_id,
+            attempt=self.attempt,
+            state=state,
+            time=clock.now(),
+            environment=environment or {},
+            reason=reason,
         )
         self.node.spool.report_state(update, ref)
 
-    def _final(self, state: RunState, exit_code: int | None, reason: str, outputs: bool) -> None:
+    def _final(
+        self,
+        state: RunState,
+        exit_code: int | None,
+        reason: str,
+        outputs: bool,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.env.stop()  # the job has ended: what its SDK sent is in the spool already
+        ref = self.assignment.environment
+        if ref is not None and not ref.build and self._prepared.facts is not None:
+            envjobs.release(self, ref)
+        if self._describing is not None:  # what it ran in is part of its record: worth a short wait
+            self._describing.join(DESCRIBE_PATIENCE_S)
         output = ""
         if outputs and self.workdir.exists():
             output, problems = self._outputs()
@@ -212,6 +287,7 @@ class Job:
             exit_code=exit_code,
             reason=reason,
             output_snapshot=output,
+            environment=environment or self._described,
         )
         self.node.spool.report_final(update)
         if self.handle is not None:
@@ -230,7 +306,7 @@ class Job:
         problems = [_gone(kind, [p for k, p in gone if k == kind]) for kind in sorted({k for k, _ in gone})]
         message = f"output of run {self.run_id} (attempt {self.attempt})"
         try:
-            output, left_out = self._retrying(
+            output, left_out = self.retrying(
                 lambda c: collect_outputs(
                     c,
                     self.spec.project,
@@ -295,7 +371,7 @@ class Job:
         if name in self._datasets_seen:
             return {}
         try:
-            versions = self._retrying(lambda c: c.list_datasets(self.spec.project), patience_s=QUESTION_PATIENCE_S)
+            versions = self.retrying(lambda c: c.list_datasets(self.spec.project), patience_s=QUESTION_PATIENCE_S)
         except KilnError as e:
             return {"unchecked": f"the coordinator could not be asked: {e}"}
         problem = dataset_problem(self.spec.project, versions, name)
@@ -304,7 +380,7 @@ class Job:
         self._datasets_seen.add(name)
         return {}
 
-    def _retrying(self, call: Callable[[Client], T], patience_s: float | None = None) -> T:
+    def retrying(self, call: Callable[[Client], T], patience_s: float | None = None) -> T:
         """Calls the coordinator, waiting out outages: a run's inputs and outputs are worth the wait (an
         SDK's question only `patience_s`, then Unavailable)."""
         deadline = None if patience_s is None else time.monotonic() + patience_s
@@ -318,6 +394,16 @@ class Job:
                 if self.node.stopping.wait(delay):
                     raise
         raise AssertionError("unreachable")
+
+
+def build_failure(e: Exception) -> str:
+    """A failed build in a line or two (the build log has the whole of it): what failed, and the lines of its
+    log that say why (uv's and the engine's own "error" lines), else its last line."""
+    if not isinstance(e, BuildFailed):
+        return f"build failed: {e}"
+    said = [line.strip() for line in e.tail if line.strip() and not line.startswith("$ ")]
+    why = [line for line in said if "error" in line.lower() or "cause" in line.lower() or "mismatch" in line.lower()]
+    return f"build failed: {e.what}: {' / '.join((why or said[-1:])[-3:])}"[: limits.REASON]
 
 
 def dataset_problem(project: str, versions: list[DatasetVersion], text: str) -> str:

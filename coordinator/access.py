@@ -82,8 +82,9 @@ def require_node_call(who: Principal, method: str) -> None:
 
 def node_scope(store: SqliteStore, node: str) -> NodeScope:
     """What the runs assigned to `node` now (assigned, preparing or running) need: their projects, and
-    the snapshots they read. Dataset names were pinned to NAME:VERSION at submission, so the versions
-    found here are the ones the node was given."""
+    the snapshots they read (inputs, dataset versions, a Docker environment's saved image). Dataset and
+    environment names were pinned to NAME:VERSION at submission, so the versions found here are the ones
+    the node was given."""
     projects: set[str] = set()
     snapshots: set[tuple[str, str]] = set()
     for run in store.active_runs(node):
@@ -96,6 +97,11 @@ def node_scope(store: SqliteStore, node: str) -> NodeScope:
             snapshots.update(
                 (project, r["snapshot"]) for r in store.dataset_versions(project, name) if str(r["version"]) == version
             )
+        if run.spec.environment:  # NAME:VERSION, pinned at submission: a Docker one's saved image
+            name, _, version = run.spec.environment.partition(":")
+            env = store.env_version(project, name, int(version)) if version.isdigit() else None
+            if env is not None and env.image_snapshot:
+                snapshots.add((project, env.image_snapshot))
     return NodeScope(frozenset(projects), frozenset(snapshots))
 
 

@@ -15,7 +15,7 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kiln.coordinator import tracking
+from kiln.coordinator import environments, tracking
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.runs import pending, transition
@@ -40,9 +40,10 @@ from kiln.core.link import (
     already_connected,
 )
 from kiln.core.models import Inventory
-from kiln.core.runs import ACTIVE, Run, RunState
+from kiln.core.runs import ACTIVE, Run, RunEvent, RunState
 from kiln.core.scheduling import schedule
 
+PROGRESS_CHARS = 500  # of a progress event a node reports while preparing a run
 log = logging.getLogger("kiln.coordinator.dispatch")
 
 INVENTORY_PERSIST_S = 60.0
@@ -366,11 +367,21 @@ class Dispatcher:
             if not state.terminal:  # a stale attempt (fencing): stop it
                 self._cancel(session, update.run_id, update.attempt, "this attempt is no longer current", out)
             return
+        if run.state is state is RunState.PREPARING and update.reason and not run.state.terminal:
+            # progress while preparing (fetching an environment, building it): an event, not a transition
+            event = RunEvent(now, state, update.reason[:PROGRESS_CHARS], session.node, run.attempt)
+            self.store.add_run_event(run.id, event)
+            out.append(Changed())
+            return
         if run.state is state or run.state.terminal:
             return  # a repeat after reconnection, or a run already settled (lost, cancelled)
         fields: dict[str, object] = {}
-        if update.environment:
-            self.store.add_environment(run.id, update.environment)
+        facts = update.environment
+        if facts and state.terminal and not run.spec.builds:  # the agent's description of what the run ran
+            known = self.store.environment(run.id)  # in comes at its end: it adds to what the SDK said, never over
+            facts = {k: v for k, v in facts.items() if k not in known}
+        if facts:
+            self.store.add_environment(run.id, facts)
         if state.terminal:
             fields = {
                 "exit_code": update.exit_code,
@@ -387,6 +398,8 @@ class Dispatcher:
         if output and output != run.spec.snapshot:  # an unchanged folder is no output (an older agent sends it)
             # the store also refuses an output older than the run: content it cannot have made
             self.store.add_edges([lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(output), "output")], now)
+        if state.terminal and run.spec.builds:
+            environments.settle_build(self.ctx, run, state, self.store.environment(run.id), update.reason)
         if state.terminal:  # by now the agent and the run's SDK have said all they will about its environment
             environment = lineage.environment_id(self.store.environment(run.id))
             if environment:
@@ -417,7 +430,8 @@ class Dispatcher:
         by_id = {r.id: r for r in queued}
         per_user = Counter(r.user for r in active)
         views = [v for v in node_views(self.ctx, now, active) if v.name in self.sessions]
-        for p in schedule([pending(r) for r in queued], views, per_user):
+        queue = [pending(r, environments.digest_of(self.ctx, r)) for r in queued]
+        for p in schedule(queue, views, per_user):
             run = by_id[p.run_id]
             transition(
                 self.store,
@@ -444,6 +458,7 @@ class Dispatcher:
             user=run.user,
             gpu_uuids=run.gpu_uuids,
             datasets=tuple(DatasetMount(name=n, version=v, snapshot=s) for n, v, s in mounts),
+            environment=environments.node_ref(self.ctx, run),
         )
 
     def _send_cancels(self, active: list[Run], out: list[Command]) -> None:

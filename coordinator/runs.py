@@ -7,6 +7,7 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
+from kiln.coordinator import environments
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
@@ -28,22 +29,30 @@ RUN_ID_MIN_DIGITS = 4  # the shortest prefix that may name a run (r-1a2b)
 _HEX = "0123456789abcdef"
 
 
-def pending(run: Run) -> Pending:
+def pending(run: Run, environment: str = "") -> Pending:
+    """`run` as the scheduler sees it; `environment` is the digest of its environment (environments.digest_of)."""
     s = run.spec
-    return Pending(run.id, run.user, int(s.priority), run.created_at, s.resources, s.runtime, s.image, s.node_labels)
+    return Pending(
+        run.id, run.user, int(s.priority), run.created_at, s.resources, s.runtime, s.image, s.node_labels, environment
+    )
 
 
 def submit(ctx: Coordinator, who: Principal, spec: RunSpec) -> Run:
     if spec.rerun_of:  # lineage records what the coordinator saw: only it may say a run repeats another
         raise InvalidArgument("a run is recorded as a rerun only by the coordinator: use kiln rerun RUN")
+    if spec.builds:
+        raise InvalidArgument("build runs are queued by the coordinator: use kiln env create")
     return _queue(ctx, who, spec, "run.submit")
 
 
 def rerun(ctx: Coordinator, who: Principal, run_id: str) -> Run:
-    """A new run of exactly what `run_id` ran: its snapshot, the dataset versions it was given, its image
-    and runtime, command, env, resources, priority, labels, retries, network and parent. Whoever may
-    submit in the run's project may rerun it."""
+    """A new run of exactly what `run_id` ran: its snapshot, the dataset versions it was given, its
+    environment version (or image) and runtime, command, env, resources, priority, labels, retries, network
+    and parent. Whoever may submit in the run's project may rerun it; a build run is rebuilt by
+    kiln env create."""
     old = get_run(ctx, who, run_id, with_events=False)
+    if old.spec.builds:
+        raise InvalidArgument(f"run {old.id} built environment {old.spec.builds}; build it again with kiln env create")
     return _queue(ctx, who, replace(old.spec, rerun_of=old.id), "run.rerun")
 
 
@@ -53,6 +62,7 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     snapshot = resolve_snapshot(ctx, who, spec.project, spec.snapshot).id if spec.snapshot else ""
     datasets = resolve_inputs(ctx, spec.project, spec.datasets)
     parent = get_run(ctx, who, spec.parent_run, with_events=False).id if spec.parent_run else ""
+    spec, env = environments.pin(ctx, spec)
     exact = tuple(f"{name}:{version}" for name, version, _ in datasets)
     run = Run(
         f"r-{secrets.token_hex(RUN_ID_BYTES)}",
@@ -61,7 +71,7 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
         RunState.QUEUED,
         clock.now(),
     )
-    reason = never_fits(pending(run), capacity_views(ctx))
+    reason = never_fits(pending(run, env.digest if env else ""), capacity_views(ctx))
     if reason:
         raise FailedPrecondition(f"run refused: {reason}")
     with ctx.store.transaction():
@@ -71,6 +81,8 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
         details: dict[str, object] = {"project": spec.project, "command": list(spec.command)}
         if spec.rerun_of:
             details["rerun_of"] = spec.rerun_of
+        if run.spec.environment:
+            details["environment"] = run.spec.environment
         ctx.store.append_audit(who.user, action, run.id, details)
     return get_run(ctx, who, run.id)
 
@@ -97,6 +109,7 @@ def check_spec(spec: RunSpec) -> None:
     if spec.network not in NETWORK_MODES:
         raise InvalidArgument(f"network must be one of {', '.join(sorted(NETWORK_MODES))}")
     _printable(limits.IMAGE.check(spec.image), "image", spaces=False)
+    limits.REFERENCE.check(spec.environment, field="environment")
     if spec.runtime:
         check_name("runtime", spec.runtime)
     for ref, what in ((spec.snapshot, "snapshot id"), (spec.parent_run, "parent run id")):

@@ -7,7 +7,7 @@ import dataclasses
 from collections import defaultdict
 
 from kiln.coordinator.context import Coordinator
-from kiln.core.models import Node
+from kiln.core.models import Inventory, Node
 from kiln.core.runs import ACTIVE, Run
 from kiln.core.scheduling import NodeView
 
@@ -40,6 +40,9 @@ def node_views(ctx: Coordinator, now: float, active: list[Run] | None = None) ->
     for view in capacity_views(ctx):
         if view.name in drained or not ctx.liveness.is_ready(view.name, now):
             continue
+        held = ctx.liveness.inventory_of(view.name, Inventory()).environments
+        if held:
+            view = dataclasses.replace(view, environments=frozenset(held))
         mine = by_node.get(view.name)
         if mine:
             view = dataclasses.replace(

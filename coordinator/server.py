@@ -19,6 +19,7 @@ from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
+from kiln.coordinator.rpc.environments import EnvironmentsServicer
 from kiln.coordinator.rpc.interceptor import ServerInterceptor
 from kiln.coordinator.rpc.link import AgentGatewayServicer, AgentLink
 from kiln.coordinator.rpc.nodes import NodesServicer
@@ -32,6 +33,7 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.netaddr import join_address, split_address
 from kiln.proto.v1 import (
     admin_pb2_grpc,
+    environments_pb2_grpc,
     link_pb2_grpc,
     nodes_pb2_grpc,
     projects_pb2_grpc,
@@ -134,6 +136,7 @@ async def build_server(ctx: Coordinator) -> Serving:
     link_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, link, agent_port), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(ctx), server)
     registry_pb2_grpc.add_DatasetsServicer_to_server(DatasetsServicer(ctx), server)
+    environments_pb2_grpc.add_EnvironmentsServicer_to_server(EnvironmentsServicer(ctx), server)
     registry_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(ctx), server)
     registry_pb2_grpc.add_CommentsServicer_to_server(CommentsServicer(ctx), server)
     registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx, workers), server)

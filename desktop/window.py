@@ -11,6 +11,7 @@ import logging
 
 from kiln.core.errors import Unavailable
 from kiln.desktop.ops import Op, Runner, describe
+from kiln.desktop.pages.environments.page import add_to as add_environments_page
 from kiln.desktop.pages.files.page import FilesPage
 from kiln.desktop.pages.lineage.page import LineagePage
 from kiln.desktop.pages.models.page import ModelsPage
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.add_page("Runs", self.runs_page)
         self.add_page("Lineage", self.lineage_page)
         self.add_page("Models", self.models_page)
+        self.environments_page = add_environments_page(self)
         self._route()
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)

@@ -53,6 +53,9 @@ class JobSpec:
     # Folders of the node the job must not change though it could reach them (every dataset version and
     # the blob cache): a runtime that isolates its jobs makes them read-only for the job.
     protect: tuple[Path, ...] = ()
+    # A virtual environment of the node's (kiln env): `python` in a process job is its interpreter, and its
+    # scripts are on the job's PATH. Process runtime only (a Docker job's image is its environment).
+    python_env: Path | None = None
 
 
 @dataclass(frozen=True)

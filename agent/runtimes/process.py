@@ -85,6 +85,8 @@ def job_env(spec: JobSpec, jobdir: Path, agent_env: Mapping[str, str], user: str
     user = user or _user_name()
     env |= {"HOME": str(jobdir / HOME_DIR), "TMPDIR": str(jobdir / TMP_DIR), "USER": user, "LOGNAME": user}
     env |= {name: host_path(spec, jobdir / VIEW_DIR, path) for name, path in spec.paths.items()}
+    if spec.python_env is not None:  # its python and scripts first, as activating it would do
+        env |= {"PATH": f"{spec.python_env / 'bin'}:{env['PATH']}", "VIRTUAL_ENV": str(spec.python_env)}
     env.update(spec.env)  # what the run asked for wins
     env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
     env["KILN_MOUNTS"] = json.dumps({m.target: str(m.host) for m in spec.mounts})
@@ -344,6 +346,8 @@ class ProcessRuntime(Runtime):
         expose = [(str(spec.workdir), True), (str(jobdir), True)]
         expose += [(str(m.host), not m.read_only) for m in spec.mounts if m.host.exists()]
         expose += [(folder, False) for folder in python_folders()]
+        if spec.python_env is not None:  # in the agent's data folder, which the job otherwise never sees
+            expose.append((str(spec.python_env), False))
         hide = {str(p) for p in self.private if p.is_dir()} | {closed_above(path) for path, _ in expose}
         return {"hide": sorted(hide - {""}), "expose": expose, "writable": [str(w) for w in writable]}
 

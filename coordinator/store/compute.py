@@ -354,7 +354,9 @@ def _run(row: dict[str, Any], events: tuple[RunEvent, ...]) -> Run:
 
 def _node(row: dict[str, Any]) -> Node:
     inv = json.loads(row["inventory_json"]) or {}
-    inventory = Inventory(**{**inv, "gpus": tuple(GpuInfo(**g) for g in inv.get("gpus", ()))}) if inv else Inventory()
+    held = tuple(inv.get("environments", ()))
+    gpus = tuple(GpuInfo(**g) for g in inv.get("gpus", ()))
+    inventory = Inventory(**{**inv, "gpus": gpus, "environments": held}) if inv else Inventory()
     return Node(
         name=row["name"],
         state="draining" if row["drained"] else "ready",

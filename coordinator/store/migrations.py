@@ -233,4 +233,22 @@ MIGRATIONS: list[str] = [
     DROP INDEX comments_entity;
     CREATE INDEX comments_thread ON comments(project, entity, time, id);
     """,
+    # 8: environments: versions of a project's Python environments and Docker images, and its default one
+    """
+    CREATE TABLE environments (
+        project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL, version INTEGER NOT NULL,
+        kind TEXT NOT NULL, definition TEXT NOT NULL, python TEXT NOT NULL, context TEXT NOT NULL,
+        digest TEXT NOT NULL, state TEXT NOT NULL, source TEXT NOT NULL, created_by TEXT NOT NULL,
+        created_at REAL NOT NULL, build_run TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+        python_version TEXT NOT NULL DEFAULT '', packages TEXT NOT NULL DEFAULT '',
+        image_id TEXT NOT NULL DEFAULT '', image_snapshot TEXT NOT NULL DEFAULT '',
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project, name, version)
+    );
+    CREATE INDEX environments_digest ON environments(project, name, digest);
+    CREATE INDEX environments_build ON environments(build_run);
+    CREATE TABLE default_environments (
+        project TEXT PRIMARY KEY REFERENCES projects(name), ref TEXT NOT NULL
+    );
+    """,
 ]

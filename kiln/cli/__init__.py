@@ -54,6 +54,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("comment", "comment on a run, snapshot, dataset or model version", "records"),
     ("comments", "the comments on an entity", "records"),
     ("lineage", "what an entity came from and what came of it", "records"),
+    ("env", "environments: versioned Python environments and Docker images, built once", "environments"),
     ("nodes", "the compute nodes, their state, capacity and runs", "nodes"),
     ("node", "manage compute nodes (admins)", "nodes"),
     ("agent", "run the node agent: enrol once with a join token, then take work", "nodes"),

@@ -69,6 +69,17 @@ def register(sub: Any) -> None:
         metavar="SIZE",
         help="most a run may create or change in its folder to have its outputs saved, e.g. 50G (default 20G)",
     )
+    p.add_argument(
+        "--env-cache-bytes",
+        default=str(defaults.ENV_CACHE_BYTES),
+        metavar="SIZE",
+        help="most the built environments kept on this node may hold, least recently used removed first "
+        "(default 50G)",
+    )
+    p.add_argument("--index-url", default="", help="the package index environment builds install from "
+                   "(default: uv's configuration, e.g. UV_INDEX_URL)")
+    p.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="wheels to install from")
+    p.add_argument("--no-index", action="store_true", help="install only from --find-links")
     add_logging_options(p)
 
 
@@ -210,6 +221,11 @@ def agent(args: argparse.Namespace) -> int:
         max_output = parse_size(args.max_output_bytes)
     except ValueError as e:
         raise InvalidArgument(f"--max-output-bytes: {e}") from None
+    try:
+        env_cache = parse_size(args.env_cache_bytes)
+    except ValueError as e:
+        raise InvalidArgument(f"--env-cache-bytes: {e}") from None
+    from kiln.sync.locks import IndexSettings
     setup_logging(args.log_level, args.log_format)
     config = AgentConfig(
         args.coordinator,
@@ -221,6 +237,8 @@ def agent(args: argparse.Namespace) -> int:
         args.inventory,
         args.metrics_listen,
         max_output,
+        env_cache,
+        IndexSettings(args.index_url, tuple(args.find_links), args.no_index),
     )
     daemon = Agent(config)
     print(

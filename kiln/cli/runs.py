@@ -12,7 +12,7 @@ from kiln.cli.common import add_json, add_project, command, project_of
 from kiln.cli.output import emit_json, emit_json_stream, info, stream_table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
-from kiln.core.errors import InvalidArgument
+from kiln.core.errors import InvalidArgument, NotFound
 from kiln.core.models import RunValues
 from kiln.core.runs import Priority, Resources, Run, RunSpec
 from kiln.core.units import format_bytes, parse_size
@@ -31,6 +31,7 @@ RUN_HELP = """\
 examples:
   kiln run -p demo -- python train.py --lr 0.01        push this folder, run it (process or default runtime)
   kiln run -p demo --image kiln-test/busybox:1 --follow -- sh -c 'echo hi'
+  kiln run -p demo --env ml:2 -- python train.py       in version 2 of environment ml (kiln env list)
   kiln run -p demo --gpus 2 --gpu-model a100 --memory 32G --priority high -- python train.py
   kiln run show RUN_ID --json                          one run: its spec, states, params, metrics, outputs
   kiln rerun RUN_ID --follow                           the same run again, recorded as its rerun
@@ -65,7 +66,15 @@ def register(sub: Any) -> None:
     p.add_argument("--gpu-model", default="", help="part of the GPU's name, e.g. a100")
     p.add_argument("--priority", default="normal", choices=["low", "normal", "high"])
     p.add_argument("--label", action="append", default=[], metavar="K=V", help="run only on nodes with this label")
-    p.add_argument("--env", "-e", action="append", default=[], metavar="K=V", help="environment variable")
+    p.add_argument(
+        "--env",
+        "-e",
+        action="append",
+        default=[],
+        metavar="NAME[:V] | K=V",
+        help="the environment to run in (NAME or NAME:VERSION; default: the project's, kiln env default), "
+        "or, with '=', an environment variable (repeatable)",
+    )
     p.add_argument("--network", default="none", choices=["none", "host", "bridge"], help="container network")
     p.add_argument("--retries", type=int, default=0, help="attempts after the first if the node is lost")
     p.add_argument(
@@ -137,6 +146,14 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return found
 
 
+def _environment_and_variables(items: list[str]) -> tuple[str, dict[str, str]]:
+    """--env NAME[:V] names the environment (once); --env K=V sets a variable, as it always has."""
+    names = [i for i in items if "=" not in i]
+    if len(names) > 1:
+        raise InvalidArgument(f"a run has one environment; --env named {', '.join(names)}")
+    return (names[0] if names else ""), _pairs([i for i in items if "=" in i], "env")
+
+
 def run_dict(r: Run) -> dict[str, object]:
     """A run as `--json` shows it: its state and where it ran, and the whole spec it was submitted with."""
     end = r.finished_at or 0
@@ -152,6 +169,8 @@ def run_dict(r: Run) -> dict[str, object]:
         "reason": r.reason or None,
         "command": list(r.spec.command),
         "image": r.spec.image or None,
+        "environment": s.environment or None,
+        "builds": s.builds or None,
         "runtime": r.runtime or r.spec.runtime or None,
         "snapshot": r.spec.snapshot,
         "output_snapshot": r.output_snapshot or None,
@@ -199,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         resources = Resources(args.cpus, parse_size(args.memory), args.gpus, args.gpu_model)
     except ValueError as e:
         raise InvalidArgument(str(e)) from None
+    environment, variables = _environment_and_variables(args.env)
     with connect() as client:
         snapshot = args.snapshot
         if not snapshot:
@@ -222,12 +242,18 @@ def run(args: argparse.Namespace) -> int:
             Priority.parse(args.priority),
             _pairs(args.label, "label"),
             args.retries,
-            _pairs(args.env, "env"),
+            variables,
             args.network,
             tuple(args.dataset),
             args.parent,
+            environment=environment,
         )
-        submitted = client.submit_run(spec)
+        try:
+            submitted = client.submit_run(spec)
+        except NotFound as e:
+            if environment and "has no environment" in str(e):  # --env NAME where a variable was meant
+                raise NotFound(f"{e}; to set an environment variable, use --env KEY=VALUE") from None
+            raise
         return _submitted(client, submitted, args.follow, args.json)
 
 

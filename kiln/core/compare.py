@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from kiln.core.environments import package_map
 from kiln.core.metrics import Direction
 from kiln.core.models import RunRecord
 from kiln.core.runs import Run, pairs_text, resources_text
@@ -25,6 +26,7 @@ RUN_FACTS: tuple[tuple[str, Callable[[Run], str]], ...] = (
     ("command", lambda r: " ".join(r.spec.command)),
     ("snapshot", lambda r: r.spec.snapshot),
     ("image", lambda r: r.spec.image),
+    ("environment", lambda r: r.spec.environment),
     ("runtime", lambda r: r.runtime or r.spec.runtime),
     ("resources", resources_text),
     ("env", lambda r: pairs_text(r.spec.env)),
@@ -37,7 +39,8 @@ RUN_FACTS: tuple[tuple[str, Callable[[Run], str]], ...] = (
 
 @dataclass(frozen=True)
 class Field:
-    """One compared fact: its section ("run", "params", "metrics", "environment", "inputs"), its name and
+    """One compared fact: its section ("run", "params", "metrics", "environment", "packages", "inputs"), its
+    name and
     one value per run, in the order the runs were given."""
 
     section: str
@@ -73,19 +76,30 @@ def environment_fields(records: Sequence[RunRecord]) -> list[Field]:
     return keyed_fields("environment", [{k: v for k, v in r.environment.items() if k != "packages"} for r in records])
 
 
+def package_fields(records: Sequence[RunRecord]) -> list[Field]:
+    """One field per package whose version differs between the runs (or that some lack), by name: the
+    whole list is long and mostly the same, so only what differs is compared."""
+    maps = [package_map(r.environment.get("packages", "")) for r in records]
+    if sum(1 for m in maps if m) < 2:
+        return []
+    names = sorted({n for m in maps for n in m})
+    return [f for n in names if (f := Field("packages", n, tuple(m.get(n) for m in maps))).differs]
+
+
 def input_field(records: Sequence[RunRecord]) -> Field:
     return Field("inputs", "inputs", tuple(" ".join(r.inputs) for r in records))
 
 
 def compare_fields(records: Sequence[RunRecord]) -> list[Field]:
     """Everything worth comparing: what each run was asked to do and how it ended, its params, final
-    metrics, recorded environment and inputs."""
+    metrics, recorded environment, the packages that differ, and inputs."""
     finals = [{k: f"{last:.6g}" for k, last, *_ in r.metrics} for r in records]
     return [
         *run_fields(records),
         *param_fields(records),
         *keyed_fields("metrics", finals),
         *environment_fields(records),
+        *package_fields(records),
         input_field(records),
     ]
 

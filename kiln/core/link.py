@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kiln.core.environments import EnvironmentRef
 from kiln.core.errors import InvalidArgument
 from kiln.core.models import Inventory
 from kiln.core.runs import LogChunk, RunSpec, RunState
@@ -144,6 +145,7 @@ class Assignment:
     user: str = ""
     gpu_uuids: tuple[str, ...] = ()
     datasets: tuple[DatasetMount, ...] = ()
+    environment: EnvironmentRef | None = None  # the environment it uses or builds
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class Inventory:
     disk_free_bytes: int = 0
     driver_version: str = ""
     cuda_version: str = ""
+    environments: tuple[str, ...] = ()  # digests of the environments the node keeps built
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ RULES: dict[str, NameRule] = {
     "node": _LOWER,
     "dataset": _LOWER,
     "model": _LOWER,
+    "environment": _LOWER,
     "alias": _LOWER,
     "runtime": _LOWER,
     "token": _TOKEN,

@@ -51,6 +51,7 @@ LISTINGS: dict[str, tuple[int, tuple[type, ...]]] = {
     "ListTokens": (500, (float, str)),  # created_at, id
     "ListAudit": (1000, (int,)),  # seq
     "ListDatasets": (500, (str, int)),  # name, version
+    "ListEnvironments": (200, (str, int)),  # name, version
     "ListModels": (500, (str, int)),  # model versions, by name and number, grouped into their models
     "GetModel": (500, (str, int)),  # the model's versions, by number
     "ListRequests": (200, (float, str)),  # created_at, id

@@ -88,6 +88,8 @@ class RunSpec:
     datasets: tuple[str, ...] = ()  # NAME or NAME:VERSION; resolved to exact versions at submission
     parent_run: str = ""
     rerun_of: str = ""  # the run this one repeats exactly; set only by the coordinator (kiln rerun)
+    environment: str = ""  # NAME or NAME:VERSION; pinned to NAME:VERSION at submission (kiln.core.environments)
+    builds: str = ""  # NAME:VERSION of the environment this run builds; set only by the coordinator
 
 
 @dataclass(frozen=True)

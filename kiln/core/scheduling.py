@@ -2,8 +2,9 @@
 
 Runs are taken by priority, then by fair share (the user with the fewest runs on the cluster first), then
 first come first served. Each goes to a node that fits it now (CPU, memory, GPU count and model, labels,
-runtime); GPUs are given by UUID and never shared. A run that fits no node right now waits; a run no node
-could ever fit is refused at submission (`never_fits`).
+runtime); GPUs are given by UUID and never shared. Among the nodes that fit, one that already holds the
+run's environment built comes first (a node that lacks it must fetch or build it before the run starts). A
+run that fits no node right now waits; a run no node could ever fit is refused at submission (`never_fits`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class NodeView:
     used_cpus: float = 0.0
     used_memory: int = 0
     busy_gpus: frozenset[str] = frozenset()
+    environments: frozenset[str] = frozenset()  # digests of the environments it holds built
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Pending:
     runtime: str = ""
     image: str = ""
     node_labels: dict[str, str] = field(default_factory=dict)
+    environment: str = ""  # the digest of its environment, "" for none
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def schedule(queue: list[Pending], nodes: list[NodeView], running_per_user: Coun
         if shape not in compatible:
             compatible[shape] = [n for n in live if mismatch(run, n) is None]
         r = run.resources
-        best: tuple[tuple[int, float, str], NodeView, list[Gpu]] | None = None
+        best: tuple[tuple[int, int, float, str], NodeView, list[Gpu]] | None = None
         for node in compatible[shape]:
             room = free[node.name]
             if r.cpus > room.cpus + 1e-9 or r.memory_bytes > room.memory:
@@ -163,11 +166,13 @@ def schedule(queue: list[Pending], nodes: list[NodeView], running_per_user: Coun
             idle = [g for g in _matching_gpus(run, node.gpus) if g.uuid not in room.busy] if r.gpus else []
             if len(idle) < r.gpus:
                 continue
-            # GPU runs pack onto the node with the fewest idle GPUs; CPU runs avoid GPU nodes, then spread.
+            # A node holding the run's environment first; then GPU runs pack onto the node with the fewest
+            # idle GPUs, and CPU runs avoid GPU nodes, then spread.
+            lacks = int(bool(run.environment) and run.environment not in node.environments)
             if r.gpus:
-                key = (sum(1 for g in node.gpus if g.uuid not in room.busy), -room.cpus, node.name)
+                key = (lacks, sum(1 for g in node.gpus if g.uuid not in room.busy), -room.cpus, node.name)
             else:
-                key = (len(node.gpus), -room.cpus, node.name)
+                key = (lacks, len(node.gpus), -room.cpus, node.name)
             if best is None or key < best[0]:
                 best = (key, node, idle[: r.gpus])
         if best is None:

@@ -29,6 +29,7 @@ from kiln.core.link import (
 from kiln.core.models import NodeCertificate
 from kiln.core.runs import LogChunk, RunState
 from kiln.proto.v1 import link_pb2, tracking_pb2
+from kiln.serde.environments import environment_ref_from_proto, environment_ref_to_proto
 from kiln.serde.nodes import inventory_from_proto, inventory_to_proto
 from kiln.serde.runs import log_chunk_to_proto, run_spec_from_proto, run_spec_to_proto
 
@@ -276,6 +277,7 @@ def assignment_to_proto(a: Assignment) -> link_pb2.Assignment:
         gpu_uuids=list(a.gpu_uuids),
         user=a.user,
         datasets=[link_pb2.DatasetMount(name=d.name, version=d.version, snapshot=d.snapshot) for d in a.datasets],
+        environment=None if a.environment is None else environment_ref_to_proto(a.environment),
     )
 
 
@@ -289,6 +291,7 @@ def assignment_from_proto(m: link_pb2.Assignment) -> Assignment:
         user=m.user,
         gpu_uuids=tuple(m.gpu_uuids),
         datasets=tuple(DatasetMount(name=d.name, version=d.version, snapshot=d.snapshot) for d in m.datasets),
+        environment=environment_ref_from_proto(m.environment) if m.HasField("environment") else None,
     )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from kiln.core.hashing import is_digest
 from kiln.core.link import Quarantined
 from kiln.core.models import GpuInfo, Inventory, JoinToken, Node
 from kiln.proto.v1 import nodes_pb2
+
+MAX_HELD = 10_000  # environments a node says it holds: more is not believed
 
 
 def gpu_to_proto(g: GpuInfo) -> nodes_pb2.Gpu:
@@ -40,6 +43,7 @@ def inventory_to_proto(i: Inventory) -> nodes_pb2.Inventory:
         disk_free_bytes=i.disk_free_bytes,
         driver_version=i.driver_version,
         cuda_version=i.cuda_version,
+        environments=list(i.environments),
     )
 
 
@@ -54,6 +58,7 @@ def inventory_from_proto(m: nodes_pb2.Inventory) -> Inventory:
         disk_free_bytes=m.disk_free_bytes,
         driver_version=m.driver_version,
         cuda_version=m.cuda_version,
+        environments=tuple(d for d in m.environments if is_digest(d))[:MAX_HELD],
     )
 
 

@@ -30,6 +30,8 @@ def run_spec_to_proto(s: RunSpec) -> runs_pb2.RunSpec:
         datasets=list(s.datasets),
         parent_run=s.parent_run,
         rerun_of=s.rerun_of,
+        environment=s.environment,
+        builds=s.builds,
     )
 
 
@@ -49,6 +51,8 @@ def run_spec_from_proto(m: runs_pb2.RunSpec) -> RunSpec:
         datasets=tuple(m.datasets),
         parent_run=m.parent_run,
         rerun_of=m.rerun_of,
+        environment=m.environment,
+        builds=m.builds,
     )
 
 

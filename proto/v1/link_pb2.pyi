@@ -1,3 +1,4 @@
+from kiln.proto.v1 import environments_pb2 as _environments_pb2
 from kiln.proto.v1 import nodes_pb2 as _nodes_pb2
 from kiln.proto.v1 import runs_pb2 as _runs_pb2
 from kiln.proto.v1 import tracking_pb2 as _tracking_pb2
@@ -41,7 +42,7 @@ class EnrollReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., certificate_pem: _Optional[bytes] = ..., ca_pem: _Optional[bytes] = ..., agent_port: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("run_id", "attempt", "spec", "runtime", "gpu_uuids", "user", "datasets")
+    __slots__ = ("run_id", "attempt", "spec", "runtime", "gpu_uuids", "user", "datasets", "environment")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +50,7 @@ class Assignment(_message.Message):
     GPU_UUIDS_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     DATASETS_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     attempt: int
     spec: _runs_pb2.RunSpec
@@ -56,7 +58,8 @@ class Assignment(_message.Message):
     gpu_uuids: _containers.RepeatedScalarFieldContainer[str]
     user: str
     datasets: _containers.RepeatedCompositeFieldContainer[DatasetMount]
-    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., runtime: _Optional[str] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., datasets: _Optional[_Iterable[_Union[DatasetMount, _Mapping]]] = ...) -> None: ...
+    environment: _environments_pb2.EnvironmentRef
+    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., runtime: _Optional[str] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., datasets: _Optional[_Iterable[_Union[DatasetMount, _Mapping]]] = ..., environment: _Optional[_Union[_environments_pb2.EnvironmentRef, _Mapping]] = ...) -> None: ...
 
 class DatasetMount(_message.Message):
     __slots__ = ("name", "version", "snapshot")

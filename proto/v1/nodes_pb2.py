@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kiln.proto.v1 import common_pb2 as kiln_dot_proto_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/nodes.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\";\n\x16\x43reateJoinTokenRequest\x12\x0c\n\x04uses\x18\x01 \x01(\r\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\"H\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0c\n\x04uses\x18\x03 \x01(\r\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"\x7f\n\x03Gpu\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x13\n\x0butilization\x18\x04 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x05 \x01(\x01\x12\x15\n\rtemperature_c\x18\x06 \x01(\x01\"\xd6\x01\n\tInventory\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x03 \x01(\x04\x12\x1a\n\x04gpus\x18\x04 \x03(\x0b\x32\x0c.kiln.v1.Gpu\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x06 \x01(\x04\x12\x17\n\x0f\x64isk_free_bytes\x18\x07 \x01(\x04\x12\x16\n\x0e\x64river_version\x18\x08 \x01(\t\x12\x14\n\x0c\x63uda_version\x18\t \x01(\t\"\xb2\x03\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12)\n\x06labels\x18\x03 \x03(\x0b\x32\x19.kiln.v1.Node.LabelsEntry\x12-\n\x08runtimes\x18\x04 \x03(\x0b\x32\x1b.kiln.v1.Node.RuntimesEntry\x12%\n\tinventory\x18\x05 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12\x0f\n\x07\x64rained\x18\x06 \x01(\x08\x12\x11\n\tlast_seen\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x0f\n\x07version\x18\t \x01(\t\x12\x0c\n\x04runs\x18\n \x03(\t\x12\x13\n\x0bquarantined\x18\x0b \x01(\r\x12\x12\n\nduplicates\x18\x0c \x01(\r\x12\x14\n\x0c\x64uplicate_at\x18\r \x01(\x01\x12\x16\n\x0e\x64uplicate_from\x18\x0e \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x08NodeList\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.kiln.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x10ListNodesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x17\n\x07NodeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0fSetDrainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"}\n\x12QuarantinedMessage\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\r\x12\x0c\n\x04time\x18\x07 \x01(\x01\"X\n\x0eQuarantineList\x12-\n\x08messages\x18\x01 \x03(\x0b\x32\x1b.kiln.v1.QuarantinedMessage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x16ListQuarantinedRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t2\xe9\x02\n\x05Nodes\x12\x46\n\x0f\x43reateJoinToken\x12\x1f.kiln.v1.CreateJoinTokenRequest\x1a\x12.kiln.v1.JoinToken\x12\x39\n\tListNodes\x12\x19.kiln.v1.ListNodesRequest\x1a\x11.kiln.v1.NodeList\x12\x33\n\x08SetDrain\x12\x18.kiln.v1.SetDrainRequest\x1a\r.kiln.v1.Node\x12-\n\nRemoveNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node\x12,\n\tResetNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node\x12K\n\x0fListQuarantined\x12\x1f.kiln.v1.ListQuarantinedRequest\x1a\x17.kiln.v1.QuarantineListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19kiln/proto/v1/nodes.proto\x12\x07kiln.v1\x1a\x1akiln/proto/v1/common.proto\";\n\x16\x43reateJoinTokenRequest\x12\x0c\n\x04uses\x18\x01 \x01(\r\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\"H\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0c\n\x04uses\x18\x03 \x01(\r\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\"\x7f\n\x03Gpu\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x13\n\x0butilization\x18\x04 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x05 \x01(\x01\x12\x15\n\rtemperature_c\x18\x06 \x01(\x01\"\xec\x01\n\tInventory\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x02 \x01(\x04\x12\x12\n\ndisk_bytes\x18\x03 \x01(\x04\x12\x1a\n\x04gpus\x18\x04 \x03(\x0b\x32\x0c.kiln.v1.Gpu\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x06 \x01(\x04\x12\x17\n\x0f\x64isk_free_bytes\x18\x07 \x01(\x04\x12\x16\n\x0e\x64river_version\x18\x08 \x01(\t\x12\x14\n\x0c\x63uda_version\x18\t \x01(\t\x12\x14\n\x0c\x65nvironments\x18\n \x03(\t\"\xb2\x03\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12)\n\x06labels\x18\x03 \x03(\x0b\x32\x19.kiln.v1.Node.LabelsEntry\x12-\n\x08runtimes\x18\x04 \x03(\x0b\x32\x1b.kiln.v1.Node.RuntimesEntry\x12%\n\tinventory\x18\x05 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12\x0f\n\x07\x64rained\x18\x06 \x01(\x08\x12\x11\n\tlast_seen\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x0f\n\x07version\x18\t \x01(\t\x12\x0c\n\x04runs\x18\n \x03(\t\x12\x13\n\x0bquarantined\x18\x0b \x01(\r\x12\x12\n\nduplicates\x18\x0c \x01(\r\x12\x14\n\x0c\x64uplicate_at\x18\r \x01(\x01\x12\x16\n\x0e\x64uplicate_from\x18\x0e \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"A\n\x08NodeList\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.kiln.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x10ListNodesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x17\n\x07NodeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\".\n\x0fSetDrainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64rain\x18\x02 \x01(\x08\"}\n\x12QuarantinedMessage\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08\x66\x61ilures\x18\x06 \x01(\r\x12\x0c\n\x04time\x18\x07 \x01(\x01\"X\n\x0eQuarantineList\x12-\n\x08messages\x18\x01 \x03(\x0b\x32\x1b.kiln.v1.QuarantinedMessage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x16ListQuarantinedRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t2\xe9\x02\n\x05Nodes\x12\x46\n\x0f\x43reateJoinToken\x12\x1f.kiln.v1.CreateJoinTokenRequest\x1a\x12.kiln.v1.JoinToken\x12\x39\n\tListNodes\x12\x19.kiln.v1.ListNodesRequest\x1a\x11.kiln.v1.NodeList\x12\x33\n\x08SetDrain\x12\x18.kiln.v1.SetDrainRequest\x1a\r.kiln.v1.Node\x12-\n\nRemoveNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node\x12,\n\tResetNode\x12\x10.kiln.v1.NodeRef\x1a\r.kiln.v1.Node\x12K\n\x0fListQuarantined\x12\x1f.kiln.v1.ListQuarantinedRequest\x1a\x17.kiln.v1.QuarantineListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,27 +43,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GPU']._serialized_start=201
   _globals['_GPU']._serialized_end=328
   _globals['_INVENTORY']._serialized_start=331
-  _globals['_INVENTORY']._serialized_end=545
-  _globals['_NODE']._serialized_start=548
-  _globals['_NODE']._serialized_end=982
-  _globals['_NODE_LABELSENTRY']._serialized_start=888
-  _globals['_NODE_LABELSENTRY']._serialized_end=933
-  _globals['_NODE_RUNTIMESENTRY']._serialized_start=935
-  _globals['_NODE_RUNTIMESENTRY']._serialized_end=982
-  _globals['_NODELIST']._serialized_start=984
-  _globals['_NODELIST']._serialized_end=1049
-  _globals['_LISTNODESREQUEST']._serialized_start=1051
-  _globals['_LISTNODESREQUEST']._serialized_end=1108
-  _globals['_NODEREF']._serialized_start=1110
-  _globals['_NODEREF']._serialized_end=1133
-  _globals['_SETDRAINREQUEST']._serialized_start=1135
-  _globals['_SETDRAINREQUEST']._serialized_end=1181
-  _globals['_QUARANTINEDMESSAGE']._serialized_start=1183
-  _globals['_QUARANTINEDMESSAGE']._serialized_end=1308
-  _globals['_QUARANTINELIST']._serialized_start=1310
-  _globals['_QUARANTINELIST']._serialized_end=1398
-  _globals['_LISTQUARANTINEDREQUEST']._serialized_start=1400
-  _globals['_LISTQUARANTINEDREQUEST']._serialized_end=1477
-  _globals['_NODES']._serialized_start=1480
-  _globals['_NODES']._serialized_end=1841
+  _globals['_INVENTORY']._serialized_end=567
+  _globals['_NODE']._serialized_start=570
+  _globals['_NODE']._serialized_end=1004
+  _globals['_NODE_LABELSENTRY']._serialized_start=910
+  _globals['_NODE_LABELSENTRY']._serialized_end=955
+  _globals['_NODE_RUNTIMESENTRY']._serialized_start=957
+  _globals['_NODE_RUNTIMESENTRY']._serialized_end=1004
+  _globals['_NODELIST']._serialized_start=1006
+  _globals['_NODELIST']._serialized_end=1071
+  _globals['_LISTNODESREQUEST']._serialized_start=1073
+  _globals['_LISTNODESREQUEST']._serialized_end=1130
+  _globals['_NODEREF']._serialized_start=1132
+  _globals['_NODEREF']._serialized_end=1155
+  _globals['_SETDRAINREQUEST']._serialized_start=1157
+  _globals['_SETDRAINREQUEST']._serialized_end=1203
+  _globals['_QUARANTINEDMESSAGE']._serialized_start=1205
+  _globals['_QUARANTINEDMESSAGE']._serialized_end=1330
+  _globals['_QUARANTINELIST']._serialized_start=1332
+  _globals['_QUARANTINELIST']._serialized_end=1420
+  _globals['_LISTQUARANTINEDREQUEST']._serialized_start=1422
+  _globals['_LISTQUARANTINEDREQUEST']._serialized_end=1499
+  _globals['_NODES']._serialized_start=1502
+  _globals['_NODES']._serialized_end=1863
 # @@protoc_insertion_point(module_scope)

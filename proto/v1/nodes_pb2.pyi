@@ -44,7 +44,7 @@ class Gpu(_message.Message):
     def __init__(self, uuid: _Optional[str] = ..., model: _Optional[str] = ..., memory_bytes: _Optional[int] = ..., utilization: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., temperature_c: _Optional[float] = ...) -> None: ...
 
 class Inventory(_message.Message):
-    __slots__ = ("cpus", "memory_bytes", "disk_bytes", "gpus", "cpu_percent", "memory_used_bytes", "disk_free_bytes", "driver_version", "cuda_version")
+    __slots__ = ("cpus", "memory_bytes", "disk_bytes", "gpus", "cpu_percent", "memory_used_bytes", "disk_free_bytes", "driver_version", "cuda_version", "environments")
     CPUS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class Inventory(_message.Message):
     DISK_FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     DRIVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     CUDA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENTS_FIELD_NUMBER: _ClassVar[int]
     cpus: float
     memory_bytes: int
     disk_bytes: int
@@ -63,7 +64,8 @@ class Inventory(_message.Message):
     disk_free_bytes: int
     driver_version: str
     cuda_version: str
-    def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[Gpu, _Mapping]]] = ..., cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., driver_version: _Optional[str] = ..., cuda_version: _Optional[str] = ...) -> None: ...
+    environments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[Gpu, _Mapping]]] = ..., cpu_percent: _Optional[float] = ..., memory_used_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., driver_version: _Optional[str] = ..., cuda_version: _Optional[str] = ..., environments: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("name", "state", "labels", "runtimes", "inventory", "drained", "last_seen", "created_at", "version", "runs", "quarantined", "duplicates", "duplicate_at", "duplicate_from")

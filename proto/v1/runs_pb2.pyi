@@ -19,7 +19,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., gpus: _Optional[int] = ..., gpu_model: _Optional[str] = ...) -> None: ...
 
 class RunSpec(_message.Message):
-    __slots__ = ("project", "command", "snapshot", "image", "runtime", "resources", "priority", "node_labels", "retries", "env", "network", "datasets", "parent_run", "rerun_of")
+    __slots__ = ("project", "command", "snapshot", "image", "runtime", "resources", "priority", "node_labels", "retries", "env", "network", "datasets", "parent_run", "rerun_of", "environment", "builds")
     class NodeLabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,8 @@ class RunSpec(_message.Message):
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_FIELD_NUMBER: _ClassVar[int]
     RERUN_OF_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    BUILDS_FIELD_NUMBER: _ClassVar[int]
     project: str
     command: _containers.RepeatedScalarFieldContainer[str]
     snapshot: str
@@ -62,7 +64,9 @@ class RunSpec(_message.Message):
     datasets: _containers.RepeatedScalarFieldContainer[str]
     parent_run: str
     rerun_of: str
-    def __init__(self, project: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., snapshot: _Optional[str] = ..., image: _Optional[str] = ..., runtime: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., priority: _Optional[str] = ..., node_labels: _Optional[_Mapping[str, str]] = ..., retries: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., network: _Optional[str] = ..., datasets: _Optional[_Iterable[str]] = ..., parent_run: _Optional[str] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    environment: str
+    builds: str
+    def __init__(self, project: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., snapshot: _Optional[str] = ..., image: _Optional[str] = ..., runtime: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., priority: _Optional[str] = ..., node_labels: _Optional[_Mapping[str, str]] = ..., retries: _Optional[int] = ..., env: _Optional[_Mapping[str, str]] = ..., network: _Optional[str] = ..., datasets: _Optional[_Iterable[str]] = ..., parent_run: _Optional[str] = ..., rerun_of: _Optional[str] = ..., environment: _Optional[str] = ..., builds: _Optional[str] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ("time", "state", "cause", "node", "attempt")

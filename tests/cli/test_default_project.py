@@ -34,6 +34,12 @@ PROJECT_SCOPED = (
     ("lineage",),
     ("comment",),
     ("comments",),
+    ("env", "create"),
+    ("env", "list"),
+    ("env", "show"),
+    ("env", "default"),
+    ("env", "diff"),
+    ("env", "log"),
 )
 
 

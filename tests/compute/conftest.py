@@ -20,6 +20,7 @@ from kiln.agent.runtimes.base import RuntimeUnavailable
 from kiln.agent.runtimes.docker import DockerRuntime
 from kiln.client import Client
 from kiln.coordinator.server import RunningCoordinator
+from kiln.sync.locks import IndexSettings
 from tests.conftest import ADMIN_PASSWORD, login, need, start_coordinator, wait_until
 
 BUSYBOX = "kiln-test/busybox:1"
@@ -59,12 +60,15 @@ class Cluster:
         gpus: list[dict] | None = None,
         labels: dict[str, str] | None = None,
         cpus: float | None = None,
+        index: IndexSettings | None = None,
     ) -> AgentHandle:
-        """An agent in this process, enrolled, connected, and seen as ready by the coordinator."""
+        """An agent in this process, enrolled, connected, and seen as ready by the coordinator; `index`
+        says where its environment builds find packages."""
         data = self.tmp / f"agent-{name}"
         inventory = _declare(data, gpus, cpus)
         config = AgentConfig(
-            self.coordinator.address, data, self.join_token(), name, labels or {}, runtimes, inventory
+            self.coordinator.address, data, self.join_token(), name, labels or {}, runtimes, inventory,
+            index=index or IndexSettings(),
         )
         handle = AgentHandle(Agent(config), threading.Thread())
         handle.thread = threading.Thread(target=_run, args=(handle,), name=f"agent-{name}", daemon=True)
@@ -74,9 +78,15 @@ class Cluster:
         return handle
 
     def agent_process(
-        self, name: str, runtimes: tuple[str, ...] = ("process",), token: str | None = None
+        self,
+        name: str,
+        runtimes: tuple[str, ...] = ("process",),
+        token: str | None = None,
+        extra: tuple[str, ...] = (),
+        environ: dict[str, str] | None = None,
     ) -> subprocess.Popen[str]:
-        """`kiln agent` as its own process (to be killed with SIGKILL and started again)."""
+        """`kiln agent` as its own process (to be killed with SIGKILL and started again), with `extra`
+        options and `environ` added to its environment (DOCKER_HOST: another engine)."""
         cmd = [
             sys.executable,
             "-m",
@@ -93,7 +103,8 @@ class Cluster:
         ]
         for r in runtimes:
             cmd += ["--runtime", r]
-        env = {**os.environ, "KILN_JOIN_TOKEN": token if token is not None else self.join_token()}
+        cmd += extra
+        env = {**os.environ, **(environ or {}), "KILN_JOIN_TOKEN": token if token is not None else self.join_token()}
         log = open(self.tmp / f"agent-{name}.log", "a")  # noqa: SIM115
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True

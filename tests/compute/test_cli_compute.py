@@ -80,7 +80,7 @@ def test_run_errors_are_one_line(cluster, kcli, tmp_path, monkeypatch):
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     assert "nothing to run" in kcli("run", "-p", "p").err
-    assert "KEY=VALUE" in kcli("run", "-p", "p", "-e", "oops", "--", "true").err
+    assert "KEY=VALUE" in kcli("run", "-p", "p", "-e", "oops", "--", "true").err  # a name: an environment
     refused = kcli("run", "-p", "p", "--gpus", "8", "--", "true")
     assert refused.code == 1 and "no nodes are registered" in refused.err
     assert kcli("run", "show", "r-nope").code == 1

@@ -14,6 +14,7 @@ GOOD = {
     "node": ["gpu-01", "n1"],
     "dataset": ["images"],
     "model": ["churn"],
+    "environment": ["ml", "torch-2.5"],
     "alias": ["production", "staging", "champion-2"],
     "runtime": ["docker", "process"],
     "token": ["laptop", "CI-runner@build+1", "kiln-up"],

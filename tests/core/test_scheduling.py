@@ -79,3 +79,14 @@ def test_a_run_no_node_could_ever_fit_gets_the_reason():
     assert "64 CPUs" in never_fits(run("r", cpus=64), nodes)
     assert "no nodes are registered" in never_fits(run("r"), [])
     assert "runtime" in never_fits(run("r", runtime="slurm"), nodes)
+
+
+def test_a_node_holding_the_runs_environment_comes_first_and_others_still_take_it():
+    env = "e" * 64
+    nodes = [node("a", cpus=8), node("b", cpus=2, environments=frozenset({env}))]
+    # b has less room, which would send a plain run to a; holding the environment wins
+    assert [p.node for p in schedule([run("r1", environment=env)], nodes, Counter())] == ["b"]
+    assert [p.node for p in schedule([run("r2")], nodes, Counter())] == ["a"]
+    # when b is full, a takes it (and fetches or builds the environment first)
+    full = [node("a", cpus=8), node("b", cpus=2, used_cpus=2, environments=frozenset({env}))]
+    assert [p.node for p in schedule([run("r3", environment=env)], full, Counter())] == ["a"]

@@ -1,7 +1,8 @@
 """The compare view: two or more runs as an experiment comparison. The Comparison tab has one column per
 run: who and when, the parameters (only those that differ, unless asked), the metrics (last, lowest and
-highest, the best run of each row marked) and the execution details (closed until opened); Overlay has a
-chart per metric with a line per run; three or more runs also get Parallel coordinates.
+highest, the best run of each row marked), the execution details (closed until opened) and the packages
+(only those whose versions differ, unless asked); Overlay has a chart per metric with a line per run;
+three or more runs also get Parallel coordinates.
 
 Opened with run ids (from the Runs page, or the Models page's "Compare versions"); the runs' records and
 metric histories are read off the GUI thread, "loading…" shown meanwhile, and a failed read says which
@@ -18,7 +19,13 @@ from kiln.desktop.pages.compare.export import Section, as_csv, as_markdown
 from kiln.desktop.pages.compare.overlay import OverlayTab
 from kiln.desktop.pages.compare.parallel import ParallelTab
 from kiln.desktop.pages.compare.rows import Compared, run_headers
-from kiln.desktop.pages.compare.sections import DetailsSection, HeaderSection, MetricsSection, ParamsSection
+from kiln.desktop.pages.compare.sections import (
+    DetailsSection,
+    HeaderSection,
+    MetricsSection,
+    PackagesSection,
+    ParamsSection,
+)
 from kiln.desktop.qt import (
     QDialog,
     QGuiApplication,
@@ -61,6 +68,7 @@ class CompareDialog(QDialog):
         self.params: ParamsSection | None = None
         self.metrics: MetricsSection | None = None
         self.details: DetailsSection | None = None
+        self.packages: PackagesSection | None = None
         self.overlay: OverlayTab | None = None
         self.parallel: ParallelTab | None = None
         self.status = Message(self)
@@ -136,8 +144,9 @@ class CompareDialog(QDialog):
         self.params = ParamsSection(compared, body)
         self.metrics = MetricsSection(compared, body)
         self.details = DetailsSection(compared, now(), body)
+        self.packages = PackagesSection(compared, body)
         layout = QVBoxLayout(body)
-        for section in (self.header, self.params, self.metrics, self.details):
+        for section in (self.header, self.params, self.metrics, self.details, self.packages):
             layout.addWidget(section)
         layout.addStretch(1)
         scroll = QScrollArea(self.tabs)
@@ -150,7 +159,7 @@ class CompareDialog(QDialog):
 
     def sections(self) -> list[Section]:
         """What the Comparison tab shows, section by section (for copying)."""
-        if not (self.compared and self.header and self.params and self.metrics and self.details):
+        if not (self.compared and self.header and self.params and self.metrics and self.details and self.packages):
             return []
         records = self.compared.records
         return [
@@ -158,6 +167,7 @@ class CompareDialog(QDialog):
             ("Parameters", run_headers("Parameter", records), self.params.rows()),
             ("Metrics", ("Metric", "Better", *run_headers("", records)[1:]), self.metrics.rows()),
             ("Execution details", run_headers("Execution", records), self.details.rows()),
+            ("Packages", run_headers("Package", records), self.packages.rows()),
         ]
 
     def _copy(self, kind: str, text: str) -> None:

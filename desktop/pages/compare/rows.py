@@ -15,10 +15,12 @@ from kiln.core.compare import (
     best_runs,
     environment_fields,
     input_field,
+    keyed_fields,
     metric_comparisons,
     param_fields,
     run_fields,
 )
+from kiln.core.environments import RECORD_PACKAGES, package_map
 from kiln.core.metrics import Direction
 from kiln.core.models import MetricSeries, RunRecord
 from kiln.core.overview import NAME_TAG
@@ -103,6 +105,27 @@ def param_summary(records: Sequence[RunRecord]) -> str:
     if not fields:
         return "no run logged parameters"
     return f"{differ} of {len(fields)} parameter{'s' if len(fields) != 1 else ''} differ"
+
+
+def package_union(records: Sequence[RunRecord]) -> list[Field]:
+    """Every package any run's Python had (by normalised name, as pip would match it), its version per run:
+    the union, where kiln.core.compare.package_fields keeps only those that differ, so the view can show
+    all of them when asked."""
+    return keyed_fields("packages", [package_map(r.environment.get(RECORD_PACKAGES, "")) for r in records])
+
+
+def package_rows(records: Sequence[RunRecord], only_differences: bool) -> list[Row]:
+    """The union of the runs' packages; with `only_differences`, those whose versions differ (or that
+    some run lacks)."""
+    return [field_row(f) for f in package_union(records) if f.differs or not only_differences]
+
+
+def package_summary(records: Sequence[RunRecord]) -> str:
+    fields = package_union(records)
+    if not fields:
+        return "no run recorded its packages"
+    differ = sum(1 for f in fields if f.differs)
+    return f"{differ} of {len(fields)} package{'s' if len(fields) != 1 else ''} differ"
 
 
 def metric_text(summary: MetricSummary | None, best: bool) -> str:

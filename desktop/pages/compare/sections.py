@@ -1,6 +1,7 @@
 """The compare view's table page, section by section: who and when (the header), Parameters (only the
-differing ones unless asked), Metrics (the best run of each row marked, the direction changeable per row)
-and the execution details, closed until opened. Each section is a widget over the rows of `rows.py`."""
+differing ones unless asked), Metrics (the best run of each row marked, the direction changeable per row),
+the execution details (closed until opened) and Packages (only the differing ones unless asked). Each
+section is a widget over the rows of `rows.py`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from kiln.desktop.pages.compare.rows import (
     differing,
     header_rows,
     metric_rows,
+    package_rows,
+    package_summary,
+    package_union,
     param_rows,
     param_summary,
     run_headers,
@@ -40,19 +44,25 @@ class HeaderSection(QWidget):
         layout.addWidget(self.table)
 
 
-class ParamsSection(QWidget):
-    """Every param any run logged (a run without it shows "—"); only those that differ unless unticked."""
+class _KeyedSection(QWidget):
+    """A table of one keyed fact per row (a param, a package), a run's value in each column ("—" where it
+    lacks it): only the rows that differ unless unticked, and a line saying why the table is empty."""
+
+    title = ""
+    noun = ""  # what a row is, for "Every run has the same 3 parameters"
+    header = ""
+    none_said = ""  # the empty table's line when no run has any
 
     def __init__(self, compared: Compared, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.compared = compared
-        self.summary = QLabel(param_summary(compared.records), self)
+        self.summary = QLabel(self.summary_text(), self)
         self.only_differences = QCheckBox("Only differences", self)
         self.only_differences.setChecked(True)
-        self.table = GridTable(run_headers("Parameter", compared.records), parent=self)
+        self.table = GridTable(run_headers(self.header, compared.records), parent=self)
         self.empty = QLabel("", self)
         top = QHBoxLayout()
-        top.addWidget(_title("Parameters", self))
+        top.addWidget(_title(self.title, self))
         top.addWidget(self.summary, 1)
         top.addWidget(self.only_differences)
         layout = QVBoxLayout(self)
@@ -63,22 +73,61 @@ class ParamsSection(QWidget):
         self.only_differences.toggled.connect(self._show)
         self._show()
 
+    def summary_text(self) -> str:
+        raise NotImplementedError
+
     def rows(self) -> list[Row]:
-        return param_rows(self.compared.records, self.only_differences.isChecked())
+        raise NotImplementedError
+
+    def every(self) -> int:
+        raise NotImplementedError
 
     def _show(self) -> None:
         rows = self.rows()
         self.table.show_rows(rows)
         self.table.setVisible(bool(rows))
-        every = len(param_rows(self.compared.records, False))
+        every = self.every()
         if rows:
             self.empty.clear()
         elif every:
-            self.empty.setText(f"Every run has the same {every} parameter{'s' if every != 1 else ''}: untick "
+            self.empty.setText(f"Every run has the same {every} {self.noun}{'s' if every != 1 else ''}: untick "
                                "Only differences to see them.")  # fmt: skip
         else:
-            self.empty.setText("None of these runs logged parameters (kiln.track.log_params).")
+            self.empty.setText(self.none_said)
         self.empty.setVisible(not rows)
+
+
+class ParamsSection(_KeyedSection):
+    """Every param any run logged (a run without it shows "—"); only those that differ unless unticked."""
+
+    title, noun, header = "Parameters", "parameter", "Parameter"
+    none_said = "None of these runs logged parameters (kiln.track.log_params)."
+
+    def summary_text(self) -> str:
+        return param_summary(self.compared.records)
+
+    def rows(self) -> list[Row]:
+        return param_rows(self.compared.records, self.only_differences.isChecked())
+
+    def every(self) -> int:
+        return len(param_rows(self.compared.records, False))
+
+
+class PackagesSection(_KeyedSection):
+    """The packages of each run's Python, as its agent recorded them ("—" where a run lacks one): only
+    those whose versions differ unless unticked, so the few that changed stand out of hundreds."""
+
+    title, noun, header = "Packages", "package", "Package"
+    none_said = "None of these runs recorded its packages (the agent records them as a run starts)."
+
+    def summary_text(self) -> str:
+        return package_summary(self.compared.records)
+
+    def rows(self) -> list[Row]:
+        return package_rows(self.compared.records, self.only_differences.isChecked())
+
+    def every(self) -> int:
+        return len(package_union(self.compared.records))
 
 
 class MetricsSection(QWidget):

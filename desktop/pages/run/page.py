@@ -15,6 +15,7 @@ from kiln.core.clock import now
 from kiln.core.manifest import Entry
 from kiln.core.runs import Run
 from kiln.desktop.ops import Op, Runner, brief
+from kiln.desktop.pages.environments.views import EnvironmentBar
 from kiln.desktop.pages.files.pulling import PullBox
 from kiln.desktop.pages.run.logview import LogView
 from kiln.desktop.pages.run.record import RecordTabs, titled
@@ -101,11 +102,13 @@ class RunDialog(QDialog):
         self.history = Table(event_headers(), parent=self)
         self.environment = Table(FIELD_HEADERS, parent=self)
         self.outcome = Table(FIELD_HEADERS, parent=self)
+        self.environment_bar = EnvironmentBar(self.client, self.runner, self)
         self.output_label = QLabel("", self)
         self.output_files = Table(ENTRY_HEADERS, parent=self)
         self.puller = PullBox(self.client, self.runner, self)
         self.record = RecordTabs(self.client, self.runner, self.run.id, self)
         self.record.open_entity.connect(self.open_entity)
+        self.record.loaded.connect(lambda: self.environment_bar.show_run(self.run, self.record.record))
         self.comments = CommentsPanel(self.client, self.runner, self)
         self.comments.set_entity(f"run:{self.run.id}")
         self.tabs = QTabWidget(self)
@@ -140,10 +143,14 @@ class RunDialog(QDialog):
         return tab
 
     def _environment_tab(self) -> QWidget:
-        """What the coordinator knows (placement, outcome) beside what the agent recorded in the run."""
+        """The environment version it ran in (kiln.desktop.pages.environments.views) over what the
+        coordinator knows (placement, outcome) beside what the agent recorded in the run."""
         tab = QWidget(self)
-        layout = QHBoxLayout(tab)
-        layout.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(tab)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.environment_bar)
+        layout = QHBoxLayout()
+        column.addLayout(layout, 1)
         layout.addWidget(titled(tab, ("Where and how it ran", self.environment), ("Outcome", self.outcome)))
         recorded = titled(
             tab, ("Recorded by the agent", self.record.recorded), ("Packages", self.record.packages)
@@ -170,6 +177,7 @@ class RunDialog(QDialog):
         self.history.update_rows(event_rows(run))
         self.environment.update_rows(field_rows(run, ENV_FIELDS))
         self.outcome.update_rows(field_rows(run, outcome_fields(now())))
+        self.environment_bar.show_run(run, self.record.record)
         self._show_output(run)
         if self.isVisible() and (changed or not run.state.terminal):
             self.record.refresh()  # metrics grow while it runs; the last read follows its end

@@ -1,6 +1,8 @@
 """The launch dialog: what to run, where its code comes from (the project's linked folder, pushed now with
-the Files page's push, or a snapshot already pushed) and what it needs; then `submit_run`. The form is
-checked before anything is uploaded; the coordinator's refusal (nothing could ever fit) is said in it."""
+the Files page's push, or a snapshot already pushed), the environment it runs in (the project default,
+none, or a ready version; kiln.desktop.pages.environments.rows) and what it needs; then `submit_run`. The
+form is checked before anything is uploaded; the coordinator's refusal (nothing could ever fit) is said in
+it."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from kiln.client import Client
-from kiln.core.errors import KilnError
+from kiln.core.environments import RUNTIME_OF, EnvKind
+from kiln.core.errors import InvalidArgument, KilnError
 from kiln.core.models import Snapshot
-from kiln.core.runs import Run
+from kiln.core.runs import Run, RunSpec
 from kiln.desktop.ops import Runner, brief
+from kiln.desktop.pages.environments.rows import Choice, picker_choices, submitted_ref
 from kiln.desktop.pages.runs.runspec import NETWORKS, RUNTIMES, LaunchForm, build_spec
 from kiln.desktop.qt import (
     QButtonGroup,
@@ -26,6 +30,7 @@ from kiln.desktop.qt import (
     QPushButton,
     QRadioButton,
     QSpinBox,
+    QStandardItemModel,
     Qt,
     QVBoxLayout,
     QWidget,
@@ -69,10 +74,14 @@ class LaunchDialog(QDialog):
         self.cancel.clicked.connect(self.reject)
         self.resize(560, 0)
         self._load_snapshots()
+        self._load_environments()
 
     def _build_fields(self) -> None:
         self.command = QLineEdit(self, placeholderText="python train.py --lr 0.01")
         self.image = QLineEdit(self, placeholderText="container image (Docker runtime), e.g. python:3.11")
+        self.environment = QComboBox(self)
+        self.environment.setPlaceholderText("loading environments…")
+        self.choices: list[Choice] = []
         self.runtime = QComboBox(self)
         self.runtime.addItems(list(RUNTIMES))
         self.cpus = QDoubleSpinBox(self, minimum=0.1, maximum=1024, value=1.0, decimals=1, singleStep=0.5)
@@ -110,6 +119,7 @@ class LaunchDialog(QDialog):
         snap_row.addWidget(self.from_snapshot)
         snap_row.addWidget(self.snapshot, 1)
         form.addRow("", snap_row)
+        form.addRow("Environment", self.environment)
         form.addRow("Image", self.image)
         form.addRow("Runtime", self.runtime)
         form.addRow("CPUs", self.cpus)
@@ -120,7 +130,7 @@ class LaunchDialog(QDialog):
         form.addRow("GPUs, model", gpu_row)
         form.addRow("Priority", self.priority)
         form.addRow("Node labels", self.labels)
-        form.addRow("Environment", self.env)
+        form.addRow("Environment variables", self.env)
         form.addRow("Network", self.network)
         form.addRow("Retries if lost", self.retries)
         buttons = QHBoxLayout()
@@ -169,6 +179,56 @@ class LaunchDialog(QDialog):
         self.snapshot.setPlaceholderText("no snapshots yet" if not found else "")
         self._update()
 
+    def _load_environments(self) -> None:
+        project = self.project
+        self.runner.run(
+            f"list environments of {project}",
+            lambda: (self.client.list_environments(project), self.client.default_environment(project)),
+            lambda answer: self._set_choices(picker_choices(*answer)),
+            self._environments_failed,
+        )
+
+    def _environments_failed(self, error: Exception) -> None:
+        self._set_choices([Choice("(the project default, if it has one)", tip="the environments were not listed")])
+        self.environment.setToolTip(f"could not list environments: {brief(error)}")
+
+    def _set_choices(self, choices: list[Choice]) -> None:
+        """The picker's entries; a version that is building or failed is there, but cannot be chosen."""
+        self.choices = choices
+        self.environment.clear()
+        model = self.environment.model()
+        for i, choice in enumerate(choices):
+            self.environment.addItem(choice.text, choice.ref)
+            self.environment.setItemData(i, choice.tip or None, Qt.ItemDataRole.ToolTipRole)
+            if not choice.enabled and isinstance(model, QStandardItemModel):
+                model.item(i).setEnabled(False)
+        self.environment.setCurrentIndex(0 if choices else -1)
+
+    def chosen_environment(self) -> Choice | None:
+        i = self.environment.currentIndex()
+        return self.choices[i] if 0 <= i < len(self.choices) else None
+
+    def _environment_of(self, spec: RunSpec) -> str:
+        """What RunSpec.environment gets: "" for the project default (the coordinator applies it) or none;
+        a version chosen beside an image, or a runtime that cannot run it, is refused here as it would be
+        there."""
+        choice = self.chosen_environment()
+        ref = submitted_ref(choice.ref) if choice else ""
+        if ref in ("", "none") or choice is None:
+            return ref
+        if spec.image:
+            raise InvalidArgument(
+                f"choose an environment or an image, not both: {ref} already says what the run runs in "
+                "(clear the image, or choose the project default or none)"
+            )
+        runtime = RUNTIME_OF[EnvKind(choice.kind)]
+        if spec.runtime and spec.runtime != runtime:
+            raise InvalidArgument(
+                f"environment {ref} is a {choice.kind} environment, which runs in the {runtime} runtime: "
+                f"choose {runtime} or any"
+            )
+        return ref
+
     def _update(self) -> None:
         self.snapshot.setEnabled(self.from_snapshot.isChecked())
         busy = any(label.startswith("launch ") for label in self.runner.labels())
@@ -177,6 +237,7 @@ class LaunchDialog(QDialog):
     def _launch(self) -> None:
         try:
             spec = build_spec(self.form())
+            spec = replace(spec, environment=self._environment_of(spec))
         except KilnError as e:
             self.message.error(str(e))
             return

@@ -1,0 +1,1 @@
+"""The Environments page: a project's environments and their versions, and the run pages' environment bar."""
