@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,8 @@ class Prepared:
     facts: dict[str, str] | None = None
 
 
-_described: dict[str, dict[str, str]] = {}  # digest or image id -> what describing it found (never changes)
+# environment digest or image id -> what describing it found: neither names other content later
+_described: dict[str, dict[str, str]] = {}
 _described_lock = threading.Lock()
 
 
@@ -107,8 +108,6 @@ def docker_client(job: Job) -> Any:
 
 
 def with_environment(spec: JobSpec, prepared: Prepared) -> JobSpec:
-    from dataclasses import replace
-
     if prepared.image:
         return replace(spec, image=prepared.image)
     if prepared.python_env is not None:
@@ -155,14 +154,12 @@ def build(job: Job, ref: EnvironmentRef) -> dict[str, str]:
         **_named(ref),
         **facts,
         model.RECORD_IMAGE_ID: image,
-        "image_snapshot": pushed.snapshot.id,
-        "image_bytes": str(size),
+        model.RECORD_IMAGE_SNAPSHOT: pushed.snapshot.id,
+        model.RECORD_IMAGE_BYTES: str(size),
     }
 
 
 def _with_image(ref: EnvironmentRef, image: str) -> EnvironmentRef:
-    from dataclasses import replace
-
     return replace(ref, image_id=image)
 
 

@@ -174,13 +174,13 @@ class Job:
         end, beside (never over) what its SDK recorded."""
         assert self.handle is not None
         try:
-            if self.runtime_name == "docker":
+            if self.runtime_name == "docker":  # by image id: a tag may name another image tomorrow
                 client = envjobs.docker_client(self)
-                image = self.spec.image
+                image = client.containers.get(self.handle.ref).image.id
                 found = envjobs.described(image, lambda: images.describe_image(client, image, images.SDK_FILE))
-            else:
+            else:  # a node's interpreter can have packages installed any time: described each run
                 python = envjobs.job_python(self._job_spec())
-                found = envjobs.described(python, lambda: describe_python(Path(python))) if python else {}
+                found = describe_python(Path(python)) if python else {}
         except Exception as e:  # the record is a nicety; the run goes on
             found = {"packages_error": f"{type(e).__name__}: {e}"[:500]}
         self._described = found

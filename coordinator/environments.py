@@ -8,7 +8,6 @@ environment is pinned to NAME:VERSION at submission, so a rerun uses that same v
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 
 from kiln.coordinator.access import require_project
@@ -16,7 +15,9 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.core import clock, limits
 from kiln.core.environments import (
+    RECORD_IMAGE_BYTES,
     RECORD_IMAGE_ID,
+    RECORD_IMAGE_SNAPSHOT,
     RECORD_PACKAGES,
     RECORD_PYTHON,
     RUNTIME_OF,
@@ -32,12 +33,10 @@ from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from kiln.core.names import check_name
 from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal
-from kiln.core.runs import Run, RunEvent, RunSpec, RunState
+from kiln.core.runs import Run, RunEvent, RunSpec, RunState, new_run_id
 
 BUILD_COMMAND = "kiln-build"
 NO_ENVIRONMENT = "none"  # what a run names to run in no environment, whatever the project's default
-RECORD_IMAGE_SNAPSHOT = "image_snapshot"
-RECORD_IMAGE_BYTES = "image_bytes"
 SOURCE = limits.Limit("environment source", 256)
 # A Docker build may take a while; a Python build from a lock is quick, but the index may be slow.
 BUILD_CPUS = 1.0
@@ -94,7 +93,7 @@ def _build_run(ctx: Coordinator, who: Principal, env: Environment, now: float) -
         builds=env.ref,
     )
     spec = replace(spec, resources=replace(spec.resources, cpus=BUILD_CPUS))
-    run = Run(f"r-{secrets.token_hex(6)}", spec, who.user, RunState.QUEUED, now)
+    run = Run(new_run_id(), spec, who.user, RunState.QUEUED, now)
     ctx.store.add_run(run)
     ctx.store.add_run_event(run.id, RunEvent(now, RunState.QUEUED, f"build of environment {env.ref}, by {who.user}"))
     return run
@@ -107,7 +106,7 @@ def _printable(text: str) -> None:
 
 def get(ctx: Coordinator, who: Principal, project: str, ref: str) -> Environment:
     require_project(ctx.store, who, Need.READ, project)
-    return _with_nodes(ctx, find(ctx, project, ref))
+    return _with_nodes(find(ctx, project, ref), _holders(ctx))
 
 
 def find(ctx: Coordinator, project: str, ref: str) -> Environment:
@@ -131,18 +130,23 @@ def list_versions(ctx: Coordinator, who: Principal, project: str, name: str, pag
     rows = page_of(
         ctx.store.env_versions(project, name, after, page.size + 1), page.size, lambda e: (e.name, e.version)
     )
-    return Page([_with_nodes(ctx, e) for e in rows.items], rows.keys, rows.more)
+    held = _holders(ctx)
+    return Page([_with_nodes(e, held) for e in rows.items], rows.keys, rows.more)
 
 
-def _with_nodes(ctx: Coordinator, env: Environment) -> Environment:
+def _holders(ctx: Coordinator) -> dict[str, list[str]]:
+    """digest -> the nodes not lost that say they hold it built, sorted: read once per answer."""
     now = clock.now()
-    held = [
-        n.name
-        for n in ctx.store.nodes()
-        if env.digest in ctx.liveness.inventory_of(n.name, n.inventory).environments
-        and ctx.liveness.state(n.name, now) != "lost"
-    ]
-    return replace(env, cached_on=tuple(sorted(held)))
+    held: dict[str, list[str]] = {}
+    for n in sorted(ctx.store.nodes(), key=lambda n: n.name):
+        if ctx.liveness.state(n.name, now) != "lost":
+            for digest in ctx.liveness.inventory_of(n.name, n.inventory).environments:
+                held.setdefault(digest, []).append(n.name)
+    return held
+
+
+def _with_nodes(env: Environment, held: dict[str, list[str]]) -> Environment:
+    return replace(env, cached_on=tuple(held.get(env.digest, ())))
 
 
 def default(ctx: Coordinator, who: Principal, project: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -19,12 +18,11 @@ from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound
 from kiln.core.names import check_env, check_labels, check_name
 from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.permissions import Need, Principal
-from kiln.core.runs import Run, RunEvent, RunSpec, RunState, check_transition
+from kiln.core.runs import RUN_ID_BYTES, Run, RunEvent, RunSpec, RunState, check_transition, new_run_id
 from kiln.core.scheduling import Pending, never_fits
 
 MAX_RETRIES = 10
 NETWORK_MODES = frozenset({"none", "host", "bridge"})
-RUN_ID_BYTES = 6  # run ids are r- and 12 hex digits
 RUN_ID_MIN_DIGITS = 4  # the shortest prefix that may name a run (r-1a2b)
 _HEX = "0123456789abcdef"
 
@@ -65,7 +63,7 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     spec, env = environments.pin(ctx, spec)
     exact = tuple(f"{name}:{version}" for name, version, _ in datasets)
     run = Run(
-        f"r-{secrets.token_hex(RUN_ID_BYTES)}",
+        new_run_id(),
         replace(spec, snapshot=snapshot, datasets=exact, parent_run=parent),
         who.user,
         RunState.QUEUED,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiln.cli.common import add_json, add_project, command, group, project_of
 from kiln.cli.output import emit_json, info, table, when
+from kiln.cli.session import connect
 from kiln.core.errors import FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def create(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"build context {context_dir} is not a folder")
     elif args.context is not None:
         raise InvalidArgument("--context goes with --dockerfile")
-    with _connect() as client:
+    with connect() as client:
         if args.dockerfile is not None:
             from kiln.cli.progress import reporter_for
             from kiln.cli.session import cache_dir
@@ -205,7 +206,7 @@ def _said(env: Environment) -> None:
 
 def list_envs(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with _connect() as client:
+    with connect() as client:
         found = client.list_environments(project, args.name)
         chosen = client.default_environment(project)
     if args.json:
@@ -243,7 +244,7 @@ def _is_default(e: Environment, chosen: str, found: list[Environment]) -> bool:
 
 
 def show(args: argparse.Namespace) -> int:
-    with _connect() as client:
+    with connect() as client:
         env = client.get_environment(project_of(args), args.ref)
     if args.definition:
         sys.stdout.write(env.definition.text)
@@ -270,7 +271,7 @@ def show(args: argparse.Namespace) -> int:
 
 def default(args: argparse.Namespace) -> int:
     project = project_of(args)
-    with _connect() as client:
+    with connect() as client:
         if args.clear or args.ref is not None:
             chosen = client.set_default_environment(project, "" if args.clear else args.ref)
         else:
@@ -288,7 +289,7 @@ def diff(args: argparse.Namespace) -> int:
     from kiln.core.environments import diff_packages
 
     project = project_of(args, required=False)
-    with _connect() as client:
+    with connect() as client:
         (a_name, a), (b_name, b) = (_packages(client, project, ref) for ref in (args.a, args.b))
     differing = diff_packages(a, b)
     shown = {n: (a.get(n, ""), b.get(n, "")) for n in sorted(a.keys() | b.keys())} if args.all else differing
@@ -329,16 +330,10 @@ def _packages(client: Client, project: str, ref: str) -> tuple[str, dict[str, st
 
 
 def log(args: argparse.Namespace) -> int:
-    with _connect() as client:
+    with connect() as client:
         env = client.get_environment(project_of(args), args.ref)
         if not env.build_run:
             raise FailedPrecondition(f"environment {env.ref} has no build run")
         for chunk in client.read_logs(env.build_run):
             sys.stdout.write(chunk.data.decode("utf-8", "replace"))
     return 0
-
-
-def _connect() -> Client:
-    from kiln.cli.session import connect
-
-    return connect()

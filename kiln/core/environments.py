@@ -39,6 +39,8 @@ RECORD_DIGEST = "environment_digest"
 RECORD_PYTHON = "python"
 RECORD_PACKAGES = "packages"  # one name==version a line, sorted (as kiln.track records them)
 RECORD_IMAGE_ID = "image_id"
+RECORD_IMAGE_SNAPSHOT = "image_snapshot"  # what a build run reports of a Docker image it saved
+RECORD_IMAGE_BYTES = "image_bytes"
 
 DEFINITION = limits.Limit("environment definition", 1 * limits.MiB)
 PYTHON_VERSION = re.compile(r"3\.\d{1,2}(\.\d{1,3})?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass, field
 
 from kiln.core.errors import FailedPrecondition, InvalidArgument
@@ -27,6 +28,11 @@ class RunState(enum.StrEnum):
 
 TERMINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED})
 ACTIVE = frozenset({RunState.ASSIGNED, RunState.PREPARING, RunState.RUNNING})
+RUN_ID_BYTES = 6  # run ids are r- and 12 hex digits
+
+
+def new_run_id() -> str:
+    return f"r-{secrets.token_hex(RUN_ID_BYTES)}"
 
 _ENDINGS = {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED}
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {

@@ -106,7 +106,7 @@ def uv_binary() -> str:
     try:
         from uv import find_uv_bin
     except ImportError as e:
-        raise BuildFailed("uv is not installed (pip install 'kiln[agent]')") from e
+        raise BuildFailed("uv is not installed here (pip install uv; Kiln's own install brings it)") from e
     return find_uv_bin()
 
 
