@@ -9,9 +9,11 @@ import zipfile
 from pathlib import Path
 
 
-def build_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = (), body: str = "") -> Path:
+def build_wheel(
+    folder: Path, name: str, version: str, requires: tuple[str, ...] = (), body: str = "", script: str = ""
+) -> Path:
     """`folder/NAME-VERSION-py3-none-any.whl` holding package NAME (its __init__ is `body`, by default
-    `VERSION = "…"`), depending on `requires`."""
+    `VERSION = "…"`), depending on `requires`, with the console script `script` ("name = module:func")."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"{name}-{version}.dist-info"
     files = {
@@ -20,6 +22,8 @@ def build_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...]
         f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: kiln-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
+    if script:
+        files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{script}\n"
     record = []
     for path, text in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()

@@ -3,7 +3,6 @@ and a second engine that never had the image, which loads it from the saved fold
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
@@ -14,7 +13,6 @@ import sys
 import tarfile
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,43 +35,18 @@ from kiln.core.errors import InvalidArgument
 from kiln.sync.locks import BuildFailed, IndexSettings, check_lock, index_args, resolve_lock
 from tests.conftest import need
 from tests.dockerd import second_engine_running
+from tests.wheels import build_wheel
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 BUSYBOX = "kiln-test/busybox:1"
 
 
-def make_wheel(
-    folder: Path, name: str, version: str, code: str, requires: tuple[str, ...] = (), script: str = ""
-) -> Path:
-    """A valid pure-Python wheel: the package, METADATA, WHEEL, an entry point if asked, and a RECORD of
-    every file's hash."""
-    info = f"{name}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    files = {
-        f"{name}/__init__.py": code,
-        f"{info}/METADATA": metadata + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: kiln-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    if script:
-        files[f"{info}/entry_points.txt"] = f"[console_scripts]\n{script}\n"
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(text.encode())}\n")
-    files[f"{info}/RECORD"] = "".join(record) + f"{info}/RECORD,,\n"
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-    return wheel
-
-
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("wheels")
-    make_wheel(folder, "kilntiny", "1.0", "VALUE = 42\n")
+    build_wheel(folder, "kilntiny", "1.0", body="VALUE = 42\n")
     hello = "from kilntiny import VALUE\n\ndef main():\n    print('hello', VALUE)\n"
-    make_wheel(folder, "kilnhello", "1.0", hello, requires=("kilntiny",), script="kilnhello = kilnhello:main")
+    build_wheel(folder, "kilnhello", "1.0", ("kilntiny",), body=hello, script="kilnhello = kilnhello:main")
     return folder
 
 
