@@ -23,10 +23,12 @@ from kiln.desktop.pages.environments.rows import (
     default_version,
     details_text,
     package_rows,
+    state_colours,
     summary_text,
     version_rows,
 )
-from kiln.desktop.pages.environments.views import StatePills, TextDialog, definition_dialog
+from kiln.desktop.pages.environments.views import TextDialog, definition_dialog
+from kiln.desktop.pages.runs.chips import StateChips
 from kiln.desktop.qt import (
     QHBoxLayout,
     QLabel,
@@ -61,7 +63,7 @@ class EnvironmentsPage(QWidget):
         self.summary.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh", self)
         self.versions = Table(VERSION_HEADERS, parent=self, sortable=True)
-        self.versions.setItemDelegateForColumn(STATE_COLUMN, StatePills(self.versions))
+        self.versions.setItemDelegateForColumn(STATE_COLUMN, StateChips(self.versions, state_colours))
         self.details = QLabel("", self)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setWordWrap(True)

@@ -9,52 +9,22 @@ from kiln.core.environments import RECORD_DIGEST, RECORD_ENVIRONMENT, Environmen
 from kiln.core.models import RunRecord
 from kiln.core.runs import Run
 from kiln.desktop.ops import Runner, brief
-from kiln.desktop.pages.environments.rows import state_colours
 from kiln.desktop.qt import (
     QDialog,
     QDialogButtonBox,
     QFont,
     QHBoxLayout,
     QLabel,
-    QModelIndex,
-    QPainter,
-    QPersistentModelIndex,
     QPlainTextEdit,
     QPushButton,
-    QRectF,
     QShowEvent,
-    QSize,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     Qt,
     QVBoxLayout,
     QWidget,
 )
 from kiln.desktop.widgets.common import Message
-from kiln.desktop.widgets.pills import paint_cell_background, paint_pill
 
 LOG_TAIL = 1 << 20  # bytes of a build log shown; `kiln logs RUN` prints all of it
-PAD, MARGIN = 8, 3  # as the Runs table's state chips
-
-
-class StatePills(QStyledItemDelegate):
-    """A version's state (building, ready, failed) as a pill, as the Runs table draws a run's state."""
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        paint_cell_background(self, painter, option, index)
-        if not text:
-            return
-        cell = QRectF(option.rect).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
-        pill = QRectF(cell.x(), cell.y(), min(cell.width(), option.fontMetrics.horizontalAdvance(text) + 2 * PAD),
-                      cell.height())  # fmt: skip
-        paint_pill(painter, pill, state_colours(text), text)
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        size = super().sizeHint(option, index)
-        return QSize(size.width() + 2 * (PAD + MARGIN), size.height())
 
 
 class TextDialog(QDialog):

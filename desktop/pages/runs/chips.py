@@ -6,9 +6,12 @@ itself is painted by kiln.desktop.widgets.pills."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kiln.core.runs import RunState
 from kiln.desktop.qt import (
     QModelIndex,
+    QObject,
     QPainter,
     QPersistentModelIndex,
     QRectF,
@@ -49,7 +52,12 @@ def chip_colours(text: str) -> tuple[str, str]:
 
 
 class StateChips(QStyledItemDelegate):
-    """Paints a state cell as a rounded pill in its state's colours, over the row's usual background."""
+    """Paints a state cell as a rounded pill in its state's colours, over the row's usual background;
+    `colours` gives them for a cell's text (a run's state by default; an environment's build state…)."""
+
+    def __init__(self, parent: QObject | None = None, colours: Callable[[str], tuple[str, str]] = chip_colours) -> None:
+        super().__init__(parent)
+        self.colours = colours
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -62,7 +70,7 @@ class StateChips(QStyledItemDelegate):
         width = min(cell.width(), option.fontMetrics.horizontalAdvance(text) + 2 * PAD)
         chip = QRectF(cell.x(), cell.y(), width, cell.height())
         shown = option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideRight, int(chip.width()) - 2 * PAD + 2)
-        paint_pill(painter, chip, chip_colours(text), shown)
+        paint_pill(painter, chip, self.colours(text), shown)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
