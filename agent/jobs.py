@@ -37,6 +37,9 @@ log = logging.getLogger("kiln.agent.jobs")
 T = TypeVar("T")
 
 CHUNK_BYTES = 64 * 1024
+# Output is shipped once this much is buffered (else by the agent's flusher, every LOG_FLUSH_S): one report
+# of up to 64 chunks, so a fast job costs a spool commit and a link message per 4 MiB, not per chunk.
+FLUSH_BYTES = 64 * CHUNK_BYTES
 # How long an SDK question waits out a coordinator outage before it is answered "unchecked".
 QUESTION_PATIENCE_S = 15.0
 DESCRIBE_PATIENCE_S = 30.0  # how long a run's end waits for the description of what it ran in
@@ -73,6 +76,7 @@ class Job:
         self.handle: JobHandle | None = None
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._buffer: list[tuple[str, bytes]] = []
         self._buffered = 0
         self._datasets_seen: set[str] = set()  # names the coordinator confirmed for the SDK
@@ -227,9 +231,9 @@ class Job:
         with self._lock:
             self._buffer.append((stream, data))
             self._buffered += len(data)
-            full = self._buffered >= CHUNK_BYTES
+            full = self._buffered >= FLUSH_BYTES
         if full:
-            self.flush_logs()
+            self.flush_logs(everything=False)
 
     def exited(self, exit_code: int, reason: str) -> None:
         self.flush_logs()
@@ -241,12 +245,17 @@ class Job:
 
     # -- reporting --------------------------------------------------------------------------------------
 
-    def flush_logs(self) -> None:
-        """Ships buffered output as numbered chunks (the spool moves the journal's offsets with them)."""
-        with self._lock:
-            parts, self._buffer, self._buffered = self._buffer, [], 0
-        if parts:
-            self.node.spool.report_output(self.run_id, self.attempt, _coalesce(parts), clock.now())
+    def flush_logs(self, everything: bool = True) -> None:
+        """Ships buffered output as numbered chunks (the spool moves the journal's offsets with them). Not
+        `everything` (the buffer is full): a last chunk short of CHUNK_BYTES waits for more, so a fast job's
+        output goes in whole chunks. One flush at a time, so chunks are numbered in the order they came."""
+        with self._flushing:
+            with self._lock:
+                parts = _coalesce(self._buffer)
+                keep = [] if everything or not parts or len(parts[-1][1]) >= CHUNK_BYTES else [parts.pop()]
+                self._buffer, self._buffered = keep, sum(len(d) for _, d in keep)
+            if parts:
+                self.node.spool.report_output(self.run_id, self.attempt, parts, clock.now())
 
     def _report(
         self, state: RunState, ref: str = "", environment: dict[str, str] | None = None, reason: str = ""
@@ -428,12 +437,15 @@ def _gone(kind: str, paths: list[str]) -> str:
 
 
 def _coalesce(parts: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Joins consecutive output of the same stream, in pieces of at most CHUNK_BYTES."""
+    """Joins consecutive output of the same stream, in pieces of CHUNK_BYTES (the last of a stream's run
+    of output shorter)."""
     joined: list[tuple[str, bytearray]] = []
     for stream, data in parts:
-        if joined and joined[-1][0] == stream and len(joined[-1][1]) + len(data) <= CHUNK_BYTES:
-            joined[-1][1].extend(data)
-        else:
-            for i in range(0, len(data), CHUNK_BYTES):
-                joined.append((stream, bytearray(data[i : i + CHUNK_BYTES])))
+        view = memoryview(data)
+        if joined and joined[-1][0] == stream and len(joined[-1][1]) < CHUNK_BYTES:
+            room = CHUNK_BYTES - len(joined[-1][1])
+            joined[-1][1].extend(view[:room])
+            view = view[room:]
+        for i in range(0, len(view), CHUNK_BYTES):
+            joined.append((stream, bytearray(view[i : i + CHUNK_BYTES])))
     return [(s, bytes(d)) for s, d in joined]

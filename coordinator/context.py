@@ -10,6 +10,7 @@ from kiln.coordinator.blobs import BlobStore
 from kiln.coordinator.liveness import Liveness
 from kiln.coordinator.pki import ServerTls, ensure_pki
 from kiln.coordinator.store import SqliteStore
+from kiln.coordinator.store.logfiles import check_cap
 from kiln.coordinator.throttle import SignInThrottle
 from kiln.core import clock, defaults
 from kiln.core.errors import InvalidArgument
@@ -35,6 +36,8 @@ class CoordinatorConfig:
     handshake_timeout_s: float = 10.0
     # No API or session token lives longer than this (seconds; kiln coordinator --max-token-lifetime).
     max_token_lifetime_s: float = defaults.MAX_TOKEN_TTL_S
+    # The most of one run's output kept (kiln coordinator --log-cap-bytes); beyond it the middle is dropped.
+    log_cap_bytes: int = defaults.LOG_CAP_BYTES
 
 
 @dataclass
@@ -61,11 +64,13 @@ def open_coordinator(config: CoordinatorConfig) -> Coordinator:
 
     if not 0 < config.max_token_lifetime_s < math.inf:  # NaN fails this too
         raise InvalidArgument("the maximum token lifetime must be a positive, finite number of seconds")
+    check_cap(config.log_cap_bytes)
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
     tls = ensure_pki(data / "pki")
     store = SqliteStore(data / "kiln.db")
+    store.set_log_cap(config.log_cap_bytes)
     seal_audit_log(store, data / "pki")  # before any record is written: every record is signed
     liveness = Liveness(config.heartbeat_timeout_s, config.lost_grace_s, started_at=clock.now())
     coordinator = Coordinator(config, store, BlobStore(data / "blobs"), tls, liveness)

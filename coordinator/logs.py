@@ -3,11 +3,16 @@ last bytes of it, or the last bytes before a chunk already read), checked at the
 offsets the chunks carry, so a reader that began at the tail knows how much came before.
 
 A tail is cut at chunk boundaries: the fewest last whole chunks holding at least the bytes asked for
-(agents send chunks of at most 64 KiB, so a tail is at most that much longer than asked)."""
+(agents send chunks of at most 64 KiB, so a tail is at most that much longer than asked).
+
+An offset is a chunk's place in all the run printed. Output dropped from the middle of a run over the
+coordinator's log cap (store/logfiles.py) still counts, so offsets never change once read, and a reader
+sees the drop as the next chunk's offset lying past the end of the one before (the run's record says how
+much, and the cap)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from kiln.coordinator import runs
 from kiln.coordinator.context import Coordinator
@@ -20,6 +25,7 @@ from kiln.core.runs import LogChunk
 MAX_TAIL_BYTES = 1024 * MiB  # more than any view shows; to read more, read it all (tail_bytes 0)
 MAX_SEQ = (1 << 63) - 1  # the store's integers; no agent numbers its chunks past this
 PAGE_CHUNKS = 1000  # chunks read from the store at a time
+PAGE_BYTES = 8 * MiB  # and at most about this much output
 
 
 @dataclass(frozen=True)
@@ -62,25 +68,17 @@ class LogRange:
         return self.before if self.bounded else None
 
 
-def start(ctx: Coordinator, who: Principal, run_id: str, asked: LogRange) -> tuple[str, LogKey, int]:
-    """The run's full id (the caller may give a prefix), the chunk the reading starts after, and the byte
-    offset of what follows it."""
+def start(ctx: Coordinator, who: Principal, run_id: str, asked: LogRange) -> tuple[str, LogKey]:
+    """The run's full id (the caller may give a prefix) and the chunk the reading starts after."""
     run = runs.get_run(ctx, who, run_id, with_events=False)
     after = asked.after
     if asked.tail_bytes:
         after = max(after, ctx.store.log_tail_start(run.id, asked.tail_bytes, asked.end))
-    offset = ctx.store.log_bytes(run.id, after) if after != (0, 0) else 0
-    return run.id, after, offset
+    return run.id, after
 
 
-def page(
-    ctx: Coordinator, who: Principal, run_id: str, after: LogKey, asked: LogRange, offset: int
-) -> tuple[bool, list[LogChunk]]:
+def page(ctx: Coordinator, who: Principal, run_id: str, after: LogKey, asked: LogRange) -> tuple[bool, list[LogChunk]]:
     """Whether the run had ended, then its next chunks after `after` (read in that order, so none is
-    missed), each carrying its offset, the first's being `offset`."""
+    missed), each carrying its offset."""
     run = runs.get_run(ctx, who, run_id, with_events=False)  # still readable by the caller
-    chunks = []
-    for c in ctx.store.logs(run.id, after, PAGE_CHUNKS, asked.end):
-        chunks.append(replace(c, offset=offset))
-        offset += len(c.data)
-    return run.state.terminal, chunks
+    return run.state.terminal, ctx.store.logs(run.id, after, PAGE_CHUNKS, asked.end, PAGE_BYTES)

@@ -57,13 +57,13 @@ class RunsServicer(runs_pb2_grpc.RunsServicer):
             tail_bytes=request.tail_bytes,
             follow=request.follow,
         ).check()
-        run_id, after, offset = await self.workers.run("quick", logs.start, self.ctx, who, request.id, asked)
+        run_id, after = await self.workers.run("quick", logs.start, self.ctx, who, request.id, asked)
         while True:
-            ended, chunks = await self.workers.run("quick", logs.page, self.ctx, who, run_id, after, asked, offset)
+            ended, chunks = await self.workers.run("quick", logs.page, self.ctx, who, run_id, after, asked)
             for c in chunks:
                 yield wire.log_chunk_to_proto(c)
             if chunks:
-                after, offset = (chunks[-1].attempt, chunks[-1].seq), chunks[-1].offset + len(chunks[-1].data)
+                after = (chunks[-1].attempt, chunks[-1].seq)
                 continue
             if not request.follow or ended:  # the run had ended before this read: nothing more will come
                 return

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from kiln.coordinator.store.base import Database
+from kiln.coordinator.store.logfiles import LogFiles, LogKey, check_cap
+from kiln.core import defaults
 from kiln.core.link import Quarantined
 from kiln.core.models import GpuInfo, Inventory, Node
 from kiln.core.runs import ACTIVE, LogChunk, Priority, Resources, Run, RunEvent, RunSpec, RunState
-
-LogKey = tuple[int, int]  # a log chunk's (attempt, seq), the order of a run's output
-END_OF_LOG: LogKey = (1 << 62, 0)  # after every chunk (attempts are 32-bit)
 
 RUN_FIELDS = {
     "state",
@@ -28,6 +30,8 @@ RUN_FIELDS = {
     "output_snapshot",
     "cancel_requested",
     "retries_left",
+    "log_dropped_bytes",
+    "log_cap_bytes",
 }
 
 
@@ -259,57 +263,94 @@ class ComputeTables(Database):
         rows = self._rows("SELECT * FROM run_events WHERE run_id = ? ORDER BY seq", [run_id])
         return tuple(RunEvent(r["time"], RunState(r["state"]), r["cause"], r["node"], r["attempt"]) for r in rows)
 
-    # -- logs -------------------------------------------------------------------------------------------
+    # -- logs: the chunks live in files beside the database (store/logfiles.py); a run's record says how
+    #    much of its output was dropped under the cap ------------------------------------------------------
+
+    _log_files: LogFiles | None = None
+    _log_tmp: str = ""  # the folder of an in-memory database's logs, removed on close
+
+    @property
+    def log_files(self) -> LogFiles:
+        if self._log_files is None:
+            if self.path == ":memory:":
+                self._log_tmp = tempfile.mkdtemp(prefix="kiln-logs-")
+                folder = Path(self._log_tmp)
+            else:
+                folder = Path(self.path).parent / "logs"
+            self._log_files = LogFiles(folder, defaults.LOG_CAP_BYTES)
+        return self._log_files
+
+    def set_log_cap(self, cap_bytes: int) -> None:
+        """The most of a run's output kept (kiln coordinator --log-cap-bytes): beyond it the middle goes."""
+        self.log_files.cap_bytes = check_cap(cap_bytes)
+
+    def migrate(self) -> None:
+        super().migrate()
+        self._move_old_logs()
+
+    def _move_old_logs(self) -> None:
+        """Migration 9 renamed the old `logs` table (chunks as rows) to logs_to_move: its rows go to the
+        files, run by run in order, then the table is dropped and the space given back (VACUUM). A crash
+        part way leaves the table: the next start moves on from where the files end (re-adding is a no-op)."""
+        if not self.db["logs_to_move"].exists():
+            return
+        moved = 0
+        for (run_id,) in self.db.conn.execute("SELECT DISTINCT run_id FROM logs_to_move").fetchall():
+            after: LogKey = (0, 0)
+            while rows := self.db.conn.execute(
+                "SELECT attempt, seq, stream, data, time FROM logs_to_move "
+                "WHERE run_id = ? AND (attempt, seq) > (?, ?) ORDER BY attempt, seq LIMIT 1000",
+                [run_id, after[0], after[1]],
+            ).fetchall():
+                self.add_logs(run_id, [LogChunk(*r) for r in rows])
+                after, moved = (rows[-1][0], rows[-1][1]), moved + len(rows)
+        self.log_files.close()  # synced
+        self.db.execute("DROP TABLE logs_to_move")
+        if moved:
+            self.db.execute("VACUUM")
 
     def add_logs(self, run_id: str, chunks: Iterable[LogChunk]) -> None:
-        """Stores log chunks; a chunk already stored (same attempt and seq) is ignored."""
-        with self.transaction():
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO logs (run_id, attempt, seq, stream, data, time) VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, c.attempt, c.seq, c.stream, c.data, c.time) for c in chunks],
-            )
+        """Stores log chunks; a chunk already stored (same attempt and seq, or any before the last one
+        stored: chunks come in order) is ignored."""
+        log = self.log_files.add(run_id, chunks)
+        dropped = log.dropped
+        if dropped != log.recorded_dropped:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE runs SET log_dropped_bytes = ?, log_cap_bytes = ? WHERE id = ?",
+                    [dropped, self.log_files.cap_bytes if dropped else 0, run_id],
+                )
+                self.after_commit(lambda: setattr(log, "recorded_dropped", dropped))
 
     def logs(
-        self, run_id: str, after: LogKey = (0, 0), limit: int = 1000, before: LogKey | None = None
+        self,
+        run_id: str,
+        after: LogKey = (0, 0),
+        limit: int = 1000,
+        before: LogKey | None = None,
+        max_bytes: int = 16 * 1024 * 1024,
     ) -> list[LogChunk]:
-        """Chunks after (attempt, seq), and before `before` when given, in order."""
-        end = before or END_OF_LOG
-        with self._lock:
-            rows = self.db.conn.execute(
-                "SELECT attempt, seq, stream, data, time FROM logs "
-                "WHERE run_id = ? AND (attempt, seq) > (?, ?) AND (attempt, seq) < (?, ?) "
-                "ORDER BY attempt, seq LIMIT ?",
-                [run_id, after[0], after[1], end[0], end[1], limit],
-            ).fetchall()
-        return [LogChunk(*r) for r in rows]
+        """Chunks after (attempt, seq), and before `before` when given, in order, each with its offset
+        (logfiles.py: its place in all the run printed, dropped output included); at most `limit`, and
+        none past the first beyond `max_bytes`."""
+        return self.log_files.chunks(run_id, after, before, limit, max_bytes)
 
     def log_bytes(self, run_id: str, through: LogKey | None = None) -> int:
-        """The size of the run's output up to and including chunk `through` (all of it when None)."""
-        last = through or END_OF_LOG
-        row = self._one(
-            "SELECT coalesce(sum(length(data)), 0) AS n FROM logs WHERE run_id = ? AND (attempt, seq) <= (?, ?)",
-            [run_id, last[0], last[1]],
-        )
-        return int(row["n"]) if row else 0
+        """The offset after chunk `through` (all the run printed when None), dropped output included."""
+        return self.log_files.bytes_through(run_id, through)
 
     def log_tail_start(self, run_id: str, tail_bytes: int, before: LogKey | None = None) -> LogKey:
         """The chunk after which the last `tail_bytes` of the output before `before` begin, in whole chunks
-        (the fewest last ones holding at least that much); (0, 0) when that is all of it. Reads backwards
-        from the end, only as far as the tail reaches."""
-        end = before or END_OF_LOG
-        held = 0
-        with self._lock:
-            cursor = self.db.conn.execute(
-                "SELECT attempt, seq, length(data) FROM logs WHERE run_id = ? AND (attempt, seq) < (?, ?) "
-                "ORDER BY attempt DESC, seq DESC",
-                [run_id, end[0], end[1]],
-            )
-            for attempt, seq, size in cursor:
-                if held >= tail_bytes:
-                    cursor.close()
-                    return (attempt, seq)
-                held += size
-        return (0, 0)
+        (the fewest last ones holding at least that much); (0, 0) when that is all of it. Found by binary
+        search on the index, without reading the output."""
+        return self.log_files.tail_start(run_id, tail_bytes, before)
+
+    def close(self) -> None:
+        if self._log_files is not None:
+            self._log_files.close()
+        if self._log_tmp:
+            shutil.rmtree(self._log_tmp, ignore_errors=True)
+        super().close()
 
 
 def spec_to_dict(spec: RunSpec) -> dict[str, Any]:
@@ -331,10 +372,27 @@ def spec_from_dict(data: dict[str, Any]) -> RunSpec:
     )
 
 
+# A run's spec never changes once stored, and every listing, tick and report reads it again: parsed ones
+# are kept, by run, with the text they were parsed from (so a changed text is never answered from here).
+_SPECS: dict[str, tuple[str, RunSpec]] = {}
+SPECS_KEPT = 50_000
+
+
+def _spec(run_id: str, text: str) -> RunSpec:
+    found = _SPECS.get(run_id)
+    if found is not None and found[0] == text:
+        return found[1]
+    if len(_SPECS) >= SPECS_KEPT:
+        _SPECS.clear()
+    spec = spec_from_dict(json.loads(text))
+    _SPECS[run_id] = (text, spec)
+    return spec
+
+
 def _run(row: dict[str, Any], events: tuple[RunEvent, ...]) -> Run:
     return Run(
         id=row["id"],
-        spec=spec_from_dict(json.loads(row["spec_json"])),
+        spec=_spec(row["id"], row["spec_json"]),
         user=row["user"],
         state=RunState(row["state"]),
         created_at=row["created_at"],
@@ -349,6 +407,8 @@ def _run(row: dict[str, Any], events: tuple[RunEvent, ...]) -> Run:
         cancel_requested=bool(row["cancel_requested"]),
         events=events,
         runtime=row["runtime"],
+        log_dropped_bytes=row["log_dropped_bytes"],
+        log_cap_bytes=row["log_cap_bytes"],
     )
 
 

@@ -251,4 +251,12 @@ MIGRATIONS: list[str] = [
         project TEXT PRIMARY KEY REFERENCES projects(name), ref TEXT NOT NULL
     );
     """,
+    # 9: runs' output moves out of the database into files (coordinator/store/logfiles.py). The table is
+    #    renamed here; ComputeTables moves its rows into the files on start and then drops it. A run's record
+    #    says how much of its output was dropped under the log cap, and the cap that applied.
+    """
+    ALTER TABLE logs RENAME TO logs_to_move;
+    ALTER TABLE runs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN log_cap_bytes INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -61,6 +61,13 @@ def register(sub: Any) -> None:
         help="largest file a push may upload, e.g. 2G (default 20G)",
     )
     p.add_argument(
+        "--log-cap-bytes",
+        default="4G",
+        metavar="SIZE",
+        help="most of one run's output kept, e.g. 500M (default 4G, at least 1M): beyond it the first and last "
+        "halves are kept and the middle is dropped, and the run's record says how much",
+    )
+    p.add_argument(
         "--agent-listen",
         default="",
         metavar="HOST:PORT",
@@ -128,6 +135,10 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InvalidArgument(str(e)) from None
     try:
+        log_cap = parse_size(args.log_cap_bytes)
+    except ValueError as e:
+        raise InvalidArgument(f"--log-cap-bytes: {e}") from None
+    try:
         max_token_lifetime = parse_duration(args.max_token_lifetime)
     except ValueError as e:
         raise InvalidArgument(f"--max-token-lifetime: {e}") from None
@@ -141,6 +152,7 @@ def serve(args: argparse.Namespace) -> int:
         agent_listen=args.agent_listen,
         metrics_listen=args.metrics_listen,
         max_token_lifetime_s=max_token_lifetime,
+        log_cap_bytes=log_cap,
     )
     ctx = open_coordinator(config)
 

@@ -14,7 +14,7 @@ from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument, NotFound
 from kiln.core.models import RunValues
-from kiln.core.runs import Priority, Resources, Run, RunSpec
+from kiln.core.runs import Priority, Resources, Run, RunSpec, dropped_note
 from kiln.core.units import format_bytes, parse_size
 
 if TYPE_CHECKING:
@@ -283,11 +283,14 @@ def _print_logs(client: Client, run_id: str, follow: bool, tail: int = 0) -> boo
     saying on stderr how much came before); False if the person stopped following it with Ctrl-C, which
     stops only the following: the run goes on, and they are told how to follow or cancel it."""
     try:
-        first = True
+        end = None  # where the last chunk ended: a next one starting past it follows output dropped
         for chunk in client.read_logs(run_id, follow=follow, tail_bytes=tail):
-            if first and chunk.offset:
+            if end is None and chunk.offset:
                 info(f"({format_bytes(chunk.offset)} of earlier output not shown; kiln logs {run_id} shows all)")
-            first = False
+            elif end is not None and chunk.offset > end:
+                cap = client.get_run(run_id).log_cap_bytes
+                sys.stdout.buffer.write(("\n" + dropped_note(chunk.offset - end, cap)).encode())
+            end = chunk.offset + len(chunk.data)
             stream = sys.stderr if chunk.stream == "stderr" else sys.stdout
             stream.buffer.write(chunk.data)
             stream.flush()

@@ -31,6 +31,7 @@ SIGNIN_TRACKED_KEYS = 10_000  # user names and sources remembered at once (the o
 
 MAX_UPLOAD_BYTES = 20 * 1024**3  # per file (blob)
 MAX_OUTPUT_BYTES = 20 * 1024**3  # what one run may create or change in its folder (kiln agent --max-output-bytes)
+LOG_CAP_BYTES = 4 * 1024**3  # of a run's output kept, beyond it the middle goes (kiln coordinator --log-cap-bytes)
 ENV_CACHE_BYTES = 50 * 1024**3  # built environments a node keeps (kiln agent --env-cache-bytes)
 MAX_MESSAGE_BYTES = 64 * 1024**2  # one gRPC message
 CHUNK_BYTES = 1024**2  # blob parts and upload messages are packed up to this size

@@ -34,6 +34,7 @@ RUN_ID_BYTES = 6  # run ids are r- and 12 hex digits
 def new_run_id() -> str:
     return f"r-{secrets.token_hex(RUN_ID_BYTES)}"
 
+
 _ENDINGS = {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PREEMPTED}
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.ASSIGNED, RunState.CANCELLED}),
@@ -125,6 +126,9 @@ class Run:
     output_snapshot: str = ""
     cancel_requested: bool = False
     events: tuple[RunEvent, ...] = ()
+    # bytes of its output dropped from the middle, over the coordinator's per-run log cap (log_cap_bytes)
+    log_dropped_bytes: int = 0
+    log_cap_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,13 @@ class LogChunk:
     data: bytes
     time: float
     offset: int = 0  # read from the coordinator: the bytes of the run's output before this chunk
+
+
+def dropped_note(dropped: int, cap: int = 0) -> str:
+    """The line a log reader shows where `dropped` bytes of a run's output were dropped over the
+    coordinator's per-run log cap (`cap`, as the run's record gives it; 0: not known)."""
+    why = f"over the run's {format_bytes(cap)} log cap" if cap else "over the run's log cap"
+    return f"… {format_bytes(dropped)} of output dropped here ({why}) …\n"
 
 
 def resources_text(run: Run) -> str:

@@ -83,6 +83,8 @@ def run_to_proto(r: Run) -> runs_pb2.Run:
         cancel_requested=r.cancel_requested,
         runtime=r.runtime,
         events=[run_event_to_proto(e) for e in r.events],
+        log_dropped_bytes=r.log_dropped_bytes,
+        log_cap_bytes=r.log_cap_bytes,
     )
 
 
@@ -104,6 +106,8 @@ def run_from_proto(m: runs_pb2.Run) -> Run:
         cancel_requested=m.cancel_requested,
         runtime=m.runtime,
         events=tuple(run_event_from_proto(e) for e in m.events),
+        log_dropped_bytes=m.log_dropped_bytes,
+        log_cap_bytes=m.log_cap_bytes,
     )
 
 

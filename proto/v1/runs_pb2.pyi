@@ -83,7 +83,7 @@ class RunEvent(_message.Message):
     def __init__(self, time: _Optional[float] = ..., state: _Optional[str] = ..., cause: _Optional[str] = ..., node: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "created_at", "node", "attempt", "gpu_uuids", "has_exit_code", "exit_code", "reason", "started_at", "finished_at", "output_snapshot", "cancel_requested", "events", "runtime")
+    __slots__ = ("id", "spec", "user", "state", "created_at", "node", "attempt", "gpu_uuids", "has_exit_code", "exit_code", "reason", "started_at", "finished_at", "output_snapshot", "cancel_requested", "events", "runtime", "log_dropped_bytes", "log_cap_bytes")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,8 @@ class Run(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    LOG_DROPPED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LOG_CAP_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: RunSpec
     user: str
@@ -118,7 +120,9 @@ class Run(_message.Message):
     cancel_requested: bool
     events: _containers.RepeatedCompositeFieldContainer[RunEvent]
     runtime: str
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[RunSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., node: _Optional[str] = ..., attempt: _Optional[int] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., output_snapshot: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., events: _Optional[_Iterable[_Union[RunEvent, _Mapping]]] = ..., runtime: _Optional[str] = ...) -> None: ...
+    log_dropped_bytes: int
+    log_cap_bytes: int
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[RunSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[str] = ..., created_at: _Optional[float] = ..., node: _Optional[str] = ..., attempt: _Optional[int] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., has_exit_code: _Optional[bool] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., output_snapshot: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., events: _Optional[_Iterable[_Union[RunEvent, _Mapping]]] = ..., runtime: _Optional[str] = ..., log_dropped_bytes: _Optional[int] = ..., log_cap_bytes: _Optional[int] = ...) -> None: ...
 
 class RunRef(_message.Message):
     __slots__ = ("id",)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln.client import Client
-from kiln.core.runs import LogChunk
+from kiln.core.runs import LogChunk, dropped_note
 from kiln.desktop.ops import brief
 
 LogKey = tuple[int, int]  # a chunk's (attempt, seq)
@@ -59,9 +59,20 @@ class Pieces:
     def __init__(self) -> None:
         self.decoders = {s: codecs.getincrementaldecoder("utf-8")("replace") for s in ("stdout", "stderr")}
         self.pieces: deque[Piece] = deque()
+        self.end: int | None = None  # where the last chunk ended: a next one starting past it follows a drop
 
     def add(self, c: LogChunk) -> int:
-        """Adds a chunk; returns the characters it brought."""
+        """Adds a chunk; returns the characters it brought. Output dropped before it (over the run's log cap:
+        its offset lies past the last chunk's end) is marked with a line of its own, in a piece of its key."""
+        marked = 0
+        if self.end is not None and c.offset > self.end:
+            note = "\n" + dropped_note(c.offset - self.end)
+            self.pieces.append(Piece("stdout", (c.attempt, c.seq), c.offset, 0, [note], len(note), note.count("\n")))
+            marked = len(note)
+        self.end = c.offset + len(c.data)
+        return marked + self._add(c)
+
+    def _add(self, c: LogChunk) -> int:
         stream = c.stream if c.stream in self.decoders else "stdout"
         text = self.decoders[stream].decode(c.data)
         lines = text.count("\n")
