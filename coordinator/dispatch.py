@@ -10,6 +10,7 @@ its own, one event at a time, never on the server's event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from collections import Counter
@@ -20,6 +21,7 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.runs import pending, transition
 from kiln.coordinator.schedview import node_views
+from kiln.coordinator.store.placement import ActiveUse
 from kiln.core import lineage
 from kiln.core.errors import FailedPrecondition, PermissionDenied
 from kiln.core.link import (
@@ -40,7 +42,7 @@ from kiln.core.link import (
     already_connected,
 )
 from kiln.core.models import Inventory
-from kiln.core.runs import ACTIVE, Run, RunEvent, RunState
+from kiln.core.runs import Run, RunEvent, RunState
 from kiln.core.scheduling import schedule
 
 PROGRESS_CHARS = 500  # of a progress event a node reports while preparing a run
@@ -417,36 +419,26 @@ class Dispatcher:
     # -- the tick ---------------------------------------------------------------------------------------
 
     def _tick(self, now: float, out: list[Command]) -> None:
-        active = self.store.runs(states=ACTIVE)
-        if self._declare_lost(active, now, out):
-            active = self.store.runs(states=ACTIVE)
-        self._send_cancels(active, out)
-        self._place(active, now, out)
+        use = self.store.active_use()
+        if self._declare_lost(use, now, out):
+            use = self.store.active_use()
+        self._send_cancels(out)
+        self._place(use, now, out)
 
-    def _place(self, active: list[Run], now: float, out: list[Command]) -> None:
+    def _place(self, use: ActiveUse, now: float, out: list[Command]) -> None:
         queued = self.store.runs(states=[RunState.QUEUED])
         if not queued:
             return
         by_id = {r.id: r for r in queued}
-        per_user = Counter(r.user for r in active)
-        views = [v for v in node_views(self.ctx, now, active) if v.name in self.sessions]
+        views = [v for v in node_views(self.ctx, now, use) if v.name in self.sessions]
         queue = [pending(r, environments.digest_of(self.ctx, r)) for r in queued]
-        for p in schedule(queue, views, per_user):
-            run = by_id[p.run_id]
-            transition(
-                self.store,
-                run,
-                RunState.ASSIGNED,
-                f"placed on {p.node}",
-                now,
-                node=p.node,
-                runtime=p.runtime,
-                attempt=run.attempt + 1,
-                gpu_uuids=p.gpu_uuids,
-            )
-            placed = self.store.run(run.id, with_events=False)
-            assert placed is not None
-            out.append(Send(self.sessions[p.node].id, self._assignment(placed)))
+        with self.store.transaction():  # the pass is one commit; its assignments go out once it is made
+            for p in schedule(queue, views, use.users):
+                run = by_id[p.run_id]
+                fields = {"node": p.node, "runtime": p.runtime, "attempt": run.attempt + 1, "gpu_uuids": p.gpu_uuids}
+                transition(self.store, run, RunState.ASSIGNED, f"placed on {p.node}", now, **fields)
+                placed = dataclasses.replace(run, state=RunState.ASSIGNED, **fields)  # type: ignore[arg-type]
+                out.append(Send(self.sessions[p.node].id, self._assignment(placed)))
 
     def _assignment(self, run: Run) -> Assignment:
         mounts = resolve_inputs(self.ctx, run.spec.project, run.spec.datasets)
@@ -461,26 +453,26 @@ class Dispatcher:
             environment=environments.node_ref(self.ctx, run),
         )
 
-    def _send_cancels(self, active: list[Run], out: list[Command]) -> None:
-        for run in active:
-            session = self.sessions.get(run.node)
-            if run.cancel_requested and session and (run.id, run.attempt) not in session.cancels_sent:
-                self._cancel(session, run.id, run.attempt, "cancelled by a user", out)
+    def _send_cancels(self, out: list[Command]) -> None:
+        for run_id, attempt, node in self.store.cancels_due():
+            session = self.sessions.get(node)
+            if session and (run_id, attempt) not in session.cancels_sent:
+                self._cancel(session, run_id, attempt, "cancelled by a user", out)
 
     def _cancel(self, session: Session, run_id: str, attempt: int, reason: str, out: list[Command]) -> None:
         session.cancels_sent.add((run_id, attempt))
         out.append(Send(session.id, Cancel(run_id, attempt, self.ctx.config.cancel_grace_s, reason)))
 
-    def _declare_lost(self, active: list[Run], now: float, out: list[Command]) -> bool:
+    def _declare_lost(self, use: ActiveUse, now: float, out: list[Command]) -> bool:
         """Loses the runs of nodes silent past the grace period; True if there were any."""
-        lost = False
-        for run in active:
-            if self.liveness.is_lost(run.node, now):
-                lost = True
-                silent = self.liveness.silence(run.node, now)
-                grace = self.ctx.config.lost_grace_s
+        lost = self.liveness.lost(sorted(use.nodes), now)
+        for node in lost:
+            silent = self.liveness.silence(node, now)
+            grace = self.ctx.config.lost_grace_s
+            runs = self.store.active_runs(node) if node else [r for r in self.store.active_runs() if not r.node]
+            for run in runs:
                 self._lose(run, f"node {run.node} silent for {silent:.0f}s, past the {grace:g}s grace", now, out)
-        return lost
+        return bool(lost)
 
     def _lose(self, run: Run, cause: str, now: float, out: list[Command]) -> None:
         """The run's node is gone (or forgot it): lost, then queued again while retries remain."""

@@ -67,6 +67,22 @@ class Liveness:
     def is_ready(self, node: str, now: float) -> bool:
         return self.state(node, now) == "ready"
 
+    def ready(self, now: float) -> dict[str, Inventory]:
+        """Every node that is ready now (as `state` says), with the inventory it last sent: one look under
+        the lock for a whole scheduling pass, not one per node."""
+        limit, nothing = min(self.heartbeat_timeout_s, self.lost_grace_s), Inventory()
+        with self._lock:
+            return {
+                node: self.inventory.get(node, nothing)
+                for node in self.connected
+                if now - self.last_seen.get(node, self.started_at) <= limit
+            }
+
+    def lost(self, nodes: list[str], now: float) -> list[str]:
+        """Those of `nodes` that are offline now (as `state` says)."""
+        with self._lock:
+            return [n for n in nodes if now - self.last_seen.get(n, self.started_at) > self.lost_grace_s]
+
     def is_lost(self, node: str, now: float) -> bool:
         return self.state(node, now) == "offline"
 

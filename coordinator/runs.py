@@ -72,17 +72,18 @@ def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     reason = never_fits(pending(run, env.digest if env else ""), capacity_views(ctx))
     if reason:
         raise FailedPrecondition(f"run refused: {reason}")
+    queued = RunEvent(run.created_at, RunState.QUEUED, f"submitted by {who.user}")
     with ctx.store.transaction():
         ctx.store.add_run(run)
         ctx.store.add_edges(_input_edges(run, datasets), run.created_at)
-        ctx.store.add_run_event(run.id, RunEvent(run.created_at, RunState.QUEUED, f"submitted by {who.user}"))
+        ctx.store.add_run_event(run.id, queued)
         details: dict[str, object] = {"project": spec.project, "command": list(spec.command)}
         if spec.rerun_of:
             details["rerun_of"] = spec.rerun_of
         if run.spec.environment:
             details["environment"] = run.spec.environment
         ctx.store.append_audit(who.user, action, run.id, details)
-    return get_run(ctx, who, run.id)
+    return replace(run, events=(queued,))  # as the store now holds it (committed), without reading it back
 
 
 def check_spec(spec: RunSpec) -> None:

@@ -3,20 +3,17 @@ whether they take work (connected, fresh heartbeat, not drained)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections import defaultdict
-
 from kiln.coordinator.context import Coordinator
-from kiln.core.models import Inventory, Node
-from kiln.core.runs import ACTIVE, Run
+from kiln.coordinator.store.placement import ActiveUse, NodeUse
+from kiln.core.models import Node
 from kiln.core.scheduling import NodeView
 
-_capacity: tuple[list[Node], list[NodeView]] | None = None
+_capacity: tuple[list[Node], list[NodeView], frozenset[str]] | None = None
 
 
-def capacity_views(ctx: Coordinator) -> list[NodeView]:
-    """Every enrolled node as its capacity alone (no use, all schedulable), rebuilt only when the store's
-    node list changes: submission checks against it whether any node could ever run a run."""
+def _capacity_of(ctx: Coordinator) -> tuple[list[NodeView], frozenset[str]]:
+    """Every enrolled node as its capacity alone (no use, all schedulable), and the drained ones' names,
+    rebuilt only when the store's node list changes."""
     global _capacity
     nodes = ctx.store.nodes()
     if _capacity is None or _capacity[0] is not nodes:
@@ -26,30 +23,43 @@ def capacity_views(ctx: Coordinator) -> list[NodeView]:
             )
             for n in nodes
         ]
-        _capacity = (nodes, views)
-    return _capacity[1]
+        _capacity = (nodes, views, frozenset(n.name for n in nodes if n.drained))
+    return _capacity[1], _capacity[2]
 
 
-def node_views(ctx: Coordinator, now: float, active: list[Run] | None = None) -> list[NodeView]:
-    """The nodes that take work now, with what their active runs use."""
-    by_node: dict[str, list[Run]] = defaultdict(list)
-    for r in ctx.store.runs(states=ACTIVE) if active is None else active:
-        by_node[r.node].append(r)
-    drained = {n.name for n in ctx.store.nodes() if n.drained}
-    views = []
-    for view in capacity_views(ctx):
-        if view.name in drained or not ctx.liveness.is_ready(view.name, now):
+def capacity_views(ctx: Coordinator) -> list[NodeView]:
+    """Submission checks against these whether any node could ever run a run."""
+    return _capacity_of(ctx)[0]
+
+
+def node_views(ctx: Coordinator, now: float, use: ActiveUse | None = None) -> list[NodeView]:
+    """The nodes that take work now, with what their active runs use (`use`, read from the store when not
+    given). Called on every tick, so a node with nothing held and nothing running costs a dict look-up."""
+    views, drained = _capacity_of(ctx)
+    ready = ctx.liveness.ready(now)
+    if use is None:
+        use = ctx.store.active_use()
+    found = []
+    for view in views:
+        inventory = ready.get(view.name)
+        if inventory is None or view.name in drained:
             continue
-        held = ctx.liveness.inventory_of(view.name, Inventory()).environments
-        if held:
-            view = dataclasses.replace(view, environments=frozenset(held))
-        mine = by_node.get(view.name)
-        if mine:
-            view = dataclasses.replace(
-                view,
-                used_cpus=sum(r.spec.resources.cpus for r in mine),
-                used_memory=sum(r.spec.resources.memory_bytes for r in mine),
-                busy_gpus=frozenset(u for r in mine for u in r.gpu_uuids),
+        mine = use.nodes.get(view.name)
+        if mine is not None or inventory.environments:  # built directly: dataclasses.replace costs 3x
+            mine = mine or NodeUse()
+            held = frozenset(inventory.environments) if inventory.environments else view.environments
+            view = NodeView(
+                view.name,
+                view.cpus,
+                view.memory_bytes,
+                view.gpus,
+                view.labels,
+                view.runtimes,
+                view.schedulable,
+                mine.cpus,
+                mine.memory_bytes,
+                mine.gpu_uuids,
+                held,
             )
-        views.append(view)
-    return views
+        found.append(view)
+    return found

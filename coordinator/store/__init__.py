@@ -5,13 +5,21 @@ from kiln.coordinator.store.base import SchemaTooNew
 from kiln.coordinator.store.compute import ComputeTables
 from kiln.coordinator.store.environments import EnvironmentTables
 from kiln.coordinator.store.identity import IdentityTables
+from kiln.coordinator.store.placement import PlacementTables
 from kiln.coordinator.store.projects import ProjectTables
 from kiln.coordinator.store.registry import RegistryTables
 from kiln.coordinator.store.tracking import TrackingTables
 
 
 class SqliteStore(
-    IdentityTables, ProjectTables, AuditTables, ComputeTables, TrackingTables, RegistryTables, EnvironmentTables
+    IdentityTables,
+    ProjectTables,
+    AuditTables,
+    ComputeTables,
+    PlacementTables,
+    TrackingTables,
+    RegistryTables,
+    EnvironmentTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.utils import dedupe_keys
 
 from kiln.coordinator.store.migrations import MIGRATIONS
 from kiln.core.schema import migrate
@@ -70,8 +71,14 @@ class Database:
         self._after_commit.append(action)
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, read on the connection itself: sqlite-utils' `query()` wraps every read in a
+        savepoint of its own (three statements for one), which reads that only SELECT do not need."""
         with self._lock:
-            return list(self.db.query(sql, params))
+            cursor = self.db.conn.execute(sql, params)
+            if cursor.description is None:
+                raise ValueError(f"not a query that returns rows: {sql[:80]}")
+            keys = dedupe_keys(d[0] for d in cursor.description)
+            return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)

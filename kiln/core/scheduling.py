@@ -126,63 +126,150 @@ def _order(queue: list[Pending], running_per_user: Counter[str]) -> list[Pending
     return ordered
 
 
-@dataclass
 class _Free:
-    cpus: float
-    memory: int
-    busy: set[str]
+    """What is left of a node as a pass places runs on it; `version` counts the runs placed on it. Made
+    only for the nodes a pass looks at closely (a plain class with slots: there may be many)."""
+
+    __slots__ = ("node", "cpus", "memory", "busy", "version")
+
+    def __init__(self, node: NodeView) -> None:
+        self.node = node
+        self.cpus = node.cpus - node.used_cpus
+        self.memory = node.memory_bytes - node.used_memory
+        self.busy = set(node.busy_gpus)
+        self.version = 0
 
 
-def _shape(run: Pending) -> tuple[object, ...]:
-    """What decides which nodes could ever take a run (runs of one shape share the answer)."""
+def _kind(run: Pending) -> tuple[object, ...]:
+    """What decides which nodes could take a run at all and how they rank for it, its size aside."""
     r = run.resources
-    return (
-        run.runtime,
-        bool(run.image),
-        tuple(sorted(run.node_labels.items())),
-        r.cpus,
-        r.memory_bytes,
-        r.gpus,
-        r.gpu_model,
-    )
+    labels = tuple(sorted(run.node_labels.items()))
+    return (run.runtime, bool(run.image), labels, r.gpu_model, r.gpus > 0, run.environment)
+
+
+# (environment lacking, GPU tier, -free CPUs, node name, version of the node it was made at): one flat tuple
+Entry = tuple[int, int, float, str, int]
+
+
+class _Ranking:
+    """The nodes that could take runs of one kind (`_kind`), best first for them, in a heap: each run then
+    costs a few heap operations rather than a look at every node.
+
+    A pass only takes room away, so a node's key for CPU runs only worsens (less room to spread onto): an
+    entry found outdated at the top is given its current key and put back. For GPU runs a node's key also
+    improves (GPU runs pack onto the node with the fewest idle GPUs), so every run placed on one of its
+    nodes adds a fresh entry and outdated ones are dropped. Nodes too full for the run at hand are set
+    aside and put back after it; a size no node could take is remembered, as is every size at least as big
+    (room only shrinks during a pass)."""
+
+    def __init__(self, run: Pending, nodes: list[NodeView], rooms: dict[str, _Free]) -> None:
+        self.environment = run.environment
+        self.gpus = run.resources.gpus > 0
+        self.rooms = rooms  # the pass's, shared by its rankings
+        self.refused: list[tuple[float, int, int]] = []  # sizes (cpus, memory, gpus) no node can take now
+        runtimes: dict[frozenset[str], bool] = {}  # nodes mostly share a few sets of runtimes
+        self.nodes: dict[str, NodeView] = {}
+        for node in nodes:
+            fits = runtimes.get(node.runtimes)
+            if fits is None:
+                fits = runtimes[node.runtimes] = _runtime_for(run, node) is not None
+            if fits and (not run.node_labels or all(node.labels.get(k) == v for k, v in run.node_labels.items())):
+                self.nodes[node.name] = node
+        env = self.environment
+        if self.gpus or rooms:
+            self.heap = [self._entry(node) for node in self.nodes.values()]
+        else:  # the common case, spelled out: a pass makes one entry per node for each kind of run
+            self.heap = [
+                (int(bool(env) and env not in n.environments), len(n.gpus), n.used_cpus - n.cpus, n.name, 0)
+                for n in self.nodes.values()
+            ]
+        heapq.heapify(self.heap)
+
+    def _entry(self, node: NodeView) -> Entry:
+        # A node holding the run's environment first; then GPU runs pack onto the node with the fewest idle
+        # GPUs, and CPU runs avoid GPU nodes, then spread.
+        room = self.rooms.get(node.name)
+        env = self.environment
+        lacks = int(bool(env) and env not in node.environments)
+        cpus = node.cpus - node.used_cpus if room is None else room.cpus
+        version = 0 if room is None else room.version
+        if self.gpus:
+            busy = node.busy_gpus if room is None else room.busy
+            return lacks, sum(1 for g in node.gpus if g.uuid not in busy), -cpus, node.name, version
+        return lacks, len(node.gpus), -cpus, node.name, version
+
+    def take(self, run: Pending) -> tuple[_Free, list[Gpu]] | None:
+        """The best node for `run` that has room for it now, and the GPUs it would give it."""
+        r = run.resources
+        size = (r.cpus, r.memory_bytes, r.gpus)
+        if any(size[0] >= c and size[1] >= m and size[2] >= g for c, m, g in self.refused):
+            return None
+        aside: list[Entry] = []
+        found: tuple[_Free, list[Gpu]] | None = None
+        while self.heap:
+            _, _, _, name, version = self.heap[0]
+            room = self.rooms.get(name)
+            if room is None:
+                room = self.rooms[name] = _Free(self.nodes[name])
+            if version != room.version:  # placed on since this entry was made
+                if self.gpus:
+                    heapq.heappop(self.heap)  # a fresh entry was added then
+                else:
+                    heapq.heapreplace(self.heap, self._entry(room.node))
+                continue
+            idle = _idle(run, room) if r.gpus else []
+            if r.cpus > room.cpus + 1e-9 or r.memory_bytes > room.memory or len(idle) < r.gpus:
+                aside.append(heapq.heappop(self.heap))
+                continue
+            found = (room, idle[: r.gpus])
+            break
+        for entry in aside:
+            heapq.heappush(self.heap, entry)
+        if found is None:  # every node was looked at: more than the most any has is refused too
+            self.refused.append(size)
+            rooms = [self.rooms[entry[3]] for entry in aside]
+            self.refused += [
+                (max((room.cpus for room in rooms), default=0.0) + 1e-6, 0, 0),
+                (0.0, max((room.memory for room in rooms), default=0) + 1, 0),
+                (0.0, 0, 1 + max((len(_idle(run, room)) for room in rooms), default=0)),
+            ]
+        return found
+
+    def placed_on(self, room: _Free) -> None:
+        if room.node.name in self.nodes:
+            heapq.heappush(self.heap, self._entry(room.node))
+
+
+def _idle(run: Pending, room: _Free) -> list[Gpu]:
+    return [g for g in _matching_gpus(run, room.node.gpus) if g.uuid not in room.busy]
 
 
 def schedule(queue: list[Pending], nodes: list[NodeView], running_per_user: Counter[str]) -> list[Placement]:
     """Placements for the runs that fit now, in the order they should be dispatched."""
     live = [n for n in nodes if n.schedulable]
-    free = {n.name: _Free(n.cpus - n.used_cpus, n.memory_bytes - n.used_memory, set(n.busy_gpus)) for n in live}
-    compatible: dict[tuple[object, ...], list[NodeView]] = {}
+    rooms: dict[str, _Free] = {}
+    rankings: dict[tuple[object, ...], _Ranking] = {}
+    packing: list[_Ranking] = []  # the rankings for GPU runs, where a node's place may rise
     placements: list[Placement] = []
     for run in _order(queue, running_per_user):
-        shape = _shape(run)
-        if shape not in compatible:
-            compatible[shape] = [n for n in live if mismatch(run, n) is None]
-        r = run.resources
-        best: tuple[tuple[int, int, float, str], NodeView, list[Gpu]] | None = None
-        for node in compatible[shape]:
-            room = free[node.name]
-            if r.cpus > room.cpus + 1e-9 or r.memory_bytes > room.memory:
-                continue
-            idle = [g for g in _matching_gpus(run, node.gpus) if g.uuid not in room.busy] if r.gpus else []
-            if len(idle) < r.gpus:
-                continue
-            # A node holding the run's environment first; then GPU runs pack onto the node with the fewest
-            # idle GPUs, and CPU runs avoid GPU nodes, then spread.
-            lacks = int(bool(run.environment) and run.environment not in node.environments)
-            if r.gpus:
-                key = (lacks, sum(1 for g in node.gpus if g.uuid not in room.busy), -room.cpus, node.name)
-            else:
-                key = (lacks, len(node.gpus), -room.cpus, node.name)
-            if best is None or key < best[0]:
-                best = (key, node, idle[: r.gpus])
-        if best is None:
+        kind = _kind(run)
+        ranking = rankings.get(kind)
+        if ranking is None:
+            ranking = rankings[kind] = _Ranking(run, live, rooms)
+            if ranking.gpus:
+                packing.append(ranking)
+        found = ranking.take(run)
+        if found is None:
             continue
-        _, node, gpus = best
-        room = free[node.name]
+        room, gpus = found
+        r = run.resources
         room.cpus -= r.cpus
         room.memory -= r.memory_bytes
         room.busy.update(g.uuid for g in gpus)
-        runtime = _runtime_for(run, node)
+        room.version += 1
+        for other in packing:
+            other.placed_on(room)
+        runtime = _runtime_for(run, room.node)
         assert runtime is not None
-        placements.append(Placement(run.run_id, node.name, runtime, tuple(g.uuid for g in gpus)))
+        placements.append(Placement(run.run_id, room.node.name, runtime, tuple(g.uuid for g in gpus)))
     return placements

@@ -1,16 +1,18 @@
-"""The store's queries behind run-id prefixes and `kiln runs --columns`, on every store backend."""
+"""The store's queries behind run-id prefixes, `kiln runs --columns` and the dispatch tick, on every store backend."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from kiln.coordinator.store import SqliteStore
+from kiln.coordinator.store.placement import NodeUse
 from kiln.core.models import RunValues
 from kiln.core.query import Field
-from kiln.core.runs import Run, RunSpec, RunState
+from kiln.core.runs import Resources, Run, RunSpec, RunState
 
 
 def _run(store: SqliteStore, run_id: str, project: str = "p") -> None:
@@ -50,6 +52,26 @@ class RunQueries:
         assert math.isnan(first.metrics["loss"])
         assert found[ids[1100]] == RunValues(params={"lr": "0.2"})
         assert store.run_values(ids, []) == {} and store.run_values([], columns) == {}
+
+    def test_active_use_sums_what_the_active_runs_hold_per_node_and_counts_them_per_user(self, store):
+        specs = {"r-a": (1.5, 1 << 30), "r-b": (2.0, 2 << 30), "r-c": (4.0, 0), "r-d": (8.0, 0)}
+        for run_id, (cpus, memory) in specs.items():
+            if store.user("bob") is None:
+                store.add_user("bob", "h", False)
+                store.add_project("p", "", "bob")
+            spec = RunSpec("p", ("true",), resources=Resources(cpus, memory))
+            store.add_run(Run(run_id, spec, "bob" if run_id == "r-c" else "alice", RunState.QUEUED, 1.0))
+        store.update_run("r-a", state=RunState.RUNNING, node="n1", gpu_uuids=("GPU-1",))
+        store.update_run("r-b", state=RunState.ASSIGNED, node="n1", gpu_uuids=("GPU-2",), cancel_requested=True)
+        store.update_run("r-c", state=RunState.PREPARING, node="n2", attempt=3)
+        store.update_run("r-d", state=RunState.SUCCEEDED, node="n2", cancel_requested=True)  # ended: holds nothing
+        use = store.active_use()
+        assert use.nodes == {
+            "n1": NodeUse(3.5, 3 << 30, frozenset({"GPU-1", "GPU-2"})),
+            "n2": NodeUse(4.0, 0, frozenset()),
+        }
+        assert use.users == Counter({"alice": 2, "bob": 1})
+        assert store.cancels_due() == [("r-b", 0, "n1")]
 
 
 class TestSqliteFile(RunQueries):

@@ -90,3 +90,21 @@ def test_a_node_holding_the_runs_environment_comes_first_and_others_still_take_i
     # when b is full, a takes it (and fetches or builds the environment first)
     full = [node("a", cpus=8), node("b", cpus=2, used_cpus=2, environments=frozenset({env}))]
     assert [p.node for p in schedule([run("r3", environment=env)], full, Counter())] == ["a"]
+
+
+def test_one_pass_spreads_cpu_runs_packs_gpu_runs_and_skips_full_nodes():
+    nodes = [node("a", cpus=2), node("b", cpus=4), node("c", cpus=3), node("g", cpus=8, gpus=A100)]
+    queue = [run(f"c{i}", t=i) for i in range(9)] + [run(f"g{i}", gpus=g, t=10 + i) for i, g in enumerate((1, 3, 1))]
+    placed = {p.run_id: p for p in schedule(queue, nodes, Counter())}
+    # CPU runs go where most room is left, GPU nodes last (a tie goes by name); 9 of them fill the 9 CPUs
+    # of the plain nodes, so none lands on g
+    assert [placed[f"c{i}"].node for i in range(9)] == ["b", "b", "c", "a", "b", "c", "a", "b", "c"]
+    # GPU runs pack: g1 asks for 3 GPUs and gets the last 3 of g; g2 finds none idle and waits
+    assert [placed[r].gpu_uuids for r in ("g0", "g1")] == [("GPU-a0",), ("GPU-a1", "GPU-a2", "GPU-a3")]
+    assert "g2" not in placed
+
+
+def test_a_size_no_node_takes_now_does_not_hold_back_smaller_runs():
+    nodes = [node("n1", cpus=2, used_cpus=1), node("n2", cpus=2, used_cpus=1)]
+    queue = [run("big", cpus=2, t=0), run("bigger", cpus=4, t=1), run("s1", t=2), run("s2", t=3), run("s3", t=4)]
+    assert [(p.run_id, p.node) for p in schedule(queue, nodes, Counter())] == [("s1", "n1"), ("s2", "n2")]
