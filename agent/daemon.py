@@ -4,6 +4,7 @@ backoff and jitter), reports what it has and runs, and runs what it is assigned.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import kiln
-from kiln.agent import identity, inventory, link
+from kiln.agent import identity, images, inventory, link
 from kiln.agent.environments import EnvCache
 from kiln.agent.jobs import Job, JobContext
 from kiln.agent.metrics import AgentExporter  # [ops]
@@ -116,6 +117,11 @@ class Agent:
             self.metrics.stop()
 
     def _resume_jobs(self) -> None:
+        docker = self.runtimes.get("docker")
+        if docker is not None:  # what describing an image left when this agent was killed mid-way
+            with contextlib.suppress(Exception):  # an engine not answering yet: its runs will say so
+                if left := images.remove_describers(docker.client(), self.name):  # type: ignore[attr-defined]
+                    log.info("removed %d describing container(s) left by an earlier run of this agent", left)
         for record in self.spool.jobs():
             if record.final_seq:
                 continue  # finished; its final report waits in the spool for an acknowledgement

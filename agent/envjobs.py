@@ -88,7 +88,7 @@ def prepare(job: Job, ref: EnvironmentRef) -> Prepared:
         )
 
     image = node.envs.docker(ref, client, fetch_image, Progress(job, f"environment {ref.ref}"))
-    facts = described(image, lambda: images.describe_image(client, image, images.SDK_FILE))
+    facts = described_image(job, image)
     return Prepared(image=image, facts={**_named(ref), model.RECORD_IMAGE_ID: image, **facts})
 
 
@@ -98,6 +98,12 @@ def release(job: Job, ref: EnvironmentRef) -> None:
 
 def _named(ref: EnvironmentRef) -> dict[str, str]:
     return {model.RECORD_ENVIRONMENT: ref.ref, model.RECORD_DIGEST: ref.digest}
+
+
+def described_image(job: Job, image: str) -> dict[str, str]:
+    """What the image `image` (an id) holds, described once per node (see `described`)."""
+    client = docker_client(job)
+    return described(image, lambda: images.describe_image(client, image, images.SDK_FILE, job.node.name))
 
 
 def docker_client(job: Job) -> Any:
@@ -135,7 +141,7 @@ def build(job: Job, ref: EnvironmentRef) -> dict[str, str]:
     client = docker_client(job)
     say(f"building image of environment {ref.ref} on {node.name}")
     image = images.build_image(client, job.workdir, ref.definition.text, images.image_tag(ref.digest), say)
-    facts = images.describe_image(client, image, images.SDK_FILE)
+    facts = images.describe_image(client, image, images.SDK_FILE, job.node.name)
     say(f"built {image}; saving it into the coordinator's store")
     folder = Path(tempfile.mkdtemp(prefix="image-", dir=job.dir))
     try:

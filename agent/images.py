@@ -41,6 +41,7 @@ SDK_FILE = Path(sdk_environment.__file__)  # run by path inside environments tha
 # variables out of what it sees.
 DESCRIBE_CODE = "import json,runpy,sys;print(json.dumps(runpy.run_path(sys.argv[1])['describe']()))"
 DESCRIBE_TIMEOUT_S = 60
+DESCRIBER_LABEL = "kiln.describe"  # on the containers that describe an image; its value names the node
 DESCRIBE_BYTES = 1 * limits.MiB  # more than limits.ENVIRONMENT lets a description hold
 CHUNK = 1 * limits.MiB
 IMAGE_TAG_PREFIX = "kiln-env/"
@@ -297,10 +298,11 @@ def load_image(client: Any, folder: Path) -> str:
     return str(loaded)
 
 
-def describe_image(client: Any, image_id: str, sdk_file: Path) -> dict[str, str]:
+def describe_image(client: Any, image_id: str, sdk_file: Path, owner: str) -> dict[str, str]:
     """What kiln.track.describe() would say inside the image: its python3 runs the SDK's file, bound in
     read-only, in a container without a network. The container is removed here after its output is read
-    (the engine's auto-remove could take the log with it), and only so much of that output is read."""
+    (the engine's auto-remove could take the log with it), and only so much of that output is read; it is
+    labelled with its `owner` (the node), whose agent removes any left behind when it starts again."""
     if not IMAGE_REF.fullmatch(limits.IMAGE.check(image_id)):
         raise InvalidArgument(f"invalid image {limits.preview(image_id)}")
     target = "/kiln-describe/_environment.py"
@@ -308,7 +310,7 @@ def describe_image(client: Any, image_id: str, sdk_file: Path) -> dict[str, str]
     try:
         container = client.containers.create(
             image_id, command=["-I", "-c", DESCRIBE_CODE, target], entrypoint=["python3"], network_mode="none",
-            volumes=[f"{sdk_file}:{target}:ro"], labels={"kiln.describe": "1"},
+            volumes=[f"{sdk_file}:{target}:ro"], labels={DESCRIBER_LABEL: owner},
             log_config={"type": "json-file", "config": {"max-size": "8m"}},
         )  # fmt: skip
         container.start()
@@ -330,6 +332,16 @@ def describe_image(client: Any, image_id: str, sdk_file: Path) -> dict[str, str]
             with contextlib.suppress(Exception):
                 container.remove(force=True)
     return description(rc if isinstance(rc, int) else -1, bytes(out), err if isinstance(err, bytes) else b"")
+
+
+def remove_describers(client: Any, owner: str) -> int:
+    """Removes the describing containers `owner` left behind (its agent was killed while one ran); returns
+    how many there were."""
+    found = client.api.containers(all=True, filters={"label": f"{DESCRIBER_LABEL}={owner}"})
+    for c in found:
+        with contextlib.suppress(Exception):
+            client.api.remove_container(c["Id"], force=True)
+    return len(found)
 
 
 def image_tag(digest: str) -> str:

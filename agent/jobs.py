@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kiln.agent import envjobs, images
+from kiln.agent import envjobs
 from kiln.agent.environments import EnvCache, describe_python
 from kiln.agent.inventory import nvml_gpus
 from kiln.agent.runenv import RunEnvironment
@@ -179,9 +179,7 @@ class Job:
         assert self.handle is not None
         try:
             if self.runtime_name == "docker":  # by image id: a tag may name another image tomorrow
-                client = envjobs.docker_client(self)
-                image = client.containers.get(self.handle.ref).image.id
-                found = envjobs.described(image, lambda: images.describe_image(client, image, images.SDK_FILE))
+                found = envjobs.described_image(self, self.runtime.environment(self.handle)["image_id"])
             else:  # a node's interpreter can have packages installed any time: described each run
                 python = envjobs.job_python(self._job_spec())
                 found = describe_python(Path(python)) if python else {}

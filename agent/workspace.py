@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,11 +21,43 @@ from kiln.sync.statcache import StatCache, State
 
 # Materialised files get this mtime: a run that writes one moves its mtime, so the output scan sees it.
 PRISTINE_MTIME_NS = 1_000_000_000 * 10**9
+MANIFEST_CACHE_ENTRIES = 200_000  # manifest entries held in memory, all snapshots together (~40 MB at most)
+
+
+class Manifests:
+    """Validated manifests by (project, snapshot id), the most recently used kept up to `max_entries` in
+    all: a snapshot never changes (its id is its manifest's digest), so a node running the same snapshot
+    again starts without asking for it."""
+
+    def __init__(self, max_entries: int = MANIFEST_CACHE_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._held: OrderedDict[tuple[str, str], list[Entry]] = OrderedDict()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> list[Entry] | None:
+        with self._lock:
+            found = self._held.get(key)
+            if found is not None:
+                self._held.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], entries: list[Entry]) -> None:
+        if len(entries) > self.max_entries:
+            return
+        with self._lock:
+            if key in self._held:
+                return
+            self._held[key] = entries
+            self._count += len(entries)
+            while self._count > self.max_entries:
+                self._count -= len(self._held.popitem(last=False)[1])
 
 
 class BlobCache:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.manifests = Manifests()
         (root / "tmp").mkdir(parents=True, exist_ok=True)
 
     def path(self, digest: str) -> Path:
@@ -69,9 +103,13 @@ def materialize(
 ) -> list[Entry]:
     """Writes the snapshot into the empty folder `dest` from the cache (copies, so a run that edits a file
     cannot damage the cache), and records the folder's state so outputs are found by what changed."""
-    _, entries = client.get_snapshot(snapshot_id, project)
-    entries = validate(entries)
-    cache.fetch(client, project, cache.missing({e.digest for e in entries if e.has_blob}))
+    entries = cache.manifests.get((project, snapshot_id))
+    if entries is None:
+        entries = validate(client.get_snapshot(snapshot_id, project)[1])
+        cache.manifests.put((project, snapshot_id), entries)
+    missing = cache.missing({e.digest for e in entries if e.has_blob})
+    if missing:
+        cache.fetch(client, project, missing)
     dest.mkdir(parents=True, exist_ok=True)
     state: State = {}
     for e in entries:

@@ -48,12 +48,18 @@ log = logging.getLogger(__name__)
 
 LABEL_RUN = "kiln.run"
 LABEL_ATTEMPT = "kiln.attempt"
+LABEL_IMAGE = "kiln.image"  # the image as the run named it (the container is created from its id)
 STREAMS = ("stdout", "stderr")
 PROBE_TIMEOUT_S = 5
 API_TIMEOUT_S = 60
 # Each job holds two log streams open while it runs; the pool must not make jobs queue behind each other.
 MAX_POOL_SIZE = 256
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+# container_config's keys that belong to the container's host config in the engine's create call.
+HOST_CONFIG_KEYS = (
+    "mounts", "network_mode", "auto_remove", "log_config", "init",
+    "nano_cpus", "mem_limit", "memswap_limit", "device_requests",
+)  # fmt: skip
 
 
 def engine_url() -> str:
@@ -108,7 +114,7 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         "working_dir": WORKDIR_IN_JOB,
         "mounts": mounts,
         "network_mode": spec.network,
-        "labels": {**spec.labels, LABEL_RUN: spec.run_id, LABEL_ATTEMPT: str(spec.attempt)},
+        "labels": {**spec.labels, LABEL_RUN: spec.run_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_IMAGE: spec.image},
         # The job's own user (the agent's where it is not root): its files in /work, which the agent uploads
         # and later deletes, are that user's.
         "user": f"{uid}:{gid}",
@@ -130,6 +136,11 @@ def container_config(spec: JobSpec, uid: int, gid: int) -> dict[str, Any]:
         gpus = docker.types.DeviceRequest(driver="nvidia", device_ids=list(spec.gpu_uuids), capabilities=[["gpu"]])
         config["device_requests"] = [gpus]
     return config
+
+
+def image_facts(asked: str, image: dict[str, Any]) -> dict[str, str]:
+    """What a run's record says of its image: the name it asked for, the id that ran, its registry digests."""
+    return {"image": asked, "image_id": str(image["Id"]), "image_digests": ",".join(image.get("RepoDigests") or [])}
 
 
 def exit_reason(state: dict[str, Any], cancelled: bool) -> str:
@@ -182,6 +193,7 @@ class DockerRuntime(Runtime):
         super().__init__(state_dir, private)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        self._facts: dict[str, dict[str, str]] = {}  # container id -> its image, found when it started
         self.users: jobuser.JobUsers | None = None
         if os.geteuid() == 0:  # containers as users of their own, never root
             self.users = jobuser.JobUsers.of_host(os.environ)
@@ -216,27 +228,38 @@ class DockerRuntime(Runtime):
                 jobuser.give([spec.workdir], uid, recursive=True)
                 jobuser.give([m.host for m in spec.mounts if not m.read_only and m.host.exists()], uid)
             config = container_config(spec, *((os.getuid(), os.getgid()) if uid is None else (uid, uid)))
-            container = self._create(spec, config)
+            image = self._image(spec)
+            container_id = self._create(spec, {**config, "image": image["Id"]})
             try:
-                self.api.start(container.id)
+                self.api.start(container_id)
             except docker.errors.APIError as e:
-                self.api.remove_container(container.id, force=True)
+                self.api.remove_container(container_id, force=True)
                 raise FailedPrecondition(f"run {spec.run_id}: its container did not start: {e.explanation}") from e
         except BaseException:
             if uid is not None and self.users is not None:
                 self.users.give_back(uid)
             raise
-        handle = JobHandle(self.name, spec.run_id, spec.attempt, container.id)
+        self._facts[container_id] = image_facts(spec.image, image)
+        handle = JobHandle(self.name, spec.run_id, spec.attempt, container_id)
         self._follow(handle, events, {})
         return handle
 
-    def _create(self, spec: JobSpec, config: dict[str, Any]) -> Any:
+    def _image(self, spec: JobSpec) -> dict[str, Any]:
+        """The image the spec names, inspected once: the container is created from its id, so the run's
+        record names exactly the image that ran even if the tag moves meanwhile."""
         try:
-            return self.client().containers.create(**config)
+            return dict(self.api.inspect_image(spec.image))
         except docker.errors.ImageNotFound as e:
             raise FailedPrecondition(
                 f"image {spec.image!r} is not on this node; load it (docker load) or pull it there first"
             ) from e
+
+    def _create(self, spec: JobSpec, config: dict[str, Any]) -> str:
+        """The new container's id, from the low-level API (the SDK's `containers.create` inspects the
+        container again just to hand back a model)."""
+        host = {k: config.pop(k) for k in HOST_CONFIG_KEYS if k in config}
+        try:
+            return str(self.api.create_container(**config, host_config=self.api.create_host_config(**host))["Id"])
         except docker.errors.APIError as e:
             if e.status_code == 409:
                 raise AlreadyExists(
@@ -282,13 +305,14 @@ class DockerRuntime(Runtime):
             self.api.stop(handle.ref, timeout=max(0, math.ceil(grace_s)))
 
     def environment(self, handle: JobHandle) -> dict[str, str]:
+        known = self._facts.get(handle.ref)
+        if known is not None:  # found when it started: no call to the engine on the way to RUNNING
+            return {"runtime": self.name, **known}
         found = {"runtime": self.name}
-        try:
-            container = self.client().containers.get(handle.ref)
-            image = container.image
-            found["image"] = container.attrs.get("Config", {}).get("Image", "")
-            found["image_id"] = image.id
-            found["image_digests"] = ",".join(image.attrs.get("RepoDigests") or [])
+        try:  # a job this agent re-attached to after a restart
+            container = self.api.inspect_container(handle.ref)
+            asked = (container.get("Config", {}).get("Labels") or {}).get(LABEL_IMAGE, "")
+            found.update(image_facts(asked, self.api.inspect_image(container["Image"])))
         except Exception as e:  # the record is best effort; the run goes on
             found["image_error"] = str(e)[:200]
         return found
@@ -297,6 +321,7 @@ class DockerRuntime(Runtime):
         uid = self._job_user(handle)
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(handle.ref, force=True)
+        self._facts.pop(handle.ref, None)
         self._cancel_marker(handle).unlink(missing_ok=True)
         if uid is not None and self.users is not None:
             self.users.give_back(uid)

@@ -173,11 +173,17 @@ class AgentLink:
         await asyncio.gather(self._dispatch_forever(), self._tick_forever())
 
     async def _tick_forever(self) -> None:
+        """Ticks when woken, at once if the last tick was MIN_TICK_S ago (a lone submission is placed
+        without waiting), else once that much has passed (a burst is placed in few passes)."""
+        last = -MIN_TICK_S
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
-            await asyncio.sleep(MIN_TICK_S)
+            since = self._loop.time() - last
+            if since < MIN_TICK_S:
+                await asyncio.sleep(MIN_TICK_S - since)
             self._wake.clear()
+            last = self._loop.time()
             try:
                 await self.handle(Tick())
             except Exception:

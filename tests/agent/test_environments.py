@@ -3,6 +3,7 @@ and a second engine that never had the image, which loads it from the saved fold
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -13,6 +14,7 @@ import sys
 import tarfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from kiln.agent.images import (
     extract_tar,
     image_tag,
     load_image,
+    remove_describers,
     save_image,
 )
 from kiln.core.environments import Definition, EnvironmentRef, EnvKind
@@ -343,9 +346,23 @@ def test_a_failing_dockerfile_raises_with_its_log(engine: Any, tmp_path: Path) -
 
 
 def test_describe_image_runs_its_python3_with_the_sdk_bound(engine: Any, built: str) -> None:
-    assert describe_image(engine, built, SDK_FILE) == {"python": "3.11.2", "packages": "kilntiny==1.0"}
-    assert describe_image(engine, BUSYBOX, SDK_FILE) == {"packages_error": NO_PYTHON3}
-    assert not engine.containers.list(all=True, filters={"label": "kiln.describe"})
+    owner = f"node-{uuid.uuid4().hex[:8]}"
+    assert describe_image(engine, built, SDK_FILE, owner) == {"python": "3.11.2", "packages": "kilntiny==1.0"}
+    assert describe_image(engine, BUSYBOX, SDK_FILE, owner) == {"packages_error": NO_PYTHON3}
+    assert not engine.containers.list(all=True, filters={"label": f"kiln.describe={owner}"})
+
+
+def test_describing_containers_an_agent_left_are_removed_and_only_its_own(engine: Any) -> None:
+    mine, other = (f"node-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    left = [engine.containers.create(BUSYBOX, ["true"], labels={"kiln.describe": n}) for n in (mine, mine, other)]
+    try:
+        assert remove_describers(engine, mine) == 2
+        assert [c.id for c in engine.containers.list(all=True, filters={"label": "kiln.describe"})] == [left[2].id]
+        assert remove_describers(engine, mine) == 0
+    finally:
+        for c in left:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ through sleeps, and no timing is asserted.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -309,6 +310,28 @@ def test_docker_mounts_are_bound_read_only_when_asked(docker_jobs: Jobs, tmp_pat
     assert rec.wait_exit() == (0, "")
     assert rec.text("stdout") == "a,b\nread-only\n"
     assert not (data / "new").exists()
+
+
+def test_docker_runs_the_image_it_records_even_when_its_tag_moves(docker_jobs: Jobs) -> None:
+    client = connect(PROBE_TIMEOUT_S)
+    tag = f"kiln-test/moving:{uuid.uuid4().hex[:8]}"
+    original = client.images.get(IMAGE)
+    original.tag(tag)
+    try:
+        handle, rec = docker_jobs.start(f"{WAIT_FOR_GO}; echo ran", image=tag)
+        # The tag now names another image; the job is still the one it was started from.
+        other = client.images.build(fileobj=io.BytesIO(f"FROM {IMAGE}\nLABEL moved=yes\n".encode()), rm=True)[0]
+        other.tag(tag)
+        docker_jobs.go()
+        assert rec.wait_exit() == (0, "")
+        assert inspect(docker_jobs, handle)["Image"] == original.id
+        facts = docker_jobs.runtime.environment(handle)
+        assert facts == {"runtime": "docker", "image": tag, "image_id": original.id, "image_digests": ""}
+        # A restarted agent (no memory of the start) reads the same facts back from the container.
+        assert docker_jobs.new_runtime().environment(handle) == facts
+    finally:
+        client.images.remove(tag, force=True)
+        client.close()
 
 
 def test_docker_missing_image_is_a_clear_failed_precondition(docker_jobs: Jobs) -> None:

@@ -222,8 +222,10 @@ def make_viewer(cluster, tmp_path, capsys, monkeypatch):
 
 
 def _add_run(cluster, run_id: str, project: str = "p") -> None:
-    """A run record with a chosen id, so two ids share a prefix (ids are random otherwise)."""
-    run = Run(run_id, RunSpec(project, ("true",)), "admin", RunState.QUEUED, clock.now())
+    """A run record with a chosen id, so two ids share a prefix (ids are random otherwise); no node has its
+    label, so it stays queued however soon the scheduler looks."""
+    spec = RunSpec(project, ("true",), node_labels={"pool": "none-such"})
+    run = Run(run_id, spec, "admin", RunState.QUEUED, clock.now())
     cluster.coordinator.ctx.store.add_run(run)
 
 
