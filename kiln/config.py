@@ -2,8 +2,8 @@
 
 The token itself goes to the system keyring; only where no keyring backend exists does it fall back to
 a 0600 file, and the caller is told so. keyring is imported only where a token is stored, read or forgotten
-(it costs tens of milliseconds, and more to find its backend): a command signed in with KILN_TOKEN, or one
-that only reads the profile, never loads it.
+(it costs tens of milliseconds, and more to find its backend): a command signed in with KILN_TOKEN or by the
+fallback file, or one that only reads the profile, never loads it.
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ def _token_file(home: Path) -> Path:
     return home / "token"
 
 
+def _read_token_file(home: Path) -> str | None:
+    try:
+        return _token_file(home).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
 def _backend_file(home: Path) -> Path:
     return home / "keyring-backend"
 
@@ -137,15 +144,16 @@ def store_token(profile: Profile, token: str, home: Path | None = None) -> str |
 def load_token(profile: Profile, home: Path | None = None) -> str:
     if os.environ.get(TOKEN_ENV):
         return os.environ[TOKEN_ENV]
-    import keyring.errors
-
     home = home or kiln_home()
-    keyring = _keyring(home)
-    token = None
-    with contextlib.suppress(keyring.errors.KeyringError):
-        token = keyring.get_password(KEYRING_SERVICE, _account(home, profile))
-    if token is None and _token_file(home).exists():
-        token = _token_file(home).read_text().strip()
+    # The file exists only where the last sign-in found no keyring (one that did removed it), so it is read
+    # first: then keyring, which would only look through every backend and find none, is never loaded.
+    token = _read_token_file(home)
+    if not token:
+        import keyring.errors
+
+        keyring = _keyring(home)
+        with contextlib.suppress(keyring.errors.KeyringError):
+            token = keyring.get_password(KEYRING_SERVICE, _account(home, profile))
     if not token:
         raise Unauthenticated(f"no saved sign-in for {profile.user}@{profile.server}: run kiln login")
     return token

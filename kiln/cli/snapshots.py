@@ -11,7 +11,6 @@ from kiln.cli.output import emit_json, emit_json_stream, stream_table, when
 from kiln.cli.progress import reporter_for
 from kiln.cli.session import cache_dir, connect
 from kiln.core.errors import InvalidArgument
-from kiln.core.manifest import diff as manifest_diff
 from kiln.core.units import format_bytes
 
 
@@ -119,6 +118,8 @@ def snapshots(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
+    from kiln.core.manifest import diff as manifest_diff
+
     project = project_of(args, required=False)
     with connect() as client:
         old_snap, old = client.get_snapshot(args.old, project)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kiln.core.permissions import Role
-from kiln.core.runs import Run
+if TYPE_CHECKING:  # annotations only, so a command that needs no run (`kiln push`) never loads their code
+    from kiln.core.permissions import Role
+    from kiln.core.runs import Run
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ never by timing; bench/cli_startup.py gives the figures."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kiln.cli import COMMANDS, build_parser, main
+from kiln.cli import COMMANDS, GC_THRESHOLD, SERVICES, build_parser, main
+from kiln.config import Profile, save_profile
 
 # Runs `kiln` in a fresh interpreter and reports its exit code, output and every module it imported.
 PROBE = """
@@ -128,3 +131,37 @@ def test_kiln_runs_imports_the_client_but_no_sync_rich_server_or_desktop(signed_
         "kiln.cli.runs",
         "kiln.cli.session",
     }
+
+
+def test_a_token_in_the_fallback_file_is_read_without_loading_keyring(tmp_path: Path):
+    """The file exists only where the sign-in found no keyring; looking through every backend again (~100 ms)
+    would find none."""
+    save_profile(Profile("127.0.0.1:1", "SHA256:" + "0" * 64, "PEM", "ann"), tmp_path)
+    (tmp_path / "token").write_text("kiln_secret\n")
+    (tmp_path / "token").chmod(0o600)
+    code = "import sys; from kiln.config import *; print(load_token(load_profile()), 'keyring' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "KILN_TOKEN"} | {"KILN_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["kiln_secret", "False"]
+
+
+GC_PROBE = """
+import gc, sys
+from kiln.cli import main
+default, sys.argv = gc.get_threshold()[0], ["kiln", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(default, gc.get_threshold()[0], gc.get_freeze_count() > 0, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["push", "--help"], ["coordinator", "--help"]])
+def test_a_one_shot_process_skips_the_collectors_walks_and_a_service_keeps_them(argv):
+    """Only `kiln` as its own process is tuned (main() called with no argv); the services keep the
+    interpreter's default threshold, and every process freezes what it made before it exits."""
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, *argv], capture_output=True, text=True, check=True)
+    default, threshold, frozen = done.stderr.split()
+    assert threshold == (default if argv[0] in SERVICES else str(GC_THRESHOLD)) and frozen == "True"
+    assert done.stdout  # the command itself ran as before
