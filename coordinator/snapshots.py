@@ -7,6 +7,7 @@ import functools
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kiln.coordinator.access import require_blobs, require_project, require_snapshot
 from kiln.coordinator.context import Coordinator
@@ -20,7 +21,7 @@ from kiln.core.errors import (
     ResourceExhausted,
 )
 from kiln.core.hashing import is_digest, sha256_bytes
-from kiln.core.manifest import Entry, apply_changes, canonical_manifest, totals, validate
+from kiln.core.manifest import Entry, Manifest, totals, validate
 from kiln.core.models import Snapshot
 from kiln.core.paging import Page, PageRequest, page_of
 from kiln.core.paths import check_links
@@ -50,20 +51,39 @@ def find_missing(ctx: Coordinator, who: Principal, project: str, blobs: list[tup
 
 # Verified blobs are made durable and recorded in batches of about this much (fewer filesystem syncs),
 # and whenever the stream ends, however it ends.
-FLUSH_BYTES = 16 * 1024 * 1024
-FLUSH_BLOBS = 4096
+FLUSH_BYTES = 32 * 1024 * 1024
+FLUSH_BLOBS = 8192
+
+
+class Finished(Protocol):
+    """A verified blob in a temp file (a writer's, or one staged whole), not yet under its digest."""
+
+    @property
+    def digest(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    def place(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 @dataclass
 class Upload:
     """State of one upload stream. Its steps run off the event loop one at a time; the lock keeps the
-    clean-up of a cancelled stream from running beside the write still in flight."""
+    clean-up of a cancelled stream from running beside the write still in flight.
+
+    Durability, with one filesystem sync per batch: a batch's temp files are written (`pending`); one sync
+    makes their data durable, and with it the names of the batch placed before (`placed`), which is only
+    then recorded as held; then this batch is placed under its names, which the next sync makes durable.
+    So a blob is recorded (and a snapshot may name it) only once its bytes and its name would survive a
+    crash, and a blob file is never placed before its bytes are on the disk. The stream's end takes one
+    more sync, for the last names."""
 
     ctx: Coordinator
     project: str
     writer: VerifiedWriter | None = None
-    pending: list[VerifiedWriter] = field(default_factory=list)
+    pending: list[Finished] = field(default_factory=list)
     pending_bytes: int = 0
+    placed: list[Finished] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)
     received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +99,10 @@ class Upload:
         if self.writer is None:
             if part.offset != 0:
                 raise InvalidArgument(f"blob {part.digest[:12]} starts at offset {part.offset}, not 0")
+            if part.last:  # a blob whole in one part, as small ones come: no writer needed
+                self._finished(self.ctx.blobs.stage(part.digest, part.data, self.ctx.config.max_upload_bytes))
+                self.received += len(part.data)
+                return
             self.writer = self.ctx.blobs.writer(part.digest, self.ctx.config.max_upload_bytes)
         elif part.digest != self.writer.digest:
             raise InvalidArgument(f"blob {part.digest[:12]} began before blob {self.writer.digest[:12]} was finished")
@@ -87,17 +111,39 @@ class Upload:
         self.writer.write(part.data)
         self.received += len(part.data)
         if part.last:
-            self.pending_bytes += self.writer.finish()
-            self.pending.append(self.writer)
+            self.writer.finish()
+            self._finished(self.writer)
             self.writer = None
 
-    def _flush(self) -> None:
-        """Makes the verified blobs durable and visible, then records them for the project."""
-        if self.pending:
-            self.ctx.blobs.publish(self.pending)
-            self.ctx.store.add_project_blobs(self.project, [(w.digest, w.size) for w in self.pending])
-            self.stored.extend(w.digest for w in self.pending)
+    def _finished(self, blob: Finished) -> None:
+        self.pending_bytes += blob.size
+        self.pending.append(blob)
+
+    def _flush(self, end: bool = False) -> None:
+        """One sync: the pending blobs' bytes and the placed ones' names become durable; the placed ones are
+        recorded as held, the pending ones placed. At the end, a second sync records those too."""
+        if not (self.pending or self.placed):
+            return
+        try:
+            self.ctx.blobs.sync()
+        except BaseException:
+            for blob in self.pending:
+                blob.abort()
             self.pending, self.pending_bytes = [], 0
+            raise
+        self._record(self.placed)
+        for blob in self.pending:
+            blob.place()
+        self.placed, self.pending, self.pending_bytes = self.pending, [], 0
+        if end and self.placed:
+            self.ctx.blobs.sync()
+            self._record(self.placed)
+            self.placed = []
+
+    def _record(self, blobs: list[Finished]) -> None:
+        if blobs:
+            self.ctx.store.add_project_blobs(self.project, [(b.digest, b.size) for b in blobs])
+            self.stored.extend(b.digest for b in blobs)
 
     def close(self) -> None:
         """End of stream, however it ended: verified blobs are kept (a retried push resumes after them),
@@ -106,7 +152,7 @@ class Upload:
             if self.writer is not None:
                 self.writer.abort()
                 self.writer = None
-            self._flush()
+            self._flush(end=True)
 
 
 def start_upload(ctx: Coordinator, who: Principal, project: str) -> Upload:
@@ -133,13 +179,16 @@ def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnap
     limits.MESSAGE.text(new.message, field="snapshot message")
     limits.MANIFEST_ENTRIES.check(new.removed, field="removed paths")
     if new.base:
-        if store.snapshot(project, new.base) is None:
+        base = store.manifest_form(project, new.base) if store.snapshot(project, new.base) is not None else None
+        if base is None:
             raise NotFound(f"base snapshot {new.base[:12]} is not in project {project!r}")
-        # The base was checked when it was recorded: only the changes need checking now.
-        ordered = apply_changes(store.manifest(project, new.base), new.entries, new.removed)
+        # The base was checked when it was recorded: only the changes are checked now, and its stored
+        # form is spliced, so the cost grows with the changes rather than with the manifest.
+        form = base.changed(new.entries, new.removed)
     else:
-        ordered = validate(new.entries)
-    body = limits.MANIFEST_BYTES.check(canonical_manifest(ordered))
+        form = Manifest(validate(new.entries))
+    ordered = form.entries
+    body = limits.MANIFEST_BYTES.check(form.body())
     snapshot_id = sha256_bytes(body)
     if new.expected_id and new.expected_id != snapshot_id:
         raise InvalidArgument(f"manifest digest is {snapshot_id}, not {new.expected_id} as the client computed")
@@ -154,7 +203,7 @@ def create_snapshot(ctx: Coordinator, who: Principal, project: str, new: NewSnap
     files, size = totals(ordered)
     snap = Snapshot(snapshot_id, project, new.parent, new.message, who.user, clock.now(), files, size)
     with store.transaction():
-        store.add_snapshot(snap, body)
+        store.add_snapshot(snap, body, form)
         store.append_audit(
             who.user,
             "snapshot.create",

@@ -11,7 +11,7 @@ from typing import Any
 
 from kiln.coordinator.store.base import Database
 from kiln.core import clock
-from kiln.core.manifest import Entry
+from kiln.core.manifest import Entry, Manifest
 from kiln.core.models import Project, Snapshot
 from kiln.core.overview import ProjectSummary
 from kiln.core.permissions import Role
@@ -20,7 +20,7 @@ MANIFEST_CACHE = 16
 
 
 class ProjectTables(Database):
-    _manifests: OrderedDict[tuple[str, str], tuple[Entry, ...]] | None = None
+    _manifests: OrderedDict[tuple[str, str], Manifest] | None = None
 
     def add_project(self, name: str, description: str, owner: str) -> None:
         with self.transaction():
@@ -97,7 +97,9 @@ class ProjectTables(Database):
                 [(project, d) for d, _ in blobs],
             )
 
-    def add_snapshot(self, snap: Snapshot, canonical_manifest: bytes) -> None:
+    def add_snapshot(self, snap: Snapshot, canonical_manifest: bytes, form: Manifest | None = None) -> None:
+        """Records a snapshot with its manifest; `form`, the same manifest decoded, is kept for the next
+        snapshot described as changes to this one."""
         self._exec(
             "INSERT INTO snapshots (project, id, parent, message, author, created_at, files, bytes, "
             "manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -113,6 +115,8 @@ class ProjectTables(Database):
                 zlib.compress(canonical_manifest, 1),
             ],
         )
+        if form is not None:
+            self._remember((snap.project, snap.id), form)
 
     def snapshot(self, project: str, snapshot_id: str) -> Snapshot | None:
         row = self._one("SELECT * FROM snapshots WHERE project = ? AND id = ?", [project, snapshot_id])
@@ -194,23 +198,34 @@ class ProjectTables(Database):
         return (row["id"], float(row["finished_at"])) if row else None
 
     def manifest(self, project: str, snapshot_id: str) -> list[Entry]:
-        """A snapshot's entries. Snapshots never change, so the last few read are kept decoded: the next push
-        of a folder is described as changes to its last snapshot, which is then read again."""
+        """A snapshot's entries, sorted by path ([] for no such snapshot)."""
+        form = self.manifest_form(project, snapshot_id)
+        return list(form.entries) if form is not None else []
+
+    def manifest_form(self, project: str, snapshot_id: str) -> Manifest | None:
+        """A snapshot's manifest, decoded. Snapshots never change, so the last few read or recorded are kept:
+        the next push of a folder is described as changes to its last snapshot, which is then read again."""
         key = (project, snapshot_id)
-        if self._manifests is None:
-            self._manifests = OrderedDict()
-        cache = self._manifests
-        if key in cache:
-            cache.move_to_end(key)
-            return list(cache[key])
+        with self._lock:
+            found = self._manifests.get(key) if self._manifests is not None else None
+            if found is not None:
+                self._manifests.move_to_end(key)  # type: ignore[union-attr]
+                return found
         row = self._one("SELECT manifest FROM snapshots WHERE project = ? AND id = ?", [project, snapshot_id])
         if row is None:
-            return []
-        entries = _decode_manifest(row["manifest"])
-        cache[key] = tuple(entries)
-        if len(cache) > MANIFEST_CACHE:
-            cache.popitem(last=False)
-        return entries
+            return None
+        form = Manifest(_decode_manifest(row["manifest"]))
+        self._remember(key, form)
+        return form
+
+    def _remember(self, key: tuple[str, str], form: Manifest) -> None:
+        with self._lock:
+            if self._manifests is None:
+                self._manifests = OrderedDict()
+            self._manifests[key] = form
+            self._manifests.move_to_end(key)
+            if len(self._manifests) > MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
 
 
 def _project(row: dict[str, Any], members: dict[str, Role]) -> Project:
@@ -231,4 +246,4 @@ def _snapshot(row: dict[str, Any]) -> Snapshot:
 
 
 def _decode_manifest(blob: bytes) -> list[Entry]:
-    return [Entry(*row) for row in json.loads(zlib.decompress(blob))]
+    return list(map(Entry._make, json.loads(zlib.decompress(blob))))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -160,6 +160,20 @@ class ProjectCalls(Connection):
         return projects_wire.snapshot_from_proto(
             self._call(self._stub(projects_pb2_grpc.SnapshotsStub).GetSnapshot, req).snapshot
         )
+
+    def snapshot_info_later(self, snapshot_id: str, project: str = "") -> Callable[[], Snapshot]:
+        """Starts asking for the snapshot's record and returns at once; calling the result waits for the
+        answer (or raises the call's error), so the caller can work meanwhile."""
+        req = projects_pb2.GetSnapshotRequest(project=project, id=snapshot_id, summary_only=True)
+        call = self._stub(projects_pb2_grpc.SnapshotsStub).GetSnapshot.future(req, timeout=self.timeout)
+
+        def answer() -> Snapshot:
+            try:
+                return projects_wire.snapshot_from_proto(call.result().snapshot)
+            except grpc.RpcError as e:
+                raise self.error(e) from None
+
+        return answer
 
     def read_blobs(self, project: str, digests: list[str]) -> Iterator[BlobPart]:
         req = projects_pb2.ReadBlobsRequest(project=project, digests=digests)

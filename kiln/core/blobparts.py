@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -17,13 +18,23 @@ class BlobPart:
     last: bool
 
 
-def pack(blobs: Iterable[tuple[str, Callable[[], BinaryIO]]], chunk: int = CHUNK_BYTES) -> Iterator[list[BlobPart]]:
+Source = Callable[[], BinaryIO] | bytes  # a blob to open when its turn comes, or its bytes
+
+
+def pack(blobs: Iterable[tuple[str, Source]], chunk: int = CHUNK_BYTES) -> Iterator[list[BlobPart]]:
     """Messages of consecutive parts of each blob (opened lazily, in order), each about `chunk` bytes:
     many small blobs share a message, a large one spans several."""
     batch: list[BlobPart] = []
     room = chunk
     for digest, opener in blobs:
-        with opener() as f:
+        if isinstance(opener, bytes) and len(opener) <= room:  # the usual small blob: one part, no file
+            batch.append(BlobPart(digest, 0, opener, True))
+            room -= len(opener)
+            if room <= 0:
+                yield batch
+                batch, room = [], chunk
+            continue
+        with io.BytesIO(opener) if isinstance(opener, bytes) else opener() as f:
             offset = 0
             data = f.read(room)
             while True:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,9 +21,11 @@ from kiln.core.models import Snapshot
 from kiln.core.units import format_bytes
 from kiln.sync.progress import Reporter, Silent
 from kiln.sync.statcache import StatCache, State
+from kiln.sync.upload import Uploader
 from kiln.sync.walk import PUSH_RULES, LocalEntry, output_rules, walk
 
 HASH_WORKERS = min(8, (os.cpu_count() or 1) * 2)
+KEEP_BYTES = 1024**2  # files up to this size are uploaded from the bytes read to hash them (see _hash_local)
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,14 @@ class Scan:
 
     def open(self, digest: str) -> BinaryIO:
         """The content for `digest`, checked as it is read: a file changed since the scan is named."""
-        e = self.sources[digest]
-        if e.is_link:
-            return io.BytesIO(e.link_target.encode("utf-8", "surrogateescape"))
-        return _Checked(os.path.join(self.root, e.path), e, digest)
+        return _open_checked(self.root, self.sources[digest], digest)
+
+
+def _open_checked(root: str, e: LocalEntry, digest: str) -> BinaryIO:
+    """What an upload reads for a file or link the scan hashed to `digest`, checked as it is read."""
+    if e.is_link:
+        return io.BytesIO(e.link_target.encode("utf-8", "surrogateescape"))
+    return _Checked(os.path.join(root, e.path), e, digest)
 
 
 class _Checked(io.FileIO):
@@ -118,17 +124,42 @@ class _Checked(io.FileIO):
         )
 
 
-def _hash_local(root: str, e: LocalEntry) -> str:
+def _hash_local(root: str, e: LocalEntry) -> tuple[str, bytes | None]:
+    """The digest of a file or link, and for one of at most KEEP_BYTES the bytes hashed, which are what is
+    uploaded (so a small file is read and hashed once, and the snapshot holds exactly what was hashed);
+    None for a larger one, or one whose size is not what the walk saw (read again, and checked, on upload)."""
     if e.is_link:
-        return sha256_bytes(e.link_target.encode("utf-8", "surrogateescape"))
-    with open(os.path.join(root, e.path), "rb") as f:
-        return sha256_file(f)[0]
+        data = e.link_target.encode("utf-8", "surrogateescape")
+        return sha256_bytes(data), data
+    path = os.path.join(root, e.path)
+    if e.size > KEEP_BYTES:
+        with open(path, "rb") as f:
+            return sha256_file(f)[0], None
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.read(fd, e.size + 1)  # one read past the size the walk saw tells whether it grew
+        while len(data) <= e.size and (more := os.read(fd, e.size + 1 - len(data))):
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) == e.size:
+        return sha256_bytes(data), data
+    with open(path, "rb") as f:  # it changed since the walk: hashed whole, read again (and refused) on upload
+        return sha256_file(f)[0], None
 
 
-def scan(root: Path, cache: StatCache, reporter: Reporter, outputs: Outputs | None = None) -> Scan:
+def scan(
+    root: Path,
+    cache: StatCache,
+    reporter: Reporter,
+    outputs: Outputs | None = None,
+    hashed: Callable[[LocalEntry, str, bytes | None], None] | None = None,
+) -> Scan:
     """The folder's state, reading only files whose (size, mtime, inode) the cache does not know.
 
-    Cheap when little changed: one pass compares each path's stat with the cached state.
+    Cheap when little changed: one pass compares each path's stat with the cached state. `hashed` is
+    told of each file read, as soon as it is hashed (from the hashing threads), with the bytes hashed where
+    they were kept, so its upload can start while the rest is read.
     """
     started = time.time_ns()
     top = os.fspath(root)
@@ -158,17 +189,8 @@ def scan(root: Path, cache: StatCache, reporter: Reporter, outputs: Outputs | No
         if produced > outputs.max_bytes:
             raise OutputsTooLarge(produced, outputs.max_bytes)
     reporter.phase("hashing", sum(e.size for e in todo))
-
-    def hash_one(e: LocalEntry) -> tuple[str, str]:
-        digest = _hash_local(top, e)
-        reporter.advance(e.size)
-        return e.path, digest
-
-    fresh: dict[str, str] = {}
-    if todo:
-        with ThreadPoolExecutor(HASH_WORKERS) as pool:
-            fresh = dict(pool.map(hash_one, todo))
-        digests.update(fresh)
+    fresh = _hash_all(top, todo, reporter, hashed)
+    digests.update(fresh)
     base_id = cache.state_id
     unheld = tuple(sorted(left_out)) if outputs is not None else ()
     if not (todo or moved or len(local) != len(previous)):
@@ -184,6 +206,46 @@ def scan(root: Path, cache: StatCache, reporter: Reporter, outputs: Outputs | No
     removed = sorted(previous.keys() - state.keys())
     cache.replace(state, started, same_manifest=not (changes or removed))
     return Scan(top, local, digests, set(fresh.values()), changes, removed, base_id, unheld)
+
+
+def _hash_all(
+    top: str,
+    todo: list[LocalEntry],
+    reporter: Reporter,
+    hashed: Callable[[LocalEntry, str, bytes | None], None] | None,
+) -> dict[str, str]:
+    """path -> digest of each entry in `todo`, read on HASH_WORKERS threads (hashlib lets go of the GIL),
+    the largest first so that a big file does not start last and leave one core idle at the end."""
+    if not todo:
+        return {}
+    work = iter(sorted(todo, key=lambda e: e.size, reverse=True))
+    lock = threading.Lock()
+    fresh: dict[str, str] = {}
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            while not failures:
+                with lock:
+                    e = next(work, None)
+                if e is None:
+                    return
+                digest, data = _hash_local(top, e)
+                fresh[e.path] = digest
+                reporter.advance(e.size)
+                if hashed is not None:
+                    hashed(e, digest, data)
+        except BaseException as exc:  # raised again in the scanning thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, name="kiln-hash") for _ in range(min(HASH_WORKERS, len(todo)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return fresh
 
 
 def _as_before(previous: State, excluded: list[str]) -> list[LocalEntry]:
@@ -216,9 +278,7 @@ def _counted(
         raise
 
 
-def _upload_missing(
-    client: Client, project: str, found: Scan, candidates: set[str], reporter: Reporter
-) -> int:
+def _upload_missing(client: Client, project: str, found: Scan, candidates: set[str], reporter: Reporter) -> int:
     sizes = {found.digests[e.path]: e.size for e in found.local if not e.is_dir}
     offered = [(d, sizes[d]) for d in candidates]
     missing = client.find_missing_blobs(project, offered) if offered else []
@@ -235,26 +295,26 @@ def _upload_missing(
         raise
 
 
-def _existing(client: Client, project: str, snapshot_id: str) -> Snapshot | None:
+def _existing(probe: Callable[[], Snapshot] | None) -> Snapshot | None:
+    if probe is None:
+        return None
     try:
-        return client.snapshot_info(snapshot_id, project)
+        return probe()
     except NotFound:
         return None
 
 
 def _record(
-    client: Client, project: str, found: Scan, last: str, message: str, reporter: Reporter
+    client: Client, project: str, found: Scan, last: str, message: str, reporter: Reporter, uploaded: int
 ) -> tuple[Snapshot, int]:
-    """Uploads and records the snapshot, optimistically: only content read in this scan is offered, and the
-    snapshot is described as changes to the last one pushed from here when the cache still holds it. Where
-    the project lacks content the cache knew (another project, an earlier push cut off) the coordinator
-    refuses, and everything is offered and described in full, so no blob already there is sent again."""
-    uploaded = _upload_missing(client, project, found, found.fresh, reporter)
+    """Records the snapshot, optimistically: only content read in this scan was offered (`uploaded` bytes
+    of it sent while it was hashed), and the snapshot is described as changes to the last one pushed from
+    here when the cache still holds it. Where the project lacks content the cache knew (another project,
+    an earlier push cut off) the coordinator refuses, and everything is offered and described in full, so
+    no blob already there is sent again."""
     try:
         if last and found.base_id == last:
-            snap = client.create_snapshot(
-                project, found.changes, last, message, base=last, removed=found.removed
-            )
+            snap = client.create_snapshot(project, found.changes, last, message, base=last, removed=found.removed)
         else:
             snap = client.create_snapshot(project, found.entries, last, message, manifest_id(found.entries))
     except (FailedPrecondition, NotFound):
@@ -276,17 +336,22 @@ def push(
     With `outputs`, the folder is a run's, pushed as its outputs (see Outputs)."""
     reporter = reporter or Silent()
     cache = StatCache.for_folder(cache_dir, root)
+    last = cache.last_snapshot.get(project, "")
+    # Asked while the folder is walked, in case it is unchanged: the answer (and, in a new process, the
+    # connection to the coordinator) is ready by the time the walk tells whether it is needed.
+    probe = client.snapshot_info_later(last, project) if last and cache.state_id == last else None
+    uploader = Uploader(client, project, functools.partial(_open_checked, os.fspath(root)))
     try:
-        found = scan(root, cache, reporter, outputs)
-        last = cache.last_snapshot.get(project, "")
+        found = scan(root, cache, reporter, outputs, uploader.offer)
         unchanged = found.base_id and found.base_id == last and not (found.changes or found.removed)
-        snap = _existing(client, project, last) if unchanged else None
+        snap = _existing(probe) if unchanged else None
         uploaded = 0
         if snap is None:
-            snap, uploaded = _record(client, project, found, last, message, reporter)
+            snap, uploaded = _record(client, project, found, last, message, reporter, uploader.finish(reporter))
         cache.confirm(snap.id, project)
         blobs = [e for e in found.local if not e.is_dir]
         return PushResult(snap, len(blobs), sum(e.size for e in blobs), uploaded, found.left_out)
     finally:
+        uploader.abandon()  # ends the upload call where a failure came before it was finished
         cache.write()  # keeps the hashing done even when the upload failed
         reporter.done()

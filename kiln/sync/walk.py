@@ -8,12 +8,13 @@ import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-import pathspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from kiln.core.errors import InvalidArgument
 from kiln.core.paths import check_symlink_target
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".gitignore", ".kilnignore")  # later files win: .kilnignore can re-include what git ignores
 OUTPUT_IGNORE_FILE = ".kilnoutputignore"
@@ -21,7 +22,7 @@ OUTPUT_IGNORE_FILE = ".kilnoutputignore"
 OUTPUT_CACHES = ("__pycache__/", ".ipynb_checkpoints/")
 ALWAYS_SKIPPED = frozenset({".git", ".kiln"})
 
-Specs = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+Specs = tuple[tuple[str, "pathspec.GitIgnoreSpec"], ...]
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,27 @@ class LocalEntry(NamedTuple):
         return stat.S_ISLNK(self.mode)
 
 
-def _spec_for(directory: str, names: tuple[str, ...]) -> pathspec.GitIgnoreSpec | None:
+def _spec_for(files: list[os.DirEntry[str]]) -> pathspec.GitIgnoreSpec | None:
+    """The patterns of a folder's ignore files (given in the order they apply), if it has any. pathspec is
+    imported only here: a folder with no ignore file costs neither the import nor any matching."""
     lines: list[str] = []
-    for name in names:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            with open(path, errors="replace") as f:
-                lines += f.read().splitlines()
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    for f in files:
+        if f.is_file():
+            with open(f.path, errors="replace") as text:
+                lines += text.read().splitlines()
+    if not lines:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _defaults(rules: Rules) -> Specs:
+    if not rules.defaults:
+        return ()
+    import pathspec
+
+    return (("", pathspec.GitIgnoreSpec.from_lines(rules.defaults)),)
 
 
 def _ignored(specs: Specs, path: str, is_dir: bool) -> bool:
@@ -125,46 +139,49 @@ def walk(
         raise InvalidArgument(f"{top} is not a folder")
     found: list[LocalEntry] = []
     make = tuple.__new__  # builds the named tuples without their Python-level __new__: the walk is hot
-    first: Specs = (("", pathspec.GitIgnoreSpec.from_lines(rules.defaults)),) if rules.defaults else ()
-    stack: list[tuple[str, str, Specs]] = [(top, "", first)]
+    stack: list[tuple[str, str, Specs]] = [(top, "", _defaults(rules))]
     while stack:
         directory, rel_dir, specs = stack.pop()
-        spec = _spec_for(directory, rules.files)
-        if spec is not None:
-            specs = (*specs, (rel_dir, spec))
-        prefix = rel_dir + "/" if rel_dir else ""
         with os.scandir(directory) as it:
-            for child in it:
-                rel = prefix + child.name
-                st = child.stat(follow_symlinks=False)
-                kind = st.st_mode & 0o170000
-                is_dir = kind == stat.S_IFDIR
-                if is_dir and child.name in ALWAYS_SKIPPED:
-                    continue
-                if specs and _ignored(specs, rel, is_dir) and not rules.kept(rel):
-                    if excluded is not None:
-                        excluded.append(rel)
-                    continue
-                mode = kind | (st.st_mode & 0o777)
-                if kind == stat.S_IFREG:
-                    found.append(make(LocalEntry, (rel, mode, st.st_size, st.st_mtime_ns, st.st_ino, "")))
-                elif is_dir:
-                    found.append(make(LocalEntry, (rel, mode, 0, st.st_mtime_ns, st.st_ino, "")))
-                    stack.append((child.path, rel, specs))
-                elif kind == stat.S_IFLNK:
-                    try:
-                        found.append(_link(child.path, rel, mode, st, rules.hint))
-                    except InvalidArgument:
-                        if unsupported is None:
-                            raise
-                        unsupported.append((rel, "a link that points outside the folder"))
-                elif unsupported is not None:
-                    unsupported.append((rel, "a device, fifo or socket"))
-                else:
-                    raise InvalidArgument(
-                        f"{rel!r} is a device, fifo or socket, which a snapshot cannot hold; "
-                        f"add it to {rules.hint}"
-                    )
+            children = list(it)
+        # the folder's own ignore files, found in its listing (no stat for the folders without any)
+        own = [c for c in children if c.name in rules.files]
+        if own:
+            own.sort(key=lambda c: rules.files.index(c.name))
+            spec = _spec_for(own)
+            if spec is not None:
+                specs = (*specs, (rel_dir, spec))
+        prefix = rel_dir + "/" if rel_dir else ""
+        for child in children:
+            rel = prefix + child.name
+            st = child.stat(follow_symlinks=False)
+            kind = st.st_mode & 0o170000
+            is_dir = kind == stat.S_IFDIR
+            if is_dir and child.name in ALWAYS_SKIPPED:
+                continue
+            if specs and _ignored(specs, rel, is_dir) and not rules.kept(rel):
+                if excluded is not None:
+                    excluded.append(rel)
+                continue
+            mode = kind | (st.st_mode & 0o777)
+            if kind == stat.S_IFREG:
+                found.append(make(LocalEntry, (rel, mode, st.st_size, st.st_mtime_ns, st.st_ino, "")))
+            elif is_dir:
+                found.append(make(LocalEntry, (rel, mode, 0, st.st_mtime_ns, st.st_ino, "")))
+                stack.append((child.path, rel, specs))
+            elif kind == stat.S_IFLNK:
+                try:
+                    found.append(_link(child.path, rel, mode, st, rules.hint))
+                except InvalidArgument:
+                    if unsupported is None:
+                        raise
+                    unsupported.append((rel, "a link that points outside the folder"))
+            elif unsupported is not None:
+                unsupported.append((rel, "a device, fifo or socket"))
+            else:
+                raise InvalidArgument(
+                    f"{rel!r} is a device, fifo or socket, which a snapshot cannot hold; add it to {rules.hint}"
+                )
     return found
 
 

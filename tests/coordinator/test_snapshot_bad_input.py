@@ -16,7 +16,7 @@ from kiln.core.errors import (
     ResourceExhausted,
 )
 from kiln.core.hashing import sha256_bytes
-from kiln.core.manifest import Entry
+from kiln.core.manifest import Entry, manifest_id, validate
 from tests.conftest import login, start_coordinator, wait_until
 
 FILE = stat.S_IFREG | 0o644
@@ -171,6 +171,21 @@ def test_a_snapshot_described_as_changes_is_checked_and_recorded(admin, setup):
     assert state(data) == before
 
 
+def test_a_snapshot_described_as_changes_gets_the_id_of_its_full_description(admin, setup, coordinator):
+    _, good = setup
+    other = upload(admin, "p", b"other")
+    tree = [Entry("d", stat.S_IFDIR | 0o755)] + [Entry(f"d/f{i}", FILE, 5, good) for i in range(50)]
+    base = admin.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), *tree])
+    changes, removed = [Entry("d/f3", FILE, 5, other), Entry("d/new", FILE, 5, other)], ["d/f7", "hello.txt"]
+    full = [e for e in tree if e.path not in ("d/f3", "d/f7")] + changes
+    coordinator.ctx.store._manifests = None  # the base read back from the database, not from memory
+    delta = admin.create_snapshot("p", changes, base=base.id, removed=removed)
+    again = admin.create_snapshot("p", [Entry("d/f9", FILE, 5, other)], base=delta.id)  # a base kept in memory
+    assert delta.id == manifest_id(full) and admin.create_snapshot("p", full).id == delta.id
+    last = [Entry("d/f9", FILE, 5, other) if e.path == "d/f9" else e for e in full]
+    assert again.id == manifest_id(last) and admin.get_snapshot(again.id)[1] == validate(last)
+
+
 def _links(admin, targets: dict[str, str]) -> list[Entry]:
     """Symlink entries (path -> target), their targets uploaded as blobs."""
     return [Entry(path, LINK, len(t.encode()), upload(admin, "p", t.encode())) for path, t in targets.items()]
@@ -204,8 +219,9 @@ def test_symlinks_that_loop_are_refused_and_those_that_stay_inside_are_kept(admi
         admin.create_snapshot("p", loop)
     assert state(data) == before
     inside = {"sub/up": "..", "x": "sub/up/hello.txt", "y": "x", "z": "sub/up/sub/up/sub"}
-    snap = admin.create_snapshot("p", [Entry("hello.txt", FILE, 5, good), Entry("sub", stat.S_IFDIR | 0o755),
-                                       *_links(admin, inside)])
+    snap = admin.create_snapshot(
+        "p", [Entry("hello.txt", FILE, 5, good), Entry("sub", stat.S_IFDIR | 0o755), *_links(admin, inside)]
+    )
     assert sorted(e.path for e in admin.get_snapshot(snap.id)[1]) == ["hello.txt", "sub", "sub/up", "x", "y", "z"]
 
 

@@ -3,7 +3,17 @@ import stat
 import pytest
 
 from kiln.core.errors import InvalidArgument
-from kiln.core.manifest import Entry, apply_changes, diff, manifest_id, totals, validate
+from kiln.core.hashing import sha256_bytes
+from kiln.core.manifest import (
+    Entry,
+    Manifest,
+    apply_changes,
+    canonical_manifest,
+    diff,
+    manifest_id,
+    totals,
+    validate,
+)
 
 D = "a" * 64
 E = "b" * 64
@@ -91,3 +101,22 @@ def test_apply_changes_checks_what_changed(changes, removed, message):
     base = validate([Entry("d", DIR), Entry("d/a", FILE, 1, D), Entry("f", FILE, 1, D)])
     with pytest.raises(InvalidArgument, match=message):
         apply_changes(base, changes, removed)
+
+
+@pytest.mark.parametrize("path", ["plain/a.txt", 'quote"d', "back\\slash", "tab\there", "ünïcödé/ß", "nl\nx", "\x7f"])
+def test_each_entrys_canonical_text_is_what_the_json_form_gives(path):
+    entries = [Entry(path, FILE, 3, D), Entry("zz", DIR)]
+    assert Manifest(sorted(entries)).body() == canonical_manifest(entries)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["spliced", "merged"])
+def test_a_manifest_described_as_changes_has_the_id_of_the_full_description(many):
+    base = validate([Entry("d", DIR)] + [Entry(f"d/f{i:04d}", FILE, i, D) for i in range(600)])
+    n = 400 if many else 3
+    changes = [Entry(f"d/f{i:04d}", FILE, i, E) for i in range(0, n, 2)] + [Entry("e", FILE, 1, E)]
+    removed = [f"d/f{i:04d}" for i in range(1, n, 2)]
+    spliced = Manifest(base).changed(changes, removed)
+    full = {e.path: e for e in base if e.path not in removed} | {e.path: e for e in changes}
+    assert spliced.entries == validate(list(full.values()))
+    assert sha256_bytes(spliced.body()) == manifest_id(list(full.values()))
+    assert Manifest(base).paths == [e.path for e in base]  # the base is left as it was
