@@ -9,12 +9,18 @@ Blobs are immutable and a blob is on disk before the database records it, so eve
 exists, whatever was uploaded since. Each blob is verified against its digest as it is copied, on the way
 out and on the way back in.
 
+Runs' output (the logs folder, store/logfiles.py) is copied after the database, for the runs that copy
+holds: each segment's index before its data, so a copy taken while a log grows holds at least what its
+index names, and the store cuts a torn end back when it opens it, as after a crash (a log may hold a little
+more than the copied record knows; never less than what it names, but for what the cap dropped meanwhile).
+
 Both write into a temp folder beside the destination and rename it into place at the end, so a failure
 leaves nothing half-made, and neither writes into a folder that holds anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -30,6 +36,7 @@ from kiln.core.verified import VerifiedWriter
 
 FORMAT = 1
 MANIFEST = "backup.json"
+LOGS = "logs"  # runs' output, beside the database (kiln.coordinator.store.logfiles)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ def backup(data: Path, dest: Path) -> BackupInfo:
         shutil.copytree(data / "pki", tmp / "pki", ignore=shutil.ignore_patterns(".*.tmp"))
         schema = _copy_database(db, tmp / "kiln.db")
         count, size = _copy_blobs(tmp / "kiln.db", data / "blobs", tmp / "blobs")
+        _copy_logs(data / LOGS, tmp / LOGS, _run_ids(tmp / "kiln.db"))
         info = BackupInfo(FORMAT, kiln.__version__, schema, clock.now(), count, size)
         atomic_write(tmp / MANIFEST, json.dumps(asdict(info), indent=2).encode() + b"\n")
     return info
@@ -71,6 +79,7 @@ def restore(source: Path, data: Path) -> BackupInfo:
         count, _ = _copy_blobs(tmp / "kiln.db", source / "blobs", tmp / "blobs")
         if count != info.blobs:
             raise InvalidArgument(f"{source} is damaged: {count} blobs, but {MANIFEST} says {info.blobs}")
+        _copy_logs(source / LOGS, tmp / LOGS)  # a backup made before logs had files has none
     return info
 
 
@@ -141,6 +150,29 @@ def _copy_blobs(db: Path, source: Path, dest: Path) -> tuple[int, int]:
         _copy_verified(source / digest[:2] / digest, dest / digest[:2] / digest, digest, size)
         total += size
     return len(rows), total
+
+
+def _run_ids(db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM runs")}
+
+
+def _copy_logs(source: Path, dest: Path, runs: set[str] | None = None) -> int:
+    """Copies the output of the runs in `runs` (all, when None); returns how many runs had some."""
+    if not source.is_dir():
+        return 0
+    copied = 0
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and (runs is None or p.name in runs)):
+        out = dest / folder.name
+        out.mkdir(parents=True)
+        for index in sorted(folder.glob("*.idx")):
+            try:
+                shutil.copyfile(index, out / index.name)
+                shutil.copyfile(index.with_suffix(".zst"), out / index.with_suffix(".zst").name)
+            except FileNotFoundError:  # a segment the cap dropped while it was being copied
+                (out / index.name).unlink(missing_ok=True)
+        copied += 1
+    return copied
 
 
 def _copy_verified(src: Path, out: Path, digest: str, size: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from kiln.coordinator.ops.backup import backup, restore
 from kiln.core.errors import FailedPrecondition, InvalidArgument
+from kiln.core.runs import LogChunk, Run, RunSpec, RunState
 from kiln.sync.pull import pull
 from kiln.sync.push import push
 from tests.conftest import ADMIN_PASSWORD, login, start_coordinator, wait_until
@@ -62,6 +63,40 @@ def test_a_backup_taken_during_pushes_restores_a_working_coordinator(coordinator
                 pull(client, snap.id, tmp_path / "pulled" / snap.id, "p")
                 assert tree(tmp_path / "pulled" / snap.id) == pushed[snap.id]
             assert client.verify_audit().ok
+    finally:
+        again.stop()
+
+
+def test_runs_output_is_backed_up_and_restored_even_while_a_log_grows(coordinator, admin, tmp_path):
+    admin.create_project("p")
+    store = coordinator.ctx.store
+    for run_id in ("r-0000000000a1", "r-0000000000a2"):
+        store.add_run(Run(run_id, RunSpec("p", ("true",), node_labels={"pool": "none"}), "admin", RunState.QUEUED, 1.0))
+    done = [LogChunk(1, i, "stdout", f"line {i}\n".encode() * 500, 1.0) for i in range(1, 201)]
+    store.add_logs("r-0000000000a1", done)
+    stop, written = threading.Event(), [0]
+
+    def keep_printing() -> None:
+        while not stop.is_set():
+            written[0] += 1
+            store.add_logs("r-0000000000a2", [LogChunk(1, written[0], "stderr", b"x" * 7000 + b"\n", 1.0)])
+
+    printer = threading.Thread(target=keep_printing)
+    printer.start()
+    try:
+        wait_until(lambda: written[0] > 50, 30, "a log to be growing")
+        backup(coordinator.ctx.config.data_dir, tmp_path / "backup")
+    finally:
+        stop.set()
+        printer.join(60)
+    restore(tmp_path / "backup", tmp_path / "restored")
+    again = start_coordinator(tmp_path / "restored")
+    try:
+        with login(again, "admin", ADMIN_PASSWORD) as client:
+            assert [c.data for c in client.read_logs("r-0000000000a1")] == [c.data for c in done]
+            growing = list(client.read_logs("r-0000000000a2"))
+            assert len(growing) > 50 and [c.seq for c in growing] == list(range(1, len(growing) + 1))
+            assert all(c.data == b"x" * 7000 + b"\n" for c in growing)
     finally:
         again.stop()
 
