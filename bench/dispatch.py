@@ -9,8 +9,8 @@ preparing the run folder from the snapshot, and starting the job; the run's even
 preparing -> running: the agent's own work and the report's trip back). The bare figure is the Docker
 engine alone, through the same SDK: from the create call until the start call returned (the engine's own
 StartedAt, a little before that, is shown too). Each loop waits for the last container to be removed
-before the next begins (the agent removes a run's container once its end is acknowledged). Targets: process <= 28 ms at p50 (0.1's figure); Docker
-<= 50 ms over bare Docker at p50 and at p99.
+before the next begins (the agent removes a run's container once its end is acknowledged).
+Targets: process <= 28 ms at p50 (0.1's figure); Docker <= 50 ms over bare Docker at p50 and at p99.
 """
 
 from __future__ import annotations

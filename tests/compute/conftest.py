@@ -3,6 +3,7 @@ agents started in-process (real gRPC, mutual TLS, real runtimes) or as their own
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,7 +69,13 @@ class Cluster:
         data = self.tmp / f"agent-{name}"
         inventory = _declare(data, gpus, cpus)
         config = AgentConfig(
-            self.coordinator.address, data, self.join_token(), name, labels or {}, runtimes, inventory,
+            self.coordinator.address,
+            data,
+            self.join_token(),
+            name,
+            labels or {},
+            runtimes,
+            inventory,
             index=index or IndexSettings(),
         )
         handle = AgentHandle(Agent(config), threading.Thread())
@@ -106,9 +114,7 @@ class Cluster:
         cmd += extra
         env = {**os.environ, **(environ or {}), "KILN_JOIN_TOKEN": token if token is not None else self.join_token()}
         log = open(self.tmp / f"agent-{name}.log", "a")  # noqa: SIM115
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.processes.append(proc)
         return proc
 
@@ -153,7 +159,15 @@ def _run(handle: AgentHandle) -> None:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    rc = start_coordinator(tmp_path / "coordinator", **FAST)
+    with running_cluster(tmp_path) as c:
+        yield c
+
+
+@contextlib.contextmanager
+def running_cluster(tmp_path: Path, **config: Any) -> Iterator[Cluster]:
+    """A coordinator (the fast test settings, and `config`) with project p, and the agents a test adds,
+    all stopped at the end with every job they left."""
+    rc = start_coordinator(tmp_path / "coordinator", **{**FAST, **config})
     admin = login(rc, "admin", ADMIN_PASSWORD)
     admin.create_project("p")
     c = Cluster(tmp_path, rc, admin)

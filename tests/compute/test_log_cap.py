@@ -14,8 +14,7 @@ from kiln.cli.runs import _print_logs
 from kiln.core.limits import MiB
 from kiln.core.runs import RunSpec, dropped_note
 from kiln.desktop.pages.run.logs import Pieces
-from tests.compute.conftest import FAST, Cluster, push_folder
-from tests.conftest import ADMIN_PASSWORD, login, start_coordinator
+from tests.compute.conftest import Cluster, push_folder, running_cluster
 
 LINES = 60_000  # about 4 MiB
 LINE = "line %08d of a log long enough to pass the cap, padded out to seventy\n"
@@ -24,15 +23,8 @@ PRINT = f"import sys\nfor i in range({LINES}):\n    sys.stdout.write({LINE!r} % 
 
 @pytest.fixture
 def capped(tmp_path: Path) -> Iterator[Cluster]:
-    rc = start_coordinator(tmp_path / "coordinator", **FAST, log_cap_bytes=MiB)
-    admin = login(rc, "admin", ADMIN_PASSWORD)
-    admin.create_project("p")
-    c = Cluster(tmp_path, rc, admin)
-    yield c
-    for a in c.agents:
-        a.stop()
-    admin.close()
-    rc.stop()
+    with running_cluster(tmp_path, log_cap_bytes=MiB) as c:
+        yield c
 
 
 def test_the_middle_is_dropped_and_the_record_and_readers_say_so(capped: Cluster, capsysbinary):
