@@ -278,9 +278,10 @@ def test_hundreds_of_runs_come_a_page_at_a_time_without_duplicates(qtbot, cluste
     window = open_window(cluster_session)
     real = window.runs_page.client.search_page
 
-    def counted(*args, **kwargs):
+    def counted(*args, **kwargs):  # counted when answered: a call in flight when the counter is cleared counts
+        found = real(*args, **kwargs)
         asked.append((args[4] if len(args) > 4 else kwargs.get("size", 0), args[5] if len(args) > 5 else ""))
-        return real(*args, **kwargs)
+        return found
 
     window.runs_page.client.search_page = counted
     page = runs_page_of(qtbot, window)
@@ -301,7 +302,7 @@ def test_hundreds_of_runs_come_a_page_at_a_time_without_duplicates(qtbot, cluste
     page.table.select_keys([deep])
     page.table.scrollTo(page.table.model().index(300, 0))
     top = page.table.rowAt(0)
-    asked.clear()  # before the new run exists: every call that can find it is counted
+    asked.clear()  # before the new run exists: every call that can find it is answered after, and counted
     [new] = plant(cluster.coordinator.ctx.store, "p", [Planted(now, metrics={"score": -1.0})])
     qtbot.waitUntil(lambda: new in page.table.row_keys(), timeout=WAIT_MS)
     assert page.table.row_keys()[0] == new and len(page.table.row_keys()) == 451
