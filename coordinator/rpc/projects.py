@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
@@ -85,15 +87,22 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
     async def UploadBlobs(
         self, request_iterator: AsyncIterator[projects_pb2.UploadBlobsRequest], context: Ctx
     ) -> projects_pb2.UploadBlobsReply:
-        """Stores each blob of the stream once it is complete and verified."""
+        """Stores each blob of the stream once it is complete and verified. One message is stored (on a
+        worker) while the next arrives, never two at once: the network and the disk work side by side."""
         upload: snapshots.Upload | None = None
+        storing: asyncio.Future[None] | None = None  # the previous message's parts
         try:
             async for m in request_iterator:
                 if upload is None:
                     upload = await self.workers.run("quick", snapshots.start_upload, self.ctx, principal(), m.project)
                 elif m.project != upload.project:
                     raise InvalidArgument("an upload stream must stay in one project")
-                await self.workers.run("quick", upload.consume, [wire.part_from_proto(p) for p in m.parts])
+                parts = [wire.part_from_proto(p) for p in m.parts]
+                if storing is not None:
+                    await storing
+                storing = asyncio.ensure_future(self.workers.run("quick", upload.consume, parts))
+            if storing is not None:
+                await storing
             if upload is None:
                 return projects_pb2.UploadBlobsReply()
             if upload.writer is not None:
@@ -101,8 +110,12 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
             await self.workers.run("quick", upload.close)
             return projects_pb2.UploadBlobsReply(stored=upload.stored, bytes_received=upload.received)
         finally:
-            if upload is not None:  # however the stream ended, keep what was verified
-                self.workers.submit("quick", upload.close)
+            if upload is not None:  # however the stream ended, keep what was verified, once nothing is storing
+                close = functools.partial(self.workers.submit, "quick", upload.close)
+                if storing is not None and not storing.done():
+                    storing.add_done_callback(lambda done: (done.cancelled() or done.exception(), close()))
+                else:
+                    close()
 
     @heavy
     def CreateSnapshot(self, request: projects_pb2.CreateSnapshotRequest, context: Ctx) -> projects_pb2.Snapshot:
