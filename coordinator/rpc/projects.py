@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
@@ -111,9 +110,15 @@ class SnapshotsServicer(projects_pb2_grpc.SnapshotsServicer):
             return projects_pb2.UploadBlobsReply(stored=upload.stored, bytes_received=upload.received)
         finally:
             if upload is not None:  # however the stream ended, keep what was verified, once nothing is storing
-                close = functools.partial(self.workers.submit, "quick", upload.close)
+                ending = upload
+
+                def close(done: asyncio.Future[None] | None = None) -> None:
+                    if done is not None and not done.cancelled():
+                        done.exception()  # taken: the stream's own error, if any, is the one told
+                    self.workers.submit("quick", ending.close)
+
                 if storing is not None and not storing.done():
-                    storing.add_done_callback(lambda done: (done.cancelled() or done.exception(), close()))
+                    storing.add_done_callback(close)
                 else:
                     close()
 
