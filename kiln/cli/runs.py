@@ -190,6 +190,9 @@ def run_dict(r: Run) -> dict[str, object]:
         "parent_run": s.parent_run or None,
         "rerun_of": s.rerun_of or None,
         "cancel_requested": r.cancel_requested,
+        # of its output, how much was dropped from the middle over the coordinator's cap at the time (0: none)
+        "log_dropped_bytes": r.log_dropped_bytes,
+        "log_cap_bytes": r.log_cap_bytes or None,
         "created_at": when(r.created_at),
         "started_at": when(r.started_at) or None,
         "finished_at": when(r.finished_at) or None,

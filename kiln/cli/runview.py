@@ -10,7 +10,7 @@ from typing import Any
 from kiln.cli.output import table, when
 from kiln.cli.runs import run_dict
 from kiln.core.models import RunRecord
-from kiln.core.runs import Run, pairs_text, resources_text
+from kiln.core.runs import Run, dropped_text, pairs_text, resources_text
 
 
 def number(value: float | None) -> float | str | None:
@@ -53,6 +53,7 @@ def spec_rows(run: Run) -> list[tuple[str, str]]:
         ("command", " ".join(s.command)),
         ("snapshot", s.snapshot or "-"),
         ("output snapshot", run.output_snapshot or "-"),
+        ("output dropped", dropped_text(run)),
         ("image", s.image or "-"),
         ("runtime", run.runtime or s.runtime or "-"),
         ("resources", resources_text(run)),
@@ -96,7 +97,6 @@ def print_record(r: RunRecord) -> None:
     if packages:
         env_rows.append(("packages", f"{len(packages.splitlines())} (kiln run show {r.run.id} --json lists them)"))
     _section("environment", ["KEY", "VALUE"], env_rows, "no environment recorded")
-
 
 
 def _num(value: float) -> str:

@@ -150,6 +150,14 @@ def dropped_note(dropped: int, cap: int = 0) -> str:
     return f"… {format_bytes(dropped)} of output dropped here ({why}) …\n"
 
 
+def dropped_text(run: Run) -> str:
+    """What a run's record says of its output dropped over the log cap, in one line ("-": none)."""
+    if not run.log_dropped_bytes:
+        return "-"
+    cap = f" (over the {format_bytes(run.log_cap_bytes)} log cap)" if run.log_cap_bytes else ""
+    return f"{format_bytes(run.log_dropped_bytes)} from the middle of its output{cap}"
+
+
 def resources_text(run: Run) -> str:
     """What a run asked for, in one line: "2 cpu, memory 4.0 GiB, 1 gpu (a100)"."""
     res = run.spec.resources

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from kiln.cli.runs import _print_logs
+from kiln.cli.runview import record_dict, spec_rows
 from kiln.core.limits import MiB
 from kiln.core.runs import RunSpec, dropped_note
+from kiln.core.units import format_bytes
 from kiln.desktop.pages.run.logs import Pieces
 from tests.compute.conftest import Cluster, push_folder, running_cluster
 
@@ -42,6 +44,12 @@ def test_the_middle_is_dropped_and_the_record_and_readers_say_so(capped: Cluster
     gaps = [b.offset - (a.offset + len(a.data)) for a, b in zip(chunks, chunks[1:], strict=False)]
     assert [g for g in gaps if g] == [done.log_dropped_bytes]
     assert capped.admin.get_run(run.id).log_dropped_bytes == done.log_dropped_bytes  # through the RPC, too
+    record = capped.admin.run_record(run.id)  # and what `kiln run show` shows of it
+    shown_json = record_dict(record)
+    assert (shown_json["log_dropped_bytes"], shown_json["log_cap_bytes"]) == (done.log_dropped_bytes, MiB)
+    assert dict(spec_rows(record.run))["output dropped"] == (
+        f"{format_bytes(done.log_dropped_bytes)} from the middle of its output (over the 1.0 MiB log cap)"
+    )
 
     # kiln logs: the marker line where the bytes went
     assert _print_logs(capped.admin, run.id, follow=False)
