@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiln.client import Client
+from kiln.core.runs import Run, RunSpec
 from kiln.pinning import presented_ca
 
 ADMIN_PASSWORD = "bench-admin-password"
@@ -90,6 +91,19 @@ def agent_process(client: Client, data: Path, *extra: str) -> Iterator[subproces
     finally:
         agent.terminate()
         agent.wait(30)
+
+
+def succeeded(client: Client, spec: RunSpec) -> Run:
+    """`spec` submitted, and its record once it ended, which must be a success (else the bench stops)."""
+    run = client.submit_run(spec)
+    while True:
+        r = client.get_run(run.id)
+        if r.state.terminal:
+            break
+        time.sleep(0.01)  # the benchmark's own polling; its figures come from the coordinator's record
+    if str(r.state) != "succeeded":
+        raise SystemExit(f"run {r.id} {r.state}: {r.reason}")
+    return r
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

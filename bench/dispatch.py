@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import agent_process, coordinator_process, print_table  # noqa: E402
+from bench.common import agent_process, coordinator_process, print_table, succeeded  # noqa: E402
 from kiln.core.runs import RunSpec  # noqa: E402
 from kiln.sync.push import push  # noqa: E402
 
@@ -43,14 +43,7 @@ def kiln_latencies(client, snapshot: str, runtime: str, n: int, phases: list | N
     phases = [] if phases is None else phases
     for _ in range(n):
         image = IMAGE if runtime == "docker" else ""
-        run = client.submit_run(RunSpec("bench", ("true",), snapshot, image, runtime))
-        while True:
-            r = client.get_run(run.id)
-            if r.state.terminal:
-                break
-            time.sleep(0.01)  # the benchmark's own polling; the figure comes from the coordinator's record
-        if str(r.state) != "succeeded":
-            raise SystemExit(f"run {r.id} {r.state}: {r.reason}")
+        r = succeeded(client, RunSpec("bench", ("true",), snapshot, image, runtime))
         if runtime == "docker":
             gone(r.id)
         found.append(r.started_at - r.created_at)

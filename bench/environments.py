@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import agent_process, coordinator_process, median, print_table, timed  # noqa: E402
+from bench.common import agent_process, coordinator_process, median, print_table, succeeded, timed  # noqa: E402
 from bench.dispatch import percentile  # noqa: E402
 from kiln.agent.environments import build_python  # noqa: E402
 from kiln.agent.images import build_image, load_image, save_image  # noqa: E402
@@ -237,14 +237,7 @@ def docker_shipping(client: Client, work: Path, repeat: int, blob_mib: int) -> N
 
 
 def latency(client: Client, spec: RunSpec) -> float:
-    run = client.submit_run(spec)
-    while True:
-        r = client.get_run(run.id)
-        if r.state.terminal:
-            break
-        time.sleep(0.01)  # the benchmark's own polling; the figure comes from the coordinator's record
-    if str(r.state) != "succeeded":
-        raise SystemExit(f"run {r.id} {r.state}: {r.reason}")
+    r = succeeded(client, spec)
     return r.started_at - r.created_at
 
 
