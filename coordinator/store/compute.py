@@ -335,10 +335,6 @@ class ComputeTables(Database):
         none past the first beyond `max_bytes`."""
         return self.log_files.chunks(run_id, after, before, limit, max_bytes)
 
-    def log_bytes(self, run_id: str, through: LogKey | None = None) -> int:
-        """The offset after chunk `through` (all the run printed when None), dropped output included."""
-        return self.log_files.bytes_through(run_id, through)
-
     def log_tail_start(self, run_id: str, tail_bytes: int, before: LogKey | None = None) -> LogKey:
         """The chunk after which the last `tail_bytes` of the output before `before` begin, in whole chunks
         (the fewest last ones holding at least that much); (0, 0) when that is all of it. Found by binary

@@ -143,7 +143,7 @@ def test_the_database_does_not_grow_with_the_output(store: SqliteStore, tmp_path
     for n in range(0, 320, 16):  # 20 MiB in batches of 16 chunks
         store.add_logs(run, [LogChunk(1, s, "stdout", os.urandom(64 * 1024), 1.0) for s in range(n + 1, n + 17)])
     assert size() - before < 20 * MiB // 100
-    assert store.log_bytes(run) == 20 * MiB
+    assert store.log_files.bytes_through(run, None) == 20 * MiB
 
 
 def test_rows_of_the_old_logs_table_are_moved_to_the_files_and_the_table_dropped(tmp_path: Path):
@@ -166,7 +166,8 @@ def test_rows_of_the_old_logs_table_are_moved_to_the_files_and_the_table_dropped
         moved = store.logs(RUN, limit=1000)
         assert keys(moved) == keys(CHUNKS) and [c.data for c in moved] == [c.data for c in CHUNKS]
         assert [c.offset for c in moved] == OFFSETS
-        assert store.log_bytes("r-other") == 24_990 and len(store.logs("r-other", limit=5000)) == 2499
+        assert store.log_files.bytes_through("r-other", None) == 24_990
+        assert len(store.logs("r-other", limit=5000)) == 2499
         assert (tmp_path / "logs" / RUN).is_dir()
     finally:
         store.close()
