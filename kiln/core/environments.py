@@ -64,8 +64,25 @@ class Definition:
         )
 
 
+class _Versioned:
+    """What an environment version and a node's view of one share: `name:version`, and the digest of
+    what it is made from."""
+
+    name: str
+    version: int
+    definition: Definition
+
+    @property
+    def digest(self) -> str:
+        return self.definition.digest
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
 @dataclass(frozen=True)
-class Environment:
+class Environment(_Versioned):
     """One version of an environment."""
 
     project: str
@@ -90,17 +107,9 @@ class Environment:
     def kind(self) -> EnvKind:
         return self.definition.kind
 
-    @property
-    def digest(self) -> str:
-        return self.definition.digest
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
 
 @dataclass(frozen=True)
-class EnvironmentRef:
+class EnvironmentRef(_Versioned):
     """What a node is told of the environment a run uses (or builds)."""
 
     name: str
@@ -109,14 +118,6 @@ class EnvironmentRef:
     image_id: str = ""
     image_snapshot: str = ""
     build: bool = False  # this run builds the environment rather than running in it
-
-    @property
-    def digest(self) -> str:
-        return self.definition.digest
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
 
 
 @dataclass(frozen=True)
