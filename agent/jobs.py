@@ -75,6 +75,8 @@ class Job:
         self.dir = node.data / "runs" / f"{self.run_id}.{self.attempt}"
         self.handle: JobHandle | None = None
         self.cancelled = threading.Event()
+        self._cancel_grace_s = 10.0
+        self._cancel_lock = threading.Lock()  # a cancel and the start that makes `handle` do not cross
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._buffer: list[tuple[str, bytes]] = []
@@ -141,7 +143,12 @@ class Job:
                 self._final(RunState.CANCELLED, None, "cancelled before it started", outputs=False)
                 return
             self._start_tracking()
-            self.handle = self.runtime.start(envjobs.with_environment(self._job_spec(), prepared), self)
+            handle = self.runtime.start(envjobs.with_environment(self._job_spec(), prepared), self)
+            with self._cancel_lock:
+                self.handle = handle
+                late = self.cancelled.is_set()
+            if late:  # cancelled while it started: it was past the check above, so stop it now
+                threading.Thread(target=self.runtime.cancel, args=(handle, self._cancel_grace_s), daemon=True).start()
             self._report(RunState.RUNNING, ref=self.handle.ref, environment=self._environment())
             if prepared.facts is None:  # no environment named: describe what it runs in meanwhile
                 self._describing = threading.Thread(target=self._describe, name=f"describe-{self.run_id}", daemon=True)
@@ -219,9 +226,12 @@ class Job:
 
     def cancel(self, grace_s: float) -> None:
         """SIGTERM now, SIGKILL after `grace_s`; a job still preparing does not start."""
-        self.cancelled.set()
-        if self.handle is not None:
-            threading.Thread(target=self.runtime.cancel, args=(self.handle, grace_s), daemon=True).start()
+        with self._cancel_lock:
+            self.cancelled.set()
+            self._cancel_grace_s = grace_s
+            handle = self.handle
+        if handle is not None:
+            threading.Thread(target=self.runtime.cancel, args=(handle, grace_s), daemon=True).start()
 
     # -- runtime callbacks (JobEvents) ------------------------------------------------------------------
 
