@@ -4,8 +4,9 @@ to `on_batch` (which makes it durable) and only then acknowledges it. A batch se
 connection is recognised by (pid, proc, seq) and acknowledged without being delivered twice. It also
 answers the SDK's questions (a line with "ask" instead of "seq"), which `on_question` decides.
 
-Also here: the SDK's folder for runs (`prepare_sdk`), which holds `kiln/__init__.py` and `kiln/track/`
-and nothing else of kiln, so a run sees only the stdlib-only SDK.
+Also here: the SDK's folder for runs (`prepare_sdk`), which holds `kiln/__init__.py`, `kiln/track/` and
+`kiln/serve/` (the model replica and batch scorer, run in a model's own environment) and nothing else of
+kiln, so a run sees only the stdlib-only SDK.
 """
 
 from __future__ import annotations
@@ -358,19 +359,20 @@ def _check_path(path: str) -> None:
 
 
 def sdk_files() -> dict[str, Path]:
-    """Relative path -> source: kiln/__init__.py and the kiln.track package's modules, nothing else."""
+    """Relative path -> source: kiln/__init__.py and the modules of kiln.track and kiln.serve, nothing else."""
     package = Path(kiln.__file__).parent
     files = {"kiln/__init__.py": package / "__init__.py"}
-    for source in sorted((package / "track").rglob("*.py")):
-        files[f"kiln/{source.relative_to(package).as_posix()}"] = source
+    for part in ("track", "serve"):
+        for source in sorted((package / part).rglob("*.py")):
+            files[f"kiln/{source.relative_to(package).as_posix()}"] = source
     return files
 
 
 def prepare_sdk(dest: Path) -> Path:
-    """Returns a folder under `dest` holding only the SDK (`kiln/__init__.py`, `kiln/track/…`), to mount
-    read-only into runs and put on their PYTHONPATH. The folder is named by a digest of its contents, so
-    it is built once per SDK version (atomically: a half-built folder is never used) and a run that is
-    still going keeps the files it started with when the agent is upgraded."""
+    """Returns a folder under `dest` holding only the SDK (`kiln/__init__.py`, `kiln/track/…`,
+    `kiln/serve/…`), to mount read-only into runs and put on their PYTHONPATH. The folder is named by a
+    digest of its contents, so it is built once per SDK version (atomically: a half-built folder is never
+    used) and a run that is still going keeps the files it started with when the agent is upgraded."""
     files = {rel: source.read_bytes() for rel, source in sdk_files().items()}
     digest = hashlib.sha256()
     for rel, data in sorted(files.items()):

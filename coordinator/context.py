@@ -38,6 +38,8 @@ class CoordinatorConfig:
     max_token_lifetime_s: float = defaults.MAX_TOKEN_TTL_S
     # The most of one run's output kept (kiln coordinator --log-cap-bytes); beyond it the middle is dropped.
     log_cap_bytes: int = defaults.LOG_CAP_BYTES
+    # HOST:PORT where the HTTP gateway serves /endpoints/NAME/invocations over TLS ("": no gateway).
+    gateway_listen: str = ""
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Coordinator:
     bootstrap_password: str | None = field(default=None, repr=False)
     # Failed sign-ins, in memory: a restart forgets them (coordinator/throttle.py says why that is fine).
     signins: SignInThrottle = field(default_factory=SignInThrottle)
+    # https://HOST:PORT of the gateway serving /endpoints/NAME/invocations ("" while none runs).
+    gateway_url: str = ""
 
     def close(self) -> None:
         self.store.close()

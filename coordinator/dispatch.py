@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from kiln.coordinator import environments, tracking
 from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
+from kiln.coordinator.deployments import scoring
+from kiln.coordinator.deployments.controller import Controller
 from kiln.coordinator.runs import pending, transition
 from kiln.coordinator.schedview import node_views
 from kiln.coordinator.store.placement import ActiveUse
 from kiln.core import lineage
+from kiln.core.deployments import ADDRESS_TAG
 from kiln.core.errors import FailedPrecondition, PermissionDenied
 from kiln.core.link import (
     Ack,
@@ -164,6 +167,7 @@ class Dispatcher:
         self.liveness = ctx.liveness
         self.sessions: dict[str, Session] = {}
         self.failures: Counter[tuple[str, int]] = Counter()  # (node, seq) -> times it failed
+        self.deployments = Controller()  # endpoints' replicas, reconciled on the tick
 
     def handle(self, event: Event, now: float) -> list[Command]:
         out: list[Command] = []
@@ -355,6 +359,9 @@ class Dispatcher:
             case TrackBatch():
                 if tracking.ingest(self.ctx, session.node, message, now):
                     out.append(Changed())
+                    if ADDRESS_TAG in message.tags:  # a replica serves: its endpoint may switch now
+                        self.deployments.poke()
+                        out.append(Wake())
 
     def _heartbeat(self, session: Session, beat: Heartbeat, now: float) -> None:
         self.liveness.seen(session.node, now, beat.inventory)
@@ -402,6 +409,8 @@ class Dispatcher:
             self.store.add_edges([lineage.Edge(lineage.run_id(run.id), lineage.snapshot_id(output), "output")], now)
         if state.terminal and run.spec.builds:
             environments.settle_build(self.ctx, run, state, self.store.environment(run.id), update.reason)
+        if state.terminal:  # a batch scoring's predictions become a dataset version
+            scoring.settle(self.ctx, run, state, output)
         if state.terminal:  # by now the agent and the run's SDK have said all they will about its environment
             environment = lineage.environment_id(self.store.environment(run.id))
             if environment:
@@ -421,6 +430,8 @@ class Dispatcher:
     def _tick(self, now: float, out: list[Command]) -> None:
         use = self.store.active_use()
         if self._declare_lost(use, now, out):
+            use = self.store.active_use()
+        if self.deployments.reconcile(self.ctx, now):
             use = self.store.active_use()
         self._send_cancels(out)
         self._place(use, now, out)

@@ -54,6 +54,12 @@ def rerun(ctx: Coordinator, who: Principal, run_id: str) -> Run:
     return _queue(ctx, who, replace(old.spec, rerun_of=old.id), "run.rerun")
 
 
+def queue_internal(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
+    """A run the coordinator queues on `who`'s behalf (a deployment's replica, a batch scoring), checked and
+    recorded as any submission is."""
+    return _queue(ctx, who, spec, action)
+
+
 def _queue(ctx: Coordinator, who: Principal, spec: RunSpec, action: str) -> Run:
     require_project(ctx.store, who, Need.WRITE, spec.project)
     check_spec(spec)

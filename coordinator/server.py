@@ -17,9 +17,13 @@ import grpc
 
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
+from kiln.coordinator.deployments.gateway_backend import start_gateway
+from kiln.coordinator.gateway.serve import Gateway
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
+from kiln.coordinator.rpc.deployments import DeploymentsServicer
 from kiln.coordinator.rpc.environments import EnvironmentsServicer
+from kiln.coordinator.rpc.gateway import GatewaysServicer
 from kiln.coordinator.rpc.interceptor import ServerInterceptor
 from kiln.coordinator.rpc.link import AgentGatewayServicer, AgentLink
 from kiln.coordinator.rpc.nodes import NodesServicer
@@ -33,7 +37,9 @@ from kiln.core.errors import InvalidArgument
 from kiln.core.netaddr import join_address, split_address
 from kiln.proto.v1 import (
     admin_pb2_grpc,
+    deployments_pb2_grpc,
     environments_pb2_grpc,
+    gateway_pb2_grpc,
     link_pb2_grpc,
     nodes_pb2_grpc,
     projects_pb2_grpc,
@@ -94,8 +100,11 @@ class Serving:
     agent_port: int
     loop_task: asyncio.Task[None]
     metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
+    gateway: Gateway | None = None  # the HTTP gateway of the endpoints, when gateway_listen is set
 
     async def stop(self, grace: float) -> None:
+        if self.gateway is not None:  # first: what it records still reaches the store
+            await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
         await self.server.stop(grace)
         await self.link.settle()  # what the ended streams left to do (their disconnects) is done
         self.loop_task.cancel()
@@ -140,11 +149,16 @@ async def build_server(ctx: Coordinator) -> Serving:
     registry_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(ctx), server)
     registry_pb2_grpc.add_CommentsServicer_to_server(CommentsServicer(ctx), server)
     registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx, workers), server)
+    deployments_pb2_grpc.add_DeploymentsServicer_to_server(DeploymentsServicer(ctx, link), server)
+    gateway_pb2_grpc.add_GatewaysServicer_to_server(GatewaysServicer(ctx, authenticator), server)
     if metrics is not None:  # [ops]
         metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(link.run_forever())
-    return Serving(server, link, workers, port, agent_port, task, metrics)
+    gateway = None
+    if ctx.config.gateway_listen:
+        gateway = await asyncio.get_running_loop().run_in_executor(None, start_gateway, ctx, authenticator)
+    return Serving(server, link, workers, port, agent_port, task, metrics, gateway)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import logging
 
 from kiln.core.errors import Unavailable
 from kiln.desktop.ops import Op, Runner, describe
+from kiln.desktop.pages.deployments.page import DeploymentsPage
 from kiln.desktop.pages.environments.page import add_to as add_environments_page
 from kiln.desktop.pages.files.page import FilesPage
 from kiln.desktop.pages.lineage.page import LineagePage
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(client, self.runner, settings, session.server, session.connect, self)
         self.lineage_page = LineagePage(client, self.runner, self)
         self.models_page = ModelsPage(client, self.runner, self)
+        self.deployments_page = DeploymentsPage(client, self.runner, self)
         self.banner = Banner(self.runner, session.server, self)
         self.runner.succeeded.connect(lambda _: self.banner.back())
         self.sidebar = QListWidget(self)
@@ -146,6 +148,7 @@ class MainWindow(QMainWindow):
         self.add_page("Runs", self.runs_page)
         self.add_page("Lineage", self.lineage_page)
         self.add_page("Models", self.models_page)
+        self.add_page("Deployments", self.deployments_page)
         self.environments_page = add_environments_page(self)
         self._route()
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -201,8 +204,10 @@ class MainWindow(QMainWindow):
     def _route(self) -> None:
         self.runs_page.lineage_wanted.connect(self.open_lineage)
         self.models_page.lineage_wanted.connect(self.open_lineage)
+        self.deployments_page.lineage_wanted.connect(self.open_lineage)
         self.lineage_page.run_wanted.connect(self.runs_page.show_run)
         self.models_page.run_wanted.connect(self.runs_page.show_run)
+        self.deployments_page.run_wanted.connect(self.runs_page.show_run)
         self.projects_page.run_wanted.connect(self.runs_page.show_run)
 
     def open_lineage(self, entity: str) -> None:
@@ -236,6 +241,7 @@ class MainWindow(QMainWindow):
         self.files_page.set_project(name)
         self.runs_page.set_project(name)
         self.models_page.set_project(name)
+        self.deployments_page.set_project(name)
 
     # -- failures, signing out, closing ---------------------------------------------------------------
 

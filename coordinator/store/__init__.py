@@ -3,6 +3,7 @@
 from kiln.coordinator.store.audit import AuditTables
 from kiln.coordinator.store.base import SchemaTooNew
 from kiln.coordinator.store.compute import ComputeTables
+from kiln.coordinator.store.deployments import DeploymentTables
 from kiln.coordinator.store.environments import EnvironmentTables
 from kiln.coordinator.store.identity import IdentityTables
 from kiln.coordinator.store.placement import PlacementTables
@@ -20,6 +21,7 @@ class SqliteStore(
     TrackingTables,
     RegistryTables,
     EnvironmentTables,
+    DeploymentTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

@@ -259,4 +259,45 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN log_cap_bytes INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10: deployments (model versions served behind /endpoints/NAME), their state history, their replicas
+    #     (runs), endpoint-scoped tokens, the prediction ledger with its ground truth, and batch scorings.
+    """
+    CREATE TABLE deployments (
+        name TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects(name), model TEXT NOT NULL,
+        alias TEXT NOT NULL DEFAULT '', replicas INTEGER NOT NULL, state TEXT NOT NULL,
+        traffic_json TEXT NOT NULL, serving_json TEXT NOT NULL DEFAULT '[]', serving_since REAL NOT NULL DEFAULT 0,
+        cpus REAL NOT NULL DEFAULT 0, memory_bytes INTEGER NOT NULL DEFAULT 0, gpus INTEGER NOT NULL DEFAULT 0,
+        environment TEXT NOT NULL DEFAULT '', sticky_header TEXT NOT NULL DEFAULT '',
+        sample_rate REAL NOT NULL DEFAULT 1, created_by TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE INDEX deployments_project ON deployments(project, name);
+    CREATE TABLE deployment_events (
+        deployment TEXT NOT NULL REFERENCES deployments(name), time REAL NOT NULL, state TEXT NOT NULL,
+        cause TEXT NOT NULL, actor TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX deployment_events_by ON deployment_events(deployment, time);
+    CREATE TABLE deployment_replicas (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id), deployment TEXT NOT NULL REFERENCES deployments(name),
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX deployment_replicas_by ON deployment_replicas(deployment, version);
+    CREATE TABLE endpoint_tokens (
+        id TEXT PRIMARY KEY, deployment TEXT NOT NULL REFERENCES deployments(name), name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE, created_by TEXT NOT NULL, created_at REAL NOT NULL,
+        expires_at REAL NOT NULL, revoked_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE predictions (
+        id TEXT PRIMARY KEY, deployment TEXT NOT NULL, version INTEGER NOT NULL, time REAL NOT NULL,
+        latency_ms REAL NOT NULL, status INTEGER NOT NULL, replica TEXT NOT NULL DEFAULT '',
+        node TEXT NOT NULL DEFAULT '', shadow INTEGER NOT NULL DEFAULT 0, caller TEXT NOT NULL DEFAULT '',
+        content_type TEXT NOT NULL DEFAULT '', request BLOB NOT NULL, response BLOB NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+        label TEXT NOT NULL DEFAULT '', labelled_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX predictions_time ON predictions(deployment, time);
+    CREATE TABLE scorings (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id), project TEXT NOT NULL, model TEXT NOT NULL,
+        version INTEGER NOT NULL, input TEXT NOT NULL, output TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]

@@ -34,6 +34,7 @@ every listing takes --json; errors exit non-zero with one line saying what to do
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("up", "run Kiln on this machine: coordinator + local agent, signed in", "up"),
     ("coordinator", "run the coordinator (the system of record)", "coordinator"),
+    ("gateway", "serve model endpoints over HTTPS from this machine, for a coordinator", "gateway"),
     ("login", "sign in to a coordinator, pinning its CA", "auth"),
     ("logout", "revoke this sign-in's token and forget it", "auth"),
     ("whoami", "show who you are signed in as, and where", "auth"),
@@ -56,6 +57,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("comments", "the comments on an entity", "records"),
     ("lineage", "what an entity came from and what came of it", "records"),
     ("env", "environments: versioned Python environments and Docker images, built once", "environments"),
+    ("deploy", "serve model versions as endpoints: create, list, show, scale, traffic, stop", "deploy"),
+    ("predictions", "an endpoint's recorded predictions, newest first", "deploy"),
+    ("prediction", "one prediction and what it traces to: model version, run, data, environment", "deploy"),
+    ("feedback", "ground truth for an endpoint's predictions, from a CSV of prediction_id,label", "deploy"),
+    ("score", "batch scoring as a tracked run: a model version over a dataset version", "deploy"),
     ("nodes", "the compute nodes, their state, capacity and runs", "nodes"),
     ("node", "manage compute nodes (admins)", "nodes"),
     ("agent", "run the node agent: enrol once with a join token, then take work", "nodes"),
@@ -123,7 +129,7 @@ def _join_signed_values(argv: list[str]) -> list[str]:
 # (700) walks them in some 70 collections, ~15 ms of a ~150 ms command; at 100,000 it sees none. The
 # services keep the interpreter's default, and with it their pauses as short as they were.
 GC_THRESHOLD = 100_000
-SERVICES = frozenset({"up", "coordinator", "agent", "desktop", "tray"})
+SERVICES = frozenset({"up", "coordinator", "gateway", "agent", "desktop", "tray"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

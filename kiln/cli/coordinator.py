@@ -81,6 +81,13 @@ def register(sub: Any) -> None:
         "longer tokens are refused and existing ones end at it",
     )
     p.add_argument(
+        "--gateway-listen",
+        default="",
+        metavar="HOST:PORT",
+        help=f"serve model endpoints (HTTPS, /endpoints/NAME/invocations) here, e.g. {defaults.GATEWAY_LISTEN} "
+        "(default: no gateway)",
+    )
+    p.add_argument(
         "--metrics-listen",
         default="",
         metavar="HOST:PORT",
@@ -142,7 +149,7 @@ def serve(args: argparse.Namespace) -> int:
         max_token_lifetime = parse_duration(args.max_token_lifetime)
     except ValueError as e:
         raise InvalidArgument(f"--max-token-lifetime: {e}") from None
-    for address in filter(None, (args.listen, args.agent_listen, args.metrics_listen)):
+    for address in filter(None, (args.listen, args.agent_listen, args.metrics_listen, args.gateway_listen)):
         split_address(address)  # refuse a bad address before creating anything
     config = CoordinatorConfig(
         args.data or default_data_dir(),
@@ -151,6 +158,7 @@ def serve(args: argparse.Namespace) -> int:
         password,
         agent_listen=args.agent_listen,
         metrics_listen=args.metrics_listen,
+        gateway_listen=args.gateway_listen,
         max_token_lifetime_s=max_token_lifetime,
         log_cap_bytes=log_cap,
     )
@@ -162,6 +170,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"CA fingerprint: {ctx.tls.ca_fingerprint}")
         if serving.metrics is not None:
             print(f"Metrics: http://{join_address(host, serving.metrics.port)}/metrics")
+        if ctx.gateway_url:
+            print(f"Model endpoints: {ctx.gateway_url}/endpoints/NAME/invocations (kiln deploy create)")
         if ctx.bootstrap_password:
             print(
                 f"Bootstrap admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {ctx.bootstrap_password!r} "

@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
     p.add_argument("--data", type=Path, default=None, help="data folder (default $KILN_DATA or ~/.local/share/kiln)")
     p.add_argument("--listen", default=defaults.LISTEN, metavar="HOST:PORT")
     p.add_argument(
+        "--gateway-listen",
+        default=defaults.GATEWAY_LISTEN,
+        metavar="HOST:PORT",
+        help=f"where model endpoints are served over HTTPS (default {defaults.GATEWAY_LISTEN}; '' for none)",
+    )
+    p.add_argument(
         "--runtime",
         action="append",
         default=[],
@@ -68,7 +74,8 @@ def up(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level, args.log_format)
     data = (args.data or default_data_dir()).expanduser()
-    running = start_in_thread(CoordinatorConfig(up_coordinator_dir(data), listen=args.listen))
+    config = CoordinatorConfig(up_coordinator_dir(data), listen=args.listen, gateway_listen=args.gateway_listen)
+    running = start_in_thread(config)
     try:
         address, tls = running.address, running.ctx.tls
         password = running.ctx.bootstrap_password
@@ -90,6 +97,8 @@ def up(args: argparse.Namespace) -> int:
             f"Kiln is up: coordinator {address}, agent {agent.name} ({', '.join(sorted(agent.runtimes))}), data {data}"
         )
         print(f"CA fingerprint: {tls.ca_fingerprint}")
+        if running.ctx.gateway_url:
+            print(f"Model endpoints: {running.ctx.gateway_url}/endpoints/NAME/invocations (kiln deploy create)")
         if password:
             print(
                 f"Admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {password!r} (shown once; this CLI is signed in)"

@@ -15,14 +15,16 @@ from __future__ import annotations
 from kiln.client.admin import AdminCalls
 from kiln.client.base import CHANNEL_OPTIONS
 from kiln.client.compute import ComputeCalls
+from kiln.client.deployments import DeploymentCalls
 from kiln.client.environments import EnvironmentCalls
+from kiln.client.gateway import GatewayCalls
 from kiln.client.projects import ProjectCalls
 from kiln.client.records import RecordCalls
 
 __all__ = ["CHANNEL_OPTIONS", "Client"]
 
 
-class Client(AdminCalls, ProjectCalls, ComputeCalls, RecordCalls, EnvironmentCalls):
+class Client(AdminCalls, ProjectCalls, ComputeCalls, RecordCalls, EnvironmentCalls, DeploymentCalls, GatewayCalls):
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user; its
     calls are grouped by the .proto they speak (kiln/client/admin.py, projects.py, compute.py, records.py,
-    environments.py)."""
+    environments.py, deployments.py, gateway.py)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 COORDINATOR_PORT = 7443
 LISTEN = f"127.0.0.1:{COORDINATOR_PORT}"
+GATEWAY_PORT = 7445  # the HTTP gateway of model endpoints (the agents' port is the coordinator's + 1)
+GATEWAY_LISTEN = f"127.0.0.1:{GATEWAY_PORT}"
 
 # The name every coordinator certificate carries, so clients that pin the CA can reach the coordinator by
 # any address (NAT, IP, alias) without the certificate listing it.

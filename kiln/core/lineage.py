@@ -34,6 +34,8 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "produced": (("run",), ("model",)),  # a model version registered from a run's output
     "content": (("snapshot",), ("dataset",)),  # the files of a dataset version
     "environment": (("environment",), ("run",)),  # what a run ran in (runtime, image, interpreter, packages)
+    "scored_with": (("model",), ("run",)),  # the model version a batch scoring run applied
+    "scored": (("run",), ("dataset",)),  # the dataset version a batch scoring run's predictions became
 }
 # What a run's recorded environment says about its node or its own run rather than the software it ran in:
 # left out of the environment's identity, so runs in the same image or interpreter share one environment.

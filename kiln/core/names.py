@@ -51,6 +51,7 @@ RULES: dict[str, NameRule] = {
     "environment": _LOWER,
     "alias": _LOWER,
     "runtime": _LOWER,
+    "deployment": _LOWER,
     "token": _TOKEN,
     "label key": _LABEL_KEY,
     "label value": _LABEL_VALUE,

@@ -40,6 +40,9 @@ PROJECT_SCOPED = (
     ("env", "default"),
     ("env", "diff"),
     ("env", "log"),
+    ("deploy", "create"),
+    ("deploy", "list"),
+    ("score",),
 )
 
 

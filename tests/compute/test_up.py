@@ -24,6 +24,8 @@ def start_up(tmp: Path, listen: str) -> tuple[subprocess.Popen[str], list[str]]:
             str(tmp / "data"),
             "--listen",
             listen,
+            "--gateway-listen",
+            "127.0.0.1:0",
             "--runtime",
             "process",
         ],
@@ -64,6 +66,7 @@ def test_kiln_up_runs_work_at_once_and_resumes(tmp_path):
     try:
         address = re.search(r"coordinator (\S+),", lines[0]).group(1)
         assert any(re.search(r"password '.+' \(shown once", line) for line in lines)
+        assert any(re.match(r"Model endpoints: https://127\.0\.0\.1:\d+/endpoints/NAME/invocations", x) for x in lines)
         assert kiln(tmp_path, "project", "create", "demo").returncode == 0
         work = tmp_path / "work"
         work.mkdir()

@@ -17,6 +17,7 @@ GOOD = {
     "environment": ["ml", "torch-2.5"],
     "alias": ["production", "staging", "champion-2"],
     "runtime": ["docker", "process"],
+    "deployment": ["churn", "fraud-v2", "scoring.eu"],
     "token": ["laptop", "CI-runner@build+1", "kiln-up"],
     "label key": ["zone", "kiln.io/gpu", "Disk"],
     "label value": ["a", "eu-west-1", "3.11", "true", "", "A100"],
