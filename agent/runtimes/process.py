@@ -390,7 +390,10 @@ class ProcessRuntime(Runtime):
         jobdir = Path(handle.ref)
         if not jobdir.is_dir():
             return
-        (jobdir / REAPED_FILE).touch()  # a half-deleted folder is no longer listed by running()
+        try:
+            (jobdir / REAPED_FILE).touch()  # a half-deleted folder is no longer listed by running()
+        except FileNotFoundError:  # reaped meanwhile (its job ended and the agent cleaned up): nothing left
+            return
         self._kill(jobdir)
         uid, _ = self._user_of(jobdir)
         shutil.rmtree(jobdir, ignore_errors=True)

@@ -132,6 +132,8 @@ class Pool:
                 conn.writer.write(http.send(wire) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
             except h11.LocalProtocolError as e:  # a header value HTTP cannot carry (the client's Content-Type)
                 raise BadAnswer(f"the request cannot be sent on as HTTP/1.1: {e}") from e
+            except RuntimeError as e:  # uvloop's word for a transport the replica closed meanwhile
+                raise ConnectionResetError(f"{address} closed the connection: {e}") from e
             async with asyncio.timeout(limit):
                 await conn.writer.drain()
                 response: h11.Response | None = None

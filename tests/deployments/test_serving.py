@@ -228,6 +228,7 @@ def test_draining_a_node_moves_its_replicas_before_they_stop(served: Served) -> 
         return [(r.node, r.ready) for r in now] == [("n2", True)]
 
     wait_until(moved, 60, "the replica to move to n2")
+    served.ready("moving", (1,))  # and the gateway routes to it
     with served.http() as http:
         assert http.post("/endpoints/moving/invocations", json={"inputs": ROWS}).status_code == 200
     assert str(served.cluster.admin.get_run(d.replica_list[0].run_id).state) == "cancelled"
