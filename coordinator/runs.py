@@ -198,12 +198,18 @@ def cancel(ctx: Coordinator, who: Principal, run_id: str) -> Run:
     if run.state.terminal:
         raise FailedPrecondition(f"run {run.id} already ended ({run.state})")
     with ctx.store.transaction():
-        if run.state is RunState.QUEUED:
-            transition(ctx.store, run, RunState.CANCELLED, f"cancelled by {who.user} while queued", clock.now())
-        else:
-            ctx.store.update_run(run.id, cancel_requested=True)
+        stop(ctx.store, run, f"cancelled by {who.user} while queued", clock.now())
         ctx.store.append_audit(who.user, "run.cancel", run.id, {"state": str(run.state)})
     return get_run(ctx, who, run.id)
+
+
+def stop(store: SqliteStore, run: Run, queued_cause: str, now: float) -> None:
+    """Ends a run that has not ended: a queued one at once (`queued_cause` says why), one on a node by
+    asking its agent (SIGTERM, the grace, then SIGKILL; the dispatcher sends it)."""
+    if run.state is RunState.QUEUED:
+        transition(store, run, RunState.CANCELLED, queued_cause, now)
+    else:
+        store.update_run(run.id, cancel_requested=True)
 
 
 def transition(store: SqliteStore, run: Run, new: RunState, cause: str, now: float, **fields: Any) -> None:

@@ -102,7 +102,7 @@ class Controller:
         asked = {s.version for s in traffic}
         needed = asked | {s.version for s in serving}
         live = [r for r in mine if not r["cancel_requested"]]
-        ready = {r["run_id"] for r in live if r["state"] == RunState.RUNNING.value and r["run_id"] in addresses}
+        ready = {r["run_id"] for r in live if is_ready(r, addresses)}
         acted = False
         for version in sorted(needed):
             of_version = [r for r in live if r["version"] == version]
@@ -176,6 +176,15 @@ class Controller:
         ctx.store.add_deployment_event(name, now, state, cause)
 
 
+def is_ready(replica: dict[str, Any], addresses: dict[str, str]) -> bool:
+    """A replica takes requests once its run is running, it told its address, and it is not being stopped."""
+    return (
+        replica["state"] == RunState.RUNNING.value
+        and replica["run_id"] in addresses
+        and not replica["cancel_requested"]
+    )
+
+
 def _backoff(ctx: Coordinator, name: str, version: int, now: float) -> float:
     """Seconds still to wait before starting a replica: 2^(n-1) after n failed replicas in a row (at most
     MAX_BACKOFF_S), counted from the last failure's end."""
@@ -194,12 +203,8 @@ def _backoff(ctx: Coordinator, name: str, version: int, now: float) -> float:
 def _cancel(ctx: Coordinator, rows: list[dict[str, Any]]) -> bool:
     for r in rows:
         run = ctx.store.run(r["run_id"], with_events=False)
-        if run is None or run.state.terminal:
-            continue
-        if run.state is RunState.QUEUED:
-            runs.transition(ctx.store, run, RunState.CANCELLED, "replica no longer needed", clock.now())
-        else:
-            ctx.store.update_run(run.id, cancel_requested=True)
+        if run is not None and not run.state.terminal:
+            runs.stop(ctx.store, run, "replica no longer needed", clock.now())
     return bool(rows)
 
 
@@ -260,7 +265,7 @@ def route_endpoints(ctx: Coordinator) -> dict[str, EndpointRoute]:
     found = ctx.store.replica_rows()
     addresses = ctx.store.addresses([r["run_id"] for r in found], ADDRESS_TAG)
     for r in found:
-        if r["state"] == RunState.RUNNING.value and not r["cancel_requested"] and r["run_id"] in addresses:
+        if is_ready(r, addresses):
             replicas[(r["deployment"], r["version"])].append(
                 ReplicaRoute(r["run_id"], r["node"], addresses[r["run_id"]])
             )

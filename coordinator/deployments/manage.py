@@ -15,6 +15,7 @@ from kiln.coordinator import registry
 from kiln.coordinator.access import require_project
 from kiln.coordinator.accounts import Authenticator, token_lifetime
 from kiln.coordinator.context import Coordinator
+from kiln.coordinator.deployments.controller import is_ready
 from kiln.coordinator.gateway.backend import Authorization
 from kiln.coordinator.identity import secret_hash
 from kiln.coordinator.store.deployments import splits_from
@@ -209,7 +210,7 @@ def replicas_of(ctx: Coordinator, name: str) -> tuple[Replica, ...]:
             state=r["state"],
             node=r["node"],
             address=addresses.get(r["run_id"], ""),
-            ready=r["state"] == "running" and r["run_id"] in addresses and not r["cancel_requested"],
+            ready=is_ready(r, addresses),
             started_at=r["started_at"] or 0.0,
         )
         for r in rows
