@@ -9,7 +9,7 @@ ledger loses nothing a client was told about even when the gateway is killed.
 
 It is stateless: routes, tokens and the ledger live with the coordinator, reached through the small async
 interface in `backend.py`, so several gateways can run side by side and any of them can be restarted. Its
-third-party parts (Starlette, uvicorn, h11) live here and nowhere else in Kiln.
+third-party parts (Starlette, uvicorn, httptools, uvloop) live here and nowhere else in Kiln.
 
 Modules: `backend` (what the gateway asks the coordinator), `app` (the ASGI application), `proxy` (the
 replica pool and liveness probes), `ledger` (the spool and its shipper), `serve` (`Gateway`: the server).

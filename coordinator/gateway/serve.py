@@ -171,7 +171,10 @@ class Gateway:
         while True:
             addresses = {r.address for e in front.table.endpoints.values() for v in e.versions for r in v.replicas}
             addresses.discard("")
-            await front.router.probe(addresses)  # each probe bounded by PROBE_TIMEOUT_S
+            try:
+                await front.router.probe(addresses)  # each probe bounded by PROBE_TIMEOUT_S
+            except Exception:  # a bug in one round must not end probing: replicas would never come back
+                log.exception("a round of replica probes failed")
             await asyncio.sleep(PROBE_INTERVAL_S)
 
     def start_in_thread(self) -> int:
