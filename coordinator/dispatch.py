@@ -22,6 +22,7 @@ from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.deployments import scoring
 from kiln.coordinator.deployments.controller import Controller
 from kiln.coordinator.runs import pending, transition
+from kiln.coordinator.schedules import firing as schedule_firing
 from kiln.coordinator.schedview import node_views
 from kiln.coordinator.store.placement import ActiveUse
 from kiln.core import lineage
@@ -168,6 +169,7 @@ class Dispatcher:
         self.sessions: dict[str, Session] = {}
         self.failures: Counter[tuple[str, int]] = Counter()  # (node, seq) -> times it failed
         self.deployments = Controller()  # endpoints' replicas, reconciled on the tick
+        self.next_schedule_fire: float | None = None  # when the tick must come next for a schedule to fire
 
     def handle(self, event: Event, now: float) -> list[Command]:
         out: list[Command] = []
@@ -433,6 +435,8 @@ class Dispatcher:
             use = self.store.active_use()
         if self.deployments.reconcile(self.ctx, now):
             use = self.store.active_use()
+        schedule_firing.fire_due(self.ctx, now)  # the runs it queues are placed by this same pass
+        self.next_schedule_fire = schedule_firing.next_due(self.ctx)
         self._send_cancels(out)
         self._place(use, now, out)
 

@@ -30,6 +30,7 @@ from kiln.coordinator.rpc.nodes import NodesServicer
 from kiln.coordinator.rpc.projects import ProjectsServicer, SnapshotsServicer
 from kiln.coordinator.rpc.registry import CommentsServicer, DatasetsServicer, LineageServicer, ModelsServicer
 from kiln.coordinator.rpc.runs import RunsServicer
+from kiln.coordinator.rpc.schedules import SchedulesServicer
 from kiln.coordinator.rpc.tracking import TrackingServicer
 from kiln.coordinator.rpc.workers import Workers
 from kiln.core import defaults
@@ -45,6 +46,7 @@ from kiln.proto.v1 import (
     projects_pb2_grpc,
     registry_pb2_grpc,
     runs_pb2_grpc,
+    schedules_pb2_grpc,
     tracking_pb2_grpc,
 )
 
@@ -150,6 +152,7 @@ async def build_server(ctx: Coordinator) -> Serving:
     registry_pb2_grpc.add_CommentsServicer_to_server(CommentsServicer(ctx), server)
     registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx, workers), server)
     deployments_pb2_grpc.add_DeploymentsServicer_to_server(DeploymentsServicer(ctx, link), server)
+    schedules_pb2_grpc.add_SchedulesServicer_to_server(SchedulesServicer(ctx, link), server)
     gateway_pb2_grpc.add_GatewaysServicer_to_server(GatewaysServicer(ctx, authenticator), server)
     if metrics is not None:  # [ops]
         metrics.start()

@@ -178,7 +178,7 @@ class AgentLink:
         last = -MIN_TICK_S
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                await asyncio.wait_for(self._wake.wait(), self._until_next_tick())
             since = self._loop.time() - last
             if since < MIN_TICK_S:
                 await asyncio.sleep(MIN_TICK_S - since)
@@ -188,6 +188,13 @@ class AgentLink:
                 await self.handle(Tick())
             except Exception:
                 log.exception("dispatch tick failed")
+
+    def _until_next_tick(self) -> float:
+        """TICK_S, or less when a schedule fires sooner: a fire starts at its time, not up to a tick late."""
+        fire = self.dispatcher.next_schedule_fire
+        if fire is None:
+            return TICK_S
+        return min(TICK_S, max(MIN_TICK_S, fire - clock.now()))
 
     async def changed(self, timeout: float) -> None:
         """Waits until a run changes or logs arrive (or `timeout`): followers read the store after it."""

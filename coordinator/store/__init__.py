@@ -9,6 +9,7 @@ from kiln.coordinator.store.identity import IdentityTables
 from kiln.coordinator.store.placement import PlacementTables
 from kiln.coordinator.store.projects import ProjectTables
 from kiln.coordinator.store.registry import RegistryTables
+from kiln.coordinator.store.schedules import ScheduleTables
 from kiln.coordinator.store.tracking import TrackingTables
 
 
@@ -22,6 +23,7 @@ class SqliteStore(
     RegistryTables,
     EnvironmentTables,
     DeploymentTables,
+    ScheduleTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

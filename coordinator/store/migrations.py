@@ -300,4 +300,24 @@ MIGRATIONS: list[str] = [
         version INTEGER NOT NULL, input TEXT NOT NULL, output TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 11: schedules (runs fired by cron or interval in an explicit zone) and their fires, one row per nominal
+    #     fire time: the primary key is what makes a fire claimed at most once, whatever the loop does.
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL,
+        cron TEXT NOT NULL DEFAULT '', tz TEXT NOT NULL DEFAULT '', every_s INTEGER NOT NULL DEFAULT 0,
+        anchor REAL NOT NULL DEFAULT 0, overlap TEXT NOT NULL, overlap_max INTEGER NOT NULL DEFAULT 1,
+        catch_up TEXT NOT NULL, spec_json TEXT NOT NULL, rerun_of TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL, last_nominal REAL NOT NULL, next_fire REAL NOT NULL,
+        created_by TEXT NOT NULL, created_at REAL NOT NULL, UNIQUE (project, name)
+    );
+    CREATE INDEX schedules_due ON schedules(state, next_fire);
+    CREATE TABLE schedule_fires (
+        schedule TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE, nominal REAL NOT NULL,
+        fired_at REAL NOT NULL, outcome TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (schedule, nominal)
+    );
+    CREATE INDEX schedule_fires_run ON schedule_fires(run_id);
+    CREATE INDEX schedule_fires_waiting ON schedule_fires(schedule) WHERE outcome = 'waiting';
+    """,
 ]

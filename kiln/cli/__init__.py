@@ -62,6 +62,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("prediction", "one prediction and what it traces to: model version, run, data, environment", "deploy"),
     ("feedback", "ground truth for an endpoint's predictions, from a CSV of prediction_id,label", "deploy"),
     ("score", "batch scoring as a tracked run: a model version over a dataset version", "deploy"),
+    ("schedule", "runs fired on a timetable: cron in a time zone, or every interval", "schedules"),
     ("nodes", "the compute nodes, their state, capacity and runs", "nodes"),
     ("node", "manage compute nodes (admins)", "nodes"),
     ("agent", "run the node agent: enrol once with a join token, then take work", "nodes"),

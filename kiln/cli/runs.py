@@ -56,38 +56,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_project(p)
-    p.add_argument("--path", type=Path, default=Path("."), help="folder to push and run in (default: here)")
-    p.add_argument("--snapshot", default="", help="run this existing snapshot instead of pushing the folder")
-    p.add_argument("--image", default="", help="container image (Docker runtime)")
-    p.add_argument("--runtime", default="", choices=["", "docker", "process"], help="runtime (default: by image)")
-    p.add_argument("--cpus", type=float, default=1.0)
-    p.add_argument("--memory", default="0", help="memory to reserve and limit to, e.g. 4G")
-    p.add_argument("--gpus", type=int, default=0)
-    p.add_argument("--gpu-model", default="", help="part of the GPU's name, e.g. a100")
-    p.add_argument("--priority", default="normal", choices=["low", "normal", "high"])
-    p.add_argument("--label", action="append", default=[], metavar="K=V", help="run only on nodes with this label")
-    p.add_argument(
-        "--env",
-        "-e",
-        action="append",
-        default=[],
-        metavar="NAME[:V] | K=V",
-        help="the environment to run in (NAME or NAME:VERSION; default: the project's, kiln env default), "
-        "or, with '=', an environment variable (repeatable)",
-    )
-    p.add_argument("--network", default="none", choices=["none", "host", "bridge"], help="container network")
-    p.add_argument("--retries", type=int, default=0, help="attempts after the first if the node is lost")
-    p.add_argument(
-        "--dataset",
-        action="append",
-        default=[],
-        metavar="NAME[:VERSION]",
-        help="a dataset version the job reads (the latest unless given), in every runtime at "
-        "$KILN_DATASETS/NAME (Docker: /datasets/NAME) and $KILN_DATASET_<NAME>: one read-only folder "
-        "per dataset name",
-    )
-    p.add_argument("--parent", default="", metavar="RUN", help="the run this one continues (kiln rerun repeats one)")
-    p.add_argument("--message", "-m", default="", help="message for the pushed snapshot")
+    add_run_options(p)
     p.add_argument("--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code")
     add_json(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run (or: show RUN_ID)")
@@ -134,6 +103,79 @@ def register(sub: Any) -> None:
     )
     p = command(sub, "cancel", "cancel a run (SIGTERM, a grace period, then SIGKILL)", cancel)
     p.add_argument("id", metavar="RUN", help="a run id, or a unique prefix such as r-1a2b")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """What a run is made of, as `kiln run` takes it (and `kiln schedule create`, for the run it fires)."""
+    p.add_argument("--path", type=Path, default=Path("."), help="folder to push and run in (default: here)")
+    p.add_argument("--snapshot", default="", help="run this existing snapshot instead of pushing the folder")
+    p.add_argument("--image", default="", help="container image (Docker runtime)")
+    p.add_argument("--runtime", default="", choices=["", "docker", "process"], help="runtime (default: by image)")
+    p.add_argument("--cpus", type=float, default=1.0)
+    p.add_argument("--memory", default="0", help="memory to reserve and limit to, e.g. 4G")
+    p.add_argument("--gpus", type=int, default=0)
+    p.add_argument("--gpu-model", default="", help="part of the GPU's name, e.g. a100")
+    p.add_argument("--priority", default="normal", choices=["low", "normal", "high"])
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="run only on nodes with this label")
+    p.add_argument(
+        "--env",
+        "-e",
+        action="append",
+        default=[],
+        metavar="NAME[:V] | K=V",
+        help="the environment to run in (NAME or NAME:VERSION; default: the project's, kiln env default), "
+        "or, with '=', an environment variable (repeatable)",
+    )
+    p.add_argument("--network", default="none", choices=["none", "host", "bridge"], help="container network")
+    p.add_argument("--retries", type=int, default=0, help="attempts after the first if the node is lost")
+    p.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NAME[:VERSION]",
+        help="a dataset version the job reads (the latest unless given), in every runtime at "
+        "$KILN_DATASETS/NAME (Docker: /datasets/NAME) and $KILN_DATASET_<NAME>: one read-only folder "
+        "per dataset name",
+    )
+    p.add_argument("--parent", default="", metavar="RUN", help="the run this one continues (kiln rerun repeats one)")
+    p.add_argument("--message", "-m", default="", help="message for the pushed snapshot")
+
+
+def spec_from_args(client: Client, args: argparse.Namespace, project: str, words: list[str]) -> RunSpec:
+    """The RunSpec the options of add_run_options ask for, pushing the folder unless --snapshot names one."""
+    try:
+        resources = Resources(args.cpus, parse_size(args.memory), args.gpus, args.gpu_model)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
+    environment, variables = _environment_and_variables(args.env)
+    snapshot = args.snapshot
+    if not snapshot:
+        from kiln.sync.push import push
+
+        snapshot = push(
+            client,
+            args.path.resolve(),
+            project,
+            args.message or f"kiln run {' '.join(words)}",
+            cache_dir(),
+            reporter_for(args.json),
+        ).snapshot.id
+    return RunSpec(
+        project,
+        tuple(words),
+        snapshot,
+        args.image,
+        args.runtime,
+        resources,
+        Priority.parse(args.priority),
+        _pairs(args.label, "label"),
+        args.retries,
+        variables,
+        args.network,
+        tuple(args.dataset),
+        args.parent,
+        environment=environment,
+    )
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -217,40 +259,9 @@ def run(args: argparse.Namespace) -> int:
     if not words:
         raise InvalidArgument("nothing to run: put the command after --, e.g. kiln run -p demo -- python train.py")
     project = project_of(args)
-    try:
-        resources = Resources(args.cpus, parse_size(args.memory), args.gpus, args.gpu_model)
-    except ValueError as e:
-        raise InvalidArgument(str(e)) from None
-    environment, variables = _environment_and_variables(args.env)
+    environment, _ = _environment_and_variables(args.env)
     with connect() as client:
-        snapshot = args.snapshot
-        if not snapshot:
-            from kiln.sync.push import push
-
-            snapshot = push(
-                client,
-                args.path.resolve(),
-                project,
-                args.message or f"kiln run {' '.join(words)}",
-                cache_dir(),
-                reporter_for(args.json),
-            ).snapshot.id
-        spec = RunSpec(
-            project,
-            tuple(words),
-            snapshot,
-            args.image,
-            args.runtime,
-            resources,
-            Priority.parse(args.priority),
-            _pairs(args.label, "label"),
-            args.retries,
-            variables,
-            args.network,
-            tuple(args.dataset),
-            args.parent,
-            environment=environment,
-        )
+        spec = spec_from_args(client, args, project, words)
         try:
             submitted = client.submit_run(spec)
         except NotFound as e:

@@ -20,11 +20,21 @@ from kiln.client.environments import EnvironmentCalls
 from kiln.client.gateway import GatewayCalls
 from kiln.client.projects import ProjectCalls
 from kiln.client.records import RecordCalls
+from kiln.client.schedules import ScheduleCalls
 
 __all__ = ["CHANNEL_OPTIONS", "Client"]
 
 
-class Client(AdminCalls, ProjectCalls, ComputeCalls, RecordCalls, EnvironmentCalls, DeploymentCalls, GatewayCalls):
+class Client(
+    AdminCalls,
+    ProjectCalls,
+    ComputeCalls,
+    RecordCalls,
+    EnvironmentCalls,
+    DeploymentCalls,
+    GatewayCalls,
+    ScheduleCalls,
+):
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user; its
     calls are grouped by the .proto they speak (kiln/client/admin.py, projects.py, compute.py, records.py,
-    environments.py, deployments.py, gateway.py)."""
+    environments.py, deployments.py, gateway.py, schedules.py)."""

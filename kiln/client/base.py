@@ -33,7 +33,7 @@ class _Lazy:
 if not TYPE_CHECKING:
     _WIRE = (
         "admin", "common", "deployments", "environments", "gateway", "link", "nodes", "projects", "registry", "runs",
-        "tracking",
+        "schedules", "tracking",
     )  # fmt: skip
     globals().update({f"{n}_pb2": _Lazy(f"kiln.proto.v1.{n}_pb2") for n in _WIRE})
     globals().update({f"{n}_pb2_grpc": _Lazy(f"kiln.proto.v1.{n}_pb2_grpc") for n in _WIRE if n != "common"})

@@ -52,6 +52,7 @@ RULES: dict[str, NameRule] = {
     "alias": _LOWER,
     "runtime": _LOWER,
     "deployment": _LOWER,
+    "schedule": _LOWER,
     "token": _TOKEN,
     "label key": _LABEL_KEY,
     "label value": _LABEL_VALUE,

@@ -43,6 +43,12 @@ PROJECT_SCOPED = (
     ("deploy", "create"),
     ("deploy", "list"),
     ("score",),
+    ("schedule", "create"),
+    ("schedule", "list"),
+    ("schedule", "show"),
+    ("schedule", "pause"),
+    ("schedule", "resume"),
+    ("schedule", "delete"),
 )
 
 

@@ -1,0 +1,1 @@
+"""Monitoring: drift, quality and health of deployed models."""
