@@ -34,8 +34,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--schedules", type=int, default=60)
-    parser.add_argument("--seconds", type=float, default=50.0, help="how long the schedules fire (default 50)")
+    parser.add_argument("--schedules", type=int, default=25, help="each --every 10s (default 25: 2.5 fires/s)")
+    parser.add_argument("--seconds", type=float, default=80.0, help="how long the schedules fire (default 80)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kiln-bench-schedules-"))
     inventory = tmp / "inventory.json"
