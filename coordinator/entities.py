@@ -58,6 +58,12 @@ def _resolve(ctx: Coordinator, who: Principal, text: str, project: str) -> Entit
         return _environment(ctx, who, f"environment:{rest}", project)
     project, name, version = lineage.versioned(rest)
     require_project(ctx.store, who, Need.READ, project)
+    if kind == "monitor":
+        result = ctx.store.monitor_result(project, name, version)
+        if result is None:
+            raise NotFound(f"monitor {name!r} of project {project!r} has no result {version}")
+        health = "no traffic" if result["health"] is None else f"health {result['health']:.0f}"
+        return Entity(f"monitor:{rest}", kind, project, f"monitor {name} #{version} ({health})")
     rows = (ctx.store.dataset_versions if kind == "dataset" else ctx.store.model_versions)(project, name)
     if not any(r["version"] == version for r in rows):
         raise NotFound(f"no {kind} {name!r} version {version} in project {project!r}")

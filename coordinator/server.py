@@ -19,6 +19,7 @@ from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
 from kiln.coordinator.deployments.gateway_backend import start_gateway
 from kiln.coordinator.gateway.serve import Gateway
+from kiln.coordinator.monitoring.loop import run_forever as watch_forever
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
 from kiln.coordinator.rpc.deployments import DeploymentsServicer
@@ -26,6 +27,7 @@ from kiln.coordinator.rpc.environments import EnvironmentsServicer
 from kiln.coordinator.rpc.gateway import GatewaysServicer
 from kiln.coordinator.rpc.interceptor import ServerInterceptor
 from kiln.coordinator.rpc.link import AgentGatewayServicer, AgentLink
+from kiln.coordinator.rpc.monitoring import AlertsServicer, MonitoringServicer
 from kiln.coordinator.rpc.nodes import NodesServicer
 from kiln.coordinator.rpc.projects import ProjectsServicer, SnapshotsServicer
 from kiln.coordinator.rpc.registry import CommentsServicer, DatasetsServicer, LineageServicer, ModelsServicer
@@ -42,6 +44,7 @@ from kiln.proto.v1 import (
     environments_pb2_grpc,
     gateway_pb2_grpc,
     link_pb2_grpc,
+    monitoring_pb2_grpc,
     nodes_pb2_grpc,
     projects_pb2_grpc,
     registry_pb2_grpc,
@@ -103,15 +106,18 @@ class Serving:
     loop_task: asyncio.Task[None]
     metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
     gateway: Gateway | None = None  # the HTTP gateway of the endpoints, when gateway_listen is set
+    watch_task: asyncio.Task[None] | None = None  # monitors and alert notifications
 
     async def stop(self, grace: float) -> None:
         if self.gateway is not None:  # first: what it records still reaches the store
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
         await self.server.stop(grace)
         await self.link.settle()  # what the ended streams left to do (their disconnects) is done
-        self.loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.loop_task
+        for task in (self.loop_task, self.watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.get_running_loop().run_in_executor(None, self.workers.shutdown)
         if self.metrics is not None:  # [ops]
             self.metrics.stop()
@@ -153,15 +159,18 @@ async def build_server(ctx: Coordinator) -> Serving:
     registry_pb2_grpc.add_LineageServicer_to_server(LineageServicer(ctx, workers), server)
     deployments_pb2_grpc.add_DeploymentsServicer_to_server(DeploymentsServicer(ctx, link), server)
     schedules_pb2_grpc.add_SchedulesServicer_to_server(SchedulesServicer(ctx, link), server)
+    monitoring_pb2_grpc.add_MonitoringServicer_to_server(MonitoringServicer(ctx), server)
+    monitoring_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(ctx), server)
     gateway_pb2_grpc.add_GatewaysServicer_to_server(GatewaysServicer(ctx, authenticator), server)
     if metrics is not None:  # [ops]
         metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(link.run_forever())
+    watch = asyncio.get_running_loop().create_task(watch_forever(ctx))
     gateway = None
     if ctx.config.gateway_listen:
         gateway = await asyncio.get_running_loop().run_in_executor(None, start_gateway, ctx, authenticator)
-    return Serving(server, link, workers, port, agent_port, task, metrics, gateway)
+    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, watch)
 
 
 @dataclass

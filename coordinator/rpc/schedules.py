@@ -41,6 +41,8 @@ class SchedulesServicer(schedules_pb2_grpc.SchedulesServicer):
             overlap=request.overlap or "skip",
             catch_up=request.catch_up or "none",
             rerun_of=request.rerun_of,
+            on=request.on or None,
+            dry_run=request.dry_run,
         )
         return self._changed(manage.create(self.ctx, principal(), new))
 

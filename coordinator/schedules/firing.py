@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import replace
 from typing import Any
 
 from kiln.coordinator import runs
 from kiln.coordinator.context import Coordinator
-from kiln.coordinator.schedules import timing
+from kiln.coordinator.schedules import timing, triggers
 from kiln.coordinator.schedules.manage import timing_of
 from kiln.coordinator.store.compute import spec_from_dict
 from kiln.core import clock, limits
@@ -67,6 +68,8 @@ def _fire(ctx: Coordinator, schedule_id: str, now: float) -> int:
         row = store.schedule_by_id(schedule_id)  # as committed, inside the claim's own transaction
         if row is None or row["state"] != "active":
             return 0
+        if row["trigger"]:
+            return _fire_events(ctx, row, now)
         when = timing_of(row)
         last = float(row["last_nominal"])
         times = timing.due(when, last, now, row["catch_up"])
@@ -79,7 +82,25 @@ def _fire(ctx: Coordinator, schedule_id: str, now: float) -> int:
     return queued
 
 
-def _start_or_hold(ctx: Coordinator, row: dict[str, Any], nominal: float) -> tuple[str, str, str]:
+def _fire_events(ctx: Coordinator, row: dict[str, Any], now: float) -> int:
+    """A trigger's events since the last one seen, each fired (or held or skipped) once."""
+    queued = 0
+    last = float(row["last_nominal"])
+    for event in triggers.events(ctx, row, triggers.parse(row["trigger"]), last, now):
+        nominal = event.time
+        while ctx.store.has_fire(row["id"], nominal):  # two events recorded at the same instant: both fire
+            nominal = math.nextafter(nominal, math.inf)
+        outcome, run_id, reason = _start_or_hold(ctx, row, nominal, event.env)
+        ctx.store.add_fire(row["id"], nominal, now, outcome, run_id, "; ".join(filter(None, [event.what, reason])))
+        queued += outcome == FIRED
+        last = max(last, event.time)
+    ctx.store.update_schedule(row["id"], last_nominal=last)
+    return queued
+
+
+def _start_or_hold(
+    ctx: Coordinator, row: dict[str, Any], nominal: float, env: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     """(outcome, run id, reason) of one nominal time, by the schedule's overlap policy."""
     active = ctx.store.active_fired_runs(row["id"])
     kind, most = row["overlap"], int(row["overlap_max"])
@@ -89,10 +110,12 @@ def _start_or_hold(ctx: Coordinator, row: dict[str, Any], nominal: float) -> tup
         return WAITING, "", f"waits for {active} active run(s) of this schedule to end"
     if active >= (most if kind == "allow" else 1):
         return SKIPPED, "", f"{active} run(s) of this schedule still active (overlap {kind})"
-    return _start(ctx, row, nominal)
+    return _start(ctx, row, nominal, env)
 
 
-def _start(ctx: Coordinator, row: dict[str, Any], nominal: float) -> tuple[str, str, str]:
+def _start(
+    ctx: Coordinator, row: dict[str, Any], nominal: float, extra: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     owner = ctx.store.user(row["created_by"])
     if owner is None or owner.disabled:
         gone = "no longer exists" if owner is None else "is disabled"
@@ -100,7 +123,7 @@ def _start(ctx: Coordinator, row: dict[str, Any], nominal: float) -> tuple[str, 
     who = Principal(owner.name, owner.is_admin)
     when = clock.iso(nominal)
     base: RunSpec = spec_from_dict(json.loads(row["spec_json"]))
-    env = {**base.env, SCHEDULE_ENV: f"{row['project']}/{row['name']}", NOMINAL_ENV: when}
+    env = {**base.env, **(extra or {}), SCHEDULE_ENV: f"{row['project']}/{row['name']}", NOMINAL_ENV: when}
     try:
         run = runs.queue_internal(ctx, who, replace(base, env=env), "schedule.fire")
     except KilnError as e:  # refused as a submission would be: recorded, and the next time tries again

@@ -16,7 +16,7 @@ from typing import Any
 from kiln.coordinator import runs
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
-from kiln.coordinator.schedules import timing
+from kiln.coordinator.schedules import timing, triggers
 from kiln.coordinator.snapshots import resolve_snapshot
 from kiln.coordinator.store.compute import spec_from_dict, spec_to_dict
 from kiln.core import clock, limits
@@ -41,18 +41,29 @@ class NewSchedule:
     overlap: str = "skip"
     catch_up: str = "none"
     rerun_of: str = ""
+    on: str | None = None  # an event instead of a time (coordinator/schedules/triggers.py)
+    dry_run: bool = False  # check everything and say what would fire; store nothing
 
 
 def create(ctx: Coordinator, who: Principal, new: NewSchedule) -> Schedule:
     check_name("schedule", new.name)
     require_project(ctx.store, who, Need.WRITE, new.project)
     now = clock.now()
+    trigger = None
     try:
-        when = timing.parse_timing(new.cron, new.tz, new.every, now)
+        if new.on is not None:
+            if new.cron is not None or new.every is not None:
+                raise ValueError("give one of --cron, --every and --on")
+            trigger = triggers.parse(limits.REFERENCE.check(new.on, field="--on"))
+            when = timing.Timing(every_s=timing.MAX_EVERY_S, anchor=float(int(now)))  # unused: events decide
+        else:
+            when = timing.parse_timing(new.cron, new.tz, new.every, now)
         overlap, overlap_max = parse_overlap(new.overlap)
         catch_up = timing.parse_catch_up(new.catch_up)
     except ValueError as e:
         raise InvalidArgument(str(e)) from None
+    if trigger is not None:
+        _check_trigger(ctx, new.project, trigger)
     spec = _template(ctx, who, new)
     if ctx.store.schedule(new.project, new.name) is not None:
         raise AlreadyExists(f"project {new.project} already has a schedule named {new.name!r}")
@@ -74,10 +85,15 @@ def create(ctx: Coordinator, who: Principal, new: NewSchedule) -> Schedule:
         "next_fire": timing.next_fire(when, float(int(now))),
         "created_by": who.user,
         "created_at": now,
+        "trigger": trigger.text() if trigger else "",
     }
+    if trigger is not None:
+        row.update({"every_s": 0, "anchor": 0.0, "next_fire": 0.0})  # polled on every tick
+    if new.dry_run:
+        return replace(as_schedule(ctx, row, now), would_fire=_would_fire(ctx, row, trigger, spec, now))
     with ctx.store.transaction():
         ctx.store.add_schedule(row)
-        details: dict[str, object] = {"project": new.project, "name": new.name, "timing": timing.describe(when)}
+        details: dict[str, object] = {"project": new.project, "name": new.name, "timing": describe(row)}
         details.update({"overlap": overlap_text(overlap, overlap_max), "catch_up": catch_up})
         details["rerun_of" if spec.rerun_of else "command"] = spec.rerun_of or list(spec.command)
         ctx.store.append_audit(who.user, "schedule.create", str(row["id"]), details)
@@ -163,13 +179,43 @@ def timing_of(row: dict[str, Any]) -> timing.Timing:
     return timing.Timing(cron=row["cron"], tz=row["tz"], every_s=int(row["every_s"]), anchor=float(row["anchor"]))
 
 
+def describe(row: dict[str, Any]) -> str:
+    return f"on {row['trigger']}" if row.get("trigger") else timing.describe(timing_of(row))
+
+
 def _next(row: dict[str, Any], after: float) -> float:
-    return timing.next_fire(timing_of(row), after)
+    return 0.0 if row.get("trigger") else timing.next_fire(timing_of(row), after)
+
+
+def _check_trigger(ctx: Coordinator, project: str, trigger: triggers.Trigger) -> None:
+    """What a trigger names must exist, but a dataset (its first version may come later)."""
+    if trigger.kind == "alert" and ctx.store.monitor(project, trigger.name) is None:
+        raise NotFound(f"project {project} has no monitor named {trigger.name!r} (kiln monitor list shows them)")
+    if trigger.kind == "model-approved" and not ctx.store.model_versions(project, trigger.name):
+        raise NotFound(f"project {project} has no model named {trigger.name!r} (kiln model list shows them)")
+
+
+def _would_fire(
+    ctx: Coordinator, row: dict[str, Any], trigger: triggers.Trigger | None, spec: RunSpec, now: float
+) -> tuple[str, ...]:
+    what = f"a rerun of {spec.rerun_of}" if spec.rerun_of else " ".join(spec.command)
+    if trigger is None:
+        return tuple(f"{clock.iso(t)}: {what}" for t in timing.fires_between(timing_of(row), now, float("inf"), 5))
+    seen = triggers.events(ctx, {**row, "id": ""}, trigger, 0.0, now)
+    said = [f"on each {trigger.text()} event from now: {what}"]
+    if seen:
+        said.append(f"the latest such event, {seen[-1].what} at {clock.iso(seen[-1].time)}, would have fired it")
+    else:
+        said.append("no such event has happened yet in this project")
+    return tuple(said)
 
 
 def as_schedule(ctx: Coordinator, row: dict[str, Any], now: float, details: bool = False) -> Schedule:
-    when = timing_of(row)
-    upcoming = timing.fires_between(when, max(now, float(row["last_nominal"])), float("inf"), timing.UPCOMING)
+    if row.get("trigger"):
+        upcoming: list[float] = []
+    else:
+        start = max(now, float(row["last_nominal"]))
+        upcoming = timing.fires_between(timing_of(row), start, float("inf"), timing.UPCOMING)
     fires: tuple[ScheduleFire, ...] = ()
     if details:
         fires = tuple(
@@ -189,12 +235,13 @@ def as_schedule(ctx: Coordinator, row: dict[str, Any], now: float, details: bool
         overlap_max=int(row["overlap_max"]),
         catch_up=row["catch_up"],
         rerun_of=row["rerun_of"],
-        state=row["state"] if row["state"] == "paused" or upcoming else "finished",
+        state=row["state"] if row["state"] == "paused" or upcoming or row.get("trigger") else "finished",
         created_by=row["created_by"],
         created_at=float(row["created_at"]),
         last_nominal=float(row["last_nominal"]),
-        description=timing.describe(when),
+        description=describe(row),
         next_fires=tuple(upcoming) if row["state"] == "active" else (),
         fires=fires,
         fire_count=ctx.store.fire_count(row["id"]) if details else 0,
+        trigger=row.get("trigger", ""),
     )

@@ -6,6 +6,7 @@ from kiln.coordinator.store.compute import ComputeTables
 from kiln.coordinator.store.deployments import DeploymentTables
 from kiln.coordinator.store.environments import EnvironmentTables
 from kiln.coordinator.store.identity import IdentityTables
+from kiln.coordinator.store.monitoring import MonitoringTables
 from kiln.coordinator.store.placement import PlacementTables
 from kiln.coordinator.store.projects import ProjectTables
 from kiln.coordinator.store.registry import RegistryTables
@@ -24,6 +25,7 @@ class SqliteStore(
     EnvironmentTables,
     DeploymentTables,
     ScheduleTables,
+    MonitoringTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

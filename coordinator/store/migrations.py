@@ -300,8 +300,8 @@ MIGRATIONS: list[str] = [
         version INTEGER NOT NULL, input TEXT NOT NULL, output TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0
     );
     """,
-    # 11: schedules (runs fired by cron or interval in an explicit zone) and their fires, one row per nominal
-    #     fire time: the primary key is what makes a fire claimed at most once, whatever the loop does.
+    # 11: schedules (runs fired by cron or interval in an explicit zone, or on an event) and their fires, one
+    #     row per nominal fire time: the primary key is what makes a fire claimed at most once.
     """
     CREATE TABLE schedules (
         id TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL,
@@ -309,7 +309,8 @@ MIGRATIONS: list[str] = [
         anchor REAL NOT NULL DEFAULT 0, overlap TEXT NOT NULL, overlap_max INTEGER NOT NULL DEFAULT 1,
         catch_up TEXT NOT NULL, spec_json TEXT NOT NULL, rerun_of TEXT NOT NULL DEFAULT '',
         state TEXT NOT NULL, last_nominal REAL NOT NULL, next_fire REAL NOT NULL,
-        created_by TEXT NOT NULL, created_at REAL NOT NULL, UNIQUE (project, name)
+        created_by TEXT NOT NULL, created_at REAL NOT NULL, trigger TEXT NOT NULL DEFAULT '',
+        UNIQUE (project, name)
     );
     CREATE INDEX schedules_due ON schedules(state, next_fire);
     CREATE TABLE schedule_fires (
@@ -319,5 +320,46 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX schedule_fires_run ON schedule_fires(run_id);
     CREATE INDEX schedule_fires_waiting ON schedule_fires(schedule) WHERE outcome = 'waiting';
+    """,
+    # 12: monitors over deployments' prediction ledgers, their results per window, the reference profiles
+    #     frozen per model version, alerts, the channels that tell people, and the notifications outbox.
+    """
+    CREATE TABLE monitors (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL,
+        deployment TEXT NOT NULL, every_s INTEGER NOT NULL, window_s INTEGER NOT NULL,
+        config_json TEXT NOT NULL, state TEXT NOT NULL, next_at REAL NOT NULL,
+        created_by TEXT NOT NULL, created_at REAL NOT NULL, UNIQUE (project, name)
+    );
+    CREATE INDEX monitors_due ON monitors(state, next_at);
+    CREATE TABLE monitor_results (
+        monitor TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+        project TEXT NOT NULL, name TEXT NOT NULL, window_start REAL NOT NULL, window_end REAL NOT NULL,
+        health REAL, drift_share REAL, drifted INTEGER NOT NULL DEFAULT 0, requests INTEGER NOT NULL,
+        result_json TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (monitor, seq)
+    );
+    CREATE INDEX monitor_results_lineage ON monitor_results(project, name, seq);
+    CREATE TABLE reference_profiles (
+        project TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL,
+        profile_json TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (project, model, version)
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL, monitor TEXT NOT NULL, rule TEXT NOT NULL,
+        severity TEXT NOT NULL, state TEXT NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL,
+        details_json TEXT NOT NULL, first_at REAL NOT NULL, last_at REAL NOT NULL, count INTEGER NOT NULL,
+        acked_by TEXT NOT NULL DEFAULT '', acked_at REAL NOT NULL DEFAULT 0, resolved_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alerts_open ON alerts(monitor, rule, state);
+    CREATE INDEX alerts_project ON alerts(project, first_at);
+    CREATE TABLE alert_channels (
+        project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL, kind TEXT NOT NULL,
+        channel_json TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (project, name)
+    );
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, alert TEXT NOT NULL, project TEXT NOT NULL, channel TEXT NOT NULL,
+        payload_json TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL,
+        sent_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX notifications_due ON notifications(state, next_at);
     """,
 ]

@@ -228,11 +228,16 @@ class RegistryTables(Database):
             )
             for key, at in self._fetch(sql, batch):
                 found[key] = at
-        for kind, table in (("dataset", "datasets"), ("model", "model_versions")):
+        versioned_tables = (
+            ("dataset", "datasets", "version"),
+            ("model", "model_versions", "version"),
+            ("monitor", "monitor_results", "seq"),
+        )
+        for kind, table, number in versioned_tables:
             versions = [k for k in (_versioned(rest) for rest in by_kind.get(kind, [])) if k]
             for versions_batch in _batches(versions):
                 rows = ",".join(["(?, ?, ?)"] * len(versions_batch))
-                sql = f"SELECT project, name, version, created_at FROM {table} WHERE (project, name, version) IN "
+                sql = f"SELECT project, name, {number}, created_at FROM {table} WHERE (project, name, {number}) IN "
                 sql += f"(VALUES {rows})"
                 for project, name, version, at in self._fetch(sql, [v for key in versions_batch for v in key]):
                     found[f"{kind}:{project}/{name}@{version}"] = at

@@ -87,6 +87,12 @@ class ScheduleTables(Database):
             params.append(outcome)
         return self._rows(sql + " ORDER BY f.nominal DESC LIMIT ?", [*params, limit])
 
+    def has_fire(self, schedule_id: str, nominal: float) -> bool:
+        return (
+            self._one("SELECT 1 FROM schedule_fires WHERE schedule = ? AND nominal = ?", [schedule_id, nominal])
+            is not None
+        )
+
     def fire_count(self, schedule_id: str) -> int:
         row = self._one("SELECT count(*) AS n FROM schedule_fires WHERE schedule = ?", [schedule_id])
         return int(row["n"]) if row else 0
@@ -101,3 +107,43 @@ class ScheduleTables(Database):
             [*_OPEN, schedule_id],
         )
         return int(row["n"]) if row else 0
+
+    # -- what triggers wait for -------------------------------------------------------------------------
+
+    def dataset_versions_after(
+        self, project: str, name: str, after: float, until: float, limit: int
+    ) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT version, snapshot, created_at FROM datasets WHERE project = ? AND name = ? AND created_at > ? "
+            "AND created_at <= ? ORDER BY created_at LIMIT ?",
+            [project, name, after, until, limit],
+        )
+
+    def approved_moves_after(
+        self, project: str, model: str, after: float, until: float, limit: int
+    ) -> list[dict[str, Any]]:
+        """Alias moves of `model` made through an approval request."""
+        return self._rows(
+            "SELECT alias, version, time, request_id FROM alias_moves WHERE project = ? AND name = ? AND time > ? "
+            "AND time <= ? AND request_id != '' ORDER BY time LIMIT ?",
+            [project, model, after, until, limit],
+        )
+
+    def alerts_after(self, monitor_id: str, after: float, until: float, limit: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, rule, first_at FROM alerts WHERE monitor = ? AND first_at > ? AND first_at <= ? "
+            "ORDER BY first_at LIMIT ?",
+            [monitor_id, after, until, limit],
+        )
+
+    def ended_runs_with_metric(
+        self, project: str, key: str, after: float, until: float, not_of_schedule: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """Runs of the project that ended in (after, until] with a last value of metric `key`, less those
+        schedule `not_of_schedule` fired."""
+        return self._rows(
+            "SELECT r.id, r.finished_at, m.last_value FROM runs r JOIN metric_summary m ON m.run_id = r.id "
+            "WHERE r.project = ? AND m.key = ? AND r.finished_at > ? AND r.finished_at <= ? "
+            "AND r.id NOT IN (SELECT run_id FROM schedule_fires WHERE schedule = ?) ORDER BY r.finished_at LIMIT ?",
+            [project, key, after, until, not_of_schedule, limit],
+        )

@@ -18,6 +18,8 @@ examples:
   kiln schedule create nightly -p demo --cron "0 6 * * 1-5" --tz Europe/Berlin -- python train.py
   kiln schedule create refresh -p demo --every 30m --dataset events -- python refresh.py
   kiln schedule create again -p demo --every 1h --rerun r-1a2b3c4d5e6f --overlap allow:2
+  kiln schedule create retrain -p demo --on alert:churn-watch --dataset customers -- python train.py
+  kiln schedule create fresh -p demo --on dataset:events --dry-run -- python refresh.py
 
 The command is pushed once, now (like kiln run); a --dataset NAME without a version is the latest version
 at each fire. Each fire is a normal run tagged kiln.schedule (the schedule's id) and kiln.schedule.nominal
@@ -64,6 +66,13 @@ def _create_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cron", default=None, help='five fields, e.g. "0 6 * * 1-5" (needs --tz)')
     p.add_argument("--tz", default=None, help="IANA time zone the cron times are read in, e.g. Europe/Berlin")
     p.add_argument("--every", default=None, help="an interval instead of cron: 30s, 30m, 1h30m, 2d")
+    p.add_argument(
+        "--on",
+        default=None,
+        metavar="EVENT",
+        help="an event instead of a time: dataset:NAME, model-approved:MODEL, alert:MONITOR, metric:KEY<OP>VALUE",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check it and show what would fire; store nothing")
     p.add_argument("--overlap", default="skip", help="skip (default), queue or allow:N")
     p.add_argument("--catch-up", default="none", choices=["none", "latest"], help="after downtime (default none)")
     p.add_argument("--rerun", default="", metavar="RUN", help="fire reruns of this run instead of a command")
@@ -94,9 +103,17 @@ def create(args: argparse.Namespace) -> int:
             overlap=args.overlap,
             catch_up=args.catch_up,
             rerun_of=args.rerun,
+            on=args.on or "",
+            dry_run=args.dry_run,
         )
     if args.json:
-        emit_json(schedule_dict(s))
+        emit_json({**schedule_dict(s), "dry_run": args.dry_run, "would_fire": list(s.would_fire)})
+        return 0
+    if args.dry_run:
+        print(f"dry run: schedule {s.name} in {s.project} ({s.description}) would fire:")
+        for line in s.would_fire:
+            print(f"  {line}")
+        print("nothing was stored; run it again without --dry-run to make it")
         return 0
     print(f"schedule {s.name} ({s.id}) in {s.project}: {s.description}")
     _print_next(s)
@@ -116,7 +133,7 @@ def schedule_list(args: argparse.Namespace) -> int:
             (
                 s.name,
                 s.state,
-                f"cron {s.cron} {s.tz}" if s.cron else f"every {s.every_s}s",
+                f"on {s.trigger}" if s.trigger else f"cron {s.cron} {s.tz}" if s.cron else f"every {s.every_s}s",
                 when(s.next_fires[0]) if s.next_fires else "-",
                 overlap_text(s.overlap, s.overlap_max),
                 s.catch_up,
@@ -214,6 +231,7 @@ def schedule_dict(s: Any) -> dict[str, object]:
         "cron": s.cron,
         "tz": s.tz,
         "every_s": s.every_s,
+        "trigger": s.trigger,
         "description": s.description,
         "overlap": overlap_text(s.overlap, s.overlap_max),
         "catch_up": s.catch_up,

@@ -18,6 +18,7 @@ from kiln.client.compute import ComputeCalls
 from kiln.client.deployments import DeploymentCalls
 from kiln.client.environments import EnvironmentCalls
 from kiln.client.gateway import GatewayCalls
+from kiln.client.monitoring import MonitoringCalls
 from kiln.client.projects import ProjectCalls
 from kiln.client.records import RecordCalls
 from kiln.client.schedules import ScheduleCalls
@@ -34,7 +35,8 @@ class Client(
     DeploymentCalls,
     GatewayCalls,
     ScheduleCalls,
+    MonitoringCalls,
 ):
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user; its
     calls are grouped by the .proto they speak (kiln/client/admin.py, projects.py, compute.py, records.py,
-    environments.py, deployments.py, gateway.py, schedules.py)."""
+    environments.py, deployments.py, gateway.py, schedules.py, monitoring.py)."""

@@ -8,6 +8,7 @@ The service modules beside this one (admin, projects, compute, records) import t
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -33,7 +34,7 @@ class _Lazy:
 if not TYPE_CHECKING:
     _WIRE = (
         "admin", "common", "deployments", "environments", "gateway", "link", "nodes", "projects", "registry", "runs",
-        "schedules", "tracking",
+        "monitoring", "schedules", "tracking",
     )  # fmt: skip
     globals().update({f"{n}_pb2": _Lazy(f"kiln.proto.v1.{n}_pb2") for n in _WIRE})
     globals().update({f"{n}_pb2_grpc": _Lazy(f"kiln.proto.v1.{n}_pb2_grpc") for n in _WIRE if n != "common"})
@@ -71,12 +72,18 @@ class Connection:
             creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
         self.channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
         self._stubs: dict[Callable[[grpc.Channel], Any], Any] = {}
+        self._stubs_lock = threading.Lock()
 
     def _stub(self, stub: Callable[[grpc.Channel], S]) -> S:
-        """The channel's stub of one service, made on first use."""
+        """The channel's stub of one service, made on first use, by one thread at a time: grpc registers a
+        stub's methods with the channel, and two threads registering the same ones at once (the desktop's
+        workers sharing one client) crashed the process in grpc's C core."""
         found: S | None = self._stubs.get(stub)
         if found is None:
-            found = self._stubs[stub] = stub(self.channel)
+            with self._stubs_lock:
+                found = self._stubs.get(stub)
+                if found is None:
+                    found = self._stubs[stub] = stub(self.channel)
         return found
 
     def close(self) -> None:

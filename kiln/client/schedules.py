@@ -32,11 +32,14 @@ class ScheduleCalls(Connection):
         overlap: str = "",
         catch_up: str = "",
         rerun_of: str = "",
+        on: str = "",
+        dry_run: bool = False,
     ) -> Schedule:
-        """A schedule firing `spec` (or a rerun of `rerun_of`) by `cron` in zone `tz`, or `every` interval."""
+        """A schedule firing `spec` (or a rerun of `rerun_of`) by `cron` in zone `tz`, `every` interval, or `on`
+        an event; `dry_run` checks it and says what would fire, storing nothing."""
         req = schedules_pb2.CreateScheduleRequest(
             project=project, name=name, cron=cron, tz=tz, every=every, overlap=overlap, catch_up=catch_up,
-            rerun_of=rerun_of,
+            rerun_of=rerun_of, on=on, dry_run=dry_run,
         )  # fmt: skip
         if spec is not None:
             req.spec.CopyFrom(runs_wire.run_spec_to_proto(spec))

@@ -1,7 +1,8 @@
 """Lineage: typed entity ids, the rule an edge must keep, and walking the graph of what flowed into what.
 
 Entity ids: `run:r-…`, `snapshot:<sha256>`, `dataset:<project>/<name>@<version>`,
-`model:<project>/<name>@<version>`, `environment:<sha256>` (what a run ran in, as its agent and SDK
+`model:<project>/<name>@<version>`, `monitor:<project>/<name>@<number>` (one window's result of a
+monitor), `environment:<sha256>` (what a run ran in, as its agent and SDK
 reported it, named by a digest of what defines it). An edge src → dst means src flowed into dst; its
 relation says how (RELATIONS). Every entity has a birth: the time the coordinator first recorded it (a
 run's submission, a snapshot's first recording in any project, a dataset or model version's creation, the
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import canonical_json, sha256_bytes
 
-KINDS = ("run", "snapshot", "dataset", "model", "environment")
+KINDS = ("run", "snapshot", "dataset", "model", "environment", "monitor")
 # Content, not records: one id in every project that holds it (the same files pushed twice are one
 # snapshot). What is attached to such an entity (comments) belongs to the project it was attached in.
 SHARED_KINDS = frozenset({"snapshot", "environment"})
@@ -36,6 +37,8 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "environment": (("environment",), ("run",)),  # what a run ran in (runtime, image, interpreter, packages)
     "scored_with": (("model",), ("run",)),  # the model version a batch scoring run applied
     "scored": (("run",), ("dataset",)),  # the dataset version a batch scoring run's predictions became
+    "monitored": (("model",), ("monitor",)),  # a model version whose predictions a monitor's window judged
+    "reference": (("dataset",), ("monitor",)),  # the dataset version a monitor's reference profile came from
 }
 # What a run's recorded environment says about its node or its own run rather than the software it ran in:
 # left out of the environment's identity, so runs in the same image or interpreter share one environment.
@@ -71,6 +74,11 @@ def model_id(project: str, name: str, version: int) -> str:
     return f"model:{project}/{name}@{version}"
 
 
+def monitor_id(project: str, name: str, seq: int) -> str:
+    """One window's result of a monitor (kiln monitor show NAME lists them by number)."""
+    return f"monitor:{project}/{name}@{seq}"
+
+
 def environment_id(facts: Mapping[str, str]) -> str:
     """The environment a run's recorded facts describe: a digest of those that define the software (not
     the node it ran on); "" when nothing defines it."""
@@ -84,6 +92,8 @@ def split(entity: str) -> tuple[str, str]:
     """(kind, rest) of a typed id; bare run ids (r-…) and snapshot ids (hex) are accepted too."""
     kind, sep, rest = entity.partition(":")
     if sep and kind in KINDS and rest:
+        if kind == "monitor" and not _VERSIONED.fullmatch(rest):
+            raise InvalidArgument(f"{entity!r}: a monitor result is monitor:PROJECT/NAME@NUMBER")
         if kind in ("dataset", "model") and not _VERSIONED.fullmatch(rest):
             raise InvalidArgument(f"{entity!r}: a {kind} version is {kind}:PROJECT/NAME@VERSION")
         if kind == "run" and not _RUN.fullmatch(rest):

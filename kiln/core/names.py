@@ -53,6 +53,8 @@ RULES: dict[str, NameRule] = {
     "runtime": _LOWER,
     "deployment": _LOWER,
     "schedule": _LOWER,
+    "monitor": _LOWER,
+    "channel": _LOWER,
     "token": _TOKEN,
     "label key": _LABEL_KEY,
     "label value": _LABEL_VALUE,

@@ -61,6 +61,7 @@ LISTINGS: dict[str, tuple[int, tuple[type, ...]]] = {
     "ListDeployments": (200, (str,)),  # name
     "ListPredictions": (1000, (float, str)),  # newest first: time, id
     "ListSchedules": (200, (str,)),  # name
+    "ListMonitors": (200, (str,)),  # name
 }
 PAGE_CAPS: dict[str, int] = {name: cap for name, (cap, _) in LISTINGS.items()}
 MAX_KEY_INT = 2**63 - 1  # what SQLite holds

@@ -73,3 +73,5 @@ class Schedule:
     next_fires: tuple[float, ...] = ()  # the next few nominal fire times
     fires: tuple[ScheduleFire, ...] = ()  # the most recent, newest first
     fire_count: int = 0
+    trigger: str = ""  # the event it fires on (dataset:NAME, model-approved:MODEL, alert:MONITOR, metric:…)
+    would_fire: tuple[str, ...] = ()  # a dry run's answer: what would fire, in words

@@ -40,6 +40,8 @@ def schedule_to_proto(s: Schedule) -> schedules_pb2.Schedule:
         next_fires=list(s.next_fires),
         fires=[fire_to_proto(f) for f in s.fires],
         fire_count=s.fire_count,
+        trigger=s.trigger,
+        would_fire=list(s.would_fire),
     )
 
 
@@ -65,4 +67,6 @@ def schedule_from_proto(m: schedules_pb2.Schedule) -> Schedule:
         next_fires=tuple(m.next_fires),
         fires=tuple(fire_from_proto(f) for f in m.fires),
         fire_count=m.fire_count,
+        trigger=m.trigger,
+        would_fire=tuple(m.would_fire),
     )

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kiln.proto.v1 import runs_pb2 as kiln_dot_proto_dot_v1_dot_runs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkiln/proto/v1/schedules.proto\x12\x07kiln.v1\x1a\x18kiln/proto/v1/runs.proto\"\xb4\x01\n\x15\x43reateScheduleRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04\x63ron\x18\x03 \x01(\t\x12\n\n\x02tz\x18\x04 \x01(\t\x12\r\n\x05\x65very\x18\x05 \x01(\t\x12\x0f\n\x07overlap\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61tch_up\x18\x07 \x01(\t\x12\x1e\n\x04spec\x18\x08 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x10\n\x08rerun_of\x18\t \x01(\t\",\n\x0bScheduleRef\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"N\n\x14ListSchedulesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"u\n\x0cScheduleFire\x12\x0f\n\x07nominal\x18\x01 \x01(\x01\x12\x10\n\x08\x66ired_at\x18\x02 \x01(\x01\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\trun_state\x18\x06 \x01(\t\"\x8a\x03\n\x08Schedule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x04spec\x18\x04 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0c\n\x04\x63ron\x18\x05 \x01(\t\x12\n\n\x02tz\x18\x06 \x01(\t\x12\x0f\n\x07\x65very_s\x18\x07 \x01(\x04\x12\x0e\n\x06\x61nchor\x18\x08 \x01(\x01\x12\x0f\n\x07overlap\x18\t \x01(\t\x12\x13\n\x0boverlap_max\x18\n \x01(\r\x12\x10\n\x08\x63\x61tch_up\x18\x0b \x01(\t\x12\x10\n\x08rerun_of\x18\x0c \x01(\t\x12\r\n\x05state\x18\r \x01(\t\x12\x12\n\ncreated_by\x18\x0e \x01(\t\x12\x12\n\ncreated_at\x18\x0f \x01(\x01\x12\x14\n\x0clast_nominal\x18\x10 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x11 \x01(\t\x12\x12\n\nnext_fires\x18\x12 \x03(\x01\x12$\n\x05\x66ires\x18\x13 \x03(\x0b\x32\x15.kiln.v1.ScheduleFire\x12\x12\n\nfire_count\x18\x14 \x01(\x04\"M\n\x0cScheduleList\x12$\n\tschedules\x18\x01 \x03(\x0b\x32\x11.kiln.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x82\x03\n\tSchedules\x12\x43\n\x0e\x43reateSchedule\x12\x1e.kiln.v1.CreateScheduleRequest\x1a\x11.kiln.v1.Schedule\x12\x45\n\rListSchedules\x12\x1d.kiln.v1.ListSchedulesRequest\x1a\x15.kiln.v1.ScheduleList\x12\x36\n\x0bGetSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12\x38\n\rPauseSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12\x39\n\x0eResumeSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12<\n\x0e\x44\x65leteSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x14.kiln.v1.ScheduleRefb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dkiln/proto/v1/schedules.proto\x12\x07kiln.v1\x1a\x18kiln/proto/v1/runs.proto\"\xd1\x01\n\x15\x43reateScheduleRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04\x63ron\x18\x03 \x01(\t\x12\n\n\x02tz\x18\x04 \x01(\t\x12\r\n\x05\x65very\x18\x05 \x01(\t\x12\x0f\n\x07overlap\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61tch_up\x18\x07 \x01(\t\x12\x1e\n\x04spec\x18\x08 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x10\n\x08rerun_of\x18\t \x01(\t\x12\n\n\x02on\x18\n \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x0b \x01(\x08\",\n\x0bScheduleRef\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"N\n\x14ListSchedulesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"u\n\x0cScheduleFire\x12\x0f\n\x07nominal\x18\x01 \x01(\x01\x12\x10\n\x08\x66ired_at\x18\x02 \x01(\x01\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\trun_state\x18\x06 \x01(\t\"\xaf\x03\n\x08Schedule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1e\n\x04spec\x18\x04 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0c\n\x04\x63ron\x18\x05 \x01(\t\x12\n\n\x02tz\x18\x06 \x01(\t\x12\x0f\n\x07\x65very_s\x18\x07 \x01(\x04\x12\x0e\n\x06\x61nchor\x18\x08 \x01(\x01\x12\x0f\n\x07overlap\x18\t \x01(\t\x12\x13\n\x0boverlap_max\x18\n \x01(\r\x12\x10\n\x08\x63\x61tch_up\x18\x0b \x01(\t\x12\x10\n\x08rerun_of\x18\x0c \x01(\t\x12\r\n\x05state\x18\r \x01(\t\x12\x12\n\ncreated_by\x18\x0e \x01(\t\x12\x12\n\ncreated_at\x18\x0f \x01(\x01\x12\x14\n\x0clast_nominal\x18\x10 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x11 \x01(\t\x12\x12\n\nnext_fires\x18\x12 \x03(\x01\x12$\n\x05\x66ires\x18\x13 \x03(\x0b\x32\x15.kiln.v1.ScheduleFire\x12\x12\n\nfire_count\x18\x14 \x01(\x04\x12\x0f\n\x07trigger\x18\x15 \x01(\t\x12\x12\n\nwould_fire\x18\x16 \x03(\t\"M\n\x0cScheduleList\x12$\n\tschedules\x18\x01 \x03(\x0b\x32\x11.kiln.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x82\x03\n\tSchedules\x12\x43\n\x0e\x43reateSchedule\x12\x1e.kiln.v1.CreateScheduleRequest\x1a\x11.kiln.v1.Schedule\x12\x45\n\rListSchedules\x12\x1d.kiln.v1.ListSchedulesRequest\x1a\x15.kiln.v1.ScheduleList\x12\x36\n\x0bGetSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12\x38\n\rPauseSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12\x39\n\x0eResumeSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x11.kiln.v1.Schedule\x12<\n\x0e\x44\x65leteSchedule\x12\x14.kiln.v1.ScheduleRef\x1a\x14.kiln.v1.ScheduleRefb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,17 +33,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kiln.proto.v1.schedules_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATESCHEDULEREQUEST']._serialized_start=69
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=249
-  _globals['_SCHEDULEREF']._serialized_start=251
-  _globals['_SCHEDULEREF']._serialized_end=295
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=297
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=375
-  _globals['_SCHEDULEFIRE']._serialized_start=377
-  _globals['_SCHEDULEFIRE']._serialized_end=494
-  _globals['_SCHEDULE']._serialized_start=497
-  _globals['_SCHEDULE']._serialized_end=891
-  _globals['_SCHEDULELIST']._serialized_start=893
-  _globals['_SCHEDULELIST']._serialized_end=970
-  _globals['_SCHEDULES']._serialized_start=973
-  _globals['_SCHEDULES']._serialized_end=1359
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=278
+  _globals['_SCHEDULEREF']._serialized_start=280
+  _globals['_SCHEDULEREF']._serialized_end=324
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=326
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=404
+  _globals['_SCHEDULEFIRE']._serialized_start=406
+  _globals['_SCHEDULEFIRE']._serialized_end=523
+  _globals['_SCHEDULE']._serialized_start=526
+  _globals['_SCHEDULE']._serialized_end=957
+  _globals['_SCHEDULELIST']._serialized_start=959
+  _globals['_SCHEDULELIST']._serialized_end=1036
+  _globals['_SCHEDULES']._serialized_start=1039
+  _globals['_SCHEDULES']._serialized_end=1425
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateScheduleRequest(_message.Message):
-    __slots__ = ("project", "name", "cron", "tz", "every", "overlap", "catch_up", "spec", "rerun_of")
+    __slots__ = ("project", "name", "cron", "tz", "every", "overlap", "catch_up", "spec", "rerun_of", "on", "dry_run")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CRON_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,8 @@ class CreateScheduleRequest(_message.Message):
     CATCH_UP_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     RERUN_OF_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     cron: str
@@ -27,7 +29,9 @@ class CreateScheduleRequest(_message.Message):
     catch_up: str
     spec: _runs_pb2.RunSpec
     rerun_of: str
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., cron: _Optional[str] = ..., tz: _Optional[str] = ..., every: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., rerun_of: _Optional[str] = ...) -> None: ...
+    on: str
+    dry_run: bool
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., cron: _Optional[str] = ..., tz: _Optional[str] = ..., every: _Optional[str] = ..., overlap: _Optional[str] = ..., catch_up: _Optional[str] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., rerun_of: _Optional[str] = ..., on: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class ScheduleRef(_message.Message):
     __slots__ = ("project", "name")
@@ -64,7 +68,7 @@ class ScheduleFire(_message.Message):
     def __init__(self, nominal: _Optional[float] = ..., fired_at: _Optional[float] = ..., outcome: _Optional[str] = ..., run_id: _Optional[str] = ..., reason: _Optional[str] = ..., run_state: _Optional[str] = ...) -> None: ...
 
 class Schedule(_message.Message):
-    __slots__ = ("id", "project", "name", "spec", "cron", "tz", "every_s", "anchor", "overlap", "overlap_max", "catch_up", "rerun_of", "state", "created_by", "created_at", "last_nominal", "description", "next_fires", "fires", "fire_count")
+    __slots__ = ("id", "project", "name", "spec", "cron", "tz", "every_s", "anchor", "overlap", "overlap_max", "catch_up", "rerun_of", "state", "created_by", "created_at", "last_nominal", "description", "next_fires", "fires", "fire_count", "trigger", "would_fire")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +89,8 @@ class Schedule(_message.Message):
     NEXT_FIRES_FIELD_NUMBER: _ClassVar[int]
     FIRES_FIELD_NUMBER: _ClassVar[int]
     FIRE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    WOULD_FIRE_FIELD_NUMBER: _ClassVar[int]
     id: str
     project: str
     name: str
@@ -105,7 +111,9 @@ class Schedule(_message.Message):
     next_fires: _containers.RepeatedScalarFieldContainer[float]
     fires: _containers.RepeatedCompositeFieldContainer[ScheduleFire]
     fire_count: int
-    def __init__(self, id: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., cron: _Optional[str] = ..., tz: _Optional[str] = ..., every_s: _Optional[int] = ..., anchor: _Optional[float] = ..., overlap: _Optional[str] = ..., overlap_max: _Optional[int] = ..., catch_up: _Optional[str] = ..., rerun_of: _Optional[str] = ..., state: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., last_nominal: _Optional[float] = ..., description: _Optional[str] = ..., next_fires: _Optional[_Iterable[float]] = ..., fires: _Optional[_Iterable[_Union[ScheduleFire, _Mapping]]] = ..., fire_count: _Optional[int] = ...) -> None: ...
+    trigger: str
+    would_fire: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., spec: _Optional[_Union[_runs_pb2.RunSpec, _Mapping]] = ..., cron: _Optional[str] = ..., tz: _Optional[str] = ..., every_s: _Optional[int] = ..., anchor: _Optional[float] = ..., overlap: _Optional[str] = ..., overlap_max: _Optional[int] = ..., catch_up: _Optional[str] = ..., rerun_of: _Optional[str] = ..., state: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., last_nominal: _Optional[float] = ..., description: _Optional[str] = ..., next_fires: _Optional[_Iterable[float]] = ..., fires: _Optional[_Iterable[_Union[ScheduleFire, _Mapping]]] = ..., fire_count: _Optional[int] = ..., trigger: _Optional[str] = ..., would_fire: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ScheduleList(_message.Message):
     __slots__ = ("schedules", "next_page_token")

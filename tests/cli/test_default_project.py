@@ -49,6 +49,17 @@ PROJECT_SCOPED = (
     ("schedule", "pause"),
     ("schedule", "resume"),
     ("schedule", "delete"),
+    ("monitor", "create"),
+    ("monitor", "show"),
+    ("monitor", "run"),
+    ("monitor", "delete"),
+    ("monitor", "list"),
+    ("alerts",),
+    ("alert", "dead-letters"),
+    ("alert", "channel", "add"),
+    ("alert", "channel", "test"),
+    ("alert", "channel", "remove"),
+    ("alert", "channel", "list"),
 )
 
 

@@ -55,18 +55,16 @@ KIND_COLOURS = {
     "dataset": "#d3f0cc",
     "model": "#ffe0b0",
     "environment": "#eadcf8",
+    "monitor": "#fbd3d3",
 }
-KIND_BORDERS = {"run": "#4a78b5", "snapshot": "#8c8c8c", "dataset": "#4f9a45", "model": "#c98a2b"}
+KIND_BORDERS = {"run": "#4a78b5", "snapshot": "#8c8c8c", "dataset": "#4f9a45", "model": "#c98a2b", "monitor": "#b54a4a"}
 EDGE_COLOUR = "#6b6b6b"
 BACKGROUND = "#fbfbfb"
 
 
 def legend_html() -> str:
     """The kinds and their colours, for a label beside the drawing."""
-    chips = (
-        f'<span style="background:{colour};">&nbsp;{kind}&nbsp;</span>'
-        for kind, colour in KIND_COLOURS.items()
-    )
+    chips = (f'<span style="background:{colour};">&nbsp;{kind}&nbsp;</span>' for kind, colour in KIND_COLOURS.items())
     return "&nbsp; ".join(chips)
 
 
@@ -169,9 +167,7 @@ class LineageView(QGraphicsView):
             start, end = QPointF(src.left(), src.bottom() - 8), QPointF(dst.right(), dst.bottom() - 8)
             path = QPainterPath(start)
             drop = BOX_H * 0.9
-            path.cubicTo(
-                QPointF(start.x() - 40, start.y() + drop), QPointF(end.x() + 40, end.y() + drop), end
-            )
+            path.cubicTo(QPointF(start.x() - 40, start.y() + drop), QPointF(end.x() + 40, end.y() + drop), end)
         pen = QPen(QColor(EDGE_COLOUR))
         pen.setWidthF(1.4)
         line = QGraphicsPathItem(path)

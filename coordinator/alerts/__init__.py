@@ -1,0 +1,1 @@
+"""Alerts: entities that fire, are acknowledged and resolve, and the channels that tell people."""
