@@ -162,14 +162,14 @@ async def build_server(ctx: Coordinator) -> Serving:
     monitoring_pb2_grpc.add_MonitoringServicer_to_server(MonitoringServicer(ctx), server)
     monitoring_pb2_grpc.add_AlertsServicer_to_server(AlertsServicer(ctx), server)
     gateway_pb2_grpc.add_GatewaysServicer_to_server(GatewaysServicer(ctx, authenticator), server)
+    gateway = None
+    if ctx.config.gateway_listen:  # first: a port it cannot have leaves nothing else started
+        gateway = await asyncio.get_running_loop().run_in_executor(None, start_gateway, ctx, authenticator)
     if metrics is not None:  # [ops]
         metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(link.run_forever())
     watch = asyncio.get_running_loop().create_task(watch_forever(ctx))
-    gateway = None
-    if ctx.config.gateway_listen:
-        gateway = await asyncio.get_running_loop().run_in_executor(None, start_gateway, ctx, authenticator)
     return Serving(server, link, workers, port, agent_port, task, metrics, gateway, watch)
 
 

@@ -13,7 +13,7 @@ from kiln.coordinator.deployments.controller import Routes
 from kiln.coordinator.gateway.backend import Authorization
 from kiln.coordinator.gateway.serve import Gateway
 from kiln.core.deployments import PredictionRecord, RouteTable
-from kiln.core.errors import KilnError
+from kiln.core.errors import InvalidArgument, KilnError
 from kiln.core.netaddr import join_address, split_address
 
 
@@ -57,6 +57,13 @@ def start_gateway(ctx: Coordinator, authenticator: Authenticator) -> Gateway:
         ssl_certfile=str(pki / "server.pem"),
         ssl_keyfile=str(pki / "server.key"),
     )
-    bound = gateway.start_in_thread()
+    try:
+        bound = gateway.start_in_thread()
+    except OSError as e:
+        raise InvalidArgument(
+            f"cannot serve model endpoints on {ctx.config.gateway_listen}: {e.strerror or e}; choose another "
+            "address with --gateway-listen HOST:PORT (the coordinator takes its port and the next one, for "
+            "agents), or --gateway-listen '' for none"
+        ) from None
     ctx.gateway_url = f"https://{join_address(host, bound)}"
     return gateway

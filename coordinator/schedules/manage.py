@@ -200,7 +200,7 @@ def _would_fire(
 ) -> tuple[str, ...]:
     what = f"a rerun of {spec.rerun_of}" if spec.rerun_of else " ".join(spec.command)
     if trigger is None:
-        return tuple(f"{clock.iso(t)}: {what}" for t in timing.fires_between(timing_of(row), now, float("inf"), 5))
+        return tuple(f"{there} ({clock.iso(t)}): {what}" for t, there, _ in timing.upcoming(timing_of(row), now))
     seen = triggers.events(ctx, {**row, "id": ""}, trigger, 0.0, now)
     said = [f"on each {trigger.text()} event from now: {what}"]
     if seen:

@@ -133,7 +133,7 @@ def schedule_list(args: argparse.Namespace) -> int:
             (
                 s.name,
                 s.state,
-                f"on {s.trigger}" if s.trigger else f"cron {s.cron} {s.tz}" if s.cron else f"every {s.every_s}s",
+                s.description,
                 when(s.next_fires[0]) if s.next_fires else "-",
                 overlap_text(s.overlap, s.overlap_max),
                 s.catch_up,
