@@ -16,6 +16,7 @@ from kiln.desktop.pages.environments.page import add_to as add_environments_page
 from kiln.desktop.pages.files.page import FilesPage
 from kiln.desktop.pages.lineage.page import LineagePage
 from kiln.desktop.pages.models.page import ModelsPage
+from kiln.desktop.pages.monitoring.page import add_to as add_monitoring_page
 from kiln.desktop.pages.projects.page import ProjectsPage
 from kiln.desktop.pages.runs.page import RunsPage
 from kiln.desktop.qt import (
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self.add_page("Lineage", self.lineage_page)
         self.add_page("Models", self.models_page)
         self.add_page("Deployments", self.deployments_page)
+        self.monitoring_page = add_monitoring_page(self)
         self.environments_page = add_environments_page(self)
         self._route()
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -254,9 +256,7 @@ class MainWindow(QMainWindow):
     def sign_out(self) -> None:
         """Revokes the token where the coordinator can be reached; forgets it here in any case."""
         home = self.settings.home
-        self.runner.run(
-            "sign out", lambda: sign_out(self.session, home), self._out, lambda _: self._out(None)
-        )
+        self.runner.run("sign out", lambda: sign_out(self.session, home), self._out, lambda _: self._out(None))
 
     def _out(self, _: object) -> None:
         self.signed_out.emit()

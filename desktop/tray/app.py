@@ -15,7 +15,7 @@ from kiln.desktop.qt import QMenu, QObject, QSystemTrayIcon, QWidget, Signal
 from kiln.desktop.session import Session
 from kiln.desktop.settings import Settings
 from kiln.desktop.tray.health import counts_text, node_line
-from kiln.desktop.tray.watch import ClusterWatch
+from kiln.desktop.tray.watch import ClusterWatch, firing_text
 from kiln.desktop.tray.window import TrayWindow, health_icon
 
 
@@ -35,6 +35,7 @@ class ClusterMenu(QMenu):
         health = self.watch.health
         self.addAction(health_icon(health.colour), health.summary).setEnabled(False)
         self.addAction(f"Runs: {counts_text(self.watch.queued, self.watch.running)}").setEnabled(False)
+        self.addAction(firing_text(self.watch.firing, self.watch.alerts_problem)).setEnabled(False)
         self.addSeparator()
         for node in sorted(self.watch.nodes, key=lambda n: n.name):
             sub = self.addMenu(node_line(node))
@@ -90,8 +91,9 @@ class TrayApp(QObject):
         if self.icon is not None:
             health = self.watch.health
             self.icon.setIcon(health_icon(health.colour))
+            alerts = firing_text(self.watch.firing, self.watch.alerts_problem)
             self.icon.setToolTip(
-                f"Kiln: {health.summary}\n{counts_text(self.watch.queued, self.watch.running)}"
+                f"Kiln: {health.summary}\n{counts_text(self.watch.queued, self.watch.running)}\n{alerts}"
             )
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

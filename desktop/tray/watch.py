@@ -1,14 +1,16 @@
-"""What the admin tray watches: the nodes and the run queue, read on a timer through the ops helper, and
-the few things IT does from the tray (drain, undrain, join tokens). Every view of the tray (the icon's
+"""What the admin tray watches: the nodes, the run queue and the firing alerts, read on a timer through the
+ops helper, and the few things IT does from the tray (drain, undrain, join tokens). Every view of the tray (the icon's
 menu, the fallback window, the admin window's node tab) reads this one object, so they never disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiln.client import Client
-from kiln.core.errors import Unavailable
+from kiln.core.errors import KilnError, Unavailable
 from kiln.core.models import JoinToken, Node
+from kiln.core.monitoring import Alert
 from kiln.core.runs import RunState
 from kiln.desktop.ops import Op, Runner, describe
 from kiln.desktop.qt import QObject, QTimer, Signal
@@ -16,6 +18,7 @@ from kiln.desktop.tray.health import Health, cluster_health
 
 WATCH_MS = 3000
 RUNNING = (RunState.ASSIGNED, RunState.PREPARING, RunState.RUNNING)  # all hold a node
+FIRING_SHOWN = 3  # the newest firing alerts the tray names; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class ClusterState:
     nodes: list[Node]
     queued: int
     running: int
+    firing: tuple[Alert, ...] = ()  # of every project the user reads, newest first
+    alerts_problem: str = ""  # why the alerts could not be read ("" when they were)
 
 
 def read_cluster(client: Client) -> ClusterState:
@@ -30,7 +35,30 @@ def read_cluster(client: Client) -> ClusterState:
     nodes = client.list_nodes()
     queued = len(client.list_runs(state=str(RunState.QUEUED)))
     running = sum(len(client.list_runs(state=str(s))) for s in RUNNING)
-    return ClusterState(nodes, queued, running)
+    firing, problem = read_firing(client)
+    return ClusterState(nodes, queued, running, firing, problem)
+
+
+def read_firing(client: Client) -> tuple[tuple[Alert, ...], str]:
+    """The firing alerts (newest first) and "", or none and why: a refusal to list alerts says so in the
+    alerts' line rather than paint the whole cluster red (a lost coordinator still fails the look)."""
+    try:
+        return tuple(client.list_alerts("", "firing")), ""
+    except Unavailable:
+        raise
+    except KilnError as e:
+        return (), describe(e)
+
+
+def firing_text(firing: Sequence[Alert], problem: str = "", shown: int = FIRING_SHOWN) -> str:
+    """The alerts in one line: "Alerts: 2 firing: demo: Data drift on endpoint churn; …"."""
+    if problem:
+        return f"Alerts: could not be read ({problem})"
+    if not firing:
+        return "Alerts: none firing"
+    named = "; ".join(f"{a.project}: {a.title}" for a in firing[:shown])
+    more = f"; and {len(firing) - shown} more" if len(firing) > shown else ""
+    return f"Alerts: {len(firing)} firing: {named}{more}"
 
 
 class ClusterWatch(QObject):
@@ -46,6 +74,8 @@ class ClusterWatch(QObject):
         self.client, self.runner = client, runner
         self.nodes: list[Node] = []
         self.queued = self.running = 0
+        self.firing: tuple[Alert, ...] = ()
+        self.alerts_problem = ""
         self.health = Health("amber", "looking at the cluster…")
         self.looked = False  # True once a look has come back, either way
         self.timer = QTimer(self)
@@ -67,6 +97,7 @@ class ClusterWatch(QObject):
 
     def _seen(self, state: ClusterState) -> None:
         self.nodes, self.queued, self.running = state.nodes, state.queued, state.running
+        self.firing, self.alerts_problem = state.firing, state.alerts_problem
         self.health = cluster_health(state.nodes)
         self.looked = True
         self.updated.emit()

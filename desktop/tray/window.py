@@ -1,6 +1,6 @@
-"""The tray's window: the cluster's health in colour, the run queue, the nodes (drain, undrain), a join
-token for a new node, and the way to the admin window. Where the desktop has a system tray the icon's
-click opens it; where it has none (offscreen, some Linux desktops) it is the tray."""
+"""The tray's window: the cluster's health in colour, the run queue, the firing alerts, the nodes (drain,
+undrain), a join token for a new node, and the way to the admin window. Where the desktop has a system tray
+the icon's click opens it; where it has none (offscreen, some Linux desktops) it is the tray."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from kiln.desktop.qt import (
     Signal,
 )
 from kiln.desktop.tray.health import NODE_HEADERS, counts_text, node_rows
-from kiln.desktop.tray.watch import ClusterWatch
+from kiln.desktop.tray.watch import ClusterWatch, firing_text
 from kiln.desktop.widgets.common import Message, Table
 
 EXPIRIES = {"1 hour": 3600, "1 day": 86400, "7 days": 7 * 86400}
@@ -180,6 +180,8 @@ class TrayWindow(QWidget):
         self.health = QLabel("", self)
         self.health.setWordWrap(True)
         self.counts = QLabel("", self)
+        self.alerts = QLabel("", self)  # firing alerts: how many, and the newest few titles
+        self.alerts.setWordWrap(True)
         self.nodes = NodesPanel(watch, self)
         self.message = Message(self)
         self.join = QPushButton("Create join token…", self)
@@ -207,6 +209,7 @@ class TrayWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.counts)
+        layout.addWidget(self.alerts)
         layout.addWidget(self.nodes, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
@@ -221,6 +224,8 @@ class TrayWindow(QWidget):
         self.dot.setToolTip(health.level)
         self.health.setText(f"<b>{health.level.capitalize()}</b>: {health.summary}")
         self.counts.setText(f"Runs: {counts_text(self.watch.queued, self.watch.running)}")
+        self.alerts.setText(firing_text(self.watch.firing, self.watch.alerts_problem))
+        self.alerts.setStyleSheet("color: #b00020;" if self.watch.firing else "")
 
     def open_join_token(self) -> JoinTokenDialog:
         if self.token_dialog is not None:
