@@ -22,23 +22,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from kiln.coordinator.alerts import manage as alerts
 from kiln.coordinator.context import Coordinator
-from kiln.coordinator.monitoring import drift, frames, health, quality, reference
+from kiln.coordinator.monitoring import batch, drift, frames, health, judging, quality, reference
 from kiln.coordinator.monitoring.monitors import Config
-from kiln.coordinator.monitoring.profile import Profile
 from kiln.core import lineage
 
 log = logging.getLogger("kiln.coordinator.monitoring")
 
 MAX_LEDGER_ROWS = 200_000  # requests read per window (newest first): a monitor's pass stays bounded
-PREDICTION = "prediction"
 QUALITY_KPIS = frozenset({"accuracy", "precision", "recall", "f1", "auc", "mae", "rmse"})
+TRACKED = "metric:"  # a KPI on a tracked metric: the last value of the project's latest run ended in the window
 
 
 def evaluate_due(ctx: Coordinator, now: float) -> int:
@@ -57,16 +55,64 @@ def evaluate(ctx: Coordinator, monitor: dict[str, Any], now: float) -> dict[str,
     """Judges the window ending now; stores and returns the result row."""
     config = Config.from_json(monitor["config_json"])
     since = now - monitor["window_s"]
+    if config.scoring:
+        judged = batch.judge(ctx, monitor, config, since, now)
+    else:
+        judged = _judge_ledger(ctx, monitor, config, since, now)
+    measured = judged.measured
+    for k in config.kpis:
+        if k.metric.startswith(TRACKED) and k.metric not in measured:
+            measured[k.metric] = _tracked(ctx, monitor["project"], k.metric[len(TRACKED) :], since, now)
+    result = {
+        **judged.result,
+        "measured": measured,
+        "health": {"score": judged.score.score, "parts": judged.score.parts, "reasons": judged.score.reasons},
+        "drift": judging.report_json(judged.report) if judged.report else None,
+        "reference": judged.ref.source if judged.ref else "",
+        "kpis": [
+            {"kpi": k.text(), "value": measured.get(k.metric), "breached": k.breached(measured.get(k.metric))}
+            for k in config.kpis
+        ],
+    }
+    report, score = judged.report, judged.score
+    stored = {
+        "monitor": monitor["id"], "project": monitor["project"], "name": monitor["name"], "window_start": since,
+        "window_end": now, "health": score.score, "drift_share": report.share_drifted if report else None,
+        "drifted": int(bool(report and report.drifted)), "requests": judged.requests,
+        "result_json": json.dumps(result, default=_plain), "created_at": now,
+    }  # fmt: skip
+    with ctx.store.transaction():
+        seq = ctx.store.add_monitor_result(stored)
+        ctx.store.update_monitor(monitor["id"], next_at=now + monitor["every_s"])
+        me = lineage.monitor_id(monitor["project"], monitor["name"], seq)
+        edges = [lineage.Edge(source, me, "monitored") for source in judged.judged]
+        if judged.ref is not None:
+            edges.append(lineage.Edge(judged.ref.source, me, "reference"))
+        ctx.store.add_edges(edges, now)
+    _alerts(ctx, monitor, config, result, report, score, seq, now)
+    return {**stored, "seq": seq}
+
+
+def _judge_ledger(
+    ctx: Coordinator, monitor: dict[str, Any], config: Config, since: float, now: float
+) -> judging.Judged:
     records = ctx.store.predictions(monitor["deployment"], since, now, limit=MAX_LEDGER_ROWS)
     rows = [_row(r) for r in reversed(records) if not r["shadow"]]
     endpoint = ctx.store.deployment(monitor["deployment"])
     model = endpoint["model"] if endpoint else ""
     by_version = Counter(r.version for r in rows)
     main = by_version.most_common(1)[0][0] if by_version else 0
-    reasons: list[str] = []
-
-    report, ref = _feature_drift(ctx, monitor, config, model, main, [r for r in rows if r.version == main], reasons)
-    prediction = _prediction_drift(ctx, monitor, config, [r for r in rows if r.version == main], reasons)
+    notes: list[str] = []
+    mine = [r for r in rows if r.version == main]
+    ref = reference.for_version(ctx, monitor["project"], model, main, config.reference) if model and rows else None
+    report = None
+    if rows and ref is None:
+        notes.append(f"no reference profile for version {main}: give the monitor --reference DATASET[:V]")
+    names = list(config.features) or judging.features(ref, config) or None
+    window = frames.window_columns(mine, names) if mine else None
+    if ref is not None and window is not None:
+        report = judging.drift_of(ref, config, window.columns, window.stats.rows, notes)
+    prediction = judging.prediction_drift(ctx, monitor, config, window.predictions if window else [], notes)
     qualities = quality.by_version(rows)
     main_quality = qualities.get(main)
     baseline = _baseline(ctx, monitor["project"], model, main, main_quality)
@@ -88,35 +134,20 @@ def evaluate(ctx: Coordinator, monitor: dict[str, Any], now: float) -> dict[str,
         "model": model,
         "versions": {str(v): n for v, n in sorted(by_version.items())},
         "main_version": main,
-        "measured": measured,
-        "health": {"score": score.score, "parts": score.parts, "reasons": score.reasons},
-        "drift": _report_json(report) if report else None,
-        "prediction_drift": _report_json(prediction) if prediction else None,
+        "prediction_drift": judging.report_json(prediction) if prediction else None,
         "quality": {str(v): {"kind": q.kind, "n": q.n, "metrics": q.metrics} for v, q in qualities.items()},
         "baseline": baseline,
-        "reference": ref.source if ref else "",
-        "kpis": [
-            {"kpi": k.text(), "value": measured.get(k.metric), "breached": k.breached(measured.get(k.metric))}
-            for k in config.kpis
-        ],  # fmt: skip
-        "notes": reasons,
+        "notes": notes,
     }
-    stored = {
-        "monitor": monitor["id"], "project": monitor["project"], "name": monitor["name"], "window_start": since,
-        "window_end": now, "health": score.score, "drift_share": report.share_drifted if report else None,
-        "drifted": int(bool(report and report.drifted)), "requests": len(rows),
-        "result_json": json.dumps(result, default=_plain), "created_at": now,
-    }  # fmt: skip
-    with ctx.store.transaction():
-        seq = ctx.store.add_monitor_result(stored)
-        ctx.store.update_monitor(monitor["id"], next_at=now + monitor["every_s"])
-        me = lineage.monitor_id(monitor["project"], monitor["name"], seq)
-        edges = [lineage.Edge(lineage.model_id(monitor["project"], model, v), me, "monitored") for v in by_version]
-        if ref is not None:
-            edges.append(lineage.Edge(ref.source, me, "reference"))
-        ctx.store.add_edges(edges, now)
-    _alerts(ctx, monitor, config, result, report, score, seq, now)
-    return {**stored, "seq": seq}
+    judged = [lineage.model_id(monitor["project"], model, v) for v in by_version] if model else []
+    return judging.Judged(len(rows), measured, result, report, score, judged, ref)
+
+
+def _tracked(ctx: Coordinator, project: str, key: str, since: float, now: float) -> float | None:
+    """The last value of tracked metric `key` of the project's latest run that ended in the window."""
+    runs = ctx.store.ended_runs_with_metric(project, key, since, now, "", 10_000)
+    values = [r["last_value"] for r in runs if r["last_value"] is not None]
+    return float(values[-1]) if values else None
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -130,62 +161,6 @@ def _row(r: dict[str, Any]) -> frames.LedgerRow:
                             float(r["latency_ms"]), r["label"], int(r["version"]), float(r["time"]))  # fmt: skip
 
 
-def _feature_drift(
-    ctx: Coordinator,
-    monitor: dict[str, Any],
-    config: Config,
-    model: str,
-    version: int,
-    rows: list[frames.LedgerRow],
-    reasons: list[str],
-) -> tuple[drift.DriftReport | None, reference.Reference | None]:
-    if not rows:
-        return None, None
-    ref = reference.for_version(ctx, monitor["project"], model, version, config.reference) if model else None
-    if ref is None:
-        reasons.append(f"no reference profile for version {version}: give the monitor --reference DATASET[:V]")
-        return None, None
-    features = list(config.features) or [n for n in ref.profile.names if n != config.target]
-    window = frames.window_columns(rows, features)
-    if window.stats.rows < config.min_rows:
-        reasons.append(f"{window.stats.rows} rows in the window, fewer than {config.min_rows}: no drift verdict")
-        return None, ref
-    columns = {n: v for n, v in window.columns.items() if n in ref.profile.names}
-    if not columns:
-        reasons.append(
-            f"the requests' columns ({', '.join(list(window.columns)[:10])}) are none of the reference's "
-            f"({', '.join(ref.profile.names[:10])}): give the monitor --features in the model's input order"
-        )
-        return None, ref
-    sub = Profile(tuple(c for c in ref.profile.columns if c.name in columns), ref.profile.rows)
-    statistic = config.statistic or None
-    return drift.drift(sub, columns, statistic), ref  # type: ignore[arg-type]
-
-
-def _prediction_drift(
-    ctx: Coordinator, monitor: dict[str, Any], config: Config, rows: list[frames.LedgerRow], reasons: list[str]
-) -> drift.DriftReport | None:
-    """The predictions against the first window of at least min_rows rows, frozen into the config then."""
-    window = frames.window_columns(rows, list(config.features) or None) if rows else None
-    if window is None or len(window.predictions) < config.min_rows:
-        return None
-    values = _prediction_values(window.predictions)
-    if not config.prediction_profile:
-        frozen = drift.profile({PREDICTION: values})
-        ctx.store.update_monitor(
-            monitor["id"], config_json=replace(config, prediction_profile=frozen.to_json()).to_json()
-        )
-        reasons.append("this window's predictions are the reference for the prediction's drift from now on")
-        return None
-    return drift.drift(Profile.from_json(config.prediction_profile), {PREDICTION: values})
-
-
-def _prediction_values(predictions: list[object]) -> Any:
-    if all(isinstance(p, int | float) and not isinstance(p, bool) for p in predictions):
-        return np.asarray(predictions, dtype=np.float64)
-    return [json.dumps(p) if not isinstance(p, str) else p for p in predictions]
-
-
 def _baseline(ctx: Coordinator, project: str, model: str, version: int, q: quality.Quality | None) -> float | None:
     """The training metric the version was registered with, in the unit of Quality.main."""
     if q is None or not q.n:
@@ -194,25 +169,6 @@ def _baseline(ctx: Coordinator, project: str, model: str, version: int, q: quali
     metrics = json.loads(found[0]["metrics_json"] or "{}") if found else {}
     value = metrics.get("accuracy") if q.kind == "classification" else None
     return float(value) if isinstance(value, int | float) else None
-
-
-def _report_json(report: drift.DriftReport) -> dict[str, Any]:
-    return {
-        "share_drifted": report.share_drifted,
-        "drifted": report.drifted,
-        "rows": report.rows,
-        "columns": [
-            {
-                "column": c.column,
-                "statistic": c.statistic,
-                "value": c.value,
-                "threshold": c.threshold,
-                "drifted": c.drifted,
-                "p_value": c.p_value,
-            }
-            for c in report.columns
-        ],  # fmt: skip
-    }
 
 
 def _alerts(

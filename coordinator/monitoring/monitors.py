@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ KPI_METRICS = (
     "recall", "f1", "auc", "mae", "rmse",
 )  # fmt: skip
 KPI_OPS = ("<", "<=", ">", ">=")
+_TRACKED_KEY = re.compile(r"[A-Za-z0-9_./-]{1,250}")
 MAX_KPIS = 20
 SEVERITIES = ("info", "warning", "critical")
 DEFAULT_EVERY, DEFAULT_WINDOW = "5m", "1h"
@@ -71,6 +73,7 @@ class NewMonitor:
     kpis: tuple[str, ...] = ()  # "METRIC OP VALUE", e.g. "error_rate > 0.05"
     severity: str = "warning"
     min_rows: int = 30  # fewer rows in a window: no drift verdict (too few to tell)
+    scoring: str = ""  # instead of an endpoint: the output dataset of batch scorings (kiln score --output)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Config:
     min_rows: int
     prediction_profile: str = ""  # frozen from the first window with enough rows (the prediction's reference)
     reference_sources: dict[str, str] = field(default_factory=dict)  # model version -> dataset lineage id
+    scoring: str = ""  # the batch scorings' output dataset it watches ("" an endpoint)
 
     def to_json(self) -> str:
         data = {**self.__dict__, "kpis": [k.__dict__ for k in self.kpis], "features": list(self.features)}
@@ -100,11 +104,14 @@ class Config:
 
 
 def parse_kpi(text: str) -> Kpi:
+    """METRIC OP VALUE: a window's figure (KPI_METRICS), or metric:KEY, the last value of tracked metric KEY
+    of the project's latest run that ended in the window (a nightly evaluation run's, say)."""
     words = text.split()
-    if len(words) != 3 or words[0] not in KPI_METRICS or words[1] not in KPI_OPS:
+    tracked = len(words) == 3 and words[0].startswith("metric:") and bool(_TRACKED_KEY.fullmatch(words[0][7:]))
+    if len(words) != 3 or not (words[0] in KPI_METRICS or tracked) or words[1] not in KPI_OPS:
         raise InvalidArgument(
             f"KPI {limits.preview(text)}: write METRIC OP VALUE, e.g. 'error_rate > 0.05'; metrics: "
-            f"{', '.join(KPI_METRICS)}; operators: {' '.join(KPI_OPS)}"
+            f"{', '.join(KPI_METRICS)}, or metric:KEY for a tracked metric; operators: {' '.join(KPI_OPS)}"
         )
     try:
         value = float(words[2])
@@ -118,9 +125,17 @@ def parse_kpi(text: str) -> Kpi:
 def create(ctx: Coordinator, who: Principal, new: NewMonitor) -> dict[str, Any]:
     check_name("monitor", new.name)
     require_project(ctx.store, who, Need.WRITE, new.project)
-    endpoint = deployment_row(ctx, who, new.deployment)
-    if endpoint["project"] != new.project:
-        raise InvalidArgument(f"endpoint {new.deployment} is in project {endpoint['project']}, not {new.project}")
+    if bool(new.deployment) == bool(new.scoring):
+        raise InvalidArgument("a monitor watches one thing: --deployment ENDPOINT or --scoring OUTPUT_DATASET")
+    if new.scoring:
+        check_name("dataset", new.scoring)
+        versions: list[tuple[str, int]] = [(j["model"], j["version"]) for j in ctx.store.scorings_into(
+            new.project, new.scoring)][-1:]  # fmt: skip
+    else:
+        endpoint = deployment_row(ctx, who, new.deployment)
+        if endpoint["project"] != new.project:
+            raise InvalidArgument(f"endpoint {new.deployment} is in project {endpoint['project']}, not {new.project}")
+        versions = [(endpoint["model"], split.version) for split in splits_from(endpoint["traffic_json"])]
     try:
         every_s, window_s = parse_every(new.every), parse_every(new.window)
     except ValueError as e:
@@ -139,12 +154,12 @@ def create(ctx: Coordinator, who: Principal, new: NewMonitor) -> dict[str, Any]:
     if ctx.store.monitor(new.project, new.name) is not None:
         raise AlreadyExists(f"project {new.project} already has a monitor named {new.name!r}")
     sources = {}
-    for split in splits_from(endpoint["traffic_json"]):  # frozen now, so a bad --reference is said at once
-        found = reference.for_version(ctx, new.project, endpoint["model"], split.version, new.reference)
+    for model, version in versions:  # frozen now, so a bad --reference is said at once
+        found = reference.for_version(ctx, new.project, model, version, new.reference)
         if found is not None:
-            sources[str(split.version)] = found.source
+            sources[str(version)] = found.source
     config = Config(new.statistic, new.reference, new.features, new.target, new.latency_slo_ms, new.health_below,
-                    kpis, new.severity, new.min_rows, reference_sources=sources)  # fmt: skip
+                    kpis, new.severity, new.min_rows, reference_sources=sources, scoring=new.scoring)  # fmt: skip
     now = clock.now()
     monitor_id = f"m-{secrets.token_hex(6)}"
     row: dict[str, Any] = {

@@ -81,31 +81,39 @@ def _source(ctx: Coordinator, project: str, model: str, version: int, named: str
 
 
 def _profile_of(ctx: Coordinator, project: str, snapshot: str, what: str) -> drift.Profile:
+    columns, _ = read_columns(ctx, project, snapshot, what, MAX_REFERENCE_ROWS)
+    return drift.profile(columns, sample_size=PROFILE_SAMPLE)
+
+
+def read_columns(
+    ctx: Coordinator, project: str, snapshot: str, what: str, max_rows: int
+) -> tuple[dict[str, np.ndarray], int]:
+    """The columns of a snapshot's CSV and Parquet files (those every file has), at most `max_rows` rows, as
+    the store holds them; FailedPrecondition when there is nothing to read."""
     files = [e for e in ctx.store.manifest(project, snapshot) if e.digest and e.path.lower().endswith(SUFFIXES)]
     if not files:
-        raise FailedPrecondition(f"{what} holds no .csv or .parquet file to profile")
+        raise FailedPrecondition(f"{what} holds no .csv or .parquet file")
     columns: dict[str, list[Any]] = {}
     rows = 0
     from kiln.serve.batch import read_chunks
 
-    with tempfile.TemporaryDirectory(prefix="kiln-reference-") as tmp:
-        for entry in files:
-            if entry.size > MAX_FILE_BYTES or rows >= MAX_REFERENCE_ROWS:
+    with tempfile.TemporaryDirectory(prefix="kiln-columns-") as tmp:
+        for i, entry in enumerate(files):
+            if entry.size > MAX_FILE_BYTES or rows >= max_rows:
                 continue
             # the reader knows a file by its suffix: a link with the entry's name to the stored blob
-            link = Path(tmp) / f"{len(columns)}-{Path(entry.path).name}"
+            link = Path(tmp) / f"{i}-{Path(entry.path).name}"
             link.symlink_to(ctx.blobs.path(entry.digest))
-            for names, chunk in read_chunks(link, MAX_REFERENCE_ROWS - rows):
+            for names, chunk in read_chunks(link, max_rows - rows):
                 for name, values in zip(names, chunk, strict=True):
                     columns.setdefault(name, []).append(values)
                 rows += len(chunk[0]) if chunk else 0
-                if rows >= MAX_REFERENCE_ROWS:
+                if rows >= max_rows:
                     break
     if not rows:
-        raise FailedPrecondition(f"{what} has no data rows to profile")
+        raise FailedPrecondition(f"{what} has no data rows")
     whole = {name: np.concatenate(parts) for name, parts in columns.items()}
-    kept = {name: values for name, values in whole.items() if len(values) == rows}  # columns of every file
-    return drift.profile(kept, sample_size=PROFILE_SAMPLE)
+    return {name: values for name, values in whole.items() if len(values) == rows}, rows  # in every file
 
 
 def describe(profile: drift.Profile) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class MonitoringServicer(monitoring_pb2_grpc.MonitoringServicer):
             kpis=tuple(request.kpis),
             severity=request.severity or "warning",
             min_rows=request.min_rows or 30,
+            scoring=request.scoring,
         )
         return wire.monitor_to_proto(monitors.create(self.ctx, principal(), new))
 

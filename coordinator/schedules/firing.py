@@ -94,7 +94,7 @@ def _fire_events(ctx: Coordinator, row: dict[str, Any], now: float) -> int:
         ctx.store.add_fire(row["id"], nominal, now, outcome, run_id, "; ".join(filter(None, [event.what, reason])))
         queued += outcome == FIRED
         last = max(last, event.time)
-    ctx.store.update_schedule(row["id"], last_nominal=last)
+    ctx.store.update_schedule(row["id"], last_nominal=last, next_fire=now + triggers.POLL_S)
     return queued
 
 

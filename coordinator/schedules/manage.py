@@ -88,7 +88,7 @@ def create(ctx: Coordinator, who: Principal, new: NewSchedule) -> Schedule:
         "trigger": trigger.text() if trigger else "",
     }
     if trigger is not None:
-        row.update({"every_s": 0, "anchor": 0.0, "next_fire": 0.0})  # polled on every tick
+        row.update({"every_s": 0, "anchor": 0.0, "next_fire": now})  # then every triggers.POLL_S
     if new.dry_run:
         return replace(as_schedule(ctx, row, now), would_fire=_would_fire(ctx, row, trigger, spec, now))
     with ctx.store.transaction():
@@ -184,7 +184,7 @@ def describe(row: dict[str, Any]) -> str:
 
 
 def _next(row: dict[str, Any], after: float) -> float:
-    return 0.0 if row.get("trigger") else timing.next_fire(timing_of(row), after)
+    return after if row.get("trigger") else timing.next_fire(timing_of(row), after)
 
 
 def _check_trigger(ctx: Coordinator, project: str, trigger: triggers.Trigger) -> None:

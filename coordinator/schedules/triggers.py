@@ -9,8 +9,9 @@
 
 Each event fires once: its time is the fire's nominal time (the fire rows' key), and the schedule's
 last_nominal is the time of the latest event it has seen, so events are found in the order they were
-recorded and a restart neither loses nor repeats one. A schedule sees only events after it was made. The
-overlap policy applies as it does to timed fires.
+recorded and a restart neither loses nor repeats one. A schedule sees only events after it was made, and
+looks for them every POLL_S, so an event fires its run within about a second. The overlap policy applies
+as it does to timed fires.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kiln.core import lineage
 
 KINDS = ("dataset", "model-approved", "alert", "metric")
 MAX_EVENTS = 100  # per pass and schedule: a burst is taken over a few passes
+POLL_S = 1.0  # a trigger looks for its events this often (the dispatcher ticks far more often when busy)
 _METRIC = re.compile(r"(?P<key>[A-Za-z0-9_./-]{1,200})\s*(?P<op><=|>=|<|>)\s*(?P<value>-?[0-9.]+(?:[eE]-?[0-9]+)?)")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 

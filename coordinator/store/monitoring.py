@@ -68,6 +68,20 @@ class MonitoringTables(Database):
         sql = "SELECT * FROM monitor_results WHERE project = ? AND name = ? AND seq = ?"
         return self._one(sql, [project, name, seq])
 
+    def scorings_into(self, project: str, output: str) -> list[dict[str, Any]]:
+        """The batch scorings into dataset `output`, oldest first."""
+        sql = "SELECT * FROM scorings s JOIN runs r ON r.id = s.run_id WHERE s.project = ? AND s.output = ? "
+        return self._rows(sql + "ORDER BY r.created_at", [project, output])
+
+    def latest_scoring(self, project: str, output: str, after: float, until: float) -> dict[str, Any] | None:
+        """The latest settled, successful batch scoring into dataset `output` that ended in (after, until]."""
+        return self._one(
+            "SELECT s.*, r.finished_at FROM scorings s JOIN runs r ON r.id = s.run_id WHERE s.project = ? "
+            "AND s.output = ? AND s.settled = 1 AND r.state = 'succeeded' AND r.finished_at > ? "
+            "AND r.finished_at <= ? ORDER BY r.finished_at DESC LIMIT 1",
+            [project, output, after, until],
+        )
+
     # -- reference profiles ------------------------------------------------------------------------------
 
     def reference_profile(self, project: str, model: str, version: int) -> dict[str, Any] | None:

@@ -22,8 +22,10 @@ examples:
   kiln monitor show churn-watch -p demo          health per window, drift per feature, quality per version
 
 KPI metrics: requests, error_rate, p50_latency_ms, p99_latency_ms, drift_share, health, accuracy, precision,
-recall, f1, auc, mae, rmse; operators < <= > >=. Alerts fire on drift (half the features drifted), a health
-score under --health-below (default 70) and each KPI, and resolve when a later window no longer breaches.
+recall, f1, auc, mae, rmse, or metric:KEY (a tracked metric of the project's latest run ended in the
+window); operators < <= > >=. --scoring DATASET watches batch scorings into DATASET instead of an
+endpoint. Alerts fire on drift (half the features drifted), a health score under --health-below (default
+70) and each KPI, and resolve when a later window no longer breaches.
 """
 
 CHANNEL_HELP = """\
@@ -41,7 +43,9 @@ def register(sub: Any) -> None:
     p = command(g, "create", "a monitor of an endpoint's predictions, judged every interval", create,
                 epilog=MONITOR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("name")
-    p.add_argument("--deployment", "-d", required=True, help="the endpoint to watch")
+    watched = p.add_mutually_exclusive_group(required=True)
+    watched.add_argument("--deployment", "-d", default="", help="the endpoint to watch")
+    watched.add_argument("--scoring", default="", metavar="DATASET", help="or the output dataset of batch scorings")
     p.add_argument("--every", default="", help="how often to judge (default 5m)")
     p.add_argument("--window", default="", help="how far back each judgement looks (default 1h)")
     p.add_argument(
@@ -122,7 +126,7 @@ def create(args: argparse.Namespace) -> int:
     features = tuple(f.strip() for f in args.features.split(",") if f.strip())
     with connect() as client:
         m = client.create_monitor(
-            project_of(args), args.name, args.deployment, every=args.every, window=args.window,
+            project_of(args), args.name, args.deployment, scoring=args.scoring, every=args.every, window=args.window,
             statistic=args.statistic, reference=args.reference, features=features, target=args.target,
             latency_slo_ms=args.latency_slo_ms, health_below=args.health_below, kpis=args.kpi,
             severity=args.severity, min_rows=args.min_rows,
@@ -131,7 +135,8 @@ def create(args: argparse.Namespace) -> int:
         emit_json(monitor_dict(m))
         return 0
     sources = m.config.get("reference_sources") or {}
-    print(f"monitor {m.name} ({m.id}) of endpoint {m.deployment}: every {m.every_s}s over the last {m.window_s}s")
+    what = f"endpoint {m.deployment}" if m.deployment else f"the scorings into {m.config.get('scoring')}"
+    print(f"monitor {m.name} ({m.id}) of {what}: every {m.every_s}s over the last {m.window_s}s")
     for version, source in sorted(sources.items()):
         print(f"  version {version}: reference {source}")
     if not sources:

@@ -26,8 +26,9 @@ class MonitoringCalls(Connection):
         self,
         project: str,
         name: str,
-        deployment: str,
+        deployment: str = "",
         *,
+        scoring: str = "",
         every: str = "",
         window: str = "",
         statistic: str = "",
@@ -43,7 +44,7 @@ class MonitoringCalls(Connection):
         req = monitoring_pb2.CreateMonitorRequest(
             project=project, name=name, deployment=deployment, every=every, window=window, statistic=statistic,
             reference=reference, features=list(features), target=target, latency_slo_ms=latency_slo_ms,
-            kpis=list(kpis), severity=severity, min_rows=min_rows,
+            kpis=list(kpis), severity=severity, min_rows=min_rows, scoring=scoring,
         )  # fmt: skip
         if health_below is not None:
             req.health_below = health_below

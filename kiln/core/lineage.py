@@ -37,7 +37,7 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "environment": (("environment",), ("run",)),  # what a run ran in (runtime, image, interpreter, packages)
     "scored_with": (("model",), ("run",)),  # the model version a batch scoring run applied
     "scored": (("run",), ("dataset",)),  # the dataset version a batch scoring run's predictions became
-    "monitored": (("model",), ("monitor",)),  # a model version whose predictions a monitor's window judged
+    "monitored": (("model", "dataset"), ("monitor",)),  # a model version (or scored dataset) a monitor judged
     "reference": (("dataset",), ("monitor",)),  # the dataset version a monitor's reference profile came from
 }
 # What a run's recorded environment says about its node or its own run rather than the software it ran in:

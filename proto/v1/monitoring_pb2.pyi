@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateMonitorRequest(_message.Message):
-    __slots__ = ("project", "name", "deployment", "every", "window", "statistic", "reference", "features", "target", "latency_slo_ms", "health_below", "kpis", "severity", "min_rows")
+    __slots__ = ("project", "name", "deployment", "every", "window", "statistic", "reference", "features", "target", "latency_slo_ms", "health_below", "kpis", "severity", "min_rows", "scoring")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class CreateMonitorRequest(_message.Message):
     KPIS_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     MIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     deployment: str
@@ -36,7 +37,8 @@ class CreateMonitorRequest(_message.Message):
     kpis: _containers.RepeatedScalarFieldContainer[str]
     severity: str
     min_rows: int
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., deployment: _Optional[str] = ..., every: _Optional[str] = ..., window: _Optional[str] = ..., statistic: _Optional[str] = ..., reference: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., target: _Optional[str] = ..., latency_slo_ms: _Optional[float] = ..., health_below: _Optional[float] = ..., kpis: _Optional[_Iterable[str]] = ..., severity: _Optional[str] = ..., min_rows: _Optional[int] = ...) -> None: ...
+    scoring: str
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., deployment: _Optional[str] = ..., every: _Optional[str] = ..., window: _Optional[str] = ..., statistic: _Optional[str] = ..., reference: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., target: _Optional[str] = ..., latency_slo_ms: _Optional[float] = ..., health_below: _Optional[float] = ..., kpis: _Optional[_Iterable[str]] = ..., severity: _Optional[str] = ..., min_rows: _Optional[int] = ..., scoring: _Optional[str] = ...) -> None: ...
 
 class MonitorRef(_message.Message):
     __slots__ = ("project", "name")

@@ -91,6 +91,24 @@ def test_drift_through_the_gateway_is_mailed_and_fires_a_retraining_run(
         ]
         retrain = wait_until(lambda: admin.get_schedule("p", "retrain").fires, 30, "the retraining run")
         assert retrain[0].outcome == "fired" and alert.id in retrain[0].reason
+        # the recipe's second half: the retrained model reaches production only through its approvals
+        retrained = served.cluster.wait_run(retrain[0].run_id)
+        assert str(retrained.state) == "succeeded", served.cluster.output(retrained.id)
+        new = admin.register_model(retrained.id, "model", "clf").version
+        admin.set_policy("p", 1)
+        asked = admin.request_alias("p", "clf", new, "production", "retrained on drift")
+        assert asked.state == "open" and admin.get_model("p", "clf").aliases.get("production") != new
+
+        # a monitor of batch scorings: the scored input drifted, judged against the same frozen reference
+        shifted = (rng.normal(size=(300, 4)) + 2.0).round(5)
+        batch = "x0,x1,x2,x3\n" + "\n".join(",".join(f"{v:.5f}" for v in r) for r in shifted) + "\n"
+        admin.add_dataset_version("p", "incoming", _folder(served, {"incoming.csv": batch}))
+        scored = admin.score_batch("p", "clf", version, "incoming:1", "scores", Resources(0.5))
+        assert str(served.cluster.wait_run(scored.id).state) == "succeeded", served.cluster.output(scored.id)
+        wait_until(lambda: any(d.name == "scores" for d in admin.list_datasets("p")), 30, "the scores dataset")
+        admin.create_monitor("p", "scores-watch", scoring="scores", target="churned", every="1h")
+        judged = admin.run_monitor("p", "scores-watch")
+        assert judged.drifted and judged.requests == 300 and judged.result["input"] == "incoming:1"
 
 
 def _folder(served: Served, files: dict[str, str]) -> str:

@@ -167,3 +167,25 @@ def test_the_command_line(signed_in_cli, coordinator: RunningCoordinator, watche
     assert json.loads(cli.ok("alert", "dead-letters", "-p", "mon", "--json")) == []
     bad = cli("monitor", "create", "x", "-p", "mon", "--deployment", "shifted", "--kpi", "nonsense")
     assert bad.code != 0 and "METRIC OP VALUE" in bad.err
+
+
+def test_a_kpi_on_a_tracked_metric(coordinator: RunningCoordinator, admin: Client, watched: str) -> None:
+    """metric:KEY is the last value of KEY of the project's latest run that ended in the window."""
+    from kiln.core.models import Inventory
+    from kiln.core.runs import RunSpec
+
+    ctx = coordinator.ctx
+    ctx.store.add_node("n1", "fp", {}, time.time())  # a node that could run them (the runs are ended by hand)
+    ctx.store.update_node("n1", time.time(), runtimes={"process": "here"}, inventory=Inventory(cpus=2))
+    admin.create_monitor("mon", "evals", "calm", kpis=["metric:nightly_auc < 0.7"], window="1h")
+    t = time.time() + 300_000
+    for value, at in ((0.9, t - 1200), (0.6, t - 600)):  # the later run's value is the one judged
+        run = admin.submit_run(RunSpec("mon", ("true",)))
+        ctx.store.add_metrics(run.id, [("nightly_auc", 0, value, at)])
+        ctx.store.update_run(run.id, state="succeeded", finished_at=at)
+    result = evaluate.evaluate(ctx, ctx.store.monitor("mon", "evals") or {}, t)
+    (kpi,) = json.loads(result["result_json"])["kpis"]
+    assert kpi == {"kpi": "metric:nightly_auc < 0.7", "value": 0.6, "breached": True}
+    assert [a.rule for a in admin.list_alerts("mon")] == ["kpi:metric:nightly_auc < 0.7"]
+    with pytest.raises(InvalidArgument, match="metric:KEY"):
+        admin.create_monitor("mon", "bad", "calm", kpis=["metric: < 3"])
