@@ -51,6 +51,17 @@ def wait_until(condition, timeout: float = 10.0, what: str = "condition"):  # ty
         time.sleep(0.02)
 
 
+def idle_node(rc: RunningCoordinator, name: str = "n1", cpus: float = 4) -> None:
+    """A node enrolled in the coordinator's store that could run runs, with no agent: runs queue for it."""
+    from kiln.core.models import Inventory
+
+    now = time.time()
+    rc.ctx.store.add_node(name, "fp", {}, now)
+    rc.ctx.store.update_node(
+        name, now, runtimes={"process": "here"}, inventory=Inventory(cpus=cpus, memory_bytes=8 << 30)
+    )
+
+
 def start_coordinator(data: Path, **overrides: object) -> RunningCoordinator:
     settings: dict[str, object] = {"listen": "127.0.0.1:0", "admin_password": ADMIN_PASSWORD, **overrides}
     config = CoordinatorConfig(data, **settings)  # type: ignore[arg-type]
@@ -109,9 +120,7 @@ class CliResult:
 class Cli:
     """Runs `kiln` in-process with its own KILN_HOME, as a person would type it."""
 
-    def __init__(
-        self, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def __init__(self, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
         self.home = home
         self.capsys = capsys
         self.monkeypatch = monkeypatch
@@ -128,8 +137,16 @@ class Cli:
 
     def sign_in(self, rc: RunningCoordinator) -> Cli:
         """`kiln login` to `rc` as the admin, the way a script does it (no prompts)."""
-        self.ok("login", rc.address, "--user", "admin", "--password-stdin", "--fingerprint",
-                rc.ctx.tls.ca_fingerprint, stdin=ADMIN_PASSWORD + "\n")
+        self.ok(
+            "login",
+            rc.address,
+            "--user",
+            "admin",
+            "--password-stdin",
+            "--fingerprint",
+            rc.ctx.tls.ca_fingerprint,
+            stdin=ADMIN_PASSWORD + "\n",
+        )
         return self
 
     def ok(self, *argv: str, stdin: str = "") -> str:

@@ -8,21 +8,16 @@ coordinator; schedules show their next fire times in local time and their fires 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from kiln.client import Client
-from kiln.coordinator.deployments import ledger
 from kiln.coordinator.monitoring import evaluate
 from kiln.coordinator.schedules import firing
 from kiln.coordinator.server import RunningCoordinator
-from kiln.coordinator.store.deployments import splits_json
-from kiln.core.deployments import PredictionRecord, Split
 from kiln.core.models import Inventory
 from kiln.core.monitoring import Monitor
 from kiln.core.runs import RunSpec
@@ -35,10 +30,9 @@ from kiln.desktop.pages.monitoring.rows import latest, reasons
 from kiln.desktop.qt import QMessageBox, Qt
 from kiln.desktop.session import Session
 from kiln.desktop.widgets.confirm import action_button
-from kiln.sync.push import push
 from tests.desktop.conftest import WAIT_MS, cells, click, click_row, wait_idle
+from tests.monitoring.conftest import COLUMNS, feed, watch_project
 
-COLUMNS = ["x0", "x1", "x2", "x3"]
 HOUR = 3600.0
 SCREENSHOT = Path("/tmp/monitoring-page.png")
 
@@ -47,46 +41,6 @@ SCREENSHOT = Path("/tmp/monitoring-page.png")
 def quick_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """The page polls often here, so waits end soon after the coordinator changes (each still allows WAIT_MS)."""
     monkeypatch.setattr(monitoring_page, "REFRESH_MS", 250)
-
-
-# -- the data, as tests/monitoring/test_monitors.py makes it ------------------------------------------------
-
-
-def watch_project(coordinator: RunningCoordinator, admin: Client, tmp_path: Path, project: str = "mon") -> str:
-    """`project` with dataset "ref" v1 (2,000 rows of x0..x3 and a label y) and two endpoints of model "clf"
-    version 1, "calm" and "shifted", as the store holds them (no replicas: the ledger is fed directly)."""
-    admin.create_project(project)
-    data = tmp_path / "ref"
-    data.mkdir()
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(2000, 4))
-    lines = ["x0,x1,x2,x3,y"] + [",".join(f"{v:.6f}" for v in row) + f",{int(row[0] > 0)}" for row in x]
-    (data / "train.csv").write_text("\n".join(lines) + "\n")
-    snap = push(admin, data, project, "reference", tmp_path / "cache").snapshot.id
-    admin.add_dataset_version(project, "ref", snap)
-    for name in ("calm", "shifted"):
-        coordinator.ctx.store.add_deployment(
-            {"name": name, "project": project, "model": "clf", "replicas": 1, "state": "active",
-             "traffic_json": splits_json([Split(1, 100)]), "created_by": "admin", "created_at": time.time()}
-        )  # fmt: skip
-    return project
-
-
-def feed(coordinator: RunningCoordinator, endpoint: str, shift: float, n: int, at: float, seed: int) -> list[Any]:
-    """`n` one-row dataframe_split requests as the gateway ships them, the last at `at`; (id, prediction) each."""
-    rng = np.random.default_rng(seed)
-    records, said = [], []
-    for i in range(n):
-        row = (rng.normal(size=4) + shift).round(6).tolist()
-        body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [row]}}).encode()
-        predicted = int(row[0] > 0)
-        records.append(PredictionRecord(
-            id=f"{endpoint}-{seed}-{i}", endpoint=endpoint, version=1, time=at - n + i, latency_ms=2.0, status=200,
-            content_type="application/json", request=body, response=json.dumps({"predictions": [predicted]}).encode(),
-        ))  # fmt: skip
-        said.append((records[-1].id, predicted))
-    ledger.record(coordinator.ctx, records)
-    return said
 
 
 def judged(
@@ -138,7 +92,7 @@ def close_page(qtbot: Any, page: MonitoringPage, runner: Runner) -> None:
     """Closes the page as the window does when it closes, and waits until nothing it started is left."""
     page.close()
     wait_idle(qtbot, runner)
-    assert not page.timer.isActive()
+    assert not page.poller.timer.isActive()
 
 
 def listed(page: MonitoringPage) -> dict[str, dict[str, str]]:

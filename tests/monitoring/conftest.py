@@ -64,37 +64,43 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture
-def watched(coordinator: RunningCoordinator, admin: Client, tmp_path: Path) -> str:
-    """Project "mon" with dataset "ref" v1 (2,000 rows of x0..x3 and a label y) and two endpoints of model
-    "clf" version 1, as the store holds them (their replicas are not needed: the ledger is fed directly)."""
-    admin.create_project("mon")
+def watch_project(coordinator: RunningCoordinator, admin: Client, tmp_path: Path, project: str = "mon") -> str:
+    """`project` with dataset "ref" v1 (2,000 rows of x0..x3 and a label y) and two endpoints of model "clf"
+    version 1, "calm" and "shifted", as the store holds them (no replicas: the ledger is fed directly)."""
+    admin.create_project(project)
     data = tmp_path / "ref"
     data.mkdir()
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2000, 4))
     lines = ["x0,x1,x2,x3,y"] + [",".join(f"{v:.6f}" for v in row) + f",{int(row[0] > 0)}" for row in x]
     (data / "train.csv").write_text("\n".join(lines) + "\n")
-    snap = push(admin, data, "mon", "reference", tmp_path / "cache").snapshot.id
-    admin.add_dataset_version("mon", "ref", snap)
+    snap = push(admin, data, project, "reference", tmp_path / "cache").snapshot.id
+    admin.add_dataset_version(project, "ref", snap)
     for name in ("calm", "shifted"):
         coordinator.ctx.store.add_deployment(
-            {"name": name, "project": "mon", "model": "clf", "replicas": 1, "state": "active",
+            {"name": name, "project": project, "model": "clf", "replicas": 1, "state": "active",
              "traffic_json": splits_json([Split(1, 100)]), "created_by": "admin", "created_at": time.time()}
         )  # fmt: skip
-    return "mon"
+    return project
 
 
-def feed(coordinator: RunningCoordinator, endpoint: str, shift: float, n: int, at: float, seed: int) -> None:
-    """`n` one-row dataframe_split requests as the gateway ships them, the last at `at`."""
+@pytest.fixture
+def watched(coordinator: RunningCoordinator, admin: Client, tmp_path: Path) -> str:
+    return watch_project(coordinator, admin, tmp_path)
+
+
+def feed(coordinator: RunningCoordinator, endpoint: str, shift: float, n: int, at: float, seed: int) -> list[Any]:
+    """`n` one-row dataframe_split requests as the gateway ships them, the last at `at`; (id, prediction) each."""
     rng = np.random.default_rng(seed)
-    records = []
+    records, said = [], []
     for i in range(n):
         row = (rng.normal(size=4) + shift).round(6).tolist()
         body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [row]}}).encode()
-        said = json.dumps({"predictions": [int(row[0] > 0)]}).encode()
+        predicted = int(row[0] > 0)
         records.append(PredictionRecord(
             id=f"{endpoint}-{seed}-{i}", endpoint=endpoint, version=1, time=at - n + i, latency_ms=2.0, status=200,
-            content_type="application/json", request=body, response=said,
+            content_type="application/json", request=body, response=json.dumps({"predictions": [predicted]}).encode(),
         ))  # fmt: skip
+        said.append((records[-1].id, predicted))
     ledger.record(coordinator.ctx, records)
+    return said

@@ -17,6 +17,7 @@ from kiln.coordinator.monitoring import evaluate
 from kiln.coordinator.server import RunningCoordinator
 from kiln.core.deployments import PredictionRecord
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from tests.conftest import idle_node
 from tests.monitoring.conftest import COLUMNS, Receiver, feed
 
 
@@ -171,12 +172,10 @@ def test_the_command_line(signed_in_cli, coordinator: RunningCoordinator, watche
 
 def test_a_kpi_on_a_tracked_metric(coordinator: RunningCoordinator, admin: Client, watched: str) -> None:
     """metric:KEY is the last value of KEY of the project's latest run that ended in the window."""
-    from kiln.core.models import Inventory
     from kiln.core.runs import RunSpec
 
     ctx = coordinator.ctx
-    ctx.store.add_node("n1", "fp", {}, time.time())  # a node that could run them (the runs are ended by hand)
-    ctx.store.update_node("n1", time.time(), runtimes={"process": "here"}, inventory=Inventory(cpus=2))
+    idle_node(coordinator)  # a node that could run them (the runs are ended by hand)
     admin.create_monitor("mon", "evals", "calm", kpis=["metric:nightly_auc < 0.7"], window="1h")
     t = time.time() + 300_000
     for value, at in ((0.9, t - 1200), (0.6, t - 600)):  # the later run's value is the one judged

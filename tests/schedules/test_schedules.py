@@ -13,10 +13,9 @@ from kiln.client import Client
 from kiln.coordinator.schedules import firing
 from kiln.coordinator.server import RunningCoordinator
 from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from kiln.core.models import Inventory
 from kiln.core.runs import RunSpec, RunState
 from kiln.core.schedules import NOMINAL_ENV, NOMINAL_TAG, SCHEDULE_ENV, SCHEDULE_TAG
-from tests.conftest import wait_until
+from tests.conftest import idle_node, wait_until
 
 HOUR = 3600.0
 
@@ -24,10 +23,7 @@ HOUR = 3600.0
 @pytest.fixture
 def project(coordinator: RunningCoordinator, admin: Client) -> Iterator[str]:
     admin.create_project("sched")
-    store = coordinator.ctx.store
-    store.add_node("n1", "fp", {}, time.time())  # a node that could run the fires (none connects)
-    inventory = Inventory(cpus=4, memory_bytes=8 << 30)
-    store.update_node("n1", time.time(), runtimes={"process": "here"}, inventory=inventory)
+    idle_node(coordinator)  # a node that could run the fires (none connects)
     yield "sched"
 
 

@@ -15,10 +15,9 @@ from kiln.coordinator.server import RunningCoordinator
 from kiln.coordinator.store.deployments import splits_json
 from kiln.core.deployments import Split
 from kiln.core.errors import InvalidArgument, NotFound
-from kiln.core.models import Inventory
 from kiln.core.runs import RunSpec, RunState
 from kiln.sync.push import push
-from tests.conftest import wait_until
+from tests.conftest import idle_node, wait_until
 
 JOB = RunSpec("trig", ("python", "retrain.py"))
 
@@ -26,10 +25,7 @@ JOB = RunSpec("trig", ("python", "retrain.py"))
 @pytest.fixture
 def project(coordinator: RunningCoordinator, admin: Client) -> str:
     admin.create_project("trig")
-    store = coordinator.ctx.store
-    store.add_node("n1", "fp", {}, time.time())  # a node that could run the fires (none connects)
-    inventory = Inventory(cpus=4, memory_bytes=8 << 30)
-    store.update_node("n1", time.time(), runtimes={"process": "here"}, inventory=inventory)
+    idle_node(coordinator)  # a node that could run the fires (none connects)
     return "trig"
 
 

@@ -44,20 +44,18 @@ from kiln.desktop.pages.runs.chips import StateChips
 from kiln.desktop.qt import (
     QComboBox,
     QHBoxLayout,
-    QHideEvent,
     QLabel,
     QMessageBox,
     QPushButton,
-    QShowEvent,
     QSplitter,
     Qt,
-    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from kiln.desktop.widgets.common import Message, Table
 from kiln.desktop.widgets.confirm import confirm
+from kiln.desktop.widgets.polling import Poller
 
 REFRESH_MS = 3000
 
@@ -91,9 +89,8 @@ class DeploymentsPage(QWidget):
         self.endpoints = Table(ENDPOINT_HEADERS, parent=self)
         self.endpoints.setItemDelegateForColumn(ENDPOINT_STATE_COLUMN, StateChips(self.endpoints, endpoint_colours))
         self.panel = EndpointPanel(self)
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
         self._list_op = Op("list endpoints", lambda: None, self._listed, self._list_failed, said_by_page=True)
+        self.poller = Poller(self, REFRESH_MS, lambda: self.runner.running(self._list_op), self.refresh)
         self._view_op = Op("read endpoint", lambda: None, self._viewed, self._view_failed, said_by_page=True)
         self._list_again = self._view_again = False  # asked while a read was on its way: read once more
         self._viewing = ""  # the endpoint the view op reads
@@ -125,7 +122,6 @@ class DeploymentsPage(QWidget):
         layout.addWidget(split, 1)
 
     def _connect(self) -> None:
-        self.timer.timeout.connect(self._tick)
         self.refresh_button.clicked.connect(lambda: self.refresh())
         self.window_box.currentIndexChanged.connect(lambda _: self._read_view(force=True))
         self.endpoints.selection_changed.connect(self._picked)
@@ -148,23 +144,8 @@ class DeploymentsPage(QWidget):
         self._buttons()
         self.refresh()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.timer.start()
-        self.refresh()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        self.timer.stop()  # nobody is looking: the coordinator is not asked
-        super().hideEvent(event)
-
     def shutdown(self) -> None:
-        self.timer.stop()
-
-    # -- reading ------------------------------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        if not self.runner.running(self._list_op):
-            self.refresh()
+        self.poller.stop()
 
     def refresh(self, select: str = "") -> None:
         """Lists the endpoints again, then reads the picked one (or `select`) again."""

@@ -32,21 +32,19 @@ from kiln.desktop.pages.monitoring.rows import (
 from kiln.desktop.pages.monitoring.schedules import SchedulesPanel
 from kiln.desktop.qt import (
     QHBoxLayout,
-    QHideEvent,
     QLabel,
     QMessageBox,
     QPushButton,
-    QShowEvent,
     QSplitter,
     Qt,
     QTabWidget,
-    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from kiln.desktop.widgets.common import Message, Table
 from kiln.desktop.widgets.confirm import confirm
+from kiln.desktop.widgets.polling import Poller
 
 if TYPE_CHECKING:
     from kiln.desktop.window import MainWindow
@@ -88,9 +86,8 @@ class MonitoringPage(QWidget):
         self.alerts = AlertsPanel(self)
         self.schedules = SchedulesPanel(self)
         self.tabs = QTabWidget(self)
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
         self._list_op = Op("read monitoring", lambda: None, self._listed, self._list_failed, said_by_page=True)
+        self.poller = Poller(self, REFRESH_MS, lambda: self.runner.running(self._list_op), self.refresh)
         self._list_again = False  # asked while a read was on its way: read once more
         self._judging = ""  # the monitor Run now is judging
         self._lay_out()
@@ -123,7 +120,6 @@ class MonitoringPage(QWidget):
         layout.addWidget(self.tabs, 1)
 
     def _connect(self) -> None:
-        self.timer.timeout.connect(self._tick)
         self.refresh_button.clicked.connect(lambda: self.refresh())
         self.monitors.selection_changed.connect(self._picked)
         self.run_button.clicked.connect(self.run_now)
@@ -145,23 +141,8 @@ class MonitoringPage(QWidget):
         self._buttons()
         self.refresh()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.timer.start()
-        self.refresh()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        self.timer.stop()  # nobody is looking: the coordinator is not asked
-        super().hideEvent(event)
-
     def shutdown(self) -> None:
-        self.timer.stop()
-
-    # -- reading ------------------------------------------------------------------------------------------
-
-    def _tick(self) -> None:
-        if not self.runner.running(self._list_op):
-            self.refresh()
+        self.poller.stop()
 
     def refresh(self) -> None:
         """Reads the monitors, alerts and schedules again."""
