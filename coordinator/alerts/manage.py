@@ -129,6 +129,7 @@ def list_notifications(
 ) -> list[dict[str, Any]]:
     """A project's notifications, newest first (state "dead": the dead-letter list, each with its last error)."""
     require_project(ctx.store, who, Need.READ, project)
+    limits.REFERENCE.check(alert, field="alert id")
     if state and state not in ("pending", "sent", "dead"):
         raise InvalidArgument("--state must be pending, sent or dead")
     return ctx.store.notifications(project, state, alert, limit)

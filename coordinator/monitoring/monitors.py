@@ -35,6 +35,7 @@ KPI_METRICS = (
 KPI_OPS = ("<", "<=", ">", ">=")
 _TRACKED_KEY = re.compile(r"[A-Za-z0-9_./-]{1,250}")
 MAX_KPIS = 20
+MAX_FEATURES = 1000  # as many columns as a reference profile may hold
 SEVERITIES = ("info", "warning", "critical")
 DEFAULT_EVERY, DEFAULT_WINDOW = "5m", "1h"
 MIN_WINDOW_S, MAX_WINDOW_S = 60, 30 * 86400
@@ -149,6 +150,7 @@ def create(ctx: Coordinator, who: Principal, new: NewMonitor) -> dict[str, Any]:
     if not (0 < new.latency_slo_ms < math.inf and 0 <= new.health_below <= 100 and 1 <= new.min_rows <= 1_000_000):
         raise InvalidArgument("the latency SLO is a positive number of ms, --health-below 0..100, --min-rows ≥ 1")
     kpis = tuple(parse_kpi(k) for k in limits.Limit("KPIs", MAX_KPIS, "items").check(new.kpis))
+    limits.Limit("features", MAX_FEATURES, "items").check(new.features)
     for f in (*new.features, new.target):
         limits.REFERENCE.check(f, field="column name")
     if ctx.store.monitor(new.project, new.name) is not None:

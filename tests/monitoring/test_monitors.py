@@ -104,6 +104,20 @@ def test_monitor_mistakes_are_refused_with_what_to_fix(admin: Client, watched: s
         admin.create_monitor("mon", "w", "calm", window="10s")
     with pytest.raises(NotFound, match="dataset"):
         admin.create_monitor("mon", "w", "calm", reference="nope:1")
+    with pytest.raises(InvalidArgument, match="features"):
+        admin.create_monitor("mon", "w", "calm", features=[f"f{i}" for i in range(1001)])
+    with pytest.raises(InvalidArgument, match="SLO"):
+        admin.create_monitor("mon", "w", "calm", latency_slo_ms=float("nan"))
+    with pytest.raises(InvalidArgument, match="health-below"):
+        admin.create_monitor("mon", "w", "calm", health_below=101)
+    with pytest.raises(InvalidArgument, match="one thing"):
+        admin.create_monitor("mon", "w", "calm", scoring="scores")
+    with pytest.raises(InvalidArgument, match="severity"):
+        admin.create_monitor("mon", "w", "calm", severity="apocalyptic")
+    with pytest.raises(InvalidArgument, match="state"):
+        admin.list_alerts("mon", state="on fire")
+    with pytest.raises(NotFound, match="alert"):
+        admin.acknowledge_alert("a-" + "0" * 12)
     assert admin.list_monitors("mon") == []
     viewer = make_user("vic", "mon", "viewer")
     with pytest.raises(PermissionDenied):
