@@ -19,7 +19,7 @@ from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
 from kiln.coordinator.deployments.gateway_backend import start_gateway
 from kiln.coordinator.gateway.serve import Gateway
-from kiln.coordinator.monitoring.loop import run_forever as watch_forever
+from kiln.coordinator.monitoring.loop import Watch
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
 from kiln.coordinator.rpc.deployments import DeploymentsServicer
@@ -107,6 +107,7 @@ class Serving:
     metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
     gateway: Gateway | None = None  # the HTTP gateway of the endpoints, when gateway_listen is set
     watch_task: asyncio.Task[None] | None = None  # monitors and alert notifications
+    watch: Watch | None = None
 
     async def stop(self, grace: float) -> None:
         if self.gateway is not None:  # first: what it records still reaches the store
@@ -118,6 +119,8 @@ class Serving:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.watch is not None:  # its pass under way ends before the store closes
+            await asyncio.get_running_loop().run_in_executor(None, self.watch.close)
         await asyncio.get_running_loop().run_in_executor(None, self.workers.shutdown)
         if self.metrics is not None:  # [ops]
             self.metrics.stop()
@@ -169,8 +172,9 @@ async def build_server(ctx: Coordinator) -> Serving:
         metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(link.run_forever())
-    watch = asyncio.get_running_loop().create_task(watch_forever(ctx))
-    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, watch)
+    watch = Watch(ctx)
+    watching = asyncio.get_running_loop().create_task(watch.run_forever())
+    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, watching, watch)
 
 
 @dataclass
