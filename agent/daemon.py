@@ -24,7 +24,7 @@ from kiln.agent.spool import Spool
 from kiln.agent.workspace import BlobCache
 from kiln.client import Client
 from kiln.core import backoff, defaults
-from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied, Unauthenticated
+from kiln.core.errors import FailedPrecondition, InvalidArgument, KilnError, PermissionDenied, Unauthenticated
 from kiln.core.link import Ack, Assignment, Cancel, CoordinatorMessage, Drain, Heartbeat, HeldRun, Hello, Welcome
 from kiln.core.models import Inventory
 from kiln.sync.locks import IndexSettings
@@ -47,6 +47,18 @@ class AgentConfig:
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES  # what a run may create or change (None: no cap)
     env_cache_bytes: int = defaults.ENV_CACHE_BYTES  # built environments kept on the node, least recently used out
     index: IndexSettings = IndexSettings()  # where this node's environment builds find packages
+    serve_host: str = defaults.SERVE_HOST  # where model replicas listen: the address the gateway reaches us at
+
+
+def check_serve_host(host: str) -> str:
+    """The address replicas listen on must be one a gateway can dial: not "all interfaces", which a replica
+    would report as its address."""
+    if host.strip() in ("", "0.0.0.0", "::", "[::]"):
+        raise InvalidArgument(
+            f"--serve-host {host!r}: give the address gateways reach this node at (its LAN address, or 127.0.0.1 "
+            "when the gateway runs on this machine), not every interface"
+        )
+    return host.strip().strip("[]")
 
 
 class Agent:
@@ -79,6 +91,7 @@ class Agent:
             EnvCache(config.data / "envs", config.env_cache_bytes),
             config.index,
             config.max_output_bytes,
+            check_serve_host(config.serve_host),
         )
         self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]
 

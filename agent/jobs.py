@@ -62,6 +62,7 @@ class JobContext:
     envs: EnvCache
     index: IndexSettings
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES
+    serve_host: str = defaults.SERVE_HOST  # where this node's model replicas listen ($KILN_SERVE_HOST in jobs)
 
 
 class Job:
@@ -213,7 +214,12 @@ class Job:
             command=list(s.command),
             workdir=self.workdir,
             image=s.image,
-            env={**s.env, "KILN_RUN_ID": self.run_id, "KILN_PROJECT": s.project},
+            env={
+                **s.env,
+                "KILN_RUN_ID": self.run_id,
+                "KILN_PROJECT": s.project,
+                defaults.SERVE_HOST_ENV: self.node.serve_host,  # where a model replica listens (kiln.serve)
+            },
             paths=paths,
             mounts=mounts,
             protect=(self.node.data / "datasets", self.node.data / "cache", self.node.data / "envs"),

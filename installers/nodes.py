@@ -52,7 +52,8 @@ def add_node(remote: Remote, client: Client, req: NodeRequest, wheel: Path, say:
     say(f"checking {remote.target.host}")
     facts = probe(remote, layout, req.python, req.user, req.runtimes, req.gpus, req.min_disk_bytes)
     name = _name(req, facts)
-    settings = host.AgentSettings(req.coordinator, name, req.labels, req.runtimes)
+    # replicas on the node listen at the address it was reached at, which the coordinator's gateway can dial
+    settings = host.AgentSettings(req.coordinator, name, req.labels, req.runtimes, remote.target.host)
     settings.args()  # refuses what cannot go into the settings file before anything changes
     known = _check_coordinator_side(client, name, facts, remote.target)
     systemd = facts.systemd

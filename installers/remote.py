@@ -25,9 +25,12 @@ class AgentSettings:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
     runtimes: tuple[str, ...] = ()
+    serve_host: str = ""  # where its model replicas listen: the address the node was reached at
 
     def args(self) -> str:
         words = ["--name", self.name]
+        if self.serve_host:
+            words += ["--serve-host", self.serve_host]
         if self.labels:
             words += ["--labels", ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))]
         for runtime in self.runtimes:

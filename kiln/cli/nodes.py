@@ -64,6 +64,12 @@ def register(sub: Any) -> None:
     p.add_argument("--inventory", type=Path, default=None, help="JSON file declaring CPUs, memory or GPUs")
     p.add_argument("--metrics-listen", default="", metavar="HOST:PORT", help="serve Prometheus /metrics here")
     p.add_argument(
+        "--serve-host",
+        default=defaults.SERVE_HOST,
+        metavar="HOST",
+        help="where model replicas on this node listen: the address gateways reach it at (default 127.0.0.1)",
+    )
+    p.add_argument(
         "--max-output-bytes",
         default=str(defaults.MAX_OUTPUT_BYTES),
         metavar="SIZE",
@@ -73,11 +79,13 @@ def register(sub: Any) -> None:
         "--env-cache-bytes",
         default=str(defaults.ENV_CACHE_BYTES),
         metavar="SIZE",
-        help="most the built environments kept on this node may hold, least recently used removed first "
-        "(default 50G)",
+        help="most the built environments kept on this node may hold, least recently used removed first (default 50G)",
     )
-    p.add_argument("--index-url", default="", help="the package index environment builds install from "
-                   "(default: uv's configuration, e.g. UV_INDEX_URL)")
+    p.add_argument(
+        "--index-url",
+        default="",
+        help="the package index environment builds install from (default: uv's configuration, e.g. UV_INDEX_URL)",
+    )
     p.add_argument("--find-links", action="append", default=[], metavar="DIR|URL", help="wheels to install from")
     p.add_argument("--no-index", action="store_true", help="install only from --find-links")
     add_logging_options(p)
@@ -226,6 +234,7 @@ def agent(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InvalidArgument(f"--env-cache-bytes: {e}") from None
     from kiln.sync.locks import IndexSettings
+
     setup_logging(args.log_level, args.log_format)
     config = AgentConfig(
         args.coordinator,
@@ -239,6 +248,7 @@ def agent(args: argparse.Namespace) -> int:
         max_output,
         env_cache,
         IndexSettings(args.index_url, tuple(args.find_links), args.no_index),
+        args.serve_host,
     )
     daemon = Agent(config)
     print(

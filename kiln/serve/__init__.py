@@ -36,6 +36,8 @@ warning). SIGTERM stops accepting, lets the requests in flight finish (up to DRA
 """
 
 ADDRESS_TAG = "kiln.serve.address"
+# The address to listen on when --host is not given: the agent sets it to where gateways reach its node.
+SERVE_HOST_ENV = "KILN_SERVE_HOST"
 
 # Bodies over this are refused (413) before they are read: a replica holds a request in memory whole.
 MAX_BODY_BYTES = 8 * 1024 * 1024

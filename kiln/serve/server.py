@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import kiln.track as kt
-from kiln.serve import ADDRESS_TAG, DRAIN_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_BODY_BYTES
+from kiln.serve import ADDRESS_TAG, DRAIN_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_BODY_BYTES, SERVE_HOST_ENV
 from kiln.serve.formats import ClientError, encode_error, encode_predictions, parse_request
 from kiln.serve.models import LoadError, Model, ModelError, load_model
 
@@ -253,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kiln.serve", description="Serve a model over HTTP.")
     parser.add_argument("--model", required=True, help="a model file, or a folder holding one")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(SERVE_HOST_ENV) or "127.0.0.1",
+        help=f"the address to listen on (default ${SERVE_HOST_ENV}, which the agent sets, else 127.0.0.1)",
+    )
     parser.add_argument("--port", type=int, default=0, help="0 (the default) picks a free port")
     parser.add_argument("--name", help="the model's name (default: the file or folder name)")
     parser.add_argument("--version", default="-", help="the model version being served")

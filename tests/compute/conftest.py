@@ -63,6 +63,7 @@ class Cluster:
         labels: dict[str, str] | None = None,
         cpus: float | None = None,
         index: IndexSettings | None = None,
+        serve_host: str = "127.0.0.1",
     ) -> AgentHandle:
         """An agent in this process, enrolled, connected, and seen as ready by the coordinator; `index`
         says where its environment builds find packages."""
@@ -77,6 +78,7 @@ class Cluster:
             runtimes,
             inventory,
             index=index or IndexSettings(),
+            serve_host=serve_host,
         )
         handle = AgentHandle(Agent(config), threading.Thread())
         handle.thread = threading.Thread(target=_run, args=(handle,), name=f"agent-{name}", daemon=True)

@@ -111,10 +111,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving_cluster(tmp_path: Path, agent: str = "n1", runtimes: tuple[str, ...] = ("process",)) -> Iterator[Served]:
+def serving_cluster(
+    tmp_path: Path, agent: str = "n1", runtimes: tuple[str, ...] = ("process",), serve_host: str = "127.0.0.1"
+) -> Iterator[Served]:
     """A cluster with its gateway on loopback and one agent; every endpoint is stopped at the end."""
     with running_cluster(tmp_path, gateway_listen="127.0.0.1:0") as cluster:
-        cluster.agent(agent, runtimes=runtimes, cpus=8)
+        cluster.agent(agent, runtimes=runtimes, cpus=8, serve_host=serve_host)
         served = Served(cluster)
         try:
             yield served
