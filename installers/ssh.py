@@ -116,12 +116,15 @@ class Remote:
             command = f"sudo -n -- sh -c {shlex.quote(command)}"
         try:
             _, stdout, stderr = self.client.exec_command(command, timeout=timeout)
-            errors: list[bytes] = []
-            reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
-            reader.start()
-            out = stdout.read()
-            reader.join(timeout)
-            code = stdout.channel.recv_exit_status()
+            try:
+                errors: list[bytes] = []
+                reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+                reader.start()
+                out = stdout.read()
+                reader.join(timeout)
+                code = stdout.channel.recv_exit_status()
+            finally:  # its session now, not when collected: sshd allows a connection only so many (MaxSessions)
+                stdout.channel.close()
         except (paramiko.SSHException, OSError) as e:
             raise Unavailable(f"lost the SSH connection to {self.target}: {e}") from None
         result = Result(code, out.decode(errors="replace"), b"".join(errors).decode(errors="replace"))

@@ -51,10 +51,12 @@ def test_a_shifted_stream_raises_a_drift_alert_and_an_unshifted_one_does_not(
     (sent,) = admin.list_notifications("mon", alert=firing[0].id)
     assert sent.state == "sent" and sent.attempts == 3
 
-    # the same breach again only counts; the alert is not told twice
+    # the same breach again only counts (the coordinator's own watch may have judged a window too); the
+    # alert is not told twice
+    before = admin.get_alert(firing[0].id).count
     admin.run_monitor("mon", "shifted-watch")
     again = admin.get_alert(firing[0].id)
-    assert again.count == 2 and again.state == "firing"
+    assert again.count >= before + 1 and again.state == "firing"
     assert len(admin.list_notifications("mon", alert=firing[0].id)) == 1
 
     acked = admin.acknowledge_alert(firing[0].id)
