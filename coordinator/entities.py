@@ -56,6 +56,12 @@ def _resolve(ctx: Coordinator, who: Principal, text: str, project: str) -> Entit
         return Entity(lineage.snapshot_id(snap.id), "snapshot", snap.project, label)
     if kind == "environment":
         return _environment(ctx, who, f"environment:{rest}", project)
+    if kind == "deployment":
+        row = ctx.store.deployment(rest)
+        if row is None:
+            raise NotFound(f"no endpoint named {rest!r} (kiln deploy list shows them)")
+        require_project(ctx.store, who, Need.READ, row["project"])
+        return Entity(f"deployment:{rest}", kind, row["project"], f"endpoint {rest} ({row['model']})")
     project, name, version = lineage.versioned(rest)
     require_project(ctx.store, who, Need.READ, project)
     if kind == "monitor":

@@ -140,6 +140,8 @@ def _judge_ledger(
         "notes": notes,
     }
     judged = [lineage.model_id(monitor["project"], model, v) for v in by_version] if model else []
+    if endpoint is not None:
+        judged.insert(0, lineage.deployment_id(monitor["deployment"]))
     return judging.Judged(len(rows), measured, result, report, score, judged, ref)
 
 

@@ -214,6 +214,7 @@ class RegistryTables(Database):
         found: dict[str, float] = {}
         plain = {
             "run": "SELECT id, created_at FROM runs WHERE id IN ({})",
+            "deployment": "SELECT name, created_at FROM deployments WHERE name IN ({})",
             "snapshot": "SELECT id, min(created_at) FROM snapshots WHERE id IN ({}) GROUP BY id",
         }
         for kind, sql in plain.items():

@@ -2,7 +2,7 @@
 
 Entity ids: `run:r-…`, `snapshot:<sha256>`, `dataset:<project>/<name>@<version>`,
 `model:<project>/<name>@<version>`, `monitor:<project>/<name>@<number>` (one window's result of a
-monitor), `environment:<sha256>` (what a run ran in, as its agent and SDK
+monitor), `deployment:<name>` (an endpoint), `environment:<sha256>` (what a run ran in, as its agent and SDK
 reported it, named by a digest of what defines it). An edge src → dst means src flowed into dst; its
 relation says how (RELATIONS). Every entity has a birth: the time the coordinator first recorded it (a
 run's submission, a snapshot's first recording in any project, a dataset or model version's creation, the
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from kiln.core.errors import InvalidArgument
 from kiln.core.hashing import canonical_json, sha256_bytes
 
-KINDS = ("run", "snapshot", "dataset", "model", "environment", "monitor")
+KINDS = ("run", "snapshot", "dataset", "model", "environment", "monitor", "deployment")
 # Content, not records: one id in every project that holds it (the same files pushed twice are one
 # snapshot). What is attached to such an entity (comments) belongs to the project it was attached in.
 SHARED_KINDS = frozenset({"snapshot", "environment"})
@@ -37,7 +37,7 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "environment": (("environment",), ("run",)),  # what a run ran in (runtime, image, interpreter, packages)
     "scored_with": (("model",), ("run",)),  # the model version a batch scoring run applied
     "scored": (("run",), ("dataset",)),  # the dataset version a batch scoring run's predictions became
-    "monitored": (("model", "dataset"), ("monitor",)),  # a model version (or scored dataset) a monitor judged
+    "monitored": (("deployment", "model", "dataset"), ("monitor",)),  # what a monitor's window judged
     "reference": (("dataset",), ("monitor",)),  # the dataset version a monitor's reference profile came from
 }
 # What a run's recorded environment says about its node or its own run rather than the software it ran in:
@@ -45,6 +45,7 @@ RELATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 NOT_ENVIRONMENT = frozenset({"node", "gpus", "datasets", "driver_version", "cuda_version", "platform"})
 _VERSIONED = re.compile(r"(?P<project>[a-z0-9][a-z0-9._-]*)/(?P<name>[a-z0-9][a-z0-9._-]*)@(?P<version>\d+)")
 _RUN = re.compile(r"r-[0-9a-z]+", re.IGNORECASE)
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _SNAPSHOT = re.compile(r"[0-9a-f]{8,64}")
 _TYPED_SNAPSHOT = re.compile(r"[0-9a-fA-F]{8,64}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -74,6 +75,11 @@ def model_id(project: str, name: str, version: int) -> str:
     return f"model:{project}/{name}@{version}"
 
 
+def deployment_id(name: str) -> str:
+    """An endpoint (names are unique in the installation: its URL carries no project)."""
+    return f"deployment:{name}"
+
+
 def monitor_id(project: str, name: str, seq: int) -> str:
     """One window's result of a monitor (kiln monitor show NAME lists them by number)."""
     return f"monitor:{project}/{name}@{seq}"
@@ -92,6 +98,8 @@ def split(entity: str) -> tuple[str, str]:
     """(kind, rest) of a typed id; bare run ids (r-…) and snapshot ids (hex) are accepted too."""
     kind, sep, rest = entity.partition(":")
     if sep and kind in KINDS and rest:
+        if kind == "deployment" and not _NAME.fullmatch(rest):
+            raise InvalidArgument(f"{entity!r}: an endpoint is deployment:NAME (kiln deploy list shows them)")
         if kind == "monitor" and not _VERSIONED.fullmatch(rest):
             raise InvalidArgument(f"{entity!r}: a monitor result is monitor:PROJECT/NAME@NUMBER")
         if kind in ("dataset", "model") and not _VERSIONED.fullmatch(rest):

@@ -92,7 +92,9 @@ def test_an_alert_resolves_when_a_later_window_no_longer_breaches(
     assert told == [("firing", alert.id), ("resolved", alert.id)]
     # each window is a lineage entity: fed by the model version it judged and the reference's dataset
     up = admin.lineage(f"monitor:mon/w@{second['seq']}", "up")
-    assert {"dataset:mon/ref@1"} <= {n.id for n in up.nodes}
+    assert {"dataset:mon/ref@1", "deployment:shifted"} <= {n.id for n in up.nodes}
+    down = admin.lineage("deployment:shifted", "down")  # the endpoint leads to every window judged of it
+    assert {f"monitor:mon/w@{first['seq']}", f"monitor:mon/w@{second['seq']}"} <= {n.id for n in down.nodes}
 
 
 def test_monitor_mistakes_are_refused_with_what_to_fix(admin: Client, watched: str, make_user) -> None:  # type: ignore[no-untyped-def]

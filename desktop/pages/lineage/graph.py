@@ -56,6 +56,7 @@ KIND_COLOURS = {
     "model": "#ffe0b0",
     "environment": "#eadcf8",
     "monitor": "#fbd3d3",
+    "deployment": "#d6f1f5",
 }
 KIND_BORDERS = {"run": "#4a78b5", "snapshot": "#8c8c8c", "dataset": "#4f9a45", "model": "#c98a2b", "monitor": "#b54a4a"}
 EDGE_COLOUR = "#6b6b6b"
