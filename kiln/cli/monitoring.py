@@ -135,8 +135,7 @@ def create(args: argparse.Namespace) -> int:
         emit_json(monitor_dict(m))
         return 0
     sources = m.config.get("reference_sources") or {}
-    what = f"endpoint {m.deployment}" if m.deployment else f"the scorings into {m.config.get('scoring')}"
-    print(f"monitor {m.name} ({m.id}) of {what}: every {m.every_s}s over the last {m.window_s}s")
+    print(f"monitor {m.name} ({m.id}) of {_watched(m)}: every {m.every_s}s over the last {m.window_s}s")
     for version, source in sorted(sources.items()):
         print(f"  version {version}: reference {source}")
     if not sources:
@@ -165,7 +164,7 @@ def show(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(monitor_dict(m))
         return 0
-    print(f"monitor {m.name} ({m.id}) of endpoint {m.deployment}, every {m.every_s}s over {m.window_s}s")
+    print(f"monitor {m.name} ({m.id}) of {_watched(m)}, every {m.every_s}s over {m.window_s}s")
     kpis = [f"{k['metric']} {k['op']} {k['value']:g}" for k in m.config.get("kpis", [])]
     print(f"  health alert under {m.config.get('health_below'):g}" + (f"; KPIs: {', '.join(kpis)}" if kpis else ""))
     print()
@@ -188,6 +187,11 @@ def show(args: argparse.Namespace) -> int:
              for c in columns],
         )  # fmt: skip
     return 0
+
+
+def _watched(m: Any) -> str:
+    """What a monitor watches, in words: an endpoint, or the batch scorings into a dataset."""
+    return f"endpoint {m.deployment}" if m.deployment else f"the scorings into {m.config.get('scoring')}"
 
 
 def _quality(result: dict[str, Any]) -> str:
