@@ -18,6 +18,7 @@ import kiln
 from kiln.agent import identity, images, inventory, link
 from kiln.agent.environments import EnvCache
 from kiln.agent.jobs import Job, JobContext
+from kiln.agent.liveness import Probe
 from kiln.agent.metrics import AgentExporter  # [ops]
 from kiln.agent.runtimes import Runtime, available_runtimes, get_runtime
 from kiln.agent.spool import Spool
@@ -48,6 +49,7 @@ class AgentConfig:
     env_cache_bytes: int = defaults.ENV_CACHE_BYTES  # built environments kept on the node, least recently used out
     index: IndexSettings = IndexSettings()  # where this node's environment builds find packages
     serve_host: str = defaults.SERVE_HOST  # where model replicas listen: the address the gateway reaches us at
+    liveness_probe: Probe = field(default_factory=Probe)  # how the model replicas it starts are probed
 
 
 def check_serve_host(host: str) -> str:
@@ -92,6 +94,7 @@ class Agent:
             config.index,
             config.max_output_bytes,
             check_serve_host(config.serve_host),
+            config.liveness_probe,
         )
         self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]
 

@@ -11,11 +11,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kiln.agent import envjobs
+from kiln.agent import envjobs, liveness
 from kiln.agent.environments import EnvCache, describe_python
 from kiln.agent.inventory import nvml_gpus
 from kiln.agent.runenv import RunEnvironment
@@ -24,6 +24,7 @@ from kiln.agent.spool import JobRecord, Spool
 from kiln.agent.workspace import BlobCache, collect_outputs, materialize
 from kiln.client import Client
 from kiln.core import backoff, clock, defaults, limits
+from kiln.core.deployments import ADDRESS_TAG
 from kiln.core.environments import EnvironmentRef
 from kiln.core.errors import FailedPrecondition, KilnError, Unavailable
 from kiln.core.link import Assignment, RunUpdate, TrackBatch
@@ -43,6 +44,7 @@ FLUSH_BYTES = 64 * CHUNK_BYTES
 # How long an SDK question waits out a coordinator outage before it is answered "unchecked".
 QUESTION_PATIENCE_S = 15.0
 DESCRIBE_PATIENCE_S = 30.0  # how long a run's end waits for the description of what it ran in
+HUNG_GRACE_S = 2.0  # a hung replica's SIGTERM goes unanswered: SIGKILL follows this soon
 LOGGED_FILE = "logged.jsonl"  # in the job's folder: [kind, path] a line, for every path the run logged
 
 
@@ -63,6 +65,8 @@ class JobContext:
     index: IndexSettings
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES
     serve_host: str = defaults.SERVE_HOST  # where this node's model replicas listen ($KILN_SERVE_HOST in jobs)
+    # how the model replicas it started are probed
+    liveness_probe: liveness.Probe = field(default_factory=liveness.Probe)
 
 
 class Job:
@@ -86,6 +90,9 @@ class Job:
         self._prepared = envjobs.Prepared()
         self._described: dict[str, str] = {}  # what the job runs in, found while it ran (no environment named)
         self._describing: threading.Thread | None = None
+        self.ended = threading.Event()  # its final report is made
+        self._hung = ""  # why the liveness probe killed it (a model replica that stopped answering)
+        self._probed: liveness.Watch | None = None
 
     @property
     def workdir(self) -> Path:
@@ -113,6 +120,8 @@ class Job:
             self._final(RunState.FAILED, None, "the job disappeared while the agent was down", outputs=False)
             return
         self.handle = found
+        if address := liveness.remembered(self.dir):
+            self._probe(address)
         self._start_tracking()  # the run's SDK reconnects and resends what was not acknowledged
         self.runtime.attach(found, self, {"stdout": record.stdout_bytes, "stderr": record.stderr_bytes})
 
@@ -251,7 +260,9 @@ class Job:
 
     def exited(self, exit_code: int, reason: str) -> None:
         self.flush_logs()
-        if reason == "cancelled" or self.cancelled.is_set():
+        if self._hung:
+            state, reason = RunState.FAILED, self._hung
+        elif reason == "cancelled" or self.cancelled.is_set():
             state = RunState.CANCELLED
         else:
             state = RunState.SUCCEEDED if exit_code == 0 else RunState.FAILED
@@ -292,6 +303,7 @@ class Job:
         outputs: bool,
         environment: dict[str, str] | None = None,
     ) -> None:
+        self.ended.set()
         self.env.stop()  # the job has ended: what its SDK sent is in the spool already
         ref = self.assignment.environment
         if ref is not None and not ref.build and self._prepared.facts is not None:
@@ -364,7 +376,11 @@ class Job:
 
     def _note_logged(self, report: TrackBatch) -> None:
         """Keeps the paths the run logged, in the job's folder (so an agent restart keeps them too): they
-        are always in its outputs, and one gone at the end is named in its reason."""
+        are always in its outputs, and one gone at the end is named in its reason. A model replica telling
+        its address is probed from then on."""
+        if address := report.tags.get(ADDRESS_TAG, ""):
+            liveness.remember(self.dir, address)
+            self._probe(address)
         lines = [["artifact", p] for p in report.artifacts] + [["model", m[0]] for m in report.models]
         if not lines:
             return
@@ -387,6 +403,28 @@ class Job:
                 continue  # a line cut short by a crash
             found[(str(kind), str(path))] = None
         return list(found)
+
+    def _probe(self, address: str) -> None:
+        """Starts the liveness probe of a replica serving at `address` (a new address replaces the old)."""
+        with self._lock:
+            if self._probed is not None and self._probed.address == address:
+                return
+            watch = liveness.Watch(
+                address, self.node.liveness_probe, lambda: False, self._kill_hung, self.node.stopping
+            )
+            watch.alive = lambda: self._probed is watch and not self.ended.is_set()
+            self._probed = watch
+        watch.start()
+
+    def _kill_hung(self, why: str) -> None:
+        """The replica stopped answering its probe: killed (SIGTERM, then SIGKILL soon after), its run failed."""
+        with self._cancel_lock:
+            if self.cancelled.is_set():
+                return
+            self._hung = why
+            handle = self.handle
+        if handle is not None:
+            self.runtime.cancel(handle, HUNG_GRACE_S)
 
     def _answer(self, question: dict[str, Any]) -> dict[str, str]:
         """The SDK's questions (kiln/track/__init__.py): does the run's project have this dataset?"""

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kiln.core import defaults
 from kiln.core.deployments import (
     MAX_BODY_BYTES,
     MODEL_VERSION_HEADER,
@@ -45,7 +46,6 @@ from .proxy import BadAnswer, ReplicaTimeout, ReplicaUnreachable, Router
 
 log = logging.getLogger("kiln.coordinator.gateway")
 
-TRIES = 3  # replicas tried for one request before giving up
 MAX_SHADOWS_IN_FLIGHT = 256  # beyond this, requests are not mirrored (a slow shadow must not pile up memory)
 MAX_FEEDBACK_ROWS = 10_000
 MAX_LABEL_BYTES = 1024  # one label, JSON-encoded
@@ -253,12 +253,12 @@ class Front:
         return served.response
 
     async def _forward(self, request: Request, call: _Call) -> _Served:
-        """Tries up to TRIES replicas: the chosen version's first, then the other versions'."""
+        """Tries up to defaults.GATEWAY_TRIES replicas: the chosen version's first, then the other versions'."""
         endpoint = call.endpoint
         sticky = request.headers.get(endpoint.sticky_header) if endpoint.sticky_header else None
         version = pick_version(endpoint.versions, sticky_bucket(sticky) if sticky is not None else self.bucket())
         reasons = []
-        for v, replica in self.router.candidates(endpoint, version, TRIES):
+        for v, replica in self.router.candidates(endpoint, version, defaults.GATEWAY_TRIES):
             at = f"version {v.version} of endpoint {endpoint.name}"
             try:
                 answer = await self.router.pool.request(

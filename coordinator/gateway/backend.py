@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from kiln.core import defaults
 from kiln.core.deployments import PredictionRecord, RouteTable
 
-ALLOWED_FOR_S = 5.0  # how long a yes is trusted: a revoked token stops working within this
-REFUSED_FOR_S = 1.0  # a no is kept briefly too, so a client retrying a bad token does not hammer the backend
 MAX_CACHED = 10_000
 
 
@@ -117,8 +116,8 @@ class AuthCache:
     def __init__(
         self,
         backend: GatewayBackend,
-        allowed_for_s: float = ALLOWED_FOR_S,
-        refused_for_s: float = REFUSED_FOR_S,
+        allowed_for_s: float = defaults.GATEWAY_TOKEN_ALLOWED_FOR_S,
+        refused_for_s: float = defaults.GATEWAY_TOKEN_REFUSED_FOR_S,
         max_entries: int = MAX_CACHED,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
+from kiln.core import defaults
 from kiln.core.atomic import atomic_write
 from kiln.core.backoff import delays
 from kiln.core.deployments import MAX_CAPTURE_BYTES, PredictionRecord
@@ -44,7 +45,6 @@ _META = struct.Struct(">II")  # meta JSON length, captured request length (the c
 SEGMENT_BYTES = 64 * 1024 * 1024
 BATCH_RECORDS = 1000
 BATCH_BYTES = 16 * 1024 * 1024  # well under one gRPC message (kiln.core.defaults.MAX_MESSAGE_BYTES)
-SHIP_EVERY_S = 0.2
 SYNC_EVERY_S = 1.0
 _MAX_FRAME = 2 * MAX_CAPTURE_BYTES + 64 * 1024  # anything longer is a damaged length, not a record
 _WINDOW = 1024 * 1024  # read at a time by the shipper (more than one frame: a whole record always fits)
@@ -259,9 +259,9 @@ class Spool:
                 _segment(self.folder, number).unlink(missing_ok=True)
 
     async def ship_forever(self, backend: GatewayBackend) -> None:
-        """Ships batches as they fill or every SHIP_EVERY_S; on failure backs off and sends the same records
+        """Ships batches as they fill or GATEWAY_SHIP_EVERY_S; on failure backs off and sends the same records
         again (nothing is dropped). Starts with whatever an earlier gateway left."""
-        backoff = delays(first=SHIP_EVERY_S, cap=10.0)
+        backoff = delays(first=defaults.GATEWAY_SHIP_EVERY_S, cap=10.0)
         while True:
             try:
                 sent = await self.ship_once(backend)
@@ -271,11 +271,11 @@ class Spool:
                 log.warning("cannot ship predictions to the ledger (will retry): %s", e)
                 await asyncio.sleep(next(backoff))
                 continue
-            backoff = delays(first=SHIP_EVERY_S, cap=10.0)
+            backoff = delays(first=defaults.GATEWAY_SHIP_EVERY_S, cap=10.0)
             if sent >= BATCH_RECORDS:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), SHIP_EVERY_S)
+                await asyncio.wait_for(self._wake.wait(), defaults.GATEWAY_SHIP_EVERY_S)
             self._wake.clear()
 
     async def drain(self, backend: GatewayBackend, timeout_s: float) -> None:

@@ -9,7 +9,7 @@ gateway tell "could not reach the replica" (retry elsewhere) from "the replica a
 through) exactly, which the retry rules hinge on.
 
 A replica is routed to unless it is down: down after a forward could not reach it or after
-`PROBE_FAILURES` probes in a row failed, up again as soon as one probe passes.
+`defaults.GATEWAY_PROBE_FAILURES` probes in a row failed, up again as soon as one probe passes.
 """
 
 from __future__ import annotations
@@ -23,15 +23,11 @@ from typing import cast
 
 import httptools
 
+from kiln.core import defaults
 from kiln.core.deployments import EndpointRoute, ReplicaRoute, VersionRoute
 
 log = logging.getLogger("kiln.coordinator.gateway")
 
-CONNECT_TIMEOUT_S = 2.0
-ANSWER_TIMEOUT_S = 60.0  # a model may take long; past this the client gets 504 (not retried: it may be running)
-PROBE_INTERVAL_S = 1.0
-PROBE_TIMEOUT_S = 1.0
-PROBE_FAILURES = 2  # failed probes in a row before a replica is taken out
 MAX_IDLE_PER_REPLICA = 64
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 # Headers of a replica's answer the gateway sets itself (framing is redone; date and server are uvicorn's).
@@ -174,7 +170,11 @@ def _request_head(method: str, path: str, address: str, length: int, headers: li
 class Pool:
     """Keep-alive connections per replica address ("host:port")."""
 
-    def __init__(self, connect_timeout_s: float = CONNECT_TIMEOUT_S, answer_timeout_s: float = ANSWER_TIMEOUT_S):
+    def __init__(
+        self,
+        connect_timeout_s: float = defaults.GATEWAY_CONNECT_TIMEOUT_S,
+        answer_timeout_s: float = defaults.GATEWAY_ANSWER_TIMEOUT_S,
+    ):
         self.connect_timeout_s = connect_timeout_s
         self.answer_timeout_s = answer_timeout_s
         self._idle: dict[str, list[_Conn]] = {}
@@ -333,13 +333,13 @@ class Router:
 
     async def _probe_one(self, address: str) -> None:
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT_S):  # connecting included: a black hole fails too
-                answer = await self.pool.request(address, "GET", "/ping", timeout_s=PROBE_TIMEOUT_S)
+            async with asyncio.timeout(defaults.GATEWAY_PROBE_TIMEOUT_S):  # connecting included: a black hole fails too
+                answer = await self.pool.request(address, "GET", "/ping", timeout_s=defaults.GATEWAY_PROBE_TIMEOUT_S)
             ok, why = answer.status == 200, f"/ping answered {answer.status}"
         except (ReplicaUnreachable, ReplicaTimeout, BadAnswer) as e:
             ok, why = False, str(e)
         except TimeoutError:
-            ok, why = False, f"no answer to /ping within {PROBE_TIMEOUT_S:g} s"
+            ok, why = False, f"no answer to /ping within {defaults.GATEWAY_PROBE_TIMEOUT_S:g} s"
         health = self._health.setdefault(address, _Health())
         if ok:
             if health.down:
@@ -347,5 +347,5 @@ class Router:
             health.failures, health.down = 0, False
             return
         health.failures += 1
-        if health.failures >= PROBE_FAILURES:
+        if health.failures >= defaults.GATEWAY_PROBE_FAILURES:
             self.down(address, f"{health.failures} probes failed ({why})")

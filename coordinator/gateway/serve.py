@@ -20,17 +20,17 @@ from typing import Any
 
 import uvicorn
 
+from kiln.core import defaults
+
 from .app import Front
 from .backend import GatewayBackend
 from .ledger import Spool
-from .proxy import PROBE_INTERVAL_S, Pool, Router
+from .proxy import Pool, Router
 
 log = logging.getLogger("kiln.coordinator.gateway")
 
-ROUTE_POLL_S = 0.25  # a weight change reaches every gateway within a second even with a slow backend
 FIRST_ROUTES_TIMEOUT_S = 5.0
 DRAIN_TIMEOUT_S = 3.0  # a stopping gateway ships what it can in this long; the next one ships the rest
-KEEP_ALIVE_S = 75  # longer than the usual client pools' idle time, so clients rarely meet a closed connection
 
 try:  # faster loop when present; plain asyncio otherwise
     import uvloop
@@ -64,7 +64,7 @@ class Gateway:
         spool_dir: Path | str = "spool",
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
-        route_poll_s: float = ROUTE_POLL_S,
+        route_poll_s: float = defaults.GATEWAY_ROUTE_POLL_S,
         *,
         bucket: Callable[[], int] | None = None,
     ) -> None:
@@ -124,7 +124,7 @@ class Gateway:
                 log_config=None,  # the process's logging is its own (the coordinator embeds the gateway)
                 log_level="warning",
                 server_header=False,
-                timeout_keep_alive=KEEP_ALIVE_S,
+                timeout_keep_alive=defaults.GATEWAY_KEEP_ALIVE_S,
                 timeout_graceful_shutdown=5,
                 ssl_certfile=self.ssl_certfile,
                 ssl_keyfile=self.ssl_keyfile,
@@ -172,10 +172,10 @@ class Gateway:
             addresses = {r.address for e in front.table.endpoints.values() for v in e.versions for r in v.replicas}
             addresses.discard("")
             try:
-                await front.router.probe(addresses)  # each probe bounded by PROBE_TIMEOUT_S
+                await front.router.probe(addresses)  # each probe bounded by defaults.GATEWAY_PROBE_TIMEOUT_S
             except Exception:  # a bug in one round must not end probing: replicas would never come back
                 log.exception("a round of replica probes failed")
-            await asyncio.sleep(PROBE_INTERVAL_S)
+            await asyncio.sleep(defaults.GATEWAY_PROBE_INTERVAL_S)
 
     def start_in_thread(self) -> int:
         """Serves on a background thread; returns the bound port once connections are accepted."""

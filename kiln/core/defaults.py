@@ -48,3 +48,24 @@ AUDIT_PAGE = 1000
 # rewritten after this many records or this many seconds (whichever comes first) and on `kiln audit anchor`.
 AUDIT_CHECKPOINT_RECORDS = 100
 AUDIT_CHECKPOINT_S = 300.0
+
+# Model replicas' liveness probe (agent/liveness.py): once a replica tells its address, the agent that
+# started it asks its GET /ping every period; that many failures in a row (no answer within the timeout,
+# or not 200) and the replica is killed as hung, so the deployment controller starts another.
+LIVENESS_PERIOD_S = 5.0
+LIVENESS_TIMEOUT_S = 5.0
+LIVENESS_FAILURES = 3
+
+# The model endpoints' gateway (coordinator/gateway/). It probes every replica it routes to with GET /ping
+# each interval; a replica failing that many probes in a row takes no requests until one passes again.
+GATEWAY_PROBE_INTERVAL_S = 1.0
+GATEWAY_PROBE_TIMEOUT_S = 1.0
+GATEWAY_PROBE_FAILURES = 2
+GATEWAY_TRIES = 3  # replicas tried for one request before the client gets 503
+GATEWAY_CONNECT_TIMEOUT_S = 2.0
+GATEWAY_ANSWER_TIMEOUT_S = 60.0  # a model may take long; past this the client gets 504 (not retried: it may be running)
+GATEWAY_ROUTE_POLL_S = 0.25  # a weight change reaches every gateway within a second even with a slow backend
+GATEWAY_KEEP_ALIVE_S = 75  # longer than the usual client pools' idle time, so clients rarely meet a closed connection
+GATEWAY_TOKEN_ALLOWED_FOR_S = 5.0  # how long a yes is trusted: a revoked token stops working within this
+GATEWAY_TOKEN_REFUSED_FOR_S = 1.0  # a no is kept briefly too, so a client retrying a bad token costs little
+GATEWAY_SHIP_EVERY_S = 0.2  # the prediction ledger's spool is shipped to the coordinator this often

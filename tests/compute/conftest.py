@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from kiln.agent.daemon import Agent, AgentConfig
+from kiln.agent.liveness import Probe
 from kiln.agent.runtimes.base import RuntimeUnavailable
 from kiln.agent.runtimes.docker import DockerRuntime
 from kiln.client import Client
@@ -64,6 +65,7 @@ class Cluster:
         cpus: float | None = None,
         index: IndexSettings | None = None,
         serve_host: str = "127.0.0.1",
+        liveness_probe: Probe | None = None,
     ) -> AgentHandle:
         """An agent in this process, enrolled, connected, and seen as ready by the coordinator; `index`
         says where its environment builds find packages."""
@@ -79,6 +81,7 @@ class Cluster:
             inventory,
             index=index or IndexSettings(),
             serve_host=serve_host,
+            liveness_probe=liveness_probe or Probe(),
         )
         handle = AgentHandle(Agent(config), threading.Thread())
         handle.thread = threading.Thread(target=_run, args=(handle,), name=f"agent-{name}", daemon=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kiln.agent.liveness import Probe
 from kiln.coordinator.deployments.controller import route_endpoints
 from kiln.core.deployments import MODEL_VERSION_HEADER, Deployment
 from kiln.core.runs import Resources, RunSpec
@@ -112,11 +113,15 @@ class Served:
 
 @contextlib.contextmanager
 def serving_cluster(
-    tmp_path: Path, agent: str = "n1", runtimes: tuple[str, ...] = ("process",), serve_host: str = "127.0.0.1"
+    tmp_path: Path,
+    agent: str = "n1",
+    runtimes: tuple[str, ...] = ("process",),
+    serve_host: str = "127.0.0.1",
+    liveness_probe: Probe | None = None,
 ) -> Iterator[Served]:
     """A cluster with its gateway on loopback and one agent; every endpoint is stopped at the end."""
     with running_cluster(tmp_path, gateway_listen="127.0.0.1:0") as cluster:
-        cluster.agent(agent, runtimes=runtimes, cpus=8, serve_host=serve_host)
+        cluster.agent(agent, runtimes=runtimes, cpus=8, serve_host=serve_host, liveness_probe=liveness_probe)
         served = Served(cluster)
         try:
             yield served
