@@ -94,6 +94,7 @@ class Agent:
             config.index,
             config.max_output_bytes,
             check_serve_host(config.serve_host),
+            self.identity.ca_pem,
             config.liveness_probe,
         )
         self.metrics = AgentExporter(self, config.metrics_listen) if config.metrics_listen else None  # [ops]

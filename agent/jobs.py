@@ -65,6 +65,7 @@ class JobContext:
     index: IndexSettings
     max_output_bytes: int | None = defaults.MAX_OUTPUT_BYTES
     serve_host: str = defaults.SERVE_HOST  # where this node's model replicas listen ($KILN_SERVE_HOST in jobs)
+    ca_pem: bytes = b""  # the installation's CA (runs' MLflow clients trust it)
     # how the model replicas it started are probed
     liveness_probe: liveness.Probe = field(default_factory=liveness.Probe)
 
@@ -76,7 +77,8 @@ class Job:
         self.run_id, self.attempt = assignment.run_id, assignment.attempt
         self.spec = assignment.spec
         self.runtime_name = assignment.runtime
-        self.env = RunEnvironment(node.data, node.spool, self.run_id, self.attempt)
+        uses_mlflow = "MLFLOW_TRACKING_URI" in assignment.spec.env  # the coordinator serves MLflow: trust its CA
+        self.env = RunEnvironment(node.data, node.spool, self.run_id, self.attempt, node.ca_pem if uses_mlflow else b"")
         self.dir = node.data / "runs" / f"{self.run_id}.{self.attempt}"
         self.handle: JobHandle | None = None
         self.cancelled = threading.Event()

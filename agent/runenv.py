@@ -57,9 +57,13 @@ def track_batch(run_id: str, attempt: int, batch: dict[str, Any]) -> TrackBatch:
     )
 
 
+CA_FILE = "kiln-ca.pem"  # in the SDK folder
+
+
 class RunEnvironment:
-    def __init__(self, data: Path, spool: Spool, run_id: str, attempt: int) -> None:
+    def __init__(self, data: Path, spool: Spool, run_id: str, attempt: int, ca_pem: bytes = b"") -> None:
         self.data, self.spool, self.run_id, self.attempt = data, spool, run_id, attempt
+        self.ca_pem = ca_pem  # the installation's CA, for clients in the run that call the coordinator (MLflow)
         self.sockets = socket_dir(run_id, attempt)
         self.datasets: dict[str, Path] = {}
         self.server: TrackingServer | None = None
@@ -109,7 +113,9 @@ class RunEnvironment:
 
     def mounts_and_paths(self) -> tuple[tuple[Mount, ...], dict[str, str]]:
         """What to mount where, and the environment variables that name paths, as a container sees them."""
-        mounts = [Mount(prepare_sdk(self.data / "sdk"), SDK_TARGET), Mount(self.sockets, TRACK_TARGET, read_only=False)]
+        extra = {CA_FILE: self.ca_pem} if self.ca_pem else {}
+        sdk = prepare_sdk(self.data / "sdk", extra)
+        mounts = [Mount(sdk, SDK_TARGET), Mount(self.sockets, TRACK_TARGET, read_only=False)]
         mounts += [Mount(path, f"{DATASETS_TARGET}/{name}") for name, path in self.datasets.items()]
         if not self.datasets:  # KILN_DATASETS is a folder all the same, an empty one
             mounts.append(Mount(empty_folder(self.data / "datasets"), DATASETS_TARGET))
@@ -119,6 +125,8 @@ class RunEnvironment:
             "KILN_WORKDIR": WORKDIR_IN_JOB,
             "KILN_DATASETS": DATASETS_TARGET,
         }
+        if self.ca_pem:  # MLflow's client reads it to trust the coordinator's MLflow API
+            paths["MLFLOW_TRACKING_SERVER_CERT_PATH"] = f"{SDK_TARGET}/{CA_FILE}"
         paths.update({f"KILN_DATASET_{_env_name(name)}": f"{DATASETS_TARGET}/{name}" for name in self.datasets})
         return tuple(mounts), paths
 

@@ -368,12 +368,12 @@ def sdk_files() -> dict[str, Path]:
     return files
 
 
-def prepare_sdk(dest: Path) -> Path:
+def prepare_sdk(dest: Path, extra: dict[str, bytes] | None = None) -> Path:
     """Returns a folder under `dest` holding only the SDK (`kiln/__init__.py`, `kiln/track/…`,
     `kiln/serve/…`), to mount read-only into runs and put on their PYTHONPATH. The folder is named by a
     digest of its contents, so it is built once per SDK version (atomically: a half-built folder is never
     used) and a run that is still going keeps the files it started with when the agent is upgraded."""
-    files = {rel: source.read_bytes() for rel, source in sdk_files().items()}
+    files = {rel: source.read_bytes() for rel, source in sdk_files().items()} | (extra or {})
     digest = hashlib.sha256()
     for rel, data in sorted(files.items()):
         digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())

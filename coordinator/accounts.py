@@ -93,6 +93,16 @@ def login(
     is recorded here. An unknown name is checked against a dummy hash: the same work, time and answer as a
     wrong password."""
     _check_sign_in(name, password, token_name)
+    user = check_password(store, name, password, attempt)
+    with store.transaction():
+        secret, token = _mint(store, name, token_name or "session", min(defaults.SESSION_TOKEN_TTL_S, max_ttl_s))
+        store.append_audit(name, "auth.login", name, {"token": token.id})
+    return secret, token, user
+
+
+def check_password(store: SqliteStore, name: str, password: str, attempt: SignInAttempt) -> User:
+    """The user whose name and password these are (no token minted: login's check, and HTTP Basic's).
+    An unknown name is checked against a dummy hash: the same work, time and answer as a wrong password."""
     stored = store.password_hash(name)
     user = store.user(name)
     matched = verify_password(password, stored or dummy_hash())
@@ -104,10 +114,7 @@ def login(
     attempt.succeeded()
     if user.disabled:
         raise Unauthenticated(f"user {name!r} is disabled; ask an admin")
-    with store.transaction():
-        secret, token = _mint(store, name, token_name or "session", min(defaults.SESSION_TOKEN_TTL_S, max_ttl_s))
-        store.append_audit(name, "auth.login", name, {"token": token.id})
-    return secret, token, user
+    return user
 
 
 def whoami(store: SqliteStore, who: Principal) -> tuple[User, Token]:

@@ -40,6 +40,8 @@ class CoordinatorConfig:
     log_cap_bytes: int = defaults.LOG_CAP_BYTES
     # HOST:PORT where the HTTP gateway serves /endpoints/NAME/invocations over TLS ("": no gateway).
     gateway_listen: str = ""
+    # HOST:PORT where the MLflow-compatible API is served over TLS ("": none); see coordinator/mlflow/.
+    mlflow_listen: str = ""
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Coordinator:
     signins: SignInThrottle = field(default_factory=SignInThrottle)
     # https://HOST:PORT of the gateway serving /endpoints/NAME/invocations ("" while none runs).
     gateway_url: str = ""
+    # https://HOST:PORT of the MLflow-compatible API; a project's tracking URI is it + /projects/NAME.
+    mlflow_url: str = ""
 
     def close(self) -> None:
         self.store.close()

@@ -21,6 +21,7 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.datasets import resolve_inputs
 from kiln.coordinator.deployments import scoring
 from kiln.coordinator.deployments.controller import Controller
+from kiln.coordinator.mlflow.inrun import run_env
 from kiln.coordinator.runs import pending, transition
 from kiln.coordinator.schedules import firing as schedule_firing
 from kiln.coordinator.schedview import node_views
@@ -457,10 +458,11 @@ class Dispatcher:
 
     def _assignment(self, run: Run) -> Assignment:
         mounts = resolve_inputs(self.ctx, run.spec.project, run.spec.datasets)
+        mlflow = run_env(self.ctx, run)  # never stored with the spec: the token is the run's alone
         return Assignment(
             run_id=run.id,
             attempt=run.attempt,
-            spec=run.spec,
+            spec=dataclasses.replace(run.spec, env={**mlflow, **run.spec.env}) if mlflow else run.spec,
             runtime=run.runtime,
             user=run.user,
             gpu_uuids=run.gpu_uuids,

@@ -35,17 +35,35 @@ def register(ctx: Coordinator, who: Principal, run_id: str, path: str, name: str
     path = path.strip("/")
     if not any(_under(e, path) for e in ctx.store.manifest(project, run.output_snapshot)):
         raise NotFound(f"run {run_id}'s output has no {path!r}")
-    metrics = {k: v for k, v, *_ in ctx.store.metric_summaries(run.id)}
+    version = add_version(ctx, who, project, name, run.id, path, run.output_snapshot, tags)
+    return get_version(ctx, who, project, name, version)
+
+
+def add_version(
+    ctx: Coordinator,
+    who: Principal,
+    project: str,
+    name: str,
+    run_id: str,
+    path: str,
+    snapshot: str,
+    tags: dict[str, str],
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Records version N of model `name` (`path` in `snapshot`, made by run `run_id`), its lineage edge
+    and its audit record, in one transaction; the caller has checked the names and the caller's rights.
+    The one place a version is made, whichever door (gRPC, MLflow) it comes through."""
+    metrics = {k: v for k, v, *_ in ctx.store.metric_summaries(run_id)}
     now = clock.now()
     with ctx.store.transaction():
-        version = ctx.store.add_model_version(
-            project, name, run.id, path, run.output_snapshot, who.user, now, tags, metrics
-        )
+        version = ctx.store.add_model_version(project, name, run_id, path, snapshot, who.user, now, tags, metrics)
         ctx.store.add_edges(
-            [lineage.Edge(lineage.run_id(run.id), lineage.model_id(project, name, version), "produced")], now
+            [lineage.Edge(lineage.run_id(run_id), lineage.model_id(project, name, version), "produced")], now
         )
-        ctx.store.append_audit(who.user, "model.register", f"{project}/{name}@{version}", {"run": run.id, "path": path})
-    return get_version(ctx, who, project, name, version)
+        ctx.store.append_audit(
+            who.user, "model.register", f"{project}/{name}@{version}", {"run": run_id, "path": path, **(details or {})}
+        )
+    return version
 
 
 def _under(e: Entry, path: str) -> bool:

@@ -208,6 +208,8 @@ def stop(store: SqliteStore, run: Run, queued_cause: str, now: float) -> None:
     asking its agent (SIGTERM, the grace, then SIGKILL; the dispatcher sends it)."""
     if run.state is RunState.QUEUED:
         transition(store, run, RunState.CANCELLED, queued_cause, now)
+    elif not run.node and run.state is RunState.RUNNING:  # made through the MLflow API: no agent to ask
+        transition(store, run, RunState.CANCELLED, "cancelled (a run logged from outside: its client is not told)", now)
     else:
         store.update_run(run.id, cancel_requested=True)
 

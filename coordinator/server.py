@@ -19,6 +19,7 @@ from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator, CoordinatorConfig, open_coordinator
 from kiln.coordinator.deployments.gateway_backend import start_gateway
 from kiln.coordinator.gateway.serve import Gateway
+from kiln.coordinator.mlflow.serve import MlflowServer
 from kiln.coordinator.monitoring.loop import Watch
 from kiln.coordinator.ops.metrics import Exporter  # [ops]
 from kiln.coordinator.rpc.admin import AuditServicer, AuthServicer, UsersServicer
@@ -106,12 +107,15 @@ class Serving:
     loop_task: asyncio.Task[None]
     metrics: Exporter | None = None  # [ops] the Prometheus endpoint, when metrics_listen is set
     gateway: Gateway | None = None  # the HTTP gateway of the endpoints, when gateway_listen is set
+    mlflow: MlflowServer | None = None  # the MLflow-compatible API, when mlflow_listen is set
     watch_task: asyncio.Task[None] | None = None  # monitors and alert notifications
     watch: Watch | None = None
 
     async def stop(self, grace: float) -> None:
         if self.gateway is not None:  # first: what it records still reaches the store
             await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop)
+        if self.mlflow is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.mlflow.stop)
         await self.server.stop(grace)
         await self.link.settle()  # what the ended streams left to do (their disconnects) is done
         for task in (self.loop_task, self.watch_task):
@@ -168,13 +172,21 @@ async def build_server(ctx: Coordinator) -> Serving:
     gateway = None
     if ctx.config.gateway_listen:  # first: a port it cannot have leaves nothing else started
         gateway = await asyncio.get_running_loop().run_in_executor(None, start_gateway, ctx, authenticator)
+    mlflow = MlflowServer(ctx, authenticator) if ctx.config.mlflow_listen else None
+    if mlflow is not None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, mlflow.start)
+        except BaseException:
+            if gateway is not None:
+                gateway.stop()
+            raise
     if metrics is not None:  # [ops]
         metrics.start()
     await server.start()
     task = asyncio.get_running_loop().create_task(link.run_forever())
     watch = Watch(ctx)
     watching = asyncio.get_running_loop().create_task(watch.run_forever())
-    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, watching, watch)
+    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, mlflow, watching, watch)
 
 
 @dataclass

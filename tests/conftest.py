@@ -21,6 +21,9 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
 os.environ["XDG_DATA_HOME"] = _KEYRING_HOME
 os.environ.pop("KILN_TOKEN", None)
 os.environ.pop("KILN_PROJECT", None)
+# The mlflow client asks an internet host for its telemetry settings at import: tests reach loopback only.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
 
 from kiln.client import Client  # noqa: E402
 from kiln.coordinator.context import CoordinatorConfig  # noqa: E402

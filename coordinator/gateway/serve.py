@@ -35,9 +35,31 @@ DRAIN_TIMEOUT_S = 3.0  # a stopping gateway ships what it can in this long; the 
 try:  # faster loop when present; plain asyncio otherwise
     import uvloop
 
-    _loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
 except ImportError:  # pragma: no cover
-    _loop_factory = None
+    loop_factory = None
+
+
+def listening_server(config: uvicorn.Config, listening: Callable[[], None]) -> uvicorn.Server:
+    """uvicorn's server, calling `listening` once it accepts connections (the MLflow API's too)."""
+    return _Server(config, listening)
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on HOST:PORT (port 0: a free one), for uvicorn to serve on. IPPROTO_TCP is
+    spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it Nagle's algorithm
+    and delayed ACKs hold each answer's body back by 40 ms."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class _Server(uvicorn.Server):
@@ -88,18 +110,7 @@ class Gateway:
         return f"{scheme}://{host}:{self.port}"
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it
-        # Nagle's algorithm and delayed ACKs hold each answer's body back by 40 ms.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(2048)
-            sock.set_inheritable(True)
-        except OSError:
-            sock.close()
-            raise
+        sock = bound_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         return sock
 
@@ -183,7 +194,7 @@ class Gateway:
         failed: list[BaseException] = []
 
         def main() -> None:
-            with asyncio.Runner(loop_factory=_loop_factory) as runner:
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
                 self._loop = runner.get_loop()
                 try:
                     runner.run(self.serve(started.set))
@@ -217,7 +228,7 @@ class Gateway:
 
     def run(self) -> None:
         """Serves in the foreground until SIGINT or SIGTERM."""
-        with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(self.serve(lambda: log.warning("gateway listening on %s", self.url)))
 
 

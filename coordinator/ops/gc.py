@@ -45,6 +45,7 @@ def collect_garbage(data: Path, min_age_s: float, dry_run: bool = False) -> GcRe
         _check_schema(conn)
         cutoff = clock.now() - min_age_s
         seen_rowid, referenced = _referenced(conn, "SELECT rowid, project, manifest FROM snapshots")
+        referenced |= _uploaded(conn)
         holdings = conn.execute(
             "SELECT p.project, p.digest FROM project_blobs p JOIN blobs b ON b.digest = p.digest "
             "WHERE b.created_at < ?",
@@ -84,6 +85,16 @@ def _referenced(conn: sqlite3.Connection, sql: str, params: Iterable[object] = (
             if entry.has_blob:
                 found.add((project, entry.digest))
     return top, found
+
+
+def _uploaded(conn: sqlite3.Connection) -> set[Holding]:
+    """(project, digest) of every artifact uploaded through the MLflow API (coordinator/mlflow/): a running
+    run's and a logged model's are in no snapshot yet, and stay."""
+    rows = conn.execute(
+        "SELECT r.project, a.digest FROM mlflow_artifacts a JOIN runs r ON r.id = a.owner "
+        "UNION SELECT m.project, a.digest FROM mlflow_artifacts a JOIN mlflow_logged_models m ON m.id = a.owner"
+    )
+    return {(str(project), str(digest)) for project, digest in rows}
 
 
 def _drop_rows(

@@ -6,6 +6,7 @@ from kiln.coordinator.store.compute import ComputeTables
 from kiln.coordinator.store.deployments import DeploymentTables
 from kiln.coordinator.store.environments import EnvironmentTables
 from kiln.coordinator.store.identity import IdentityTables
+from kiln.coordinator.store.mlflow import MlflowTables
 from kiln.coordinator.store.monitoring import MonitoringTables
 from kiln.coordinator.store.placement import PlacementTables
 from kiln.coordinator.store.projects import ProjectTables
@@ -26,6 +27,7 @@ class SqliteStore(
     DeploymentTables,
     ScheduleTables,
     MonitoringTables,
+    MlflowTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

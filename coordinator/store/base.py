@@ -80,6 +80,11 @@ class Database:
             keys = dedupe_keys(d[0] for d in cursor.description)
             return [dict(zip(keys, row, strict=True)) for row in cursor]
 
+    def _pairs(self, sql: str, params: list[Any]) -> list[Any]:
+        """Rows as tuples (cheaper than dicts, for reads of many rows)."""
+        with self._lock:
+            return self.db.conn.execute(sql, params).fetchall()
+
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None

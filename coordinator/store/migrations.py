@@ -362,4 +362,40 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX notifications_due ON notifications(state, next_at);
     """,
+    # 13: the MLflow-compatible API (coordinator/mlflow/): experiments inside a project ("0" is the project
+    # itself and has no row), runs' MLflow facts (experiment, name, deleted), artifacts uploaded through it
+    # (blobs of the content-addressed store, per run or logged model), MLflow 3 logged models, and the
+    # registered models' and versions' MLflow metadata beside Kiln's registry
+    """
+    CREATE TABLE mlflow_experiments (
+        project TEXT NOT NULL REFERENCES projects(name), id TEXT NOT NULL, name TEXT NOT NULL,
+        lifecycle TEXT NOT NULL, tags_json TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (project, id)
+    );
+    CREATE UNIQUE INDEX mlflow_experiments_name ON mlflow_experiments(project, name);
+    CREATE TABLE mlflow_runs (
+        run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, name TEXT NOT NULL, lifecycle TEXT NOT NULL
+    );
+    CREATE INDEX mlflow_runs_experiment ON mlflow_runs(experiment);
+    CREATE TABLE mlflow_artifacts (
+        owner TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+        at REAL NOT NULL, PRIMARY KEY (owner, path)
+    );
+    CREATE TABLE mlflow_logged_models (
+        id TEXT PRIMARY KEY, project TEXT NOT NULL, experiment TEXT NOT NULL, run_id TEXT NOT NULL,
+        name TEXT NOT NULL, status TEXT NOT NULL, model_type TEXT NOT NULL, source_run TEXT NOT NULL,
+        params_json TEXT NOT NULL, tags_json TEXT NOT NULL, created_by TEXT NOT NULL,
+        created_at REAL NOT NULL, updated_at REAL NOT NULL, step INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX mlflow_logged_models_project ON mlflow_logged_models(project, experiment);
+    CREATE TABLE mlflow_registered_models (
+        project TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, tags_json TEXT NOT NULL,
+        created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (project, name)
+    );
+    CREATE TABLE mlflow_model_versions (
+        project TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
+        source TEXT NOT NULL, tags_json TEXT NOT NULL, model_id TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL DEFAULT 0, PRIMARY KEY (project, name, version)
+    );
+    """,
 ]

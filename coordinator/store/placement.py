@@ -28,7 +28,8 @@ class ActiveUse:
     users: Counter[str] = field(default_factory=Counter)  # active runs per user
 
 
-_ACTIVE_SQL = f"state IN ({', '.join(repr(str(s)) for s in sorted(ACTIVE))})"
+# Runs on a node: those made through the MLflow API (runtime external) hold no node and nothing of one.
+_ACTIVE_SQL = f"state IN ({', '.join(repr(str(s)) for s in sorted(ACTIVE))}) AND node != ''"
 
 
 class PlacementTables(Database):

@@ -204,10 +204,6 @@ class TrackingTables(Database):
             )[0][0]
         return int(held), len(wanted) - int(known)
 
-    def _pairs(self, sql: str, params: list[Any]) -> list[Any]:
-        with self._lock:
-            return self.db.conn.execute(sql, params).fetchall()
-
     # -- search -----------------------------------------------------------------------------------------
 
     def search_runs(

@@ -88,6 +88,13 @@ def register(sub: Any) -> None:
         "(default: no gateway)",
     )
     p.add_argument(
+        "--mlflow-listen",
+        default="",
+        metavar="HOST:PORT",
+        help=f"serve the MLflow-compatible API (HTTPS; tracking URI https://HOST:PORT/projects/NAME) here, e.g. "
+        f"{defaults.MLFLOW_LISTEN} (default: none)",
+    )
+    p.add_argument(
         "--metrics-listen",
         default="",
         metavar="HOST:PORT",
@@ -149,7 +156,9 @@ def serve(args: argparse.Namespace) -> int:
         max_token_lifetime = parse_duration(args.max_token_lifetime)
     except ValueError as e:
         raise InvalidArgument(f"--max-token-lifetime: {e}") from None
-    for address in filter(None, (args.listen, args.agent_listen, args.metrics_listen, args.gateway_listen)):
+    for address in filter(
+        None, (args.listen, args.agent_listen, args.metrics_listen, args.gateway_listen, args.mlflow_listen)
+    ):
         split_address(address)  # refuse a bad address before creating anything
     config = CoordinatorConfig(
         args.data or default_data_dir(),
@@ -159,6 +168,7 @@ def serve(args: argparse.Namespace) -> int:
         agent_listen=args.agent_listen,
         metrics_listen=args.metrics_listen,
         gateway_listen=args.gateway_listen,
+        mlflow_listen=args.mlflow_listen,
         max_token_lifetime_s=max_token_lifetime,
         log_cap_bytes=log_cap,
     )
@@ -172,6 +182,8 @@ def serve(args: argparse.Namespace) -> int:
             print(f"Metrics: http://{join_address(host, serving.metrics.port)}/metrics")
         if ctx.gateway_url:
             print(f"Model endpoints: {ctx.gateway_url}/endpoints/NAME/invocations (kiln deploy create)")
+        if ctx.mlflow_url:
+            print(f"MLflow tracking URI: {ctx.mlflow_url}/projects/NAME")
         if ctx.bootstrap_password:
             print(
                 f"Bootstrap admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {ctx.bootstrap_password!r} "

@@ -31,6 +31,12 @@ def register(sub: Any) -> None:
         help=f"where model endpoints are served over HTTPS (default {defaults.GATEWAY_LISTEN}; '' for none)",
     )
     p.add_argument(
+        "--mlflow-listen",
+        default=defaults.MLFLOW_LISTEN,
+        metavar="HOST:PORT",
+        help=f"where the MLflow-compatible API is served over HTTPS (default {defaults.MLFLOW_LISTEN}; '' for none)",
+    )
+    p.add_argument(
         "--runtime",
         action="append",
         default=[],
@@ -74,7 +80,12 @@ def up(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level, args.log_format)
     data = (args.data or default_data_dir()).expanduser()
-    config = CoordinatorConfig(up_coordinator_dir(data), listen=args.listen, gateway_listen=args.gateway_listen)
+    config = CoordinatorConfig(
+        up_coordinator_dir(data),
+        listen=args.listen,
+        gateway_listen=args.gateway_listen,
+        mlflow_listen=args.mlflow_listen,
+    )
     running = start_in_thread(config)
     try:
         address, tls = running.address, running.ctx.tls
@@ -99,6 +110,8 @@ def up(args: argparse.Namespace) -> int:
         print(f"CA fingerprint: {tls.ca_fingerprint}")
         if running.ctx.gateway_url:
             print(f"Model endpoints: {running.ctx.gateway_url}/endpoints/NAME/invocations (kiln deploy create)")
+        if running.ctx.mlflow_url:
+            print(f"MLflow tracking URI: {running.ctx.mlflow_url}/projects/NAME")
         if password:
             print(
                 f"Admin: user {defaults.BOOTSTRAP_ADMIN!r}, password {password!r} (shown once; this CLI is signed in)"

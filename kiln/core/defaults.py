@@ -6,6 +6,8 @@ COORDINATOR_PORT = 7443
 LISTEN = f"127.0.0.1:{COORDINATOR_PORT}"
 GATEWAY_PORT = 7445  # the HTTP gateway of model endpoints (the agents' port is the coordinator's + 1)
 GATEWAY_LISTEN = f"127.0.0.1:{GATEWAY_PORT}"
+MLFLOW_PORT = 7446  # the MLflow-compatible API (a project's tracking URI: https://HOST:7446/projects/NAME)
+MLFLOW_LISTEN = f"127.0.0.1:{MLFLOW_PORT}"
 # Where a node's model replicas listen: the address the gateways reach the node at (kiln agent --serve-host),
 # given to every job as $KILN_SERVE_HOST (kiln.serve reads it; its copy of the name is kiln.serve.SERVE_HOST_ENV).
 SERVE_HOST = "127.0.0.1"

@@ -40,6 +40,7 @@ class Principal:
     is_admin: bool = False
     token_id: str = ""
     node: str = ""  # set for an agent, authenticated by its node certificate; `user` is then "node:<name>"
+    run: str = ""  # set for a run's own MLflow token: it acts as its user, and writes only to this run
 
     @classmethod
     def for_node(cls, name: str) -> Principal:
