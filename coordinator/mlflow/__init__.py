@@ -12,7 +12,7 @@ desktop show):
 - a run created through this API is a Kiln run of kind "external" (runtime `external`): running from its
   creation, never placed on a node, ended by the client's update; inside a Kiln run the agent sets
   MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and a token scoped to that run, so MLflow calls attach to *that* run;
-- params, tags and metrics are the run's Kiln params, tags and metrics (one value per step, as in Kiln);
+- params, tags and metrics are the run's Kiln params, tags and metrics (every point kept, by step and time);
 - artifacts are blobs in Kiln's content-addressed store, listed per run; they become the run's output
   snapshot when it ends (and a snapshot of what is there when a model version is registered from it);
 - registered models and versions are Kiln registry entries; an alias move to `production` opens a Kiln

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from kiln.coordinator import accounts
 from kiln.coordinator.accounts import Authenticator
 from kiln.coordinator.context import Coordinator
+from kiln.core import defaults
 from kiln.core.errors import InvalidArgument, KilnError, Unauthenticated
 from kiln.core.permissions import Principal
 
@@ -35,7 +36,10 @@ from .protocol import MAX_BODY_BYTES, Call, Endpoint, error_of
 log = logging.getLogger("kiln.coordinator.mlflow")
 
 BASIC_FOR_S = 60.0  # a user name and password checked once are trusted this long (hashing is slow on purpose)
-MAX_BASIC_CACHED = 1000
+# A token checked once is trusted this long: a revoked token, a disabled user or an ended run stops
+# working within it (as at the gateway, kiln.core.defaults.GATEWAY_TOKEN_ALLOWED_FOR_S).
+TOKEN_TRUSTED_FOR_S = defaults.GATEWAY_TOKEN_ALLOWED_FOR_S
+MAX_CACHED = 10_000
 Raw = Callable[[Request, Principal, str], Awaitable[Response]]  # a handler that reads the request itself
 
 
@@ -65,6 +69,7 @@ class MlflowApi:
         self.endpoints = list(endpoints)
         self.raw = list(raw)
         self._basic: dict[bytes, tuple[float, Principal]] = {}
+        self._bearers: dict[bytes, tuple[float, Principal]] = {}
 
     def app(self) -> Starlette:
         routes: list[BaseRoute] = [Route(e.full_path, self._json(e), methods=[e.method]) for e in self.endpoints]
@@ -121,16 +126,31 @@ class MlflowApi:
         header = request.headers.get("authorization", "")
         kind, _, credential = header.partition(" ")
         credential = credential.strip()
-        if kind.lower() == "bearer" and credential.startswith(inrun.PREFIX):
-            return await asyncio.to_thread(inrun.run_principal, self.ctx, credential)
         if kind.lower() == "bearer" and credential:
-            return await asyncio.to_thread(self.authenticator.principal, credential)
+            return await self._bearer_caller(credential)
         if kind.lower() == "basic" and credential:
             return await self._basic_caller(credential, request.client.host if request.client else "")
         raise Unauthenticated(
-            "no credentials: set MLFLOW_TRACKING_TOKEN to a Kiln API token (kiln token create NAME), or "
+            "no credentials: set MLFLOW_TRACKING_TOKEN to a Kiln API token (kiln token create --name mlflow), or "
             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a Kiln user's"
         )
+
+    async def _bearer_caller(self, token: str) -> Principal:
+        """A Kiln API token's (or a run's own token's) caller, remembered TOKEN_TRUSTED_FOR_S: MLflow's
+        clients make a call per logged value, and each would otherwise look the token up again."""
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        hit = self._bearers.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        if token.startswith(inrun.PREFIX):
+            who = await asyncio.to_thread(inrun.run_principal, self.ctx, token)
+        else:
+            who = await asyncio.to_thread(self.authenticator.principal, token)
+        if len(self._bearers) >= MAX_CACHED:
+            self._bearers.clear()
+        self._bearers[key] = (now + TOKEN_TRUSTED_FOR_S, who)
+        return who
 
     async def _basic_caller(self, credential: str, source: str) -> Principal:
         try:
@@ -147,7 +167,7 @@ class MlflowApi:
         with self.ctx.signins.begin(user, source) as attempt:
             found = await asyncio.to_thread(accounts.check_password, self.ctx.store, user, password, attempt)
         who = Principal(found.name, found.is_admin)
-        if len(self._basic) >= MAX_BASIC_CACHED:
+        if len(self._basic) >= MAX_CACHED:
             self._basic.clear()
         self._basic[key] = (now + BASIC_FOR_S, who)
         return who
@@ -171,7 +191,7 @@ class MlflowApi:
             {
                 "error_code": "ENDPOINT_NOT_FOUND",
                 "message": f"{request.url.path}: Kiln serves MLflow per project; set MLFLOW_TRACKING_URI to "
-                f"{request.base_url}projects/PROJECT (kiln mlflow uri PROJECT prints it)",
+                f"{request.base_url}projects/PROJECT (eval \"$(kiln mlflow env -p PROJECT)\" sets it)",
             },
             404,
         )

@@ -42,6 +42,7 @@ from .protocol import Call, Endpoint, MlflowError
 
 ROOT = "/api/2.0/mlflow-artifacts/artifacts"
 FILE_MODE = stat.S_IFREG | 0o644  # an artifact's mode in a snapshot: a plain, readable file
+WRITE_BYTES = 4 * 1024 * 1024  # an upload is buffered this much between writes (a thread hop per chunk is dear)
 NO_MULTIPART = "Multipart upload is not supported for the current artifact repository"  # the client's fallback cue
 
 
@@ -180,7 +181,7 @@ async def put_artifact(request: Request, who: Principal, project: str) -> Respon
         )
     fd, tmp = tempfile.mkstemp(prefix="mlflow.", dir=ctx.blobs.tmp)
     try:
-        digest, size = hashlib.sha256(), 0
+        digest, size, pending = hashlib.sha256(), 0, bytearray()
         with os.fdopen(fd, "wb") as f:
             async for chunk in request.stream():
                 size += len(chunk)
@@ -188,14 +189,22 @@ async def put_artifact(request: Request, who: Principal, project: str) -> Respon
                     raise ResourceExhausted(
                         f"{target.path} is larger than this coordinator's upload limit of {format_bytes(limit)}"
                     )
-                digest.update(chunk)
-                await asyncio.to_thread(f.write, chunk)
+                pending += chunk
+                if len(pending) >= WRITE_BYTES:  # hashed and written off the loop, a few MiB at a time
+                    await asyncio.to_thread(_write, f, digest, bytes(pending))
+                    pending.clear()
+            await asyncio.to_thread(_write, f, digest, bytes(pending))
             await asyncio.to_thread(_durable, f)
         await asyncio.to_thread(_keep, ctx, project, target, tmp, digest.hexdigest(), size)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return answer({})
+
+
+def _write(f: Any, digest: Any, data: bytes) -> None:
+    digest.update(data)
+    f.write(data)
 
 
 def _durable(f: Any) -> None:

@@ -175,7 +175,8 @@ def restore(call: Call) -> dict[str, Any]:
 def _changeable(call: Call, experiment_id: str) -> dict[str, Any]:
     if experiment_id == DEFAULT:
         raise InvalidArgument(
-            f"experiment 0 is project {call.project!r} itself; it cannot be renamed or deleted (kiln project archive)"
+            f"experiment 0 is project {call.project!r} itself; it cannot be renamed or deleted "
+            f"(kiln project archive {call.project})"
         )
     row = find(call, experiment_id, Need.WRITE)
     assert row is not None

@@ -402,12 +402,13 @@ def _move(call: Call, name: str, number: int, alias: str) -> None:
         call.ctx, call.who, call.project, name, number, alias, f"requested through MLflow by {call.who.user}"
     )
     if request.state == "open":
+        review = f"kiln model review {name} " + str(number) + f" --approve -p {call.project}"
         raise MlflowError(
             "PERMISSION_DENIED",
             403,
             f"moving alias {alias!r} of model {name!r} to version {number} needs approval: approval request "
-            f"{request.id} opened ({request.required_approvals} approval(s) needed); a validator approves it with "
-            f"`kiln model review {name} {number} --approve -p {call.project}`",
+            f"{request.id} opened ({request.required_approvals} approval(s) needed); a validator approves it "
+            f"with `{review}`",
         )
 
 

@@ -27,8 +27,12 @@ class AuthServicer(admin_pb2_grpc.AuthServicer):
         self.workers = workers
 
     def ServerInfo(self, request: common_pb2.Empty, context: Ctx) -> admin_pb2.ServerInfoReply:
+        mlflow_port = int(self.ctx.mlflow_url.rsplit(":", 1)[1]) if self.ctx.mlflow_url else 0
         info = ServerInfo(
-            version=kiln.__version__, ca_fingerprint=self.ctx.tls.ca_fingerprint, agent_port=self.agent_port
+            version=kiln.__version__,
+            ca_fingerprint=self.ctx.tls.ca_fingerprint,
+            agent_port=self.agent_port,
+            mlflow_port=mlflow_port,
         )
         return wire.server_info_to_proto(info)
 

@@ -365,8 +365,17 @@ MIGRATIONS: list[str] = [
     # 13: the MLflow-compatible API (coordinator/mlflow/): experiments inside a project ("0" is the project
     # itself and has no row), runs' MLflow facts (experiment, name, deleted), artifacts uploaded through it
     # (blobs of the content-addressed store, per run or logged model), MLflow 3 logged models, and the
-    # registered models' and versions' MLflow metadata beside Kiln's registry
+    # registered models' and versions' MLflow metadata beside Kiln's registry. And metric points are kept by
+    # (step, time): MLflow's clients log many points at one step (every log_metric without a step is step
+    # 0), and a point must not silently replace another
     """
+    CREATE TABLE metrics_by_time (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, value REAL, timestamp REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step, timestamp)
+    ) WITHOUT ROWID;
+    INSERT INTO metrics_by_time SELECT run_id, key, step, value, timestamp FROM metrics;
+    DROP TABLE metrics;
+    ALTER TABLE metrics_by_time RENAME TO metrics;
     CREATE TABLE mlflow_experiments (
         project TEXT NOT NULL REFERENCES projects(name), id TEXT NOT NULL, name TEXT NOT NULL,
         lifecycle TEXT NOT NULL, tags_json TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,

@@ -96,8 +96,8 @@ class MlflowTables(Database):
     def latest_metrics(self, run_id: str) -> list[tuple[str, float, int, float]]:
         """(key, last value, its step, its timestamp) of each of the run's metrics."""
         rows = self._pairs(
-            "SELECT s.key, s.last_value, s.last_step, coalesce(m.timestamp, 0) FROM metric_summary s "
-            "LEFT JOIN metrics m ON m.run_id = s.run_id AND m.key = s.key AND m.step = s.last_step "
+            "SELECT s.key, s.last_value, s.last_step, coalesce((SELECT max(m.timestamp) FROM metrics m "
+            "WHERE m.run_id = s.run_id AND m.key = s.key AND m.step = s.last_step), 0) FROM metric_summary s "
             "WHERE s.run_id = ? ORDER BY s.key",
             [run_id],
         )

@@ -147,8 +147,8 @@ class TrackingTables(Database):
         stride = max(1, math.ceil(shown / max(1, max_points - 1))) if shown > max_points else 1
         rows = self._pairs(
             "SELECT step, value, timestamp FROM (SELECT step, value, timestamp, "
-            "row_number() OVER (ORDER BY step) - 1 AS i, count(*) OVER () AS n FROM metrics "
-            f"WHERE {where}) WHERE i % ? = 0 OR i = n - 1 ORDER BY step",
+            "row_number() OVER (ORDER BY step, timestamp) - 1 AS i, count(*) OVER () AS n FROM metrics "
+            f"WHERE {where}) WHERE i % ? = 0 OR i = n - 1 ORDER BY step, timestamp",
             [run_id, key, *after, stride],
         )
         return count, [(s, _none_nan(v), t) for s, v, t in rows]

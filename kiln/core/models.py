@@ -117,6 +117,7 @@ class ServerInfo:
     version: str
     ca_fingerprint: str
     agent_port: int
+    mlflow_port: int = 0  # the MLflow-compatible API's port (0: not served)
 
 
 @dataclass(frozen=True)

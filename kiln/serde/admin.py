@@ -40,11 +40,15 @@ def token_from_proto(m: admin_pb2.Token) -> Token:
 
 
 def server_info_to_proto(i: ServerInfo) -> admin_pb2.ServerInfoReply:
-    return admin_pb2.ServerInfoReply(version=i.version, ca_fingerprint=i.ca_fingerprint, agent_port=i.agent_port)
+    return admin_pb2.ServerInfoReply(
+        version=i.version, ca_fingerprint=i.ca_fingerprint, agent_port=i.agent_port, mlflow_port=i.mlflow_port
+    )
 
 
 def server_info_from_proto(m: admin_pb2.ServerInfoReply) -> ServerInfo:
-    return ServerInfo(version=m.version, ca_fingerprint=m.ca_fingerprint, agent_port=m.agent_port)
+    return ServerInfo(
+        version=m.version, ca_fingerprint=m.ca_fingerprint, agent_port=m.agent_port, mlflow_port=m.mlflow_port
+    )
 
 
 def audit_to_proto(r: AuditRecord) -> admin_pb2.AuditRecord:

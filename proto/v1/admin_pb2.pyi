@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ServerInfoReply(_message.Message):
-    __slots__ = ("version", "ca_fingerprint", "agent_port")
+    __slots__ = ("version", "ca_fingerprint", "agent_port", "mlflow_port")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CA_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     AGENT_PORT_FIELD_NUMBER: _ClassVar[int]
+    MLFLOW_PORT_FIELD_NUMBER: _ClassVar[int]
     version: str
     ca_fingerprint: str
     agent_port: int
-    def __init__(self, version: _Optional[str] = ..., ca_fingerprint: _Optional[str] = ..., agent_port: _Optional[int] = ...) -> None: ...
+    mlflow_port: int
+    def __init__(self, version: _Optional[str] = ..., ca_fingerprint: _Optional[str] = ..., agent_port: _Optional[int] = ..., mlflow_port: _Optional[int] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
     __slots__ = ("user", "password", "token_name")

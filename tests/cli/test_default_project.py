@@ -43,6 +43,7 @@ PROJECT_SCOPED = (
     ("deploy", "create"),
     ("deploy", "list"),
     ("score",),
+    ("mlflow", "env"),
     ("schedule", "create"),
     ("schedule", "list"),
     ("schedule", "show"),

@@ -105,6 +105,15 @@ def test_the_client_api_batches_with_mlflow_s_limits_and_ends_runs(tracking: Tra
     assert len(client.search_runs(["0"])) == 1
 
 
+def test_points_logged_without_a_step_are_all_kept(tracking: Tracking) -> None:
+    with mlflow.start_run() as run:
+        for i in range(25):  # step 0 each time, as MLflow sends a log_metric without one
+            mlflow.log_metric("loss", 1.0 / (i + 1), timestamp=1_700_000_000_000 + i)
+    history = tracking.client().get_metric_history(run.info.run_id, "loss")
+    assert [m.timestamp for m in history] == [1_700_000_000_000 + i for i in range(25)]
+    assert {m.step for m in history} == {0} and mlflow.get_run(run.info.run_id).data.metrics["loss"] == 1 / 25
+
+
 def test_async_logging_lands_every_point(tracking: Tracking) -> None:
     with mlflow.start_run() as run:
         for step in range(300):
