@@ -32,9 +32,7 @@ kt.log_model("out/model", name="classifier", flavor="sklearn")
 def tracked_run(cluster, script: str = TRAIN, **spec) -> str:
     """A finished run of `script` (a Python program logging through the SDK the agent mounts)."""
     snap = push_folder(cluster, {"train.py": script})
-    run = cluster.admin.submit_run(
-        RunSpec("p", (sys.executable, "train.py"), snap, runtime="process", **spec)
-    )
+    run = cluster.admin.submit_run(RunSpec("p", (sys.executable, "train.py"), snap, runtime="process", **spec))
     done = cluster.wait_run(run.id)
     assert str(done.state) == "succeeded", cluster.output(run.id)
     return run.id
@@ -96,4 +94,31 @@ def test_an_input_clicked_on_the_run_page_opens_its_lineage(qtbot, cluster, clus
     assert window.pages.currentWidget() is lineage
     qtbot.waitUntil(lambda: lineage.graph is not None, timeout=WAIT_MS)
     assert lineage.graph.root == "dataset:p/images@1" and f"run:{run_id}" in lineage.view.boxes
+    close_all(qtbot, window)
+
+
+def test_a_run_logged_through_mlflow_shows_like_any_run(qtbot, cluster, cluster_session, open_window):
+    """Made through the MLflow door's own handlers (what its HTTP calls run), on the same coordinator."""
+    from kiln.coordinator.mlflow import runs as mlflow_runs
+    from kiln.coordinator.mlflow.protocol import Call
+    from kiln.core.permissions import Principal
+
+    ctx, who = cluster.coordinator.ctx, Principal("admin", True)
+    made = mlflow_runs.create(Call(ctx, who, "p", {"experiment_id": "0", "run_name": "from-mlflow"}))
+    run_id = made["run"]["info"]["run_id"]
+    metrics = [
+        {"key": "loss", "value": 1.0 / (s + 1), "step": s, "timestamp": 1_700_000_000_000 + s} for s in range(30)
+    ]
+    mlflow_runs.log_batch(
+        Call(ctx, who, "p", {"run_id": run_id, "params": [{"key": "lr", "value": "0.1"}], "metrics": metrics})
+    )
+    mlflow_runs.update(Call(ctx, who, "p", {"run_id": run_id, "status": "FINISHED"}))
+    window = open_window(cluster_session)
+    run_page = open_run_page(qtbot, runs_page_of(qtbot, window), run_id)
+    record = run_page.record
+    click_tab(qtbot, run_page.tabs, "Parameters & tags")
+    qtbot.waitUntil(lambda: ("lr", "0.1") in cells(record.params), timeout=WAIT_MS)
+    click_tab(qtbot, run_page.tabs, "Metrics")
+    qtbot.waitUntil(lambda: sorted(record.metrics.charts) == ["loss"], timeout=WAIT_MS)
+    assert len(record.metrics.charts["loss"].raw_values("loss")) == 30
     close_all(qtbot, window)
