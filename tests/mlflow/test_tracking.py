@@ -171,6 +171,9 @@ def test_credentials_and_bad_requests_through_the_real_server(tracking: Tracking
     assert _call(tracking, "GET", "experiments/get?experiment_id=0", bearer="")[1]["error_code"] == "UNAUTHENTICATED"
     status, body = _call(tracking, "GET", "experiments/get?experiment_id=0", bearer="not-a-token")
     assert (status, body["error_code"]) == (401, "UNAUTHENTICATED")
+    for forged in ("kiln-run.r-0011223344556677.1." + "0" * 64, "kiln-run.garbage", "kiln-run.r-1.x.y"):
+        status, body = _call(tracking, "GET", "experiments/get?experiment_id=0", bearer=forged)
+        assert (status, body["error_code"]) == (401, "UNAUTHENTICATED"), forged
     basic = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
     assert _call(tracking, "GET", "experiments/get?experiment_id=0", basic=basic)[0] == 200
     wrong = base64.b64encode(b"admin:wrong-password").decode()
