@@ -26,7 +26,18 @@ from kiln.agent.workspace import BlobCache
 from kiln.client import Client
 from kiln.core import backoff, defaults
 from kiln.core.errors import FailedPrecondition, InvalidArgument, KilnError, PermissionDenied, Unauthenticated
-from kiln.core.link import Ack, Assignment, Cancel, CoordinatorMessage, Drain, Heartbeat, HeldRun, Hello, Welcome
+from kiln.core.link import (
+    Ack,
+    Assignment,
+    Cancel,
+    CoordinatorMessage,
+    Drain,
+    Heartbeat,
+    HeldRun,
+    Hello,
+    OpenTunnel,
+    Welcome,
+)
 from kiln.core.models import Inventory
 from kiln.sync.locks import IndexSettings
 
@@ -82,6 +93,7 @@ class Agent:
         # (which lives on disk, and is copied with a cloned machine; this id lives only in this process).
         self.instance = secrets.token_hex(16)
         self.jobs: dict[tuple[str, int], Job] = {}
+        self._link_client: Client | None = None
         self.context = JobContext(
             self.identity.name,
             config.data,
@@ -156,6 +168,7 @@ class Agent:
     def _session(self) -> None:
         self.agent_port = 0
         client = self._client()
+        self._link_client = client  # the tunnels' streams share its channel
         closed = threading.Event()
         try:
             stream = link.Stream(client, self._outgoing(closed))
@@ -213,6 +226,14 @@ class Agent:
                 self.drained = drained
             case Drain(drain=drain):
                 self.drained = drain
+            case OpenTunnel(tunnel_id=tunnel_id, run_id=run_id, port=port):
+                held = any(j.run_id == run_id and not j.ended.is_set() for j in self.jobs.values())
+                refused = "" if held else f"run {run_id} is not running on node {self.name}"
+                client = self._link_client
+                if client is not None:
+                    threading.Thread(
+                        target=link.serve_tunnel, args=(client, tunnel_id, port, refused), daemon=True
+                    ).start()
 
     def _assign(self, assignment: Assignment) -> None:
         key = (assignment.run_id, assignment.attempt)

@@ -8,7 +8,11 @@ refusal (this node removed, a wrong certificate) stops the agent; anything else 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import socket
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -22,6 +26,8 @@ from kiln.serde import link as wire
 
 log = logging.getLogger("kiln.agent.link")
 
+TUNNEL_HOST = "127.0.0.1"  # where a tunnelled run's port is dialled: loopback, so nothing else can reach it
+TUNNEL_READ_BYTES = 256 * 1024  # one frame at most
 REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
@@ -74,6 +80,58 @@ def _encoded(outgoing: Iterator[Outgoing]) -> Iterator[link_pb2.AgentMessage]:
             yield message
         else:
             yield wire.agent_message_to_proto(item)
+
+
+def serve_tunnel(client: Client, tunnel_id: str, port: int, refused: str = "") -> None:
+    """One tunnelled connection (on a thread of its own): dials `port` of this node's loopback, where a
+    run on the host network listens, and carries its bytes on a Tunnel stream the agent opens to the
+    coordinator (outbound, like the link). `refused`: why this node will not open it, told instead."""
+    stub = link_pb2_grpc.AgentGatewayStub(client.channel)
+    sock, error = None, refused
+    if not error:
+        try:
+            sock = socket.create_connection((TUNNEL_HOST, port), timeout=5)
+            sock.settimeout(None)
+        except OSError as e:
+            error = f"nothing accepts connections on port {port} of the run ({e.strerror or e})"
+    outgoing: queue.Queue[link_pb2.TunnelFrame | None] = queue.Queue(64)
+    outgoing.put(link_pb2.TunnelFrame(tunnel_id=tunnel_id, error=error))
+    if sock is None:
+        outgoing.put(None)
+
+    def frames() -> Iterator[link_pb2.TunnelFrame]:
+        while (frame := outgoing.get()) is not None:
+            yield frame
+
+    responses = stub.Tunnel(frames())
+    if sock is None:
+        with contextlib.suppress(grpc.RpcError):
+            for _ in responses:
+                pass
+        return
+
+    def upstream() -> None:  # the run's bytes, to the coordinator
+        try:
+            while data := sock.recv(TUNNEL_READ_BYTES):
+                outgoing.put(link_pb2.TunnelFrame(data=data))
+        except OSError:
+            pass
+        finally:
+            outgoing.put(None)
+
+    threading.Thread(target=upstream, name=f"tunnel-{tunnel_id[:8]}", daemon=True).start()
+    try:
+        for frame in responses:
+            if frame.error:
+                break
+            sock.sendall(frame.data)
+    except (grpc.RpcError, OSError) as e:
+        log.debug("tunnel %s ended: %s", tunnel_id, e)
+    finally:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        responses.cancel()
 
 
 def link_error(client: Client, error: grpc.RpcError) -> KilnError:

@@ -35,6 +35,7 @@ from kiln.coordinator.rpc.registry import CommentsServicer, DatasetsServicer, Li
 from kiln.coordinator.rpc.runs import RunsServicer
 from kiln.coordinator.rpc.schedules import SchedulesServicer
 from kiln.coordinator.rpc.tracking import TrackingServicer
+from kiln.coordinator.rpc.tunnels import TunnelBroker, TunnelsServicer
 from kiln.coordinator.rpc.workers import Workers
 from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
@@ -52,6 +53,7 @@ from kiln.proto.v1 import (
     runs_pb2_grpc,
     schedules_pb2_grpc,
     tracking_pb2_grpc,
+    tunnels_pb2_grpc,
 )
 
 log = logging.getLogger("kiln.coordinator")
@@ -157,7 +159,9 @@ async def build_server(ctx: Coordinator) -> Serving:
     projects_pb2_grpc.add_SnapshotsServicer_to_server(SnapshotsServicer(ctx, workers), server)
     runs_pb2_grpc.add_RunsServicer_to_server(RunsServicer(ctx, workers, link), server)
     nodes_pb2_grpc.add_NodesServicer_to_server(NodesServicer(ctx, link), server)
-    link_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, link, agent_port), server)
+    tunnels = TunnelBroker(link)
+    link_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, link, agent_port, tunnels), server)
+    tunnels_pb2_grpc.add_TunnelsServicer_to_server(TunnelsServicer(ctx, tunnels), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(ctx), server)
     registry_pb2_grpc.add_DatasetsServicer_to_server(DatasetsServicer(ctx), server)
     environments_pb2_grpc.add_EnvironmentsServicer_to_server(EnvironmentsServicer(ctx), server)

@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 from google.protobuf import text_format
@@ -47,6 +47,9 @@ from kiln.core.link import BadMessage, Hello
 from kiln.proto.v1 import link_pb2, link_pb2_grpc
 from kiln.serde import link as wire
 from kiln.serde import nodes as nodes_wire
+
+if TYPE_CHECKING:
+    from kiln.coordinator.rpc.tunnels import TunnelBroker
 
 log = logging.getLogger("kiln.coordinator.link")
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -261,8 +264,19 @@ def _event(stream: Stream, m: link_pb2.AgentMessage) -> Event:
 
 
 class AgentGatewayServicer(link_pb2_grpc.AgentGatewayServicer):
-    def __init__(self, ctx: Coordinator, link: AgentLink, agent_port: int) -> None:
-        self.ctx, self.link, self.agent_port = ctx, link, agent_port
+    def __init__(self, ctx: Coordinator, link: AgentLink, agent_port: int, tunnels: TunnelBroker | None = None) -> None:
+        self.ctx, self.link, self.agent_port, self.tunnels = ctx, link, agent_port, tunnels
+
+    async def Tunnel(
+        self, request_iterator: AsyncIterator[link_pb2.TunnelFrame], context: Ctx
+    ) -> AsyncIterator[link_pb2.TunnelFrame]:
+        from kiln.coordinator.rpc.tunnels import agent_side
+
+        who = principal()
+        if not who.node or self.tunnels is None:
+            raise PermissionDenied("only agents, with their node certificate on the agent port, dial tunnels back")
+        async for frame in agent_side(self.tunnels, who.node, request_iterator):
+            yield frame
 
     def Enroll(self, request: link_pb2.EnrollRequest, context: Ctx) -> link_pb2.EnrollReply:
         found = nodes.enroll(

@@ -256,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
     words = [w for w in args.command if w != "--"] if args.command[:1] == ["--"] else list(args.command)
     if args.command[:1] == ["show"]:
         return show(args.command[1:], args.json)
+    if args.command[:1] == ["port"]:
+        return port(args.command[1:])
     if not words:
         raise InvalidArgument("nothing to run: put the command after --, e.g. kiln run -p demo -- python train.py")
     project = project_of(args)
@@ -269,6 +271,40 @@ def run(args: argparse.Namespace) -> int:
                 raise NotFound(f"{e}; to set an environment variable, use --env KEY=VALUE") from None
             raise
         return _submitted(client, submitted, args.follow, args.json)
+
+
+def port(words: list[str]) -> int:
+    """`kiln run port RUN REMOTE_PORT [--local P]`: a local port reaching a port of a running run (a
+    dashboard, a notebook) through the coordinator, until Ctrl-C; only the run's user and project owners."""
+    import signal
+    import threading
+
+    from kiln.client.tunnels import Forwarder
+
+    parser = argparse.ArgumentParser(prog="kiln run port", description=port.__doc__)
+    parser.add_argument("run")
+    parser.add_argument("remote_port", type=int)
+    parser.add_argument("--local", type=int, default=0, help="the local port (default: a free one)")
+    asked = parser.parse_args(words)
+    with connect() as client:
+        run = client.get_run(asked.run)
+        if str(run.state) != "running":
+            raise InvalidArgument(f"run {run.id} is {run.state}; only a running run's ports can be reached")
+        try:
+            forwarder = Forwarder(client, run.id, asked.remote_port, asked.local).start()
+        except OSError as e:
+            raise InvalidArgument(f"cannot listen on local port {asked.local}: {e.strerror or e}") from None
+        print(
+            f"http://127.0.0.1:{forwarder.local_port} reaches port {asked.remote_port} of run {run.id} "
+            "(Ctrl-C stops)",
+            flush=True,
+        )
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        forwarder.stop()
+    return 0
 
 
 def _submitted(client: Client, submitted: Run, follow: bool, as_json: bool) -> int:

@@ -22,6 +22,7 @@ from kiln.client.monitoring import MonitoringCalls
 from kiln.client.projects import ProjectCalls
 from kiln.client.records import RecordCalls
 from kiln.client.schedules import ScheduleCalls
+from kiln.client.tunnels import TunnelCalls
 
 __all__ = ["CHANNEL_OPTIONS", "Client"]
 
@@ -36,6 +37,7 @@ class Client(
     GatewayCalls,
     ScheduleCalls,
     MonitoringCalls,
+    TunnelCalls,
 ):
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user; its
     calls are grouped by the .proto they speak (kiln/client/admin.py, projects.py, compute.py, records.py,

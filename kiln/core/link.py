@@ -166,7 +166,16 @@ class Ack:
     seq: int  # every report up to and including this one is stored
 
 
-CoordinatorMessage = Welcome | Assignment | Cancel | Drain | Ack
+@dataclass(frozen=True)
+class OpenTunnel:
+    """Open a TCP connection to `port` of run `run_id` on this node and tunnel it (kiln run port)."""
+
+    tunnel_id: str
+    run_id: str
+    port: int
+
+
+CoordinatorMessage = Welcome | Assignment | Cancel | Drain | Ack | OpenTunnel
 
 
 @dataclass(frozen=True)

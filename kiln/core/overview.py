@@ -17,6 +17,7 @@ from kiln.core.metrics import better
 DIRECTIONS = ("min", "max")
 NAME_TAG = "name"  # the tag a run is known by to people: kiln.track.set_tag("name", "baseline")
 
+
 @dataclass(frozen=True)
 class BestRun:
     """The run the overview names: the best by `metric` (its last value), or, with `metric` "", the latest
@@ -52,5 +53,5 @@ def check_direction(direction: str) -> str:
 
 
 def direction_of(metric: str) -> str:
-    """"min", "max", or "" where the metric's name says neither (kiln.core.metrics.better, the one rule)."""
+    """ "min", "max", or "" where the metric's name says neither (kiln.core.metrics.better, the one rule)."""
     return better(metric) or ""

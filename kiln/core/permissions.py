@@ -80,6 +80,7 @@ def admin_decision(who: Principal, action: str) -> str | None:
 AGENT_CALLS = frozenset(
     {
         "/kiln.v1.AgentGateway/Connect",
+        "/kiln.v1.AgentGateway/Tunnel",
         "/kiln.v1.Snapshots/GetSnapshot",
         "/kiln.v1.Snapshots/ReadBlobs",
         "/kiln.v1.Snapshots/FindMissingBlobs",

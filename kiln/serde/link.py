@@ -21,6 +21,7 @@ from kiln.core.link import (
     HeldRun,
     Hello,
     LogBatch,
+    OpenTunnel,
     RunUpdate,
     Sequenced,
     TrackBatch,
@@ -356,6 +357,9 @@ def coordinator_message_from_proto(m: link_pb2.CoordinatorMessage) -> Coordinato
             return drain_from_proto(m.drain)
         if kind == "ack":
             return ack_from_proto(m.ack)
+        if kind == "open_tunnel":
+            o = m.open_tunnel
+            return OpenTunnel(o.tunnel_id, o.run_id, o.port)
     except BadMessage:
         raise
     except (InvalidArgument, ValueError, TypeError) as e:

@@ -45,6 +45,11 @@ class AgentGatewayStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_link__pb2.AgentMessage.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_link__pb2.CoordinatorMessage.FromString,
                 _registered_method=True)
+        self.Tunnel = channel.stream_stream(
+                '/kiln.v1.AgentGateway/Tunnel',
+                request_serializer=kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.FromString,
+                _registered_method=True)
 
 
 class AgentGatewayServicer:
@@ -65,6 +70,14 @@ class AgentGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Tunnel(self, request_iterator, context):
+        """One TCP connection to a port of a run on this node, opened by the agent when the coordinator sends
+        OpenTunnel: the first frame names the tunnel, then bytes flow both ways (kiln run port).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +90,11 @@ def add_AgentGatewayServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_link__pb2.AgentMessage.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_link__pb2.CoordinatorMessage.SerializeToString,
+            ),
+            'Tunnel': grpc.stream_stream_rpc_method_handler(
+                    servicer.Tunnel,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +152,33 @@ class AgentGateway:
             '/kiln.v1.AgentGateway/Connect',
             kiln_dot_proto_dot_v1_dot_link__pb2.AgentMessage.SerializeToString,
             kiln_dot_proto_dot_v1_dot_link__pb2.CoordinatorMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Tunnel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kiln.v1.AgentGateway/Tunnel',
+            kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_link__pb2.TunnelFrame.FromString,
             options,
             channel_credentials,
             insecure,

@@ -119,9 +119,7 @@ def test_push_pull_snapshots_and_diff(signed_in_cli, tmp_path):
     assert [s["message"] for s in listed] == ["second", "first"] and listed[0]["parent"] == first["snapshot"]
     cli.ok("pull", second["snapshot"], tmp_path / "copy")
     assert tree(tmp_path / "copy") == {
-        k: v
-        for k, v in tree(src).items()
-        if k.split("/")[0] not in {"run.log", "build", "secrets.txt", ".git"}
+        k: v for k, v in tree(src).items() if k.split("/")[0] not in {"run.log", "build", "secrets.txt", ".git"}
     }
 
 

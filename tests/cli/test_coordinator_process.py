@@ -95,8 +95,9 @@ def test_metrics_and_json_logs_are_switched_on_from_the_command_line(tmp_path):
     import json
     import urllib.request
 
-    proc, lines = start(tmp_path / "data", "--metrics-listen", "127.0.0.1:0", "--log-format", "json",
-                        "--log-level", "INFO")
+    proc, lines = start(
+        tmp_path / "data", "--metrics-listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "INFO"
+    )
     try:
         url = next(line.split()[1] for line in lines if line.startswith("Metrics: "))
         body = urllib.request.urlopen(url, timeout=10).read().decode()

@@ -85,8 +85,12 @@ def test_a_process_job_cannot_reach_other_dataset_versions_or_the_nodes_cache(cl
     assert str(cluster.wait_run(warm.id).state) == "succeeded"  # version 1 and its blobs are on the node now
     node_data = cluster.tmp / "agent-n1"
     blob = next(p for p in (node_data / "cache").rglob("*") if p.is_file() and len(p.name) == 64)
-    tries = [f'echo x > "{tree_on_node(cluster, other.snapshot)}/labels.csv"', f'echo x > "{blob}"',
-             f'rm "{blob}"', f'mkdir "{node_data / "datasets" / "made"}"']
+    tries = [
+        f'echo x > "{tree_on_node(cluster, other.snapshot)}/labels.csv"',
+        f'echo x > "{blob}"',
+        f'rm "{blob}"',
+        f'mkdir "{node_data / "datasets" / "made"}"',
+    ]
     script = "; ".join(f"if ({t}) 2>/dev/null; then echo changed; else echo refused; fi" for t in tries)
     run = cluster.admin.submit_run(run_spec("process", script, snap, datasets=("images:2",)))
     assert str(cluster.wait_run(run.id).state) == "succeeded", cluster.output(run.id)

@@ -7,9 +7,7 @@ from kiln.core.runs import Resources, RunSpec
 from tests.compute.conftest import push_folder
 from tests.conftest import wait_until
 
-A100 = [
-    {"uuid": f"GPU-a100-{i}", "model": "NVIDIA A100-SXM4-80GB", "memory_bytes": 80 << 30} for i in range(2)
-]
+A100 = [{"uuid": f"GPU-a100-{i}", "model": "NVIDIA A100-SXM4-80GB", "memory_bytes": 80 << 30} for i in range(2)]
 T4 = [{"uuid": "GPU-t4-0", "model": "Tesla T4", "memory_bytes": 16 << 30}]
 HOLD = "echo gpus=$CUDA_VISIBLE_DEVICES; while [ ! -e stop ]; do sleep 0.05; done"
 
@@ -19,9 +17,7 @@ def test_gpus_are_placed_by_uuid_never_shared_and_visible_to_the_job(cluster):
     cluster.agent("small", gpus=T4)
     snap = push_folder(cluster, {"x": "x"})
     runs = [
-        cluster.admin.submit_run(
-            RunSpec("p", ("sh", "-c", HOLD), snap, resources=Resources(gpus=1, gpu_model="a100"))
-        )
+        cluster.admin.submit_run(RunSpec("p", ("sh", "-c", HOLD), snap, resources=Resources(gpus=1, gpu_model="a100")))
         for _ in range(3)
     ]
     wait_until(
@@ -35,9 +31,7 @@ def test_gpus_are_placed_by_uuid_never_shared_and_visible_to_the_job(cluster):
     assert {r.node for r in running} == {"big"}
     assert [str(r.state) for r in placed].count("queued") == 1  # waits: the T4 node does not match
     for r in running:
-        wait_until(
-            lambda r=r: f"gpus={r.gpu_uuids[0]}\n" in cluster.output(r.id), 30, "the job to print its GPU"
-        )
+        wait_until(lambda r=r: f"gpus={r.gpu_uuids[0]}\n" in cluster.output(r.id), 30, "the job to print its GPU")
     t4 = cluster.admin.submit_run(
         RunSpec(
             "p",
@@ -47,11 +41,7 @@ def test_gpus_are_placed_by_uuid_never_shared_and_visible_to_the_job(cluster):
         )
     )
     done = cluster.wait_run(t4.id)
-    assert (
-        done.node == "small"
-        and done.gpu_uuids == ("GPU-t4-0",)
-        and cluster.output(t4.id) == "gpus=GPU-t4-0\n"
-    )
+    assert done.node == "small" and done.gpu_uuids == ("GPU-t4-0",) and cluster.output(t4.id) == "gpus=GPU-t4-0\n"
     for r in runs:
         cluster.admin.cancel_run(r.id)
 

@@ -190,7 +190,6 @@ def test_a_run_that_cannot_start_is_one_warning_line_in_the_agent_log(
     assert "\n" not in about[0].getMessage()
 
 
-
 def test_a_start_failing_for_the_node_s_own_trouble_keeps_its_traceback(
     cluster: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,9 +208,7 @@ def test_a_bad_output_cap_is_refused_before_the_agent_starts(cli, tmp_path) -> N
     data = tmp_path / "agent"
     result = cli("agent", "--coordinator", "127.0.0.1:1", "--data", data, "--max-output-bytes", "lots")
     assert result.code != 0 and not data.exists()
-    assert result.err.strip().splitlines() == [
-        "error: --max-output-bytes: not a size: 'lots' (use e.g. 512M, 4G)"
-    ]
+    assert result.err.strip().splitlines() == ["error: --max-output-bytes: not a size: 'lots' (use e.g. 512M, 4G)"]
 
 
 def test_what_a_snapshot_cannot_hold_is_left_out_and_named_not_the_whole_output(cluster: Cluster, runtime: str):

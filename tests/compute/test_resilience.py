@@ -71,9 +71,7 @@ def test_a_node_lost_past_grace_has_its_run_retried_elsewhere_and_the_stale_atte
     assert [str(e.state) for e in retried.events][-3:] == ["assigned", "preparing", "running"]
     assert any(str(e.state) == "lost" and "silent" in e.cause for e in retried.events)
     os.killpg(proc.pid, signal.SIGCONT)  # a comes back holding attempt 1: it is told to stop it
-    wait_until(
-        lambda: "a" in {n.name for n in cluster.admin.list_nodes() if n.state == "ready"}, 30, "a back"
-    )
+    wait_until(lambda: "a" in {n.name for n in cluster.admin.list_nodes() if n.state == "ready"}, 30, "a back")
     jobs = cluster.tmp / "agent-a" / "runtimes" / "process" / "jobs"
     wait_until(lambda: not any(jobs.glob(f"{run.id}.1")), 30, "the stale attempt to be stopped and reaped")
     cluster.admin.cancel_run(run.id)

@@ -26,16 +26,9 @@ def spec(snapshot: str, runtime: str, command: str, **kw) -> RunSpec:
 def test_a_run_succeeds_with_complete_ordered_logs_and_an_output_snapshot(cluster, runtime):
     cluster.agent("n1", runtimes=(runtime,))
     snap = push_folder(cluster, {"input.txt": "hello input\n"})
-    run = cluster.admin.submit_run(
-        spec(snap, runtime, "cat input.txt; seq 1 3000; echo err >&2; echo made > out.txt")
-    )
+    run = cluster.admin.submit_run(spec(snap, runtime, "cat input.txt; seq 1 3000; echo err >&2; echo made > out.txt"))
     done = cluster.wait_run(run.id)
-    assert (
-        str(done.state) == "succeeded"
-        and done.exit_code == 0
-        and done.node == "n1"
-        and done.runtime == runtime
-    )
+    assert str(done.state) == "succeeded" and done.exit_code == 0 and done.node == "n1" and done.runtime == runtime
     lines = cluster.output(run.id).splitlines()
     assert lines == ["hello input"] + [str(i) for i in range(1, 3001)]
     stderr = b"".join(c.data for c in cluster.admin.read_logs(run.id) if c.stream == "stderr")
@@ -74,9 +67,7 @@ def test_cancel_reaches_a_running_job(cluster, runtime):
 def test_a_job_ignoring_sigterm_is_killed_after_the_grace(cluster):
     cluster.agent("n1")
     snap = push_folder(cluster, {"x": "x"})
-    run = cluster.admin.submit_run(
-        spec(snap, "process", "trap '' TERM; echo started; while true; do sleep 0.1; done")
-    )
+    run = cluster.admin.submit_run(spec(snap, "process", "trap '' TERM; echo started; while true; do sleep 0.1; done"))
     from tests.conftest import wait_until
 
     wait_until(lambda: "started" in cluster.output(run.id), 30, "the job's first line")

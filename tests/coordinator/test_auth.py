@@ -110,7 +110,5 @@ def test_every_mutation_is_audited_and_the_chain_verifies(coordinator, admin, ma
     admin.create_project("p")
     make_user("bob", "p", "viewer")
     actions = [r.action for r in admin.list_audit()]
-    assert {"user.bootstrap", "auth.login", "project.create", "user.create", "project.member.set"} <= set(
-        actions
-    )
+    assert {"user.bootstrap", "auth.login", "project.create", "user.create", "project.member.set"} <= set(actions)
     assert admin.verify_audit().ok

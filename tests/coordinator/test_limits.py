@@ -252,4 +252,3 @@ def test_a_failed_sign_in_keeps_only_a_short_escaped_prefix_of_the_name(coordina
     [record] = admin.list_audit(action_prefix="auth.login_failed")
     assert record.actor == record.target == "eve\\n\\x1b[31m" + "x" * 55 + "…"  # 64 characters, escaped
     assert len(record.target) <= limits.AUDIT_NAME_CHARS + 20 and "\n" not in record.target
-

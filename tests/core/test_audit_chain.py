@@ -34,8 +34,6 @@ def test_a_removed_record_breaks_the_chain_where_it_was():
 def test_a_rehashed_edit_still_breaks_the_next_link():
     records = chain(4)
     r = replace(records[1], target="other")
-    records[1] = replace(
-        r, hash=record_hash(r.seq, r.time, r.actor, r.action, r.target, r.details_json, r.prev_hash)
-    )
+    records[1] = replace(r, hash=record_hash(r.seq, r.time, r.actor, r.action, r.target, r.details_json, r.prev_hash))
     v = verify_chain(records)
     assert not v.ok and v.first_broken_seq == 3 and "link" in v.reason

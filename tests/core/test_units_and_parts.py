@@ -21,10 +21,7 @@ def test_sizes_and_durations_parse_as_people_write_them():
 def test_fingerprints_normalise_from_common_spellings():
     hexd = "ab" * 32
     assert normalize_fingerprint(hexd.upper()) == "SHA256:" + hexd
-    assert (
-        normalize_fingerprint("sha256:" + ":".join(hexd[i : i + 2] for i in range(0, 64, 2)))
-        == "SHA256:" + hexd
-    )
+    assert normalize_fingerprint("sha256:" + ":".join(hexd[i : i + 2] for i in range(0, 64, 2))) == "SHA256:" + hexd
     with pytest.raises(ValueError):
         normalize_fingerprint("SHA256:xyz")
 

@@ -12,9 +12,7 @@ from tests.desktop.conftest import WAIT_MS, cells, click, click_tab, session_for
 from tests.desktop.test_runs import close_all, open_run_page, runs_page_of
 
 
-def test_comments_reach_other_members_and_outsiders_are_refused(
-    qtbot, cluster, cluster_session, open_window, tmp_path
-):
+def test_comments_reach_other_members_and_outsiders_are_refused(qtbot, cluster, cluster_session, open_window, tmp_path):
     cluster.agent("n1")
     snap = push_folder(cluster, {"x": "x"})
     run = cluster.admin.submit_run(RunSpec("p", ("sh", "-c", "echo done"), snap, runtime="process"))
@@ -33,9 +31,7 @@ def test_comments_reach_other_members_and_outsiders_are_refused(
     qtbot.keyClicks(comments.text, "loss curve looks converged")
     click(qtbot, comments.add)
     qtbot.waitUntil(lambda: len(comments.table.row_keys()) == 1, timeout=WAIT_MS)
-    assert (
-        cells(comments.table)[0][1:] == ("admin", "loss curve looks converged") and comments.text.text() == ""
-    )
+    assert cells(comments.table)[0][1:] == ("admin", "loss curve looks converged") and comments.text.text() == ""
 
     bob_session = session_for(cluster.coordinator, tmp_path / "home-bob", "bob", "bob-password")
     bob_window = open_window(bob_session)
@@ -53,9 +49,7 @@ def test_comments_reach_other_members_and_outsiders_are_refused(
     qtbot.addWidget(eve_page)
     eve_page.show()
     click_tab(qtbot, eve_page.tabs, "Activity")
-    qtbot.waitUntil(
-        lambda: "could not read the comments" in eve_page.comments.message.text(), timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: "could not read the comments" in eve_page.comments.message.text(), timeout=WAIT_MS)
     assert "not a member of project 'p'" in eve_page.comments.message.text()
     qtbot.keyClicks(eve_page.comments.text, "let me in")
     click(qtbot, eve_page.comments.add)

@@ -30,9 +30,7 @@ def files_page_of(qtbot, window: MainWindow, project: str):
     click_row(qtbot, window.projects_page.table, project)
     sidebar = window.sidebar
     files = sidebar.item(1)
-    qtbot.mouseClick(
-        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(files).center()
-    )
+    qtbot.mouseClick(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualItemRect(files).center())
     assert window.pages.currentWidget() is window.files_page
     wait_idle(qtbot, window.runner)
     return window.files_page
@@ -78,9 +76,7 @@ def test_a_linked_folder_shows_what_changed_since_its_last_push(
     ]
 
 
-def test_push_shows_progress_to_the_end_and_the_snapshot_appears(
-    qtbot, admin, admin_session, open_window, folder
-):
+def test_push_shows_progress_to_the_end_and_the_snapshot_appears(qtbot, admin, admin_session, open_window, folder):
     admin.create_project("demo")
     window = open_window(admin_session)
     page = files_page_of(qtbot, window, "demo")

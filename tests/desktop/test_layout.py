@@ -39,15 +39,11 @@ def test_entities_and_packages_in_words():
 
 
 def request(state: str, created: float, reviews=()) -> AliasRequest:
-    return AliasRequest(
-        f"ar-{created:g}", "p", "m", 1, "production", "dev", state, created, 0, 2, "", reviews
-    )
+    return AliasRequest(f"ar-{created:g}", "p", "m", 1, "production", "dev", state, created, 0, 2, "", reviews)
 
 
 def test_open_requests_come_first_and_approvals_are_counted():
-    rows = request_rows(
-        [request("rejected", 3), request("open", 1, (("v", True, "", 2.0),)), request("open", 2)]
-    )
+    rows = request_rows([request("rejected", 3), request("open", 1, (("v", True, "", 2.0),)), request("open", 2)])
     assert [r.key for r in rows] == ["ar-2", "ar-1", "ar-3"] and [r.marked for r in rows] == [
         True,
         True,

@@ -50,9 +50,7 @@ def wheel(view: LineageView, notches: int, modifiers: Qt.KeyboardModifier) -> No
     QApplication.sendEvent(view.viewport(), event)
 
 
-def test_lineage_boxes_are_named_for_people_and_the_view_zooms_and_fits(
-    qtbot, cluster, cluster_session, open_window
-):
+def test_lineage_boxes_are_named_for_people_and_the_view_zooms_and_fits(qtbot, cluster, cluster_session, open_window):
     cluster.agent("n1")
     data = pushed(cluster, "data", {"customers.csv": "id,churned\n1,0\n"}, "customer table, March export")
     dataset = cluster.admin.add_dataset_version("p", "customers", data)

@@ -45,17 +45,14 @@ def people(cluster, tmp_path):
         cluster.admin.set_member("p", name, "editor")
         cluster.admin.set_validator("p", name)
     sessions = {
-        n: session_for(cluster.coordinator, tmp_path / f"home-{n}", n, f"{n}-password")
-        for n in ("dev", "val1")
+        n: session_for(cluster.coordinator, tmp_path / f"home-{n}", n, f"{n}-password") for n in ("dev", "val1")
     }
     yield sessions
     for s in sessions.values():
         s.close()
 
 
-def test_a_version_registered_from_a_run_and_staging_moved_at_once(
-    qtbot, cluster, cluster_session, open_window
-):
+def test_a_version_registered_from_a_run_and_staging_moved_at_once(qtbot, cluster, cluster_session, open_window):
     cluster.agent("n1")
     run_id = finished_run(cluster)
     window = open_window(cluster_session)
@@ -92,9 +89,7 @@ def test_a_version_registered_from_a_run_and_staging_moved_at_once(
 
     click(qtbot, page.lineage)
     lineage = window.lineage_page
-    qtbot.waitUntil(
-        lambda: lineage.graph is not None and lineage.graph.root == "model:p/churn@1", timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: lineage.graph is not None and lineage.graph.root == "model:p/churn@1", timeout=WAIT_MS)
     assert f"run:{run_id}" in lineage.view.boxes
     close_all(qtbot, window)
 
@@ -142,9 +137,7 @@ def test_production_is_requested_refused_to_the_requester_and_approved_by_a_vali
 
     history = val.history
     click_tab(qtbot, val.tabs, "Alias history")
-    qtbot.waitUntil(
-        lambda: [c[1:4] for c in cells(history.moves)] == [("production", "1", "val1")], timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: [c[1:4] for c in cells(history.moves)] == [("production", "1", "val1")], timeout=WAIT_MS)
     qtbot.keyClick(history.at, Qt.Key.Key_Home)  # to the year
     qtbot.keyClick(history.at, Qt.Key.Key_Down)  # a year earlier: before the move
     click(qtbot, history.ask)

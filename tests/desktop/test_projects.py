@@ -77,9 +77,7 @@ def test_adding_a_member_and_changing_their_role(qtbot, admin, make_user, admin_
     assert admin.get_project("shared").members.keys() == {"admin"}
 
 
-def test_owner_only_actions_show_the_coordinators_refusal(
-    qtbot, coordinator, admin, make_user, kiln_home, open_window
-):
+def test_owner_only_actions_show_the_coordinators_refusal(qtbot, coordinator, admin, make_user, kiln_home, open_window):
     admin.create_project("shared")
     make_user("bob", "shared", "editor")
     make_user("carol")

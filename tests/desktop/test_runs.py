@@ -198,9 +198,7 @@ def test_rerun_submits_the_same_spec_and_opens_the_new_run(qtbot, cluster, clust
     second = rerun.args[0]
     assert second.id != first.id and second.spec == first.spec
     new_page = page.run_pages[second.id]
-    qtbot.waitUntil(
-        lambda: new_page.logs_complete and new_page.state_label.text() == "succeeded", timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: new_page.logs_complete and new_page.state_label.text() == "succeeded", timeout=WAIT_MS)
     assert new_page.logs.toPlainText() == "x"
     close_all(qtbot, window)
 

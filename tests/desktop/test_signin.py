@@ -24,9 +24,7 @@ def check_server(qtbot, dialog: SignInDialog, address: str) -> None:
     qtbot.waitUntil(lambda: dialog.ca is not None, timeout=WAIT_MS)
 
 
-def test_the_fingerprint_is_shown_and_must_be_accepted_before_signing_in(
-    qtbot, coordinator, settings, kiln_home
-):
+def test_the_fingerprint_is_shown_and_must_be_accepted_before_signing_in(qtbot, coordinator, settings, kiln_home):
     dialog = open_dialog(qtbot, settings)
     check_server(qtbot, dialog, coordinator.address)
     assert coordinator.ctx.tls.ca_fingerprint in dialog.fingerprint.text()

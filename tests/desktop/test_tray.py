@@ -106,9 +106,7 @@ def test_a_join_token_from_the_tray_enrols_a_new_node(qtbot, cluster, cluster_se
     close_tray(qtbot, tray)
 
 
-def test_the_tray_counts_queued_and_running_runs_and_opens_the_admin_window(
-    qtbot, cluster, cluster_session, settings
-):
+def test_the_tray_counts_queued_and_running_runs_and_opens_the_admin_window(qtbot, cluster, cluster_session, settings):
     from kiln.core.runs import RunSpec
     from tests.compute.conftest import push_folder
 

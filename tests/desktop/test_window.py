@@ -31,10 +31,7 @@ def test_every_sidebar_entry_is_a_page(qtbot, admin_session, open_window):
         assert go_to(qtbot, window, title) is page
     wait_idle(qtbot, window.runner)
     assert "choose a project first" in window.models_page.summary.text()  # no project exists yet
-    assert (
-        not window.lineage_page.open_run.isEnabled()
-        and "Nothing shown yet" in window.lineage_page.details.text()
-    )
+    assert not window.lineage_page.open_run.isEnabled() and "Nothing shown yet" in window.lineage_page.details.text()
     go_to(qtbot, window, "Runs")
     assert "choose a project first" in window.runs_page.summary.text()
     assert not window.runs_page.launch.isEnabled()

@@ -14,7 +14,9 @@ import pytest
 from kiln.coordinator.mlflow.serve import endpoints
 from tests.mlflow.conftest import Tracking
 
-BAD_VALUES: list[object] = [None, 1, -1, 2**70, 1.5, True, "", "x" * 9000, "../../etc", "\x00", [], ["a", "b"], {}, {"k": 1}]
+BAD_VALUES: list[object] = [
+    None, 1, -1, 2**70, 1.5, True, "", "x" * 9000, "../../etc", "\x00", [], ["a", "b"], {}, {"k": 1},
+]  # fmt: skip
 FIELDS = (
     "run_id", "experiment_id", "name", "key", "value", "metric_key", "max_results", "page_token", "filter",
     "order_by", "status", "tags", "metrics", "params", "version", "alias", "source", "model_id", "path",

@@ -99,11 +99,13 @@ def test_a_node_cannot_log_into_a_run_it_does_not_run(cluster):
     run_id = run_script(cluster, "print('mine')")
     cluster.wait_run(run_id)
     other = identity.enroll(cluster.tmp / "id-x", cluster.coordinator.address, cluster.join_token(), "x", {})
-    forged = link_pb2.AgentMessage(seq=1, track=tracking_pb2.TrackBatch(run_id=run_id, attempt=1, pid=1, seq=1,
-                                                                         params={"lr": "666"}))
+    forged = link_pb2.AgentMessage(
+        seq=1, track=tracking_pb2.TrackBatch(run_id=run_id, attempt=1, pid=1, seq=1, params={"lr": "666"})
+    )
     hello = link_pb2.AgentMessage(hello=link_pb2.Hello(name="x"))
-    with Client(other.agent_address(cluster.coordinator.agent_port), other.ca_pem,
-                node_identity=(other.key_pem, other.cert_pem)) as c:
+    with Client(
+        other.agent_address(cluster.coordinator.agent_port), other.ca_pem, node_identity=(other.key_pem, other.cert_pem)
+    ) as c:
         replies = link_pb2_grpc.AgentGatewayStub(c.channel).Connect(iter([hello, forged]))
         kinds = [next(replies).WhichOneof("body") for _ in range(2)]
         replies.cancel()

@@ -28,9 +28,12 @@ def test_a_rerun_keeps_its_origin_in_a_spec_a_run_and_an_assignment():
 
 def test_a_spec_of_no_rerun_is_the_bytes_it_always_was():
     plain = RunSpec("p", ("true",))
-    assert wire.run_spec_to_proto(plain).SerializeToString() == runs_pb2.RunSpec(
-        project="p", command=["true"], resources=runs_pb2.Resources(cpus=1.0), priority="normal", network="none"
-    ).SerializeToString()
+    assert (
+        wire.run_spec_to_proto(plain).SerializeToString()
+        == runs_pb2.RunSpec(
+            project="p", command=["true"], resources=runs_pb2.Resources(cpus=1.0), priority="normal", network="none"
+        ).SerializeToString()
+    )
 
 
 def test_column_values_come_back_as_sent():
