@@ -36,6 +36,7 @@ from kiln.core.link import (
     HeldRun,
     Hello,
     OpenTunnel,
+    SaveFolder,
     Welcome,
 )
 from kiln.core.models import Inventory
@@ -226,6 +227,10 @@ class Agent:
                 self.drained = drained
             case Drain(drain=drain):
                 self.drained = drain
+            case SaveFolder(run_id=run_id, attempt=attempt, request_id=request_id, message=text):
+                job = self.jobs.get((run_id, attempt))
+                if job is not None and not job.ended.is_set():
+                    threading.Thread(target=job.save_folder, args=(request_id, text), daemon=True).start()
             case OpenTunnel(tunnel_id=tunnel_id, run_id=run_id, port=port):
                 held = any(j.run_id == run_id and not j.ended.is_set() for j in self.jobs.values())
                 refused = "" if held else f"run {run_id} is not running on node {self.name}"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from kiln.agent import envjobs, liveness
 from kiln.agent.environments import EnvCache, describe_python
 from kiln.agent.inventory import nvml_gpus
-from kiln.agent.runenv import RunEnvironment
+from kiln.agent.runenv import RunEnvironment, sender_id
 from kiln.agent.runtimes import JobHandle, JobSpec, Runtime, RuntimeUnavailable
 from kiln.agent.spool import JobRecord, Spool
 from kiln.agent.workspace import BlobCache, collect_outputs, materialize
@@ -31,8 +31,9 @@ from kiln.core.link import Assignment, RunUpdate, TrackBatch
 from kiln.core.models import DatasetVersion
 from kiln.core.runs import RunState
 from kiln.core.units import format_bytes
+from kiln.core.workspaces import SAVED_TAG
 from kiln.sync.locks import BuildFailed, IndexSettings
-from kiln.sync.push import OutputsTooLarge
+from kiln.sync.push import OutputsTooLarge, push
 
 log = logging.getLogger("kiln.agent.jobs")
 T = TypeVar("T")
@@ -44,6 +45,7 @@ FLUSH_BYTES = 64 * CHUNK_BYTES
 # How long an SDK question waits out a coordinator outage before it is answered "unchecked".
 QUESTION_PATIENCE_S = 15.0
 DESCRIBE_PATIENCE_S = 30.0  # how long a run's end waits for the description of what it ran in
+SAVE_PATIENCE_S = 120.0  # a workspace's save waits out a coordinator outage this long
 HUNG_GRACE_S = 2.0  # a hung replica's SIGTERM goes unanswered: SIGKILL follows this soon
 LOGGED_FILE = "logged.jsonl"  # in the job's folder: [kind, path] a line, for every path the run logged
 
@@ -417,6 +419,23 @@ class Job:
             watch.alive = lambda: self._probed is watch and not self.ended.is_set()
             self._probed = watch
         watch.start()
+
+    def save_folder(self, request_id: str, message: str) -> None:
+        """Snapshots the job's folder into its project as a push does (its ignore rules, its stat cache),
+        and reports the snapshot (or why there is none) as the run's tag kiln.workspace.saved.REQUEST."""
+        try:
+            result = self.retrying(
+                lambda c: push(c, self.workdir, self.spec.project, message, self.dir / "savecache"),
+                patience_s=SAVE_PATIENCE_S,
+            )
+            said = result.snapshot.id
+        except (KilnError, OSError) as e:
+            said = f"error: {e}"
+        batch = TrackBatch(
+            self.run_id, self.attempt, sender_id(0, "kiln-agent"), time.time_ns() // 1000,
+            tags={f"{SAVED_TAG}{request_id}": said[: limits.TRACK_VALUE.most]},
+        )  # fmt: skip
+        self.node.spool.report_tracking(batch, 0, "kiln-agent")
 
     def _kill_hung(self, why: str) -> None:
         """The replica stopped answering its probe: killed (SIGTERM, then SIGKILL soon after), its run failed."""

@@ -359,10 +359,11 @@ def _check_path(path: str) -> None:
 
 
 def sdk_files() -> dict[str, Path]:
-    """Relative path -> source: kiln/__init__.py and the modules of kiln.track and kiln.serve, nothing else."""
+    """Relative path -> source: kiln/__init__.py and the modules of kiln.track, kiln.serve and kiln.workspace
+    (the workspace launcher), nothing else."""
     package = Path(kiln.__file__).parent
     files = {"kiln/__init__.py": package / "__init__.py"}
-    for part in ("track", "serve"):
+    for part in ("track", "serve", "workspace"):
         for source in sorted((package / part).rglob("*.py")):
             files[f"kiln/{source.relative_to(package).as_posix()}"] = source
     return files

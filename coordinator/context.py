@@ -59,6 +59,8 @@ class Coordinator:
     gateway_url: str = ""
     # https://HOST:PORT of the MLflow-compatible API; a project's tracking URI is it + /projects/NAME.
     mlflow_url: str = ""
+    # run id -> when a tunnel into it last carried bytes (in memory: the idle watch counts it as activity)
+    tunnel_traffic: dict[str, float] = field(default_factory=dict)
 
     def close(self) -> None:
         self.store.close()

@@ -37,6 +37,8 @@ from kiln.coordinator.rpc.schedules import SchedulesServicer
 from kiln.coordinator.rpc.tracking import TrackingServicer
 from kiln.coordinator.rpc.tunnels import TunnelBroker, TunnelsServicer
 from kiln.coordinator.rpc.workers import Workers
+from kiln.coordinator.rpc.workspaces import WorkspacesServicer
+from kiln.coordinator.workspaces import IdleWatch
 from kiln.core import defaults
 from kiln.core.errors import InvalidArgument
 from kiln.core.netaddr import join_address, split_address
@@ -54,6 +56,7 @@ from kiln.proto.v1 import (
     schedules_pb2_grpc,
     tracking_pb2_grpc,
     tunnels_pb2_grpc,
+    workspaces_pb2_grpc,
 )
 
 log = logging.getLogger("kiln.coordinator")
@@ -112,6 +115,8 @@ class Serving:
     mlflow: MlflowServer | None = None  # the MLflow-compatible API, when mlflow_listen is set
     watch_task: asyncio.Task[None] | None = None  # monitors and alert notifications
     watch: Watch | None = None
+    idle_task: asyncio.Task[None] | None = None  # workspaces idling past their limit
+    idle: IdleWatch | None = None
 
     async def stop(self, grace: float) -> None:
         if self.gateway is not None:  # first: what it records still reaches the store
@@ -120,13 +125,15 @@ class Serving:
             await asyncio.get_running_loop().run_in_executor(None, self.mlflow.stop)
         await self.server.stop(grace)
         await self.link.settle()  # what the ended streams left to do (their disconnects) is done
-        for task in (self.loop_task, self.watch_task):
+        for task in (self.loop_task, self.watch_task, self.idle_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self.watch is not None:  # its pass under way ends before the store closes
             await asyncio.get_running_loop().run_in_executor(None, self.watch.close)
+        if self.idle is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.idle.close)
         await asyncio.get_running_loop().run_in_executor(None, self.workers.shutdown)
         if self.metrics is not None:  # [ops]
             self.metrics.stop()
@@ -162,6 +169,7 @@ async def build_server(ctx: Coordinator) -> Serving:
     tunnels = TunnelBroker(link)
     link_pb2_grpc.add_AgentGatewayServicer_to_server(AgentGatewayServicer(ctx, link, agent_port, tunnels), server)
     tunnels_pb2_grpc.add_TunnelsServicer_to_server(TunnelsServicer(ctx, tunnels), server)
+    workspaces_pb2_grpc.add_WorkspacesServicer_to_server(WorkspacesServicer(ctx, link), server)
     tracking_pb2_grpc.add_TrackingServicer_to_server(TrackingServicer(ctx), server)
     registry_pb2_grpc.add_DatasetsServicer_to_server(DatasetsServicer(ctx), server)
     environments_pb2_grpc.add_EnvironmentsServicer_to_server(EnvironmentsServicer(ctx), server)
@@ -190,7 +198,11 @@ async def build_server(ctx: Coordinator) -> Serving:
     task = asyncio.get_running_loop().create_task(link.run_forever())
     watch = Watch(ctx)
     watching = asyncio.get_running_loop().create_task(watch.run_forever())
-    return Serving(server, link, workers, port, agent_port, task, metrics, gateway, mlflow, watching, watch)
+    idle = IdleWatch(ctx, link)
+    idling = asyncio.get_running_loop().create_task(idle.run_forever())
+    return Serving(
+        server, link, workers, port, agent_port, task, metrics, gateway, mlflow, watching, watch, idling, idle
+    )
 
 
 @dataclass

@@ -191,7 +191,7 @@ class MlflowApi:
             {
                 "error_code": "ENDPOINT_NOT_FOUND",
                 "message": f"{request.url.path}: Kiln serves MLflow per project; set MLFLOW_TRACKING_URI to "
-                f"{request.base_url}projects/PROJECT (eval \"$(kiln mlflow env -p PROJECT)\" sets it)",
+                f'{request.base_url}projects/PROJECT (eval "$(kiln mlflow env -p PROJECT)" sets it)',
             },
             404,
         )

@@ -225,6 +225,19 @@ class AgentLink:
 
     # -- streams ----------------------------------------------------------------------------------------
 
+    def save_folder(self, node: str, run_id: str, attempt: int, request_id: str, message: str) -> bool:
+        """Asks `node` to snapshot a workspace run's folder (coordinator/workspaces.py), from any thread."""
+        save = link_pb2.SaveFolder(run_id=run_id, attempt=attempt, request_id=request_id, message=message)
+        return self.send_to_node(node, link_pb2.CoordinatorMessage(save_folder=save))
+
+    def send_to_node(self, node: str, message: link_pb2.CoordinatorMessage) -> bool:
+        """Queues a message on `node`'s open stream, from any thread; False when the node is not connected."""
+        stream = next((s for s in list(self.streams.values()) if s.node == node and not s.closed), None)
+        if stream is None:
+            return False
+        self._loop.call_soon_threadsafe(stream.outbox.put_nowait, message)
+        return True
+
     def open(self, node: str) -> Stream:
         stream = Stream(node, next(self._ids))
         self.streams[stream.id] = stream

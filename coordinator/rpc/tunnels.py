@@ -22,6 +22,7 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.coordinator.rpc.link import AgentLink
 from kiln.coordinator.runs import get_run
+from kiln.core import clock
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import RunState
@@ -79,10 +80,15 @@ def check_caller(ctx: Coordinator, who: Principal, run_id: str, port: int) -> tu
     return run.node, run.id
 
 
-async def _pump(frames: AsyncIterator[link_pb2.TunnelFrame], to: Frames) -> None:
-    """Passes a stream's frames on (each bounded), then None: the stream ended."""
+async def _pump(
+    frames: AsyncIterator[link_pb2.TunnelFrame], to: Frames, traffic: dict[str, float] | None = None, run_id: str = ""
+) -> None:
+    """Passes a stream's frames on (each bounded), then None: the stream ended. `traffic` is told when a
+    user's bytes pass, for the idle watch."""
     try:
         async for frame in frames:
+            if traffic is not None:
+                traffic[run_id] = clock.now()
             if len(frame.data) > MAX_FRAME_BYTES:
                 await to.put(link_pb2.TunnelFrame(error=f"a frame over {MAX_FRAME_BYTES} bytes"))
                 break
@@ -96,9 +102,13 @@ async def _pump(frames: AsyncIterator[link_pb2.TunnelFrame], to: Frames) -> None
 
 
 async def _relay(
-    incoming: AsyncIterator[link_pb2.TunnelFrame], into: Frames, out: Frames
+    incoming: AsyncIterator[link_pb2.TunnelFrame],
+    into: Frames,
+    out: Frames,
+    traffic: dict[str, float] | None = None,
+    run_id: str = "",
 ) -> AsyncIterator[link_pb2.TunnelFrame]:
-    reader = asyncio.get_running_loop().create_task(_pump(incoming, into))
+    reader = asyncio.get_running_loop().create_task(_pump(incoming, into, traffic, run_id))
     try:
         while (frame := await out.get()) is not None:
             yield frame
@@ -133,7 +143,8 @@ class TunnelsServicer(tunnels_pb2_grpc.TunnelsServicer):
             self.broker.pending.pop(tunnel_id, None)
         if first.data:
             await to_agent.put(link_pb2.TunnelFrame(data=first.data))
-        async for frame in _relay(request_iterator, to_agent, to_user):
+        self.ctx.tunnel_traffic[run_id] = clock.now()
+        async for frame in _relay(request_iterator, to_agent, to_user, self.ctx.tunnel_traffic, run_id):
             yield frame
 
 

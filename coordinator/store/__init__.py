@@ -13,6 +13,7 @@ from kiln.coordinator.store.projects import ProjectTables
 from kiln.coordinator.store.registry import RegistryTables
 from kiln.coordinator.store.schedules import ScheduleTables
 from kiln.coordinator.store.tracking import TrackingTables
+from kiln.coordinator.store.workspaces import WorkspaceTables
 
 
 class SqliteStore(
@@ -28,6 +29,7 @@ class SqliteStore(
     ScheduleTables,
     MonitoringTables,
     MlflowTables,
+    WorkspaceTables,
 ):
     """The coordinator's store on SQLite: every table family, one connection, one transaction at a time."""
 

@@ -407,4 +407,15 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL DEFAULT 0, PRIMARY KEY (project, name, version)
     );
     """,
+    # 14: workspaces (coordinator/workspaces.py): one row per name in a project, naming its latest run
+    """
+    CREATE TABLE workspaces (
+        project TEXT NOT NULL REFERENCES projects(name), name TEXT NOT NULL, run_id TEXT NOT NULL,
+        tool TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL, idle_limit_s REAL NOT NULL,
+        last_active REAL NOT NULL, warned_at REAL NOT NULL DEFAULT 0, last_saved TEXT NOT NULL DEFAULT '',
+        last_saved_at REAL NOT NULL DEFAULT 0, stop_reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (project, name)
+    );
+    CREATE INDEX workspaces_run ON workspaces(run_id);
+    """,
 ]

@@ -63,6 +63,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("feedback", "ground truth for an endpoint's predictions, from a CSV of prediction_id,label", "deploy"),
     ("score", "batch scoring as a tracked run: a model version over a dataset version", "deploy"),
     ("mlflow", "point existing MLflow code at a project (Kiln serves MLflow's API)", "mlflow"),
+    ("workspace", "Jupyter and other tools on a node, opened from here, saved into the project", "workspaces"),
     ("schedule", "runs fired on a timetable: cron in a time zone, or every interval", "schedules"),
     ("monitor", "watch an endpoint: drift, quality, latency, errors, KPIs and a health score", "monitoring"),
     ("alerts", "alerts: firing, acknowledged and resolved, newest first", "monitoring"),

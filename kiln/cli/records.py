@@ -152,8 +152,13 @@ def metrics(args: argparse.Namespace) -> int:
         table(
             ["KEY", "POINTS", "SHOWN", "LAST STEP", "LAST VALUE"],
             [
-                (m.key, m.total_points, len(m.points), m.points[-1][0] if m.points else "",
-                 m.points[-1][1] if m.points else "")
+                (
+                    m.key,
+                    m.total_points,
+                    len(m.points),
+                    m.points[-1][0] if m.points else "",
+                    m.points[-1][1] if m.points else "",
+                )
                 for m in found
             ],
             "no metrics logged",
@@ -436,9 +441,7 @@ def lineage_cmd(args: argparse.Namespace) -> int:
     with connect() as client:
         g = client.lineage(args.entity, direction, args.depth)
     if args.dot:
-        sys.stdout.write(
-            lineage.to_dot(g.root, [(n.id, n.label) for n in g.nodes], list(g.edges))
-        )
+        sys.stdout.write(lineage.to_dot(g.root, [(n.id, n.label) for n in g.nodes], list(g.edges)))
     elif args.json:
         emit_json(
             {

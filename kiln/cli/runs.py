@@ -57,9 +57,12 @@ def register(sub: Any) -> None:
     )
     add_project(p)
     add_run_options(p)
+    p.add_argument(
+        "--from-workspace", default="", metavar="NAME", help="run what workspace NAME saved last (kiln workspace save)"
+    )
     p.add_argument("--follow", "-f", action="store_true", help="stream the logs and exit with the run's exit code")
     add_json(p)
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run (or: show RUN_ID)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run (or: show RUN_ID, port RUN PORT)")
     p = command(
         sub,
         "rerun",
@@ -149,6 +152,13 @@ def spec_from_args(client: Client, args: argparse.Namespace, project: str, words
         raise InvalidArgument(str(e)) from None
     environment, variables = _environment_and_variables(args.env)
     snapshot = args.snapshot
+    if getattr(args, "from_workspace", ""):  # "promote to run": the workspace's last saved state
+        saved = client.get_workspace(project, args.from_workspace)
+        if not saved.last_saved:
+            raise InvalidArgument(
+                f"workspace {saved.name} was never saved: kiln workspace save {saved.name} -p {project} first"
+            )
+        snapshot = saved.last_saved
     if not snapshot:
         from kiln.sync.push import push
 
@@ -295,8 +305,7 @@ def port(words: list[str]) -> int:
         except OSError as e:
             raise InvalidArgument(f"cannot listen on local port {asked.local}: {e.strerror or e}") from None
         print(
-            f"http://127.0.0.1:{forwarder.local_port} reaches port {asked.remote_port} of run {run.id} "
-            "(Ctrl-C stops)",
+            f"http://127.0.0.1:{forwarder.local_port} reaches port {asked.remote_port} of run {run.id} (Ctrl-C stops)",
             flush=True,
         )
         stop = threading.Event()

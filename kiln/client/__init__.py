@@ -23,6 +23,7 @@ from kiln.client.projects import ProjectCalls
 from kiln.client.records import RecordCalls
 from kiln.client.schedules import ScheduleCalls
 from kiln.client.tunnels import TunnelCalls
+from kiln.client.workspaces import WorkspaceCalls
 
 __all__ = ["CHANNEL_OPTIONS", "Client"]
 
@@ -38,6 +39,7 @@ class Client(
     ScheduleCalls,
     MonitoringCalls,
     TunnelCalls,
+    WorkspaceCalls,
 ):
     """A connection to one coordinator, trusting only the pinned CA, calling as the token's user; its
     calls are grouped by the .proto they speak (kiln/client/admin.py, projects.py, compute.py, records.py,

@@ -59,25 +59,34 @@ class Forwarder:
         self.local_port = self.server.getsockname()[1]
         self.stopping = threading.Event()
         self.errors: list[str] = []  # why connections ended badly, newest last
+        self._thread: threading.Thread | None = None
 
     def serve_forever(self) -> None:
-        self.server.settimeout(0.5)
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            threading.Thread(target=self._carry, args=(conn,), daemon=True).start()
+        self.server.settimeout(0.2)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    conn, _ = self.server.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                threading.Thread(target=self._carry, args=(conn,), daemon=True).start()
+        finally:
+            self.server.close()
 
     def start(self) -> Forwarder:
-        threading.Thread(target=self.serve_forever, name=f"forward-{self.local_port}", daemon=True).start()
+        self._thread = threading.Thread(target=self.serve_forever, name=f"forward-{self.local_port}", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stops accepting and frees the local port (connections under way end on their own)."""
         self.stopping.set()
-        self.server.close()
+        if self._thread is not None:
+            self._thread.join(5)
+        else:
+            self.server.close()
 
     def _carry(self, conn: socket.socket) -> None:
         sent: queue.Queue[bytes | None] = queue.Queue(64)

@@ -175,7 +175,17 @@ class OpenTunnel:
     port: int
 
 
-CoordinatorMessage = Welcome | Assignment | Cancel | Drain | Ack | OpenTunnel
+@dataclass(frozen=True)
+class SaveFolder:
+    """Snapshot a workspace run's folder into its project; told back as tag kiln.workspace.saved.REQUEST."""
+
+    run_id: str
+    attempt: int
+    request_id: str
+    message: str = ""
+
+
+CoordinatorMessage = Welcome | Assignment | Cancel | Drain | Ack | OpenTunnel | SaveFolder
 
 
 @dataclass(frozen=True)

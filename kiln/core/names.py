@@ -54,6 +54,7 @@ RULES: dict[str, NameRule] = {
     "deployment": _LOWER,
     "schedule": _LOWER,
     "monitor": _LOWER,
+    "workspace": _LOWER,
     "channel": _LOWER,
     "token": _TOKEN,
     "label key": _LABEL_KEY,

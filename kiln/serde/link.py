@@ -23,6 +23,7 @@ from kiln.core.link import (
     LogBatch,
     OpenTunnel,
     RunUpdate,
+    SaveFolder,
     Sequenced,
     TrackBatch,
     Welcome,
@@ -357,6 +358,9 @@ def coordinator_message_from_proto(m: link_pb2.CoordinatorMessage) -> Coordinato
             return drain_from_proto(m.drain)
         if kind == "ack":
             return ack_from_proto(m.ack)
+        if kind == "save_folder":
+            s = m.save_folder
+            return SaveFolder(s.run_id, s.attempt, s.request_id, s.message)
         if kind == "open_tunnel":
             o = m.open_tunnel
             return OpenTunnel(o.tunnel_id, o.run_id, o.port)

@@ -28,7 +28,7 @@ from kiln.proto.v1 import runs_pb2 as kiln_dot_proto_dot_v1_dot_runs__pb2
 from kiln.proto.v1 import tracking_pb2 as kiln_dot_proto_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kiln/proto/v1/link.proto\x12\x07kiln.v1\x1a kiln/proto/v1/environments.proto\x1a\x19kiln/proto/v1/nodes.proto\x1a\x18kiln/proto/v1/runs.proto\x1a\x1ckiln/proto/v1/tracking.proto\"[\n\x0bTunnelFrame\x12\x11\n\ttunnel_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"=\n\nOpenTunnel\x12\x11\n\ttunnel_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\"\xa5\x01\n\rEnrollRequest\x12\x12\n\njoin_token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x03 \x01(\x0c\x12\x32\n\x06labels\x18\x04 \x03(\x0b\x32\".kiln.v1.EnrollRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x0b\x45nrollReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\x0c\x12\x12\n\nagent_port\x18\x04 \x01(\r\"\xd6\x01\n\nAssignment\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x1e\n\x04spec\x18\x03 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12\x11\n\tgpu_uuids\x18\x05 \x03(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\'\n\x08\x64\x61tasets\x18\x07 \x03(\x0b\x32\x15.kiln.v1.DatasetMount\x12,\n\x0b\x65nvironment\x18\x08 \x01(\x0b\x32\x17.kiln.v1.EnvironmentRef\"?\n\x0c\x44\x61tasetMount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x10\n\x08snapshot\x18\x03 \x01(\t\"9\n\x07HeldRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\"\xbb\x02\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\x08runtimes\x18\x02 \x03(\x0b\x32\x1c.kiln.v1.Hello.RuntimesEntry\x12%\n\tinventory\x18\x03 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12*\n\x06labels\x18\x04 \x03(\x0b\x32\x1a.kiln.v1.Hello.LabelsEntry\x12\x1e\n\x04runs\x18\x05 \x03(\x0b\x32\x10.kiln.v1.HeldRun\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x10\n\x08instance\x18\x07 \x01(\t\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\tHeartbeat\x12%\n\tinventory\x18\x01 \x01(\x0b\x32\x12.kiln.v1.Inventory\"\x8a\x02\n\tRunUpdate\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x11\n\texit_code\x18\x05 \x01(\x11\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x17\n\x0foutput_snapshot\x18\x07 \x01(\t\x12\x0c\n\x04time\x18\x08 \x01(\x01\x12\x38\n\x0b\x65nvironment\x18\t \x03(\x0b\x32#.kiln.v1.RunUpdate.EnvironmentEntry\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x08LogBatch\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12!\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x11.kiln.v1.LogChunk\"\xe0\x01\n\x0c\x41gentMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x1f\n\x05hello\x18\x02 \x01(\x0b\x32\x0e.kiln.v1.HelloH\x00\x12\'\n\theartbeat\x18\x03 \x01(\x0b\x32\x12.kiln.v1.HeartbeatH\x00\x12(\n\nrun_update\x18\x04 \x01(\x0b\x32\x12.kiln.v1.RunUpdateH\x00\x12!\n\x04logs\x18\x05 \x01(\x0b\x32\x11.kiln.v1.LogBatchH\x00\x12$\n\x05track\x18\x06 \x01(\x0b\x32\x13.kiln.v1.TrackBatchH\x00\x42\x06\n\x04\x62ody\"F\n\x07Welcome\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x0f\n\x07\x64rained\x18\x03 \x01(\x08\"J\n\x06\x43\x61ncel\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07grace_s\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x16\n\x05\x44rain\x12\r\n\x05\x64rain\x18\x01 \x01(\x08\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"\xf5\x01\n\x12\x43oordinatorMessage\x12#\n\x07welcome\x18\x01 \x01(\x0b\x32\x10.kiln.v1.WelcomeH\x00\x12%\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x13.kiln.v1.AssignmentH\x00\x12!\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x0f.kiln.v1.CancelH\x00\x12\x1f\n\x05\x64rain\x18\x04 \x01(\x0b\x32\x0e.kiln.v1.DrainH\x00\x12\x1b\n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x0c.kiln.v1.AckH\x00\x12*\n\x0bopen_tunnel\x18\x06 \x01(\x0b\x32\x13.kiln.v1.OpenTunnelH\x00\x42\x06\n\x04\x62ody2\xc3\x01\n\x0c\x41gentGateway\x12\x36\n\x06\x45nroll\x12\x16.kiln.v1.EnrollRequest\x1a\x14.kiln.v1.EnrollReply\x12\x41\n\x07\x43onnect\x12\x15.kiln.v1.AgentMessage\x1a\x1b.kiln.v1.CoordinatorMessage(\x01\x30\x01\x12\x38\n\x06Tunnel\x12\x14.kiln.v1.TunnelFrame\x1a\x14.kiln.v1.TunnelFrame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kiln/proto/v1/link.proto\x12\x07kiln.v1\x1a kiln/proto/v1/environments.proto\x1a\x19kiln/proto/v1/nodes.proto\x1a\x18kiln/proto/v1/runs.proto\x1a\x1ckiln/proto/v1/tracking.proto\"[\n\x0bTunnelFrame\x12\x11\n\ttunnel_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"R\n\nSaveFolder\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"=\n\nOpenTunnel\x12\x11\n\ttunnel_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\"\xa5\x01\n\rEnrollRequest\x12\x12\n\njoin_token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x03 \x01(\x0c\x12\x32\n\x06labels\x18\x04 \x03(\x0b\x32\".kiln.v1.EnrollRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"X\n\x0b\x45nrollReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x0e\n\x06\x63\x61_pem\x18\x03 \x01(\x0c\x12\x12\n\nagent_port\x18\x04 \x01(\r\"\xd6\x01\n\nAssignment\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x1e\n\x04spec\x18\x03 \x01(\x0b\x32\x10.kiln.v1.RunSpec\x12\x0f\n\x07runtime\x18\x04 \x01(\t\x12\x11\n\tgpu_uuids\x18\x05 \x03(\t\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\'\n\x08\x64\x61tasets\x18\x07 \x03(\x0b\x32\x15.kiln.v1.DatasetMount\x12,\n\x0b\x65nvironment\x18\x08 \x01(\x0b\x32\x17.kiln.v1.EnvironmentRef\"?\n\x0c\x44\x61tasetMount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x10\n\x08snapshot\x18\x03 \x01(\t\"9\n\x07HeldRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\"\xbb\x02\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\x08runtimes\x18\x02 \x03(\x0b\x32\x1c.kiln.v1.Hello.RuntimesEntry\x12%\n\tinventory\x18\x03 \x01(\x0b\x32\x12.kiln.v1.Inventory\x12*\n\x06labels\x18\x04 \x03(\x0b\x32\x1a.kiln.v1.Hello.LabelsEntry\x12\x1e\n\x04runs\x18\x05 \x03(\x0b\x32\x10.kiln.v1.HeldRun\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x10\n\x08instance\x18\x07 \x01(\t\x1a/\n\rRuntimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\tHeartbeat\x12%\n\tinventory\x18\x01 \x01(\x0b\x32\x12.kiln.v1.Inventory\"\x8a\x02\n\tRunUpdate\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\r\n\x05state\x18\x03 \x01(\t\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x11\n\texit_code\x18\x05 \x01(\x11\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x17\n\x0foutput_snapshot\x18\x07 \x01(\t\x12\x0c\n\x04time\x18\x08 \x01(\x01\x12\x38\n\x0b\x65nvironment\x18\t \x03(\x0b\x32#.kiln.v1.RunUpdate.EnvironmentEntry\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x08LogBatch\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12!\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x11.kiln.v1.LogChunk\"\xe0\x01\n\x0c\x41gentMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x1f\n\x05hello\x18\x02 \x01(\x0b\x32\x0e.kiln.v1.HelloH\x00\x12\'\n\theartbeat\x18\x03 \x01(\x0b\x32\x12.kiln.v1.HeartbeatH\x00\x12(\n\nrun_update\x18\x04 \x01(\x0b\x32\x12.kiln.v1.RunUpdateH\x00\x12!\n\x04logs\x18\x05 \x01(\x0b\x32\x11.kiln.v1.LogBatchH\x00\x12$\n\x05track\x18\x06 \x01(\x0b\x32\x13.kiln.v1.TrackBatchH\x00\x42\x06\n\x04\x62ody\"F\n\x07Welcome\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x02 \x01(\x01\x12\x0f\n\x07\x64rained\x18\x03 \x01(\x08\"J\n\x06\x43\x61ncel\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07grace_s\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x16\n\x05\x44rain\x12\r\n\x05\x64rain\x18\x01 \x01(\x08\"\x12\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"\xa1\x02\n\x12\x43oordinatorMessage\x12#\n\x07welcome\x18\x01 \x01(\x0b\x32\x10.kiln.v1.WelcomeH\x00\x12%\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x13.kiln.v1.AssignmentH\x00\x12!\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x0f.kiln.v1.CancelH\x00\x12\x1f\n\x05\x64rain\x18\x04 \x01(\x0b\x32\x0e.kiln.v1.DrainH\x00\x12\x1b\n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x0c.kiln.v1.AckH\x00\x12*\n\x0bopen_tunnel\x18\x06 \x01(\x0b\x32\x13.kiln.v1.OpenTunnelH\x00\x12*\n\x0bsave_folder\x18\x07 \x01(\x0b\x32\x13.kiln.v1.SaveFolderH\x00\x42\x06\n\x04\x62ody2\xc3\x01\n\x0c\x41gentGateway\x12\x36\n\x06\x45nroll\x12\x16.kiln.v1.EnrollRequest\x1a\x14.kiln.v1.EnrollReply\x12\x41\n\x07\x43onnect\x12\x15.kiln.v1.AgentMessage\x1a\x1b.kiln.v1.CoordinatorMessage(\x01\x30\x01\x12\x38\n\x06Tunnel\x12\x14.kiln.v1.TunnelFrame\x1a\x14.kiln.v1.TunnelFrame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,46 +45,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_options = b'8\001'
   _globals['_TUNNELFRAME']._serialized_start=154
   _globals['_TUNNELFRAME']._serialized_end=245
-  _globals['_OPENTUNNEL']._serialized_start=247
-  _globals['_OPENTUNNEL']._serialized_end=308
-  _globals['_ENROLLREQUEST']._serialized_start=311
-  _globals['_ENROLLREQUEST']._serialized_end=476
-  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_start=431
-  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_end=476
-  _globals['_ENROLLREPLY']._serialized_start=478
-  _globals['_ENROLLREPLY']._serialized_end=566
-  _globals['_ASSIGNMENT']._serialized_start=569
-  _globals['_ASSIGNMENT']._serialized_end=783
-  _globals['_DATASETMOUNT']._serialized_start=785
-  _globals['_DATASETMOUNT']._serialized_end=848
-  _globals['_HELDRUN']._serialized_start=850
-  _globals['_HELDRUN']._serialized_end=907
-  _globals['_HELLO']._serialized_start=910
-  _globals['_HELLO']._serialized_end=1225
-  _globals['_HELLO_RUNTIMESENTRY']._serialized_start=1131
-  _globals['_HELLO_RUNTIMESENTRY']._serialized_end=1178
-  _globals['_HELLO_LABELSENTRY']._serialized_start=431
-  _globals['_HELLO_LABELSENTRY']._serialized_end=476
-  _globals['_HEARTBEAT']._serialized_start=1227
-  _globals['_HEARTBEAT']._serialized_end=1277
-  _globals['_RUNUPDATE']._serialized_start=1280
-  _globals['_RUNUPDATE']._serialized_end=1546
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_start=1496
-  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_end=1546
-  _globals['_LOGBATCH']._serialized_start=1548
-  _globals['_LOGBATCH']._serialized_end=1609
-  _globals['_AGENTMESSAGE']._serialized_start=1612
-  _globals['_AGENTMESSAGE']._serialized_end=1836
-  _globals['_WELCOME']._serialized_start=1838
-  _globals['_WELCOME']._serialized_end=1908
-  _globals['_CANCEL']._serialized_start=1910
-  _globals['_CANCEL']._serialized_end=1984
-  _globals['_DRAIN']._serialized_start=1986
-  _globals['_DRAIN']._serialized_end=2008
-  _globals['_ACK']._serialized_start=2010
-  _globals['_ACK']._serialized_end=2028
-  _globals['_COORDINATORMESSAGE']._serialized_start=2031
-  _globals['_COORDINATORMESSAGE']._serialized_end=2276
-  _globals['_AGENTGATEWAY']._serialized_start=2279
-  _globals['_AGENTGATEWAY']._serialized_end=2474
+  _globals['_SAVEFOLDER']._serialized_start=247
+  _globals['_SAVEFOLDER']._serialized_end=329
+  _globals['_OPENTUNNEL']._serialized_start=331
+  _globals['_OPENTUNNEL']._serialized_end=392
+  _globals['_ENROLLREQUEST']._serialized_start=395
+  _globals['_ENROLLREQUEST']._serialized_end=560
+  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_start=515
+  _globals['_ENROLLREQUEST_LABELSENTRY']._serialized_end=560
+  _globals['_ENROLLREPLY']._serialized_start=562
+  _globals['_ENROLLREPLY']._serialized_end=650
+  _globals['_ASSIGNMENT']._serialized_start=653
+  _globals['_ASSIGNMENT']._serialized_end=867
+  _globals['_DATASETMOUNT']._serialized_start=869
+  _globals['_DATASETMOUNT']._serialized_end=932
+  _globals['_HELDRUN']._serialized_start=934
+  _globals['_HELDRUN']._serialized_end=991
+  _globals['_HELLO']._serialized_start=994
+  _globals['_HELLO']._serialized_end=1309
+  _globals['_HELLO_RUNTIMESENTRY']._serialized_start=1215
+  _globals['_HELLO_RUNTIMESENTRY']._serialized_end=1262
+  _globals['_HELLO_LABELSENTRY']._serialized_start=515
+  _globals['_HELLO_LABELSENTRY']._serialized_end=560
+  _globals['_HEARTBEAT']._serialized_start=1311
+  _globals['_HEARTBEAT']._serialized_end=1361
+  _globals['_RUNUPDATE']._serialized_start=1364
+  _globals['_RUNUPDATE']._serialized_end=1630
+  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_start=1580
+  _globals['_RUNUPDATE_ENVIRONMENTENTRY']._serialized_end=1630
+  _globals['_LOGBATCH']._serialized_start=1632
+  _globals['_LOGBATCH']._serialized_end=1693
+  _globals['_AGENTMESSAGE']._serialized_start=1696
+  _globals['_AGENTMESSAGE']._serialized_end=1920
+  _globals['_WELCOME']._serialized_start=1922
+  _globals['_WELCOME']._serialized_end=1992
+  _globals['_CANCEL']._serialized_start=1994
+  _globals['_CANCEL']._serialized_end=2068
+  _globals['_DRAIN']._serialized_start=2070
+  _globals['_DRAIN']._serialized_end=2092
+  _globals['_ACK']._serialized_start=2094
+  _globals['_ACK']._serialized_end=2112
+  _globals['_COORDINATORMESSAGE']._serialized_start=2115
+  _globals['_COORDINATORMESSAGE']._serialized_end=2404
+  _globals['_AGENTGATEWAY']._serialized_start=2407
+  _globals['_AGENTGATEWAY']._serialized_end=2602
 # @@protoc_insertion_point(module_scope)

@@ -24,6 +24,18 @@ class TunnelFrame(_message.Message):
     error: str
     def __init__(self, tunnel_id: _Optional[str] = ..., run_id: _Optional[str] = ..., port: _Optional[int] = ..., data: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
 
+class SaveFolder(_message.Message):
+    __slots__ = ("run_id", "attempt", "request_id", "message")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    attempt: int
+    request_id: str
+    message: str
+    def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., request_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
 class OpenTunnel(_message.Message):
     __slots__ = ("tunnel_id", "run_id", "port")
     TUNNEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -231,17 +243,19 @@ class Ack(_message.Message):
     def __init__(self, seq: _Optional[int] = ...) -> None: ...
 
 class CoordinatorMessage(_message.Message):
-    __slots__ = ("welcome", "assign", "cancel", "drain", "ack", "open_tunnel")
+    __slots__ = ("welcome", "assign", "cancel", "drain", "ack", "open_tunnel", "save_folder")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ASSIGN_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OPEN_TUNNEL_FIELD_NUMBER: _ClassVar[int]
+    SAVE_FOLDER_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     assign: Assignment
     cancel: Cancel
     drain: Drain
     ack: Ack
     open_tunnel: OpenTunnel
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assign: _Optional[_Union[Assignment, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., open_tunnel: _Optional[_Union[OpenTunnel, _Mapping]] = ...) -> None: ...
+    save_folder: SaveFolder
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assign: _Optional[_Union[Assignment, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., open_tunnel: _Optional[_Union[OpenTunnel, _Mapping]] = ..., save_folder: _Optional[_Union[SaveFolder, _Mapping]] = ...) -> None: ...

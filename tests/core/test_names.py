@@ -20,6 +20,7 @@ GOOD = {
     "deployment": ["churn", "fraud-v2", "scoring.eu"],
     "schedule": ["nightly", "retrain-on-drift"],
     "monitor": ["churn-watch", "m1"],
+    "workspace": ["notebook", "ana-gpu.2"],
     "channel": ["ops", "on-call_2"],
     "token": ["laptop", "CI-runner@build+1", "kiln-up"],
     "label key": ["zone", "kiln.io/gpu", "Disk"],

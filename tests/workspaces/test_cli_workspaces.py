@@ -1,0 +1,35 @@
+"""`kiln workspace …` as a person types it, against a real cluster and a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+
+from tests.compute.conftest import Cluster
+from tests.conftest import Cli, wait_until
+from tests.workspaces.test_workspaces import ENV, cluster  # noqa: F401 - the fixture
+
+
+def test_start_list_show_save_promote_and_stop(cluster: Cluster, cli: Cli) -> None:  # noqa: F811
+    cli.sign_in(cluster.coordinator)
+    started = json.loads(cli.ok("workspace", "start", "nb", "-p", "p", "--python", str(ENV / "bin" / "python"),
+                                "--cpus", "0.5", "--runtime", "process", "--idle", "3h", "--json"))  # fmt: skip
+    assert started["name"] == "nb" and started["idle_limit_s"] == 3 * 3600 and started["owner"] == "admin"
+    again = cli("workspace", "start", "nb", "-p", "p")
+    assert again.code == 1 and "stop it first" in again.err
+    wait_until(
+        lambda: json.loads(cli.ok("workspace", "show", "nb", "-p", "p", "--json"))["state"] == "running", 60, "running"
+    )
+    wait_until(lambda: cluster.admin.get_workspace("p", "nb").port, 60, "the tool")
+    [listed] = json.loads(cli.ok("workspace", "list", "-p", "p", "--json"))
+    assert (listed["name"], listed["tool"], listed["node"]) == ("nb", "jupyter-server", "n1")
+    assert "saved workspace nb as snapshot" in cli.ok("workspace", "save", "nb", "-p", "p", "-m", "first")
+    promoted = cli(
+        "run", "-p", "p", "--from-workspace", "nb", "--runtime", "process", "--follow", "--", "cat", "README.md"
+    )
+    assert promoted.code == 0 and "notes" in promoted.out
+    stopped = json.loads(cli.ok("workspace", "stop", "nb", "-p", "p", "--json"))
+    assert stopped["last_saved"] and stopped["stop_reason"] == "stopped by admin" and stopped["state"] == "stopping"
+    wait_until(lambda: "no workspaces" in cli.ok("workspace", "list", "-p", "p"), 30, "the workspace to end")
+    assert len(json.loads(cli.ok("workspace", "list", "-p", "p", "--all", "--json"))) == 1
+    missing = cli("workspace", "show", "nope", "-p", "p")
+    assert missing.code == 1 and "no workspace 'nope'" in missing.err
