@@ -322,6 +322,6 @@ def binding_problem() -> str:
     losses = ", ".join(f"{n} references to {name}" for name, n in lost.items())
     return (
         f"PySide6 {version('PySide6')} on Python {python} loses a reference on every signal ({losses} in "
-        f"{PROBE_CALLS} signals): the app would abort within minutes (\"Fatal Python error: bool_dealloc\"). "
+        f'{PROBE_CALLS} signals): the app would abort within minutes ("Fatal Python error: bool_dealloc"). '
         "Install a release without the fault, e.g. pip install 'pyside6>=6.11,!=6.12.0', or use Python 3.12+"
     )

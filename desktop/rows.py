@@ -138,9 +138,7 @@ def entry_rows(entries: Iterable[Entry]) -> list[Row]:
 def change_rows(d: Diff) -> list[Row]:
     """Added, modified and deleted paths, in path order, as `kiln diff` lists them (A/M/D)."""
     marked = [("A", p) for p in d.added] + [("M", p) for p in d.changed] + [("D", p) for p in d.removed]
-    return [
-        Row((CHANGE_WORDS[mark], path), (mark, path)) for mark, path in sorted(marked, key=lambda m: m[1])
-    ]
+    return [Row((CHANGE_WORDS[mark], path), (mark, path)) for mark, path in sorted(marked, key=lambda m: m[1])]
 
 
 def change_summary(d: Diff) -> str:

@@ -118,9 +118,7 @@ class SignInDialog(QDialog):
         self.user.setEnabled(not token_mode)
         self.password.setEnabled(not token_mode)
         self.accept_ca.setEnabled(self.ca is not None)
-        credentials = (
-            bool(self.token.text()) if token_mode else bool(self.user.text() and self.password.text())
-        )
+        credentials = bool(self.token.text()) if token_mode else bool(self.user.text() and self.password.text())
         trusted = self.ca is not None and self.accept_ca.isChecked()
         self.sign_in.setEnabled(trusted and credentials and not self.runner.busy)
         self.check.setEnabled(not self.runner.busy)

@@ -19,6 +19,7 @@ from kiln.desktop.pages.models.page import ModelsPage
 from kiln.desktop.pages.monitoring.page import add_to as add_monitoring_page
 from kiln.desktop.pages.projects.page import ProjectsPage
 from kiln.desktop.pages.runs.page import RunsPage
+from kiln.desktop.pages.workspaces.page import add_to as add_workspaces_page
 from kiln.desktop.qt import (
     QCloseEvent,
     QComboBox,
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.add_page("Deployments", self.deployments_page)
         self.monitoring_page = add_monitoring_page(self)
         self.environments_page = add_environments_page(self)
+        self.workspaces_page = add_workspaces_page(self)
         self._route()
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
@@ -265,6 +267,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Waits for operations in flight (a push must not be cut off unsaid), without freezing."""
         self.runs_page.shutdown()  # no new refreshes, no log followers, while it waits
+        self.workspaces_page.shutdown()  # and no tunnels
         self.banner.stop()
         if self.runner.busy:
             event.ignore()

@@ -95,7 +95,7 @@ def symbol(currency: str) -> str:
 
 
 def money(amount: float, currency: str = DEFAULT_CURRENCY) -> str:
-    """"€12.40"; four decimals below 1 so that short runs do not all read €0.00."""
+    """ "€12.40"; four decimals below 1 so that short runs do not all read €0.00."""
     figure = f"{amount:,.2f}" if amount >= 1 or amount == 0 else f"{amount:.4f}"
     return f"{symbol(currency)}{figure}"
 

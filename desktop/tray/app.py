@@ -22,9 +22,7 @@ from kiln.desktop.tray.window import TrayWindow, health_icon
 class ClusterMenu(QMenu):
     """The icon's menu, rebuilt after every look at the cluster."""
 
-    def __init__(
-        self, watch: ClusterWatch, actions: dict[str, Callable[[], object]], parent: QWidget | None = None
-    ):
+    def __init__(self, watch: ClusterWatch, actions: dict[str, Callable[[], object]], parent: QWidget | None = None):
         super().__init__(parent)
         self.watch, self.entries = watch, actions
         watch.updated.connect(self.rebuild)

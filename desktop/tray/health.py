@@ -64,7 +64,7 @@ def node_line(n: Node) -> str:
 
 
 def node_rows(nodes: Sequence[Node], now: float | None = None) -> list[Row]:
-    """"Last seen" relative to `now` ("just now" for a node in touch), the exact time on hover."""
+    """ "Last seen" relative to `now` ("just now" for a node in touch), the exact time on hover."""
     now = time.time() if now is None else now
     rows = []
     for n in sorted(nodes, key=lambda n: n.name):

@@ -122,9 +122,7 @@ class ClusterWatch(QObject):
         )
 
     def _drained(self, node: Node, drain: bool) -> None:
-        self.said.emit(
-            f"{node.name} drained: no new runs" if drain else f"{node.name} takes runs again", False
-        )
+        self.said.emit(f"{node.name} drained: no new runs" if drain else f"{node.name} takes runs again", False)
         self.refresh()
 
     def create_join_token(self, uses: int, ttl_seconds: float) -> None:

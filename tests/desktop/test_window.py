@@ -15,7 +15,9 @@ from tests.desktop.conftest import WAIT_MS, go_to, wait_idle
 def test_every_sidebar_entry_is_a_page(qtbot, admin_session, open_window):
     window = open_window(admin_session)
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Projects", "Files", "Runs", "Lineage", "Models", "Deployments", "Monitoring", "Environments"]
+    assert titles == [
+        "Projects", "Files", "Runs", "Lineage", "Models", "Deployments", "Monitoring", "Environments", "Workspaces",
+    ]  # fmt: skip
     pages = [
         window.projects_page,
         window.files_page,
@@ -25,6 +27,7 @@ def test_every_sidebar_entry_is_a_page(qtbot, admin_session, open_window):
         window.deployments_page,
         window.monitoring_page,
         window.environments_page,
+        window.workspaces_page,
     ]
     for title, page in zip(titles, pages, strict=True):
         assert window.sidebar.item(titles.index(title)).flags() & Qt.ItemFlag.ItemIsEnabled

@@ -101,9 +101,7 @@ class PolicyPanel(QGroupBox):
 
     def _set_policy(self) -> None:
         project, n = self.project, self.approvals.value()
-        self._call(
-            f"require {n} approvals in {project}", lambda: self.client.set_policy(project, n), self._policy
-        )
+        self._call(f"require {n} approvals in {project}", lambda: self.client.set_policy(project, n), self._policy)
 
     def _policy(self, n: int) -> None:
         self.message.info(f"production now needs {n} approval{'s' if n != 1 else ''} (new requests)")

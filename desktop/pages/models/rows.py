@@ -35,6 +35,7 @@ AT_HEADERS = ("Alias", "Version", "Since", "By")  # at_headers() names the zone
 GUARDED = "production"  # the alias that moves only through approvals (the coordinator's rule)
 ALIASES = ("staging", GUARDED)
 
+
 @dataclass(frozen=True)
 class ModelDetails:
     project: str
@@ -50,9 +51,7 @@ def load_model(client: Client, project: str, name: str) -> ModelDetails:
     model = client.get_model(project, name)
     requests = client.alias_requests(project, name)
     moves = client.alias_history(project, name)
-    return ModelDetails(
-        project, name, list(model.versions), model.aliases, model.required_approvals, requests, moves
-    )
+    return ModelDetails(project, name, list(model.versions), model.aliases, model.required_approvals, requests, moves)
 
 
 def alias_text(aliases: Mapping[str, int]) -> str:
@@ -61,8 +60,7 @@ def alias_text(aliases: Mapping[str, int]) -> str:
 
 def model_rows(models: Iterable[Model]) -> list[Row]:
     return [
-        Row((m.name, str(len(m.versions)), alias_text(m.aliases)), m.name)
-        for m in sorted(models, key=lambda m: m.name)
+        Row((m.name, str(len(m.versions)), alias_text(m.aliases)), m.name) for m in sorted(models, key=lambda m: m.name)
     ]
 
 

@@ -52,7 +52,7 @@ def activity_text(summary: ProjectSummary, now: float) -> tuple[str, str]:
 
 
 def best_text(best: BestRun | None) -> str:
-    """"baseline (r-1a2b3c) — auc 0.93, higher is better", or the latest succeeded run, said as such."""
+    """ "baseline (r-1a2b3c) — auc 0.93, higher is better", or the latest succeeded run, said as such."""
     if best is None:
         return "no run has succeeded yet"
     who = f"{best.name} ({best.run_id})" if best.name else best.run_id
@@ -71,7 +71,7 @@ def storage_text(summary: ProjectSummary) -> str:
 
 
 def members_text(project: Project | None, count: int) -> str:
-    """"3 members — owner admin; editor bob; viewer carol" (the count alone without the project's list)."""
+    """ "3 members — owner admin; editor bob; viewer carol" (the count alone without the project's list)."""
     head = f"{count} member{'s' if count != 1 else ''}"
     if project is None or not project.members:
         return head

@@ -152,9 +152,7 @@ class RunDialog(QDialog):
         layout = QHBoxLayout()
         column.addLayout(layout, 1)
         layout.addWidget(titled(tab, ("Where and how it ran", self.environment), ("Outcome", self.outcome)))
-        recorded = titled(
-            tab, ("Recorded by the agent", self.record.recorded), ("Packages", self.record.packages)
-        )
+        recorded = titled(tab, ("Recorded by the agent", self.record.recorded), ("Packages", self.record.packages))
         layout.addWidget(recorded)
         return tab
 
@@ -241,9 +239,7 @@ class RunDialog(QDialog):
     def _rerun(self) -> None:
         spec = self.run.spec
         self.message.info("submitting the same run again…")
-        self.runner.run(
-            f"re-run {self.run.id}", lambda: self.client.submit_run(spec), self._resubmitted, self._failed
-        )
+        self.runner.run(f"re-run {self.run.id}", lambda: self.client.submit_run(spec), self._resubmitted, self._failed)
 
     def _resubmitted(self, run: Run) -> None:
         self.message.info(f"re-run as {run.id} (same snapshot, same spec)")
