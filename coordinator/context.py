@@ -14,6 +14,7 @@ from kiln.coordinator.store.logfiles import check_cap
 from kiln.coordinator.throttle import SignInThrottle
 from kiln.core import clock, defaults
 from kiln.core.errors import InvalidArgument
+from kiln.core.workspaces import IDLE_LIMIT_GPU_S, IDLE_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class CoordinatorConfig:
     log_cap_bytes: int = defaults.LOG_CAP_BYTES
     # HOST:PORT where the HTTP gateway serves /endpoints/NAME/invocations over TLS ("": no gateway).
     gateway_listen: str = ""
+    # How long a workspace may idle before it is saved and stopped (kiln coordinator --workspace-idle,
+    # --workspace-idle-gpu): one holding GPUs, and one without.
+    workspace_idle_s: float = IDLE_LIMIT_S
+    workspace_idle_gpu_s: float = IDLE_LIMIT_GPU_S
     # HOST:PORT where the MLflow-compatible API is served over TLS ("": none); see coordinator/mlflow/.
     mlflow_listen: str = ""
 

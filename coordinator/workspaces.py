@@ -26,14 +26,12 @@ from kiln.coordinator import runs
 from kiln.coordinator.access import require_project
 from kiln.coordinator.context import Coordinator
 from kiln.core import clock, limits
-from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from kiln.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from kiln.core.names import check_name
 from kiln.core.permissions import Need, Principal
 from kiln.core.runs import Run, RunSpec
 from kiln.core.workspaces import (
     ACTIVE_TAG,
-    IDLE_LIMIT_GPU_S,
-    IDLE_LIMIT_S,
     PATH_TAG,
     PORT_TAG,
     SAVED_TAG,
@@ -85,14 +83,15 @@ def start(
     spec = replace(spec, project=project, command=command, snapshot=snapshot, network="host",
                    env={**spec.env, "KILN_WORKSPACE": name})  # fmt: skip
     run = runs.queue_internal(ctx, who, spec, "workspace.start")
-    limit = idle_limit_s or (IDLE_LIMIT_GPU_S if spec.resources.gpus else IDLE_LIMIT_S)
+    limit = idle_limit_s or (ctx.config.workspace_idle_gpu_s if spec.resources.gpus else ctx.config.workspace_idle_s)
     now = clock.now()
     with ctx.store.transaction():
         ctx.store.add_tags(run.id, {TAG: name})
         ctx.store.put_workspace(
             {"project": project, "name": name, "run_id": run.id, "tool": tool, "owner": who.user, "created_at": now,
              "idle_limit_s": limit, "last_active": now, "warned_at": 0.0, "stop_reason": "",
-             "last_saved": old["last_saved"] if old else "", "last_saved_at": old["last_saved_at"] if old else 0.0}
+             "last_saved": old["last_saved"] if old else "", "last_saved_at": old["last_saved_at"] if old else 0.0,
+             "shared": 0}
         )  # fmt: skip
         ctx.store.append_audit(who.user, "workspace.start", f"{project}/{name}", {"run": run.id, "tool": tool})
     return get(ctx, who, project, name)
@@ -106,10 +105,27 @@ def _row(ctx: Coordinator, who: Principal, project: str, name: str, need: Need =
     return row
 
 
-def _may_use(ctx: Coordinator, who: Principal, row: dict[str, Any]) -> None:
-    """Opening, saving and stopping: the owner, the project's owners, admins."""
+def may_use(ctx: Coordinator, who: Principal, row: dict[str, Any]) -> None:
+    """Opening, saving and stopping: its owner and admins; the project's owners too once the owner shared it."""
+    if row["owner"] == who.user or who.is_admin:
+        return
+    if not row["shared"]:
+        raise PermissionDenied(
+            f"workspace {row['name']} is {row['owner']}'s; they may share it with the project's owners "
+            f"(kiln workspace share {row['name']} -p {row['project']})"
+        )
+    require_project(ctx.store, who, Need.MANAGE, row["project"])
+
+
+def share(ctx: Coordinator, who: Principal, project: str, name: str, shared: bool) -> Workspace:
+    """The owner lets the project's owners open, save and stop it too (or no longer)."""
+    row = _row(ctx, who, project, name, Need.WRITE)
     if row["owner"] != who.user and not who.is_admin:
-        require_project(ctx.store, who, Need.MANAGE, row["project"])
+        raise PermissionDenied(f"only {row['owner']}, its owner, shares workspace {name}")
+    with ctx.store.transaction():
+        ctx.store.update_workspace(project, name, shared=int(shared))
+        ctx.store.append_audit(who.user, "workspace.share", f"{project}/{name}", {"shared": shared})
+    return get(ctx, who, project, name)
 
 
 def _view(ctx: Coordinator, who: Principal, row: dict[str, Any], run: Run | None) -> Workspace:
@@ -117,7 +133,7 @@ def _view(ctx: Coordinator, who: Principal, row: dict[str, Any], run: Run | None
     reported = float(tags.get(ACTIVE_TAG, 0) or 0) / 1000.0
     traffic = ctx.tunnel_traffic.get(row["run_id"], 0.0)
     started = run.started_at if run is not None else 0.0
-    may_open = row["owner"] == who.user or who.is_admin
+    may_open = row["owner"] == who.user or who.is_admin or bool(row["shared"])
     return Workspace(
         project=row["project"],
         name=row["name"],
@@ -136,6 +152,7 @@ def _view(ctx: Coordinator, who: Principal, row: dict[str, Any], run: Run | None
         port=int(tags.get(PORT_TAG, 0) or 0),
         path=tags.get(PATH_TAG, "") if may_open else "",
         stop_reason=row["stop_reason"],
+        shared=bool(row["shared"]),
     )
 
 
@@ -158,7 +175,7 @@ def save(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str
     """Snapshots the workspace's folder into the project, waiting for its node (SAVE_TIMEOUT_S)."""
     limits.MESSAGE.text(message, field="save message")
     row = _row(ctx, who, project, name, Need.WRITE)
-    _may_use(ctx, who, row)
+    may_use(ctx, who, row)
     snapshot = _save(ctx, nodes, row, message or f"workspace {name} saved by {who.user}")
     with ctx.store.transaction():
         ctx.store.update_workspace(project, name, last_saved=snapshot, last_saved_at=clock.now())
@@ -188,7 +205,7 @@ def _save(ctx: Coordinator, nodes: Nodes, row: dict[str, Any], message: str) -> 
 def stop(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str, reason: str = "") -> Workspace:
     """Saves the workspace's folder (always first: nothing is lost), then stops its run."""
     row = _row(ctx, who, project, name, Need.WRITE)
-    _may_use(ctx, who, row)
+    may_use(ctx, who, row)
     run = ctx.store.run(row["run_id"], with_events=False)
     if run is None or run.state.terminal:
         raise FailedPrecondition(f"workspace {name} already ended ({run.state if run else 'gone'})")

@@ -22,6 +22,7 @@ from kiln.coordinator.context import Coordinator
 from kiln.coordinator.rpc.interceptor import principal
 from kiln.coordinator.rpc.link import AgentLink
 from kiln.coordinator.runs import get_run
+from kiln.coordinator.workspaces import may_use
 from kiln.core import clock
 from kiln.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from kiln.core.permissions import Need, Principal
@@ -71,7 +72,10 @@ def check_caller(ctx: Coordinator, who: Principal, run_id: str, port: int) -> tu
     if not 1 <= port <= 65535:
         raise InvalidArgument(f"port {port} is not a TCP port (1-65535)")
     run = get_run(ctx, who, run_id, with_events=False)
-    if run.user != who.user and not who.is_admin:
+    workspace = ctx.store.workspace_of_run(run.id)
+    if workspace is not None:  # a workspace's own rule: its owner, and the project's owners once shared
+        may_use(ctx, who, workspace)
+    elif run.user != who.user and not who.is_admin:
         require_project(ctx.store, who, Need.MANAGE, run.spec.project)  # owners may; anyone else is refused
     if who.node:
         raise PermissionDenied("nodes open no tunnels")

@@ -40,6 +40,10 @@ class WorkspacesServicer(workspaces_pb2_grpc.WorkspacesServicer):
         found = workspaces.save(self.ctx, self.nodes, principal(), request.project, request.name, request.message)
         return wire.workspace_to_proto(found)
 
+    def ShareWorkspace(self, request: workspaces_pb2.ShareWorkspaceRequest, context: Ctx) -> workspaces_pb2.Workspace:
+        found = workspaces.share(self.ctx, principal(), request.project, request.name, request.shared)
+        return wire.workspace_to_proto(found)
+
     def StopWorkspace(self, request: workspaces_pb2.WorkspaceRef, context: Ctx) -> workspaces_pb2.Workspace:
         return wire.workspace_to_proto(
             workspaces.stop(self.ctx, self.nodes, principal(), request.project, request.name)

@@ -414,7 +414,7 @@ MIGRATIONS: list[str] = [
         tool TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL, idle_limit_s REAL NOT NULL,
         last_active REAL NOT NULL, warned_at REAL NOT NULL DEFAULT 0, last_saved TEXT NOT NULL DEFAULT '',
         last_saved_at REAL NOT NULL DEFAULT 0, stop_reason TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (project, name)
+        shared INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (project, name)
     );
     CREATE INDEX workspaces_run ON workspaces(run_id);
     """,

@@ -7,7 +7,7 @@ from typing import Any
 from kiln.coordinator.store.base import Database
 
 WORKSPACE_FIELDS = frozenset({"run_id", "tool", "owner", "created_at", "idle_limit_s", "last_active", "warned_at",
-                              "last_saved", "last_saved_at", "stop_reason"})  # fmt: skip
+                              "last_saved", "last_saved_at", "stop_reason", "shared"})  # fmt: skip
 
 
 class WorkspaceTables(Database):

@@ -88,6 +88,13 @@ def register(sub: Any) -> None:
         "(default: no gateway)",
     )
     p.add_argument(
+        "--workspace-idle",
+        default="8h",
+        metavar="DURATION",
+        help="stop (after saving) a workspace idle this long (default 8h; --workspace-idle-gpu for one with GPUs)",
+    )
+    p.add_argument("--workspace-idle-gpu", default="2h", metavar="DURATION", help="the same for GPUs (default 2h)")
+    p.add_argument(
         "--mlflow-listen",
         default="",
         metavar="HOST:PORT",
@@ -156,6 +163,10 @@ def serve(args: argparse.Namespace) -> int:
         max_token_lifetime = parse_duration(args.max_token_lifetime)
     except ValueError as e:
         raise InvalidArgument(f"--max-token-lifetime: {e}") from None
+    try:
+        idle, idle_gpu = parse_duration(args.workspace_idle), parse_duration(args.workspace_idle_gpu)
+    except ValueError as e:
+        raise InvalidArgument(f"--workspace-idle: {e}") from None
     for address in filter(
         None, (args.listen, args.agent_listen, args.metrics_listen, args.gateway_listen, args.mlflow_listen)
     ):
@@ -169,6 +180,8 @@ def serve(args: argparse.Namespace) -> int:
         metrics_listen=args.metrics_listen,
         gateway_listen=args.gateway_listen,
         mlflow_listen=args.mlflow_listen,
+        workspace_idle_s=idle,
+        workspace_idle_gpu_s=idle_gpu,
         max_token_lifetime_s=max_token_lifetime,
         log_cap_bytes=log_cap,
     )

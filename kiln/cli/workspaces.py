@@ -50,6 +50,11 @@ def register(sub: Any) -> None:
         p.add_argument("name")
         add_project(p)
         add_json(p)
+    p = command(g, "share", "let the project's owners open, save and stop your workspace too", share)
+    p.add_argument("name")
+    add_project(p)
+    p.add_argument("--off", action="store_true", help="no longer")
+    add_json(p)
     p = command(g, "save", "snapshot the workspace's folder into the project (with its ignore rules)", save)
     p.add_argument("name")
     add_project(p)
@@ -73,7 +78,7 @@ def workspace_dict(w: Workspace) -> dict[str, object]:
         "project": w.project, "name": w.name, "run": w.run_id, "tool": w.tool, "owner": w.owner, "state": w.state,
         "node": w.node, "gpus": w.gpus, "created_at": w.created_at, "idle_s": round(w.idle_s(now), 1),
         "idle_limit_s": w.idle_limit_s, "warned_at": w.warned_at, "last_saved": w.last_saved,
-        "last_saved_at": w.last_saved_at, "stop_reason": w.stop_reason,
+        "last_saved_at": w.last_saved_at, "stop_reason": w.stop_reason, "shared": w.shared,
     }  # fmt: skip
 
 
@@ -132,6 +137,11 @@ def show(args: argparse.Namespace) -> int:
 def stop(args: argparse.Namespace) -> int:
     with connect() as client:
         return _said(client.stop_workspace(project_of(args), args.name), args.json)
+
+
+def share(args: argparse.Namespace) -> int:
+    with connect() as client:
+        return _said(client.share_workspace(project_of(args), args.name, not args.off), args.json)
 
 
 def save(args: argparse.Namespace) -> int:

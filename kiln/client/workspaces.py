@@ -55,6 +55,13 @@ class WorkspaceCalls(Connection):
         req = workspaces_pb2.SaveWorkspaceRequest(project=project, name=name, message=message)
         return wire.workspace_from_proto(self._call(self._workspaces().SaveWorkspace, req, timeout=600))
 
+    def share_workspace(self, project: str, name: str, shared: bool = True) -> Workspace:
+        from kiln.proto.v1 import workspaces_pb2
+        from kiln.serde import workspaces as wire
+
+        req = workspaces_pb2.ShareWorkspaceRequest(project=project, name=name, shared=shared)
+        return wire.workspace_from_proto(self._call(self._workspaces().ShareWorkspace, req))
+
     def stop_workspace(self, project: str, name: str) -> Workspace:
         from kiln.proto.v1 import workspaces_pb2
         from kiln.serde import workspaces as wire

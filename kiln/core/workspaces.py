@@ -37,6 +37,7 @@ class Workspace:
     port: int = 0  # where the tool listens on the node's loopback (0: not yet)
     path: str = ""  # where a browser opens, token included (shown to its owner only)
     stop_reason: str = ""
+    shared: bool = False  # the project's owners may open, save and stop it too
 
     @property
     def running(self) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from kiln.core.workspaces import Workspace
 from kiln.proto.v1 import workspaces_pb2
 
-_FIELDS = ("project", "name", "run_id", "tool", "owner", "state", "node", "gpus", "created_at", "last_active",
-           "idle_limit_s", "warned_at", "last_saved", "last_saved_at", "port", "path", "stop_reason")  # fmt: skip
+_FIELDS = (
+    "project", "name", "run_id", "tool", "owner", "state", "node", "gpus", "created_at", "last_active",
+    "idle_limit_s", "warned_at", "last_saved", "last_saved_at", "port", "path", "stop_reason", "shared",
+)  # fmt: skip
 
 
 def workspace_to_proto(w: Workspace) -> workspaces_pb2.Workspace:

@@ -50,7 +50,7 @@ class SaveWorkspaceRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Workspace(_message.Message):
-    __slots__ = ("project", "name", "run_id", "tool", "owner", "state", "node", "gpus", "created_at", "last_active", "idle_limit_s", "warned_at", "last_saved", "last_saved_at", "port", "path", "stop_reason")
+    __slots__ = ("project", "name", "run_id", "tool", "owner", "state", "node", "gpus", "created_at", "last_active", "idle_limit_s", "warned_at", "last_saved", "last_saved_at", "port", "path", "stop_reason", "shared")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class Workspace(_message.Message):
     PORT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     run_id: str
@@ -85,7 +86,18 @@ class Workspace(_message.Message):
     port: int
     path: str
     stop_reason: str
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., run_id: _Optional[str] = ..., tool: _Optional[str] = ..., owner: _Optional[str] = ..., state: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[int] = ..., created_at: _Optional[float] = ..., last_active: _Optional[float] = ..., idle_limit_s: _Optional[float] = ..., warned_at: _Optional[float] = ..., last_saved: _Optional[str] = ..., last_saved_at: _Optional[float] = ..., port: _Optional[int] = ..., path: _Optional[str] = ..., stop_reason: _Optional[str] = ...) -> None: ...
+    shared: bool
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., run_id: _Optional[str] = ..., tool: _Optional[str] = ..., owner: _Optional[str] = ..., state: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[int] = ..., created_at: _Optional[float] = ..., last_active: _Optional[float] = ..., idle_limit_s: _Optional[float] = ..., warned_at: _Optional[float] = ..., last_saved: _Optional[str] = ..., last_saved_at: _Optional[float] = ..., port: _Optional[int] = ..., path: _Optional[str] = ..., stop_reason: _Optional[str] = ..., shared: _Optional[bool] = ...) -> None: ...
+
+class ShareWorkspaceRequest(_message.Message):
+    __slots__ = ("project", "name", "shared")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    name: str
+    shared: bool
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class WorkspaceList(_message.Message):
     __slots__ = ("workspaces",)

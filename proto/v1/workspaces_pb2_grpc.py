@@ -59,6 +59,11 @@ class WorkspacesStub:
                 request_serializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.WorkspaceRef.SerializeToString,
                 response_deserializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.FromString,
                 _registered_method=True)
+        self.ShareWorkspace = channel.unary_unary(
+                '/kiln.v1.Workspaces/ShareWorkspace',
+                request_serializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.ShareWorkspaceRequest.SerializeToString,
+                response_deserializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.FromString,
+                _registered_method=True)
 
 
 class WorkspacesServicer:
@@ -98,6 +103,13 @@ class WorkspacesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ShareWorkspace(self, request, context):
+        """The owner lets the project's owners open, save and stop it too (shared false: no longer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkspacesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +136,11 @@ def add_WorkspacesServicer_to_server(servicer, server):
             'StopWorkspace': grpc.unary_unary_rpc_method_handler(
                     servicer.StopWorkspace,
                     request_deserializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.WorkspaceRef.FromString,
+                    response_serializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.SerializeToString,
+            ),
+            'ShareWorkspace': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareWorkspace,
+                    request_deserializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.ShareWorkspaceRequest.FromString,
                     response_serializer=kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.SerializeToString,
             ),
     }
@@ -261,6 +278,33 @@ class Workspaces:
             target,
             '/kiln.v1.Workspaces/StopWorkspace',
             kiln_dot_proto_dot_v1_dot_workspaces__pb2.WorkspaceRef.SerializeToString,
+            kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareWorkspace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.v1.Workspaces/ShareWorkspace',
+            kiln_dot_proto_dot_v1_dot_workspaces__pb2.ShareWorkspaceRequest.SerializeToString,
             kiln_dot_proto_dot_v1_dot_workspaces__pb2.Workspace.FromString,
             options,
             channel_credentials,

@@ -51,6 +51,7 @@ PROJECT_SCOPED = (
     ("workspace", "save"),
     ("workspace", "open"),
     ("workspace", "port"),
+    ("workspace", "share"),
     ("schedule", "create"),
     ("schedule", "list"),
     ("schedule", "show"),

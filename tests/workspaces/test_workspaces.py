@@ -137,6 +137,13 @@ def test_jupyter_through_the_tunnel_keeps_its_kernel_across_reconnects_and_saves
         list(eve.tunnel(w.run_id, w.port, iter([])))
     with pytest.raises(PermissionDenied):
         eve.save_workspace("p", "nb")
+    cluster.admin.create_user("olga", "olga-password", False)
+    cluster.admin.set_member("p", "olga", "owner")
+    olga = login(cluster.coordinator, "olga", "olga-password")
+    with pytest.raises(PermissionDenied, match="share"):  # a project owner, until the owner shares it
+        list(olga.tunnel(w.run_id, w.port, iter([])))
+    assert cluster.admin.share_workspace("p", "nb").shared
+    assert olga.get_workspace("p", "nb").path and list(olga.tunnel(w.run_id, w.port, iter([]))) == []
 
 
 def test_the_idle_stop_waits_for_the_kernel_then_saves_and_stops(cluster: Cluster) -> None:
