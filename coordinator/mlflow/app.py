@@ -90,36 +90,20 @@ class MlflowApi:
 
     def _json(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            try:
-                who = await self.caller(request)
-                fields = await _fields(request)
-                fields.update({k: v for k, v in request.path_params.items() if k != "project"})
-                call = Call(self.ctx, who, request.path_params["project"], fields)
-                return answer(await asyncio.to_thread(endpoint.handler, call))
-            except KilnError as e:
-                return refusal(e)
-            except Exception:
-                log.exception("MLflow API %s %s failed", request.method, request.url.path)
-                return answer(
-                    {"error_code": "INTERNAL_ERROR", "message": "internal error; see the coordinator's log"}, 500
-                )
+            who = await self.caller(request)
+            fields = await _fields(request)
+            fields.update({k: v for k, v in request.path_params.items() if k != "project"})
+            call = Call(self.ctx, who, request.path_params["project"], fields)
+            return answer(await asyncio.to_thread(endpoint.handler, call))
 
-        return handle
+        return _guarded(handle)
 
     def _streamed(self, handler: Raw) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
-            try:
-                who = await self.caller(request)
-                return await handler(request, who, request.path_params["project"])
-            except KilnError as e:
-                return refusal(e)
-            except Exception:
-                log.exception("MLflow API %s %s failed", request.method, request.url.path)
-                return answer(
-                    {"error_code": "INTERNAL_ERROR", "message": "internal error; see the coordinator's log"}, 500
-                )
+            who = await self.caller(request)
+            return await handler(request, who, request.path_params["project"])
 
-        return handle
+        return _guarded(handle)
 
     async def caller(self, request: Request) -> Principal:
         """Who calls: a Kiln API token as a bearer token, or a Kiln user's name and password (Basic)."""
@@ -201,6 +185,21 @@ class MlflowApi:
         code = "ENDPOINT_NOT_FOUND" if status in (404, 405) else "BAD_REQUEST"
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
         return answer({"error_code": code, "message": f"{request.method} {request.url.path}: {detail}"}, status)
+
+
+def _guarded(handle: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A caller's mistake answered in MLflow's error shape; anything else logged and answered INTERNAL_ERROR."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handle(request)
+        except KilnError as e:
+            return refusal(e)
+        except Exception:
+            log.exception("MLflow API %s %s failed", request.method, request.url.path)
+            return answer({"error_code": "INTERNAL_ERROR", "message": "internal error; see the coordinator's log"}, 500)
+
+    return guarded
 
 
 async def _fields(request: Request) -> dict[str, Any]:

@@ -286,10 +286,7 @@ def run(args: argparse.Namespace) -> int:
 def port(words: list[str]) -> int:
     """`kiln run port RUN REMOTE_PORT [--local P]`: a local port reaching a port of a running run (a
     dashboard, a notebook) through the coordinator, until Ctrl-C; only the run's user and project owners."""
-    import signal
-    import threading
-
-    from kiln.client.tunnels import Forwarder
+    from kiln.cli.forwarding import forward_until_stopped
 
     parser = argparse.ArgumentParser(prog="kiln run port", description=port.__doc__)
     parser.add_argument("run")
@@ -300,20 +297,7 @@ def port(words: list[str]) -> int:
         run = client.get_run(asked.run)
         if str(run.state) != "running":
             raise InvalidArgument(f"run {run.id} is {run.state}; only a running run's ports can be reached")
-        try:
-            forwarder = Forwarder(client, run.id, asked.remote_port, asked.local).start()
-        except OSError as e:
-            raise InvalidArgument(f"cannot listen on local port {asked.local}: {e.strerror or e}") from None
-        print(
-            f"http://127.0.0.1:{forwarder.local_port} reaches port {asked.remote_port} of run {run.id} (Ctrl-C stops)",
-            flush=True,
-        )
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-        forwarder.stop()
-    return 0
+        return forward_until_stopped(client, run.id, asked.remote_port, asked.local, "http://127.0.0.1:{local}")
 
 
 def _submitted(client: Client, submitted: Run, follow: bool, as_json: bool) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 import time
 from typing import Any
 
 from kiln.cli.common import add_json, add_project, command, group, project_of
+from kiln.cli.forwarding import forward_until_stopped
 from kiln.cli.output import emit_json, info, table, when
 from kiln.cli.session import connect
 from kiln.core import clock
@@ -172,28 +171,6 @@ def _running(client: Any, project: str, name: str) -> Workspace:
         time.sleep(0.5)
 
 
-def _forward_until_stopped(client: Any, run_id: str, remote: int, local: int, url: str, browse: bool = False) -> int:
-    """Forwards `local` to `remote` of the run until Ctrl-C; `url` ({local} filled in) is printed, or opened."""
-    from kiln.client.tunnels import Forwarder
-
-    try:
-        forwarder = Forwarder(client, run_id, remote, local).start()
-    except OSError as e:
-        raise InvalidArgument(f"cannot listen on local port {local}: {e.strerror or e}") from None
-    address = url.format(local=forwarder.local_port)
-    print(f"{address} (Ctrl-C closes the tunnel; the workspace keeps running)", flush=True)
-    if browse:
-        import webbrowser
-
-        webbrowser.open(address)
-    stop_ = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop_.set())
-    stop_.wait()
-    forwarder.stop()
-    return 0
-
-
 def open_(args: argparse.Namespace) -> int:
     project = project_of(args)
     with connect() as client:
@@ -201,11 +178,11 @@ def open_(args: argparse.Namespace) -> int:
         if not w.path:
             raise FailedPrecondition(f"workspace {w.name} is {w.owner}'s; only its owner opens it")
         url = f"http://127.0.0.1:{{local}}{w.path}"
-        return _forward_until_stopped(client, w.run_id, w.port, args.local, url, browse=not args.no_browser)
+        return forward_until_stopped(client, w.run_id, w.port, args.local, url, browse=not args.no_browser)
 
 
 def port(args: argparse.Namespace) -> int:
     project = project_of(args)
     with connect() as client:
         w = _running(client, project, args.name)
-        return _forward_until_stopped(client, w.run_id, args.remote_port, args.local, "http://127.0.0.1:{local}")
+        return forward_until_stopped(client, w.run_id, args.remote_port, args.local, "http://127.0.0.1:{local}")
