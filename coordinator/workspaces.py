@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from kiln.coordinator import runs
@@ -46,6 +46,7 @@ log = logging.getLogger("kiln.coordinator.workspaces")
 SAVE_TIMEOUT_S = 300.0  # how long a save waits for the node to push the folder
 MAX_IDLE_LIMIT_S = 30 * 86400.0
 IDLE_PASS_S = 30.0  # how often running workspaces are looked at for idling
+SAVE_POLL_S = 0.1  # how often a save looks for the node's answer
 
 
 class Nodes(Protocol):
@@ -171,51 +172,95 @@ def listing(ctx: Coordinator, who: Principal, project: str, everything: bool) ->
     return found
 
 
+@dataclass(frozen=True)
+class SaveAsked:
+    """A save the node was asked for: the tag its snapshot comes back as, on the workspace's run."""
+
+    name: str
+    run_id: str
+    node: str
+    key: str
+
+
 def save(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str, message: str) -> Workspace:
     """Snapshots the workspace's folder into the project, waiting for its node (SAVE_TIMEOUT_S)."""
+    asked = begin_save(ctx, nodes, who, project, name, message)
+    return finish_save(ctx, who, project, name, _wait(ctx, asked))
+
+
+def begin_save(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str, message: str) -> SaveAsked:
     limits.MESSAGE.text(message, field="save message")
     row = _row(ctx, who, project, name, Need.WRITE)
     may_use(ctx, who, row)
-    snapshot = _save(ctx, nodes, row, message or f"workspace {name} saved by {who.user}")
+    return _ask(ctx, nodes, row, message or f"workspace {name} saved by {who.user}")
+
+
+def finish_save(ctx: Coordinator, who: Principal, project: str, name: str, snapshot: str) -> Workspace:
     with ctx.store.transaction():
         ctx.store.update_workspace(project, name, last_saved=snapshot, last_saved_at=clock.now())
         ctx.store.append_audit(who.user, "workspace.save", f"{project}/{name}", {"snapshot": snapshot})
     return get(ctx, who, project, name)
 
 
-def _save(ctx: Coordinator, nodes: Nodes, row: dict[str, Any], message: str) -> str:
+def _ask(ctx: Coordinator, nodes: Nodes, row: dict[str, Any], message: str) -> SaveAsked:
     run = ctx.store.run(row["run_id"], with_events=False)
     if run is None or str(run.state) != "running":
         raise FailedPrecondition(f"workspace {row['name']} is {run.state if run else 'gone'}; only a running one saves")
     request_id = secrets.token_hex(8)
     if not nodes.save_folder(run.node, run.id, run.attempt, request_id, message):
         raise Unavailable(f"node {run.node} is not connected now; save again when it is")
-    key = f"{SAVED_TAG}{request_id}"
+    return SaveAsked(row["name"], run.id, run.node, f"{SAVED_TAG}{request_id}")
+
+
+def told(ctx: Coordinator, asked: SaveAsked) -> str | None:
+    """The snapshot the node made for `asked`, None while it has not said; raises what it could not do."""
+    said = ctx.store.tags(asked.run_id).get(asked.key)
+    if said is not None and said.startswith("error: "):
+        raise FailedPrecondition(f"node {asked.node} could not save workspace {asked.name}: {said[7:]}")
+    return said
+
+
+def late(asked: SaveAsked) -> Unavailable:
+    return Unavailable(f"node {asked.node} did not save workspace {asked.name} within {SAVE_TIMEOUT_S:g} s")
+
+
+def _wait(ctx: Coordinator, asked: SaveAsked) -> str:
+    """On a thread of its own (the idle watch's): the servicer waits on its event loop instead."""
     deadline = time.monotonic() + SAVE_TIMEOUT_S
     while time.monotonic() < deadline:
-        said = ctx.store.tags(run.id).get(key)
+        said = told(ctx, asked)
         if said is not None:
-            if said.startswith("error: "):
-                raise FailedPrecondition(f"node {run.node} could not save workspace {row['name']}: {said[7:]}")
             return said
-        time.sleep(0.1)  # the node pushes the folder, then reports through its spool
-    raise Unavailable(f"node {run.node} did not save workspace {row['name']} within {SAVE_TIMEOUT_S:g} s")
+        time.sleep(SAVE_POLL_S)  # the node pushes the folder, then reports through its spool
+    raise late(asked)
 
 
 def stop(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str, reason: str = "") -> Workspace:
     """Saves the workspace's folder (always first: nothing is lost), then stops its run."""
+    asked = begin_stop(ctx, nodes, who, project, name)
+    return finish_stop(ctx, who, project, name, _wait(ctx, asked) if asked else "", reason)
+
+
+def begin_stop(ctx: Coordinator, nodes: Nodes, who: Principal, project: str, name: str) -> SaveAsked | None:
+    """The save a stop waits for (None: the workspace is not running yet, so it has nothing to save)."""
     row = _row(ctx, who, project, name, Need.WRITE)
     may_use(ctx, who, row)
     run = ctx.store.run(row["run_id"], with_events=False)
     if run is None or run.state.terminal:
         raise FailedPrecondition(f"workspace {name} already ended ({run.state if run else 'gone'})")
-    saved = _save(ctx, nodes, row, f"workspace {name} stopped by {who.user}") if str(run.state) == "running" else ""
+    return _ask(ctx, nodes, row, f"workspace {name} stopped by {who.user}") if str(run.state) == "running" else None
+
+
+def finish_stop(ctx: Coordinator, who: Principal, project: str, name: str, saved: str, reason: str = "") -> Workspace:
+    row = _row(ctx, who, project, name, Need.WRITE)
+    run = ctx.store.run(row["run_id"], with_events=False)
     now = clock.now()
     with ctx.store.transaction():
         if saved:
             ctx.store.update_workspace(project, name, last_saved=saved, last_saved_at=now)
         ctx.store.update_workspace(project, name, stop_reason=reason or f"stopped by {who.user}")
-        runs.stop(ctx.store, run, f"workspace stopped by {who.user}", now)
+        if run is not None and not run.state.terminal:
+            runs.stop(ctx.store, run, f"workspace stopped by {who.user}", now)
         ctx.store.append_audit(who.user, "workspace.stop", f"{project}/{name}", {"saved": saved, "reason": reason})
     return get(ctx, who, project, name)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from kiln.coordinator import workspaces
@@ -36,15 +38,36 @@ class WorkspacesServicer(workspaces_pb2_grpc.WorkspacesServicer):
     def GetWorkspace(self, request: workspaces_pb2.WorkspaceRef, context: Ctx) -> workspaces_pb2.Workspace:
         return wire.workspace_to_proto(workspaces.get(self.ctx, principal(), request.project, request.name))
 
-    def SaveWorkspace(self, request: workspaces_pb2.SaveWorkspaceRequest, context: Ctx) -> workspaces_pb2.Workspace:
-        found = workspaces.save(self.ctx, self.nodes, principal(), request.project, request.name, request.message)
-        return wire.workspace_to_proto(found)
+    async def SaveWorkspace(
+        self, request: workspaces_pb2.SaveWorkspaceRequest, context: Ctx
+    ) -> workspaces_pb2.Workspace:
+        who, project, name = principal(), request.project, request.name
+        asked = await asyncio.to_thread(
+            workspaces.begin_save, self.ctx, self.nodes, who, project, name, request.message
+        )
+        snapshot = await self._told(asked)
+        return wire.workspace_to_proto(
+            await asyncio.to_thread(workspaces.finish_save, self.ctx, who, project, name, snapshot)
+        )
+
+    async def _told(self, asked: workspaces.SaveAsked) -> str:
+        """Waits for the node's snapshot on the event loop, holding no worker thread (a save can take minutes)."""
+        deadline = time.monotonic() + workspaces.SAVE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            said = await asyncio.to_thread(workspaces.told, self.ctx, asked)
+            if said is not None:
+                return said
+            await asyncio.sleep(workspaces.SAVE_POLL_S)
+        raise workspaces.late(asked)
 
     def ShareWorkspace(self, request: workspaces_pb2.ShareWorkspaceRequest, context: Ctx) -> workspaces_pb2.Workspace:
         found = workspaces.share(self.ctx, principal(), request.project, request.name, request.shared)
         return wire.workspace_to_proto(found)
 
-    def StopWorkspace(self, request: workspaces_pb2.WorkspaceRef, context: Ctx) -> workspaces_pb2.Workspace:
+    async def StopWorkspace(self, request: workspaces_pb2.WorkspaceRef, context: Ctx) -> workspaces_pb2.Workspace:
+        who, project, name = principal(), request.project, request.name
+        asked = await asyncio.to_thread(workspaces.begin_stop, self.ctx, self.nodes, who, project, name)
+        saved = await self._told(asked) if asked is not None else ""
         return wire.workspace_to_proto(
-            workspaces.stop(self.ctx, self.nodes, principal(), request.project, request.name)
+            await asyncio.to_thread(workspaces.finish_stop, self.ctx, who, project, name, saved)
         )

@@ -60,16 +60,19 @@ class Kernel:
             "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                         "allow_stdin": False},
         }))  # fmt: skip
-        out = ""
-        while True:
+        out, replied, idle = "", False, False
+        while not (replied and idle):  # outputs (iopub) and the reply (shell) come on channels of their own
             m = json.loads(self.ws.recv())
             if m.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if m["msg_type"] == "stream":
                 out += m["content"]["text"]
-            if m["msg_type"] == "execute_reply":
+            elif m["msg_type"] == "execute_reply":
                 assert m["content"]["status"] == "ok", m["content"]
-                return out
+                replied = True
+            elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+                idle = True  # the kernel sends it after every output of the request
+        return out
 
     def close(self) -> None:
         self.ws.close()
