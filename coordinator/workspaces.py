@@ -163,9 +163,11 @@ def get(ctx: Coordinator, who: Principal, project: str, name: str) -> Workspace:
 
 
 def listing(ctx: Coordinator, who: Principal, project: str, everything: bool) -> list[Workspace]:
-    require_project(ctx.store, who, Need.READ, project)
+    """The project's workspaces ("": of every project the caller reads), those that ended too with `everything`."""
+    projects = runs.readable_projects(ctx, who, project)
+    rows = ctx.store.workspaces(project) if project else ctx.store.all_workspaces(projects)
     found = []
-    for row in ctx.store.workspaces(project):
+    for row in rows:
         run = ctx.store.run(row["run_id"], with_events=False)
         if everything or (run is not None and not run.state.terminal):
             found.append(_view(ctx, who, row, run))

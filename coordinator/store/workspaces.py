@@ -21,6 +21,13 @@ class WorkspaceTables(Database):
     def workspaces(self, project: str) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM workspaces WHERE project = ? ORDER BY name", [project])
 
+    def all_workspaces(self, projects: list[str] | None) -> list[dict[str, Any]]:
+        """Every workspace of these projects (None: of all), by project and name."""
+        if projects is None:
+            return self._rows("SELECT * FROM workspaces ORDER BY project, name")
+        marks = ", ".join("?" * len(projects)) or "NULL"
+        return self._rows(f"SELECT * FROM workspaces WHERE project IN ({marks}) ORDER BY project, name", projects)
+
     def running_workspaces(self) -> list[dict[str, Any]]:
         """Workspaces whose run is running (what the idle watch looks at)."""
         return self._rows(

@@ -15,7 +15,7 @@ from kiln.desktop.qt import QMenu, QObject, QSystemTrayIcon, QWidget, Signal
 from kiln.desktop.session import Session
 from kiln.desktop.settings import Settings
 from kiln.desktop.tray.health import counts_text, node_line
-from kiln.desktop.tray.watch import ClusterWatch, firing_text
+from kiln.desktop.tray.watch import ClusterWatch, firing_text, idle_text
 from kiln.desktop.tray.window import TrayWindow, health_icon
 
 
@@ -34,6 +34,8 @@ class ClusterMenu(QMenu):
         self.addAction(health_icon(health.colour), health.summary).setEnabled(False)
         self.addAction(f"Runs: {counts_text(self.watch.queued, self.watch.running)}").setEnabled(False)
         self.addAction(firing_text(self.watch.firing, self.watch.alerts_problem)).setEnabled(False)
+        if idle := idle_text(self.watch.idle_soon):
+            self.addAction(idle).setEnabled(False)
         self.addSeparator()
         for node in sorted(self.watch.nodes, key=lambda n: n.name):
             sub = self.addMenu(node_line(node))

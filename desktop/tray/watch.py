@@ -12,6 +12,7 @@ from kiln.core.errors import KilnError, Unavailable
 from kiln.core.models import JoinToken, Node
 from kiln.core.monitoring import Alert
 from kiln.core.runs import RunState
+from kiln.core.workspaces import Workspace
 from kiln.desktop.ops import Op, Runner, describe
 from kiln.desktop.qt import QObject, QTimer, Signal
 from kiln.desktop.tray.health import Health, cluster_health
@@ -28,6 +29,7 @@ class ClusterState:
     running: int
     firing: tuple[Alert, ...] = ()  # of every project the user reads, newest first
     alerts_problem: str = ""  # why the alerts could not be read ("" when they were)
+    idle_soon: tuple[Workspace, ...] = ()  # workspaces warned: idle, to be saved and stopped soon
 
 
 def read_cluster(client: Client) -> ClusterState:
@@ -36,7 +38,22 @@ def read_cluster(client: Client) -> ClusterState:
     queued = len(client.list_runs(state=str(RunState.QUEUED)))
     running = sum(len(client.list_runs(state=str(s))) for s in RUNNING)
     firing, problem = read_firing(client)
-    return ClusterState(nodes, queued, running, firing, problem)
+    try:
+        idle = tuple(w for w in client.list_workspaces("") if w.running and w.warned_at)
+    except Unavailable:
+        raise
+    except KilnError:  # an older coordinator: no workspaces to warn of
+        idle = ()
+    return ClusterState(nodes, queued, running, firing, problem, idle)
+
+
+def idle_text(idle: Sequence[Workspace], shown: int = FIRING_SHOWN) -> str:
+    """Warned workspaces in one line: "Workspaces idle, stopping soon: demo/nb (ana); …" ("" when none)."""
+    if not idle:
+        return ""
+    named = "; ".join(f"{w.project}/{w.name} ({w.owner})" for w in idle[:shown])
+    more = f"; and {len(idle) - shown} more" if len(idle) > shown else ""
+    return f"Workspaces idle, stopping soon: {named}{more}"
 
 
 def read_firing(client: Client) -> tuple[tuple[Alert, ...], str]:
@@ -76,6 +93,7 @@ class ClusterWatch(QObject):
         self.queued = self.running = 0
         self.firing: tuple[Alert, ...] = ()
         self.alerts_problem = ""
+        self.idle_soon: tuple[Workspace, ...] = ()
         self.health = Health("amber", "looking at the cluster…")
         self.looked = False  # True once a look has come back, either way
         self.timer = QTimer(self)
@@ -98,6 +116,7 @@ class ClusterWatch(QObject):
     def _seen(self, state: ClusterState) -> None:
         self.nodes, self.queued, self.running = state.nodes, state.queued, state.running
         self.firing, self.alerts_problem = state.firing, state.alerts_problem
+        self.idle_soon = state.idle_soon
         self.health = cluster_health(state.nodes)
         self.looked = True
         self.updated.emit()

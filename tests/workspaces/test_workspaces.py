@@ -23,6 +23,7 @@ from kiln.coordinator import workspaces
 from kiln.core.errors import FailedPrecondition, PermissionDenied
 from kiln.core.runs import Resources, RunSpec
 from kiln.core.workspaces import ACTIVE_TAG, PATH_TAG, PORT_TAG, idle_action
+from kiln.desktop.tray.watch import idle_text, read_cluster
 from kiln.workspace import ACTIVE_TAG as LAUNCHER_ACTIVE_TAG
 from kiln.workspace import PATH_TAG as LAUNCHER_PATH_TAG
 from kiln.workspace import PORT_TAG as LAUNCHER_PORT_TAG
@@ -170,6 +171,8 @@ def test_the_idle_stop_waits_for_the_kernel_then_saves_and_stops(cluster: Cluste
         # on a fake clock just short of the limit after the busy spell: warned, not stopped
         assert workspaces.idle_pass(ctx, link, busy_at + 3600 - 60) == [("p", "idle", "warn")]
         assert cluster.admin.get_workspace("p", "idle").warned_at
+        seen = read_cluster(cluster.admin)  # the admin tray names it too
+        assert [w.name for w in seen.idle_soon] == ["idle"] and "p/idle (admin)" in idle_text(seen.idle_soon)
         assert str(cluster.admin.get_run(w.run_id).state) == "running"
     finally:
         kernel.close()
