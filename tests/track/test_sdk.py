@@ -329,8 +329,8 @@ def test_the_sdk_folder_holds_only_the_sdk(tmp_path: Path) -> None:
     sdk = prepare_sdk(tmp_path)
     files = sorted(p.relative_to(sdk).as_posix() for p in sdk.rglob("*") if p.is_file())
     assert files[0] == "kiln/__init__.py"
-    assert all(f.startswith(("kiln/track/", "kiln/serve/")) and f.endswith(".py") for f in files[1:])
-    assert "kiln/track/__init__.py" in files
+    assert all(f.startswith(("kiln/track/", "kiln/serve/", "kiln/workspace/")) and f.endswith(".py") for f in files[1:])
+    assert {"kiln/track/__init__.py", "kiln/workspace/__main__.py"} <= set(files)
 
 
 # -- validation, in this process: each call is refused before anything is buffered ----------------------
