@@ -2,7 +2,8 @@
 starts the tool on the node's loopback with a fresh token, tells its port and token through kiln.track
 (tags `kiln.workspace.port`, `kiln.workspace.token`, `kiln.workspace.path`), then watches what makes the
 workspace busy and tells that too (`kiln.workspace.active_at`, ms since the epoch): a kernel executing
-code, or the tool's processes using CPU. The coordinator adds tunnel traffic, and stops an idle one.
+code, the tool's processes using CPU, or its GPUs computing (nvidia-smi). The coordinator adds tunnel
+traffic, and stops an idle one.
 
 Standard library and kiln.track only: it runs in the workspace's own environment, mounted with the SDK.
 SIGTERM is passed to the tool, whose exit is the workspace's.
@@ -18,6 +19,7 @@ ACTIVE_TAG = "kiln.workspace.active_at"
 CHECK_S_ENV = "KILN_WORKSPACE_CHECK_S"  # how often activity is sampled (default CHECK_S)
 CHECK_S = 30.0
 BUSY_CPU = 0.05  # of one core, averaged over a sample: the tool's processes are working
+BUSY_GPU_PERCENT = 5  # utilisation of one of the workspace's GPUs, as nvidia-smi samples it
 
 TOOLS = {
     # tool -> (module run with the workspace's interpreter, its options; {port} {token} {root} filled in)

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,17 @@ import urllib.request
 from pathlib import Path
 
 import kiln.track as kt
-from kiln.workspace import ACTIVE_TAG, BUSY_CPU, CHECK_S, CHECK_S_ENV, PATH_TAG, PORT_TAG, TOKEN_TAG, TOOLS
+from kiln.workspace import (
+    ACTIVE_TAG,
+    BUSY_CPU,
+    BUSY_GPU_PERCENT,
+    CHECK_S,
+    CHECK_S_ENV,
+    PATH_TAG,
+    PORT_TAG,
+    TOKEN_TAG,
+    TOOLS,
+)
 
 START_TIMEOUT_S = 120.0
 
@@ -44,6 +55,22 @@ def kernels_busy(port: int, token: str) -> bool:
             return any(k.get("execution_state") == "busy" for k in json.loads(r.read()))
     except (OSError, ValueError):
         return False
+
+
+def gpus_busy() -> bool:
+    """Whether the workspace's GPUs (CUDA_VISIBLE_DEVICES, given it alone by its node) are computing, as
+    nvidia-smi reports their utilisation; False without GPUs or without nvidia-smi."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if not given or not shutil.which("nvidia-smi"):
+        return False
+    try:
+        said = subprocess.run(
+            ["nvidia-smi", f"--id={given}", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(line.strip().isdigit() and int(line.strip()) >= BUSY_GPU_PERCENT for line in said.splitlines())
 
 
 def cpu_seconds(root: int) -> float:
@@ -98,7 +125,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             pass
         now_used = cpu_seconds(tool.pid)
-        busy = kernels_busy(port, token) or (now_used - used) / every > BUSY_CPU
+        busy = kernels_busy(port, token) or (now_used - used) / every > BUSY_CPU or gpus_busy()
         used = now_used
         if busy:
             kt.set_tag(ACTIVE_TAG, int(time.time() * 1000))
