@@ -81,11 +81,15 @@ def workspace_dict(w: Workspace) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _said(w: Workspace, as_json: bool) -> int:
+def _said(w: Workspace, as_json: bool, client: Any = None) -> int:
     if as_json:
         emit_json(workspace_dict(w))
         return 0
     now = clock.now()
+    if w.state == "failed" and client is not None:
+        why = _why_it_ended(client, w)
+        print(f"workspace {w.name} ({w.tool}) of {w.owner}: failed on {w.node or '-'}, run {w.run_id}{why}")
+        return 0
     idle = f"idle {format_duration(w.idle_s(now))} of {format_duration(w.idle_limit_s)}"
     if w.warned_at:
         idle += f": stops when idle {format_duration(w.idle_limit_s)} (warned {when(w.warned_at)})"
@@ -130,7 +134,7 @@ def listing(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     with connect() as client:
-        return _said(client.get_workspace(project_of(args), args.name), args.json)
+        return _said(client.get_workspace(project_of(args), args.name), args.json, client)
 
 
 def stop(args: argparse.Namespace) -> int:
@@ -153,6 +157,13 @@ def save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _why_it_ended(client: Any, w: Workspace) -> str:
+    """What the launcher said when the tool could not start (its last words on stderr), or where to look."""
+    said = b"".join(c.data for c in client.read_logs(w.run_id) if c.stream == "stderr").decode(errors="replace")
+    told = [line for line in said.splitlines() if line.startswith("kiln.workspace:")]
+    return f": {told[-1]}" if told else f" (kiln logs {w.run_id} says why)"
+
+
 def _running(client: Any, project: str, name: str) -> Workspace:
     """The workspace once its tool listens (waiting for it to start, saying so)."""
     deadline = time.monotonic() + OPEN_WAIT_S
@@ -160,7 +171,10 @@ def _running(client: Any, project: str, name: str) -> Workspace:
     while True:
         w = client.get_workspace(project, name)
         if w.state in ("succeeded", "failed", "cancelled", "lost", "preempted"):
-            raise FailedPrecondition(f"workspace {name} ended ({w.state}); start it again: kiln workspace start {name}")
+            why = _why_it_ended(client, w)
+            raise FailedPrecondition(
+                f"workspace {name} ended ({w.state}){why}; start it again: kiln workspace start {name}"
+            )
         if w.running and w.port:
             return w
         if time.monotonic() > deadline:

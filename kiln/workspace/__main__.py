@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -101,6 +102,13 @@ def main() -> int:
     parser.add_argument("--tool", choices=sorted(TOOLS), default="jupyter-server")
     args = parser.parse_args()
     module, options, path = TOOLS[args.tool]
+    if importlib.util.find_spec(module) is None:
+        print(
+            f"kiln.workspace: {args.tool} is not installed for {sys.executable} (no module {module}); start the "
+            f"workspace in an environment that has it (--env NAME), or name an interpreter that does (--python)",
+            file=sys.stderr,
+        )
+        return 2
     port, token = free_port(), secrets.token_urlsafe(24)
     root = os.environ.get("KILN_WORKDIR") or os.getcwd()
     command = [sys.executable, "-m", module, *options.format(port=port, token=token, root=root).split()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from tests.compute.conftest import Cluster
 from tests.conftest import Cli, wait_until
@@ -33,3 +34,13 @@ def test_start_list_show_save_promote_and_stop(cluster: Cluster, cli: Cli) -> No
     assert len(json.loads(cli.ok("workspace", "list", "-p", "p", "--all", "--json"))) == 1
     missing = cli("workspace", "show", "nope", "-p", "p")
     assert missing.code == 1 and "no workspace 'nope'" in missing.err
+
+
+def test_a_tool_missing_from_the_interpreter_is_said_plainly(cluster: Cluster, cli: Cli) -> None:  # noqa: F811
+    cli.sign_in(cluster.coordinator)
+    cli.ok("workspace", "start", "bare", "-p", "p", "--python", sys.executable, "--runtime", "process", "--cpus", "0.2")
+    wait_until(lambda: cluster.admin.get_workspace("p", "bare").state == "failed", 60, "the launcher to give up")
+    shown = cli.ok("workspace", "show", "bare", "-p", "p")
+    assert "is not installed for" in shown and "--env NAME" in shown
+    opened = cli("workspace", "open", "bare", "-p", "p", "--no-browser")
+    assert opened.code == 1 and "no module jupyter_server" in opened.err
