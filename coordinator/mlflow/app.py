@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import html
 import json
 import logging
 import time
@@ -74,6 +75,7 @@ class MlflowApi:
     def app(self) -> Starlette:
         routes: list[BaseRoute] = [Route(e.full_path, self._json(e), methods=[e.method]) for e in self.endpoints]
         routes += [Route(path, self._streamed(handler), methods=[method]) for method, path, handler in self.raw]
+        routes.append(Route("/", self._home, methods=["GET"]))
         routes.append(Route("/{rest:path}", self._unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
         app = Starlette(
             routes=[
@@ -160,6 +162,16 @@ class MlflowApi:
 
     async def _health(self, request: Request) -> Response:
         return Response("OK", media_type="text/plain")
+
+    async def _home(self, request: Request) -> Response:
+        """Where the MLflow client's "View run at …" links land: Kiln has no MLflow UI, and says where to look."""
+        project = html.escape(request.path_params["project"])
+        body = (
+            f"<!doctype html><title>Kiln: {project}</title><h1>Project {project}</h1><p>This is Kiln's MLflow API, "
+            "not MLflow's web UI. See the runs with <code>kiln runs -p "
+            f"{project}</code>, one with <code>kiln run show RUN</code>, or in the Kiln desktop app.</p>"
+        )
+        return Response(body, media_type="text/html")
 
     async def _unknown(self, request: Request) -> Response:
         return answer(

@@ -191,6 +191,8 @@ def test_credentials_and_bad_requests_through_the_real_server(tracking: Tracking
     assert (status, answer["error_code"]) == (404, "ENDPOINT_NOT_FOUND")
     status, answer = _call(tracking, "GET", "experiments/get?experiment_id=0", root=True)
     assert status == 404 and "/projects/" in answer["message"]
+    page = urllib.request.urlopen(f"{tracking.uri}/", context=ssl.create_default_context(cafile=str(tracking.ca)))
+    assert "kiln runs -p" in page.read().decode()  # where the client's "View run at" links land
     status, answer = _call(tracking, "GET", "experiments/get?experiment_id=0", project="nope")
     assert (status, answer["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
 
