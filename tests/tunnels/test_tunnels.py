@@ -109,3 +109,24 @@ def test_kiln_run_port_says_what_is_wrong(served: tuple[Cluster, str, int, int],
     ended = cli("run", "port", done.id, str(echo))
     assert ended.code == 1 and "only a running run's ports" in ended.err
     assert cli("run", "port", "r-0000000000000000", "80").code == 1
+
+
+def test_bad_tunnel_requests_are_refused_through_the_real_server(served: tuple[Cluster, str, int, int]) -> None:
+    import grpc
+
+    from kiln.core.errors import InvalidArgument
+    from kiln.proto.v1 import link_pb2, link_pb2_grpc
+
+    cluster, run_id, echo, _ = served
+    for port in (0, 70000):
+        with pytest.raises(InvalidArgument, match="not a TCP port"):
+            list(cluster.admin.tunnel(run_id, port, iter([])))
+    with pytest.raises(InvalidArgument, match="names the run"):
+        list(cluster.admin.tunnel("", echo, iter([])))
+    big = b"\0" * (512 * 1024)  # one frame over the coordinator's 256 KiB: the tunnel ends, nothing passes
+    assert b"".join(cluster.admin.tunnel(run_id, echo, iter([big]))) == b""
+    # a user may not play the agent's end: the agent gateway's Tunnel wants a node certificate
+    stub = link_pb2_grpc.AgentGatewayStub(cluster.admin.channel)
+    with pytest.raises(grpc.RpcError) as refused:
+        list(stub.Tunnel(iter([link_pb2.TunnelFrame(tunnel_id="x")])))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

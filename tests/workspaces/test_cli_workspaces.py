@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from tests.compute.conftest import Cluster
 from tests.conftest import Cli, wait_until
 from tests.workspaces.test_workspaces import ENV, cluster  # noqa: F401 - the fixture
@@ -44,3 +46,25 @@ def test_a_tool_missing_from_the_interpreter_is_said_plainly(cluster: Cluster, c
     assert "is not installed for" in shown and "--env NAME" in shown
     opened = cli("workspace", "open", "bare", "-p", "p", "--no-browser")
     assert opened.code == 1 and "no module jupyter_server" in opened.err
+
+
+def test_bad_workspace_requests_are_refused_and_change_nothing(cluster: Cluster) -> None:  # noqa: F811
+    from kiln.core.errors import InvalidArgument, NotFound
+    from kiln.core.runs import Resources, RunSpec
+
+    spec = RunSpec("p", (), runtime="process", resources=Resources(0.2))
+    admin = cluster.admin
+    for name, tool, python, idle, fragment in (
+        ("Bad Name", "jupyter-server", "", 0, "invalid workspace name"),
+        ("nb", "vscode", "", 0, "unknown tool"),
+        ("nb", "jupyter-server", "p" * 7000, 0, "python"),
+        ("nb", "jupyter-server", "", -1, "idle limit"),
+        ("nb", "jupyter-server", "", 10**9, "idle limit"),
+    ):
+        with pytest.raises(InvalidArgument, match=fragment):
+            admin.start_workspace("p", name, spec, tool, python, idle)
+    assert admin.list_workspaces("p", everything=True) == [] and admin.list_runs("p") == []
+    with pytest.raises(NotFound):
+        admin.save_workspace("p", "nb")
+    with pytest.raises(NotFound):
+        admin.start_workspace("nope", "nb", spec)
