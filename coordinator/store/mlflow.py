@@ -81,15 +81,11 @@ class MlflowTables(Database):
         if lifecycle:
             clauses.append("coalesce(m.lifecycle, 'active') = ?")
             params.append(lifecycle)
-        order = [
-            f"{c.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
-            for k in sort
-        ]
-        order.append("r.created_at DESC, r.id DESC")
+        order = c.order(sort)
         joins = " ".join(c.joins.values())
         sql = (
             f"SELECT r.id FROM runs r LEFT JOIN mlflow_runs m ON m.run_id = r.id {joins} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+            f"WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
         )
         return [r[0] for r in self._pairs(sql, [*c.join_params, *c.params, *params, limit, offset])]
 

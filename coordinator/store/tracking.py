@@ -252,16 +252,18 @@ class _Compiler:
         self, projects: list[str] | None, where: Expr | None, sort: list[SortKey], limit: int
     ) -> tuple[str, list[Any]]:
         clauses = self.where(projects, where)
-        order = [
+        order = self.order(sort)
+        joins = " ".join(self.joins.values())
+        sql = f"SELECT r.id FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'} ORDER BY {order} LIMIT ?"
+        return sql, [*self.join_params, *self.params, limit]
+
+    def order(self, sort: list[SortKey]) -> str:
+        """The ORDER BY list of a search: its sort keys (empty values last), then newest first."""
+        keys = [
             f"{self.column(k.field, k.field.namespace != 'tags')} {'DESC' if k.descending else 'ASC'} NULLS LAST"
             for k in sort
         ]
-        order.append("r.created_at DESC, r.id DESC")
-        joins = " ".join(self.joins.values())
-        sql = (
-            f"SELECT r.id FROM runs r {joins} WHERE {' AND '.join(clauses) or '1'} ORDER BY {', '.join(order)} LIMIT ?"
-        )
-        return sql, [*self.join_params, *self.params, limit]
+        return ", ".join([*keys, "r.created_at DESC, r.id DESC"])
 
     def count(self, projects: list[str] | None, where: Expr | None) -> tuple[str, list[Any]]:
         clauses = self.where(projects, where)
