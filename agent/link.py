@@ -9,16 +9,16 @@ refusal (this node removed, a wrong certificate) stops the agent; anything else 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
-import queue
 import socket
-import threading
 from collections.abc import Iterator
 
 import grpc
 
 from kiln.agent.spool import Report
 from kiln.client import Client
+from kiln.client.tunnels import carry
 from kiln.core.errors import FailedPrecondition, KilnError, PermissionDenied
 from kiln.core.link import ALREADY_CONNECTED, AgentMessage, Assignment, BadMessage, CoordinatorMessage
 from kiln.proto.v1 import link_pb2, link_pb2_grpc
@@ -87,51 +87,35 @@ def serve_tunnel(client: Client, tunnel_id: str, port: int, refused: str = "") -
     run on the host network listens, and carries its bytes on a Tunnel stream the agent opens to the
     coordinator (outbound, like the link). `refused`: why this node will not open it, told instead."""
     stub = link_pb2_grpc.AgentGatewayStub(client.channel)
-    sock, error = None, refused
+    error = refused
+    sock = None
     if not error:
         try:
             sock = socket.create_connection((TUNNEL_HOST, port), timeout=5)
             sock.settimeout(None)
         except OSError as e:
             error = f"nothing accepts connections on port {port} of the run ({e.strerror or e})"
-    outgoing: queue.Queue[link_pb2.TunnelFrame | None] = queue.Queue(64)
-    outgoing.put(link_pb2.TunnelFrame(tunnel_id=tunnel_id, error=error))
-    if sock is None:
-        outgoing.put(None)
-
-    def frames() -> Iterator[link_pb2.TunnelFrame]:
-        while (frame := outgoing.get()) is not None:
-            yield frame
-
-    responses = stub.Tunnel(frames())
-    if sock is None:
+    if sock is None:  # the coordinator is told why, and the user from it
         with contextlib.suppress(grpc.RpcError):
-            for _ in responses:
+            for _ in stub.Tunnel(iter([link_pb2.TunnelFrame(tunnel_id=tunnel_id, error=error)])):
                 pass
         return
 
-    def upstream() -> None:  # the run's bytes, to the coordinator
+    def exchange(outgoing: Iterator[bytes]) -> Iterator[bytes]:
+        first = [link_pb2.TunnelFrame(tunnel_id=tunnel_id)]
+        responses = stub.Tunnel(itertools.chain(first, (link_pb2.TunnelFrame(data=d) for d in outgoing)))
         try:
-            while data := sock.recv(TUNNEL_READ_BYTES):
-                outgoing.put(link_pb2.TunnelFrame(data=data))
-        except OSError:
-            pass
+            for frame in responses:
+                if frame.error:
+                    return
+                yield frame.data
         finally:
-            outgoing.put(None)
+            responses.cancel()
 
-    threading.Thread(target=upstream, name=f"tunnel-{tunnel_id[:8]}", daemon=True).start()
     try:
-        for frame in responses:
-            if frame.error:
-                break
-            sock.sendall(frame.data)
-    except (grpc.RpcError, OSError) as e:
+        carry(sock, exchange, TUNNEL_READ_BYTES)
+    except grpc.RpcError as e:
         log.debug("tunnel %s ended: %s", tunnel_id, e)
-    finally:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
-        responses.cancel()
 
 
 def link_error(client: Client, error: grpc.RpcError) -> KilnError:

@@ -49,6 +49,11 @@ def artifact_uri(run_id: str) -> str:
     return f"mlflow-artifacts:/runs/{run_id}"
 
 
+def _run_id(call: Call) -> str:
+    """The run a call names: `run_id`, or `run_uuid` as older clients send it."""
+    return call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+
+
 def find(call: Call, run_id: str, need: Need = Need.READ) -> Run:
     """The run, when it is in the tracking URI's project and the caller may `need` it."""
     limits.TRACK_KEY.check(run_id, field="run_id")
@@ -125,7 +130,7 @@ def create(call: Call) -> dict[str, Any]:
         store.add_run(run)
         store.update_run(run_id, runtime=EXTERNAL, started_at=started)
         store.add_run_event(run_id, RunEvent(now, RunState.RUNNING, f"started through MLflow by {call.who.user}"))
-        store.set_mlflow_run(run_id, experiment_id, name)
+        store.add_mlflow_run(run_id, experiment_id, name)
         store.add_tags(run_id, tags)
         store.append_audit(
             call.who.user, "run.create", run_id, {"project": call.project, "via": "mlflow", "experiment": experiment_id}
@@ -134,12 +139,12 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def get(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     return {"run": run_json(call, find(call, run_id))}
 
 
 def update(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     status = call.text("status", limit=limits.TRACK_KEY).upper()
     end = call.integer("end_time", default=0)
     name = call.text("run_name", limit=limits.TRACK_KEY)
@@ -147,12 +152,9 @@ def update(call: Call) -> dict[str, Any]:
         raise InvalidArgument(f"unknown status {status!r}; use RUNNING, SCHEDULED, FINISHED, FAILED or KILLED")
     run = find(call, run_id, Need.WRITE)
     store = call.ctx.store
-    facts = store.mlflow_runs([run.id]).get(run.id)
     if name:
         with store.transaction():
-            store.set_mlflow_run(
-                run.id, (facts or {}).get("experiment", "0"), name, (facts or {}).get("lifecycle", "active")
-            )
+            store.change_mlflow_run(run.id, "name", name)
             store.add_tags(run.id, {RUN_NAME_TAG: name})
     state = STATE_OF.get(status)
     if run.spec.runtime == EXTERNAL and state is not None and state.terminal and not run.state.terminal:
@@ -175,9 +177,8 @@ def _end(call: Call, run: Run, state: RunState, at: float) -> None:
 def _lifecycle(call: Call, lifecycle: str) -> dict[str, Any]:
     run = find(call, call.text("run_id", required=True, limit=limits.TRACK_KEY), Need.WRITE)
     store = call.ctx.store
-    facts = store.mlflow_runs([run.id]).get(run.id) or {}
     with store.transaction():
-        store.set_mlflow_run(run.id, facts.get("experiment", "0"), facts.get("name", ""), lifecycle)
+        store.change_mlflow_run(run.id, "lifecycle", lifecycle)
         store.append_audit(call.who.user, f"run.{'delete' if lifecycle == 'deleted' else 'restore'}", run.id, {})
     return {}
 
@@ -194,14 +195,14 @@ def restore(call: Call) -> dict[str, Any]:
 
 
 def log_parameter(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     key = call.text("key", required=True, limit=limits.TRACK_KEY)
     _log(call, run_id, params={key: call.text("value")})
     return {}
 
 
 def log_metric(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     point = _point(call.fields)
     _log(call, run_id, metrics=[point])
     return {}
@@ -247,14 +248,12 @@ def log_batch(call: Call) -> dict[str, Any]:
 
 
 def set_tag(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     key = call.text("key", required=True, limit=limits.TRACK_KEY)
     value = call.text("value")
     _log(call, run_id, tags={key: value})
     if key == RUN_NAME_TAG:
-        store = call.ctx.store
-        facts = store.mlflow_runs([run_id]).get(run_id) or {}
-        store.set_mlflow_run(run_id, facts.get("experiment", "0"), value, facts.get("lifecycle", "active"))
+        call.ctx.store.change_mlflow_run(run_id, "name", value)
     return {}
 
 
@@ -341,7 +340,7 @@ def search(call: Call) -> dict[str, Any]:
 
 
 def metric_history(call: Call) -> dict[str, Any]:
-    run_id = call.text("run_id", limit=limits.TRACK_KEY) or call.text("run_uuid", required=True, limit=limits.TRACK_KEY)
+    run_id = _run_id(call)
     key = call.text("metric_key", required=True, limit=limits.TRACK_KEY)
     run = find(call, run_id)
     _, points = call.ctx.store.metric_series(run.id, key, MAX_HISTORY)

@@ -44,12 +44,22 @@ class MlflowTables(Database):
 
     # -- runs -------------------------------------------------------------------------------------------
 
-    def set_mlflow_run(self, run_id: str, experiment: str, name: str, lifecycle: str = "active") -> None:
+    def add_mlflow_run(self, run_id: str, experiment: str, name: str) -> None:
+        """A run made through MLflow: its experiment and name, active."""
+        self._exec(
+            "INSERT INTO mlflow_runs (run_id, experiment, name, lifecycle) VALUES (?, ?, ?, 'active')",
+            [run_id, experiment, name],
+        )
+
+    def change_mlflow_run(self, run_id: str, column: str, value: str) -> None:
+        """Sets one MLflow fact of a run (its name or lifecycle), keeping the others; a run with no facts
+        yet (one made by kiln run) gets the defaults for the rest: experiment "0", active."""
+        assert column in ("name", "lifecycle"), column
+        name, lifecycle = (value, "active") if column == "name" else ("", value)
         self._exec(
             "INSERT INTO mlflow_runs (run_id, experiment, name, lifecycle) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO UPDATE SET experiment = excluded.experiment, name = excluded.name, "
-            "lifecycle = excluded.lifecycle",
-            [run_id, experiment, name, lifecycle],
+            f"ON CONFLICT (run_id) DO UPDATE SET {column} = excluded.{column}",
+            [run_id, DEFAULT_EXPERIMENT, name, lifecycle],
         )
 
     def mlflow_runs(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -118,17 +128,15 @@ class MlflowTables(Database):
         """The owner's artifacts under `prefix` ('' all), by path."""
         if not prefix:
             return self._rows("SELECT * FROM mlflow_artifacts WHERE owner = ? ORDER BY path", [owner])
-        escaped = prefix.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return self._rows(
             "SELECT * FROM mlflow_artifacts WHERE owner = ? AND path LIKE ? ESCAPE '\\' ORDER BY path",
-            [owner, escaped + "/%"],
+            [owner, _below(prefix)],
         )
 
     def delete_artifacts(self, owner: str, path: str) -> int:
-        escaped = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return self._exec(
             "DELETE FROM mlflow_artifacts WHERE owner = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
-            [owner, path, escaped + "/%"],
+            [owner, path, _below(path)],
         )
 
     # -- logged models (MLflow 3) -----------------------------------------------------------------------
@@ -253,3 +261,9 @@ class MlflowTables(Database):
         self._exec(
             "DELETE FROM mlflow_model_versions WHERE project = ? AND name = ? AND version = ?", [project, name, version]
         )
+
+
+def _below(folder: str) -> str:
+    """A LIKE pattern (escaped with \\) for every path below `folder`."""
+    escaped = folder.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"

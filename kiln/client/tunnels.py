@@ -9,7 +9,7 @@ import logging
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from kiln.client.base import Connection
@@ -89,31 +89,41 @@ class Forwarder:
             self.server.close()
 
     def _carry(self, conn: socket.socket) -> None:
-        sent: queue.Queue[bytes | None] = queue.Queue(64)
-
-        def outgoing() -> Iterator[bytes]:
-            while (data := sent.get()) is not None:
-                yield data
-
-        def read() -> None:
-            try:
-                while data := conn.recv(READ_BYTES):
-                    sent.put(data)
-            except OSError:
-                pass
-            finally:
-                sent.put(None)
-
-        threading.Thread(target=read, daemon=True).start()
         try:
-            for data in self.client.tunnel(self.run_id, self.port, outgoing()):
-                conn.sendall(data)
+            carry(conn, lambda outgoing: self.client.tunnel(self.run_id, self.port, outgoing))
         except KilnError as e:
             self.errors.append(str(e))
             log.warning("%s", e)
+
+
+def carry(
+    sock: socket.socket, exchange: Callable[[Iterator[bytes]], Iterable[bytes]], read_bytes: int = READ_BYTES
+) -> None:
+    """Carries one TCP connection over a stream, both ends of a tunnel alike: what `sock` sends is what
+    `exchange` is given to send (read into a bounded queue on a thread of its own), what `exchange` yields is
+    written to `sock`. Ends, closing `sock`, when either side does; raises what `exchange` raises."""
+    sent: queue.Queue[bytes | None] = queue.Queue(64)
+
+    def outgoing() -> Iterator[bytes]:
+        while (data := sent.get()) is not None:
+            yield data
+
+    def read() -> None:
+        try:
+            while data := sock.recv(read_bytes):
+                sent.put(data)
         except OSError:
             pass
         finally:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            sent.put(None)
+
+    threading.Thread(target=read, name="tunnel-read", daemon=True).start()
+    try:
+        for data in exchange(outgoing()):
+            sock.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
