@@ -56,14 +56,12 @@ class TunnelBroker:
         self.pending: dict[str, _Pending] = {}
 
     def open(self, node: str, run_id: str, port: int) -> tuple[str, _Pending]:
-        stream = next((s for s in self.link.streams.values() if s.node == node and not s.closed), None)
-        if stream is None:
-            raise Unavailable(f"node {node} is not connected now; try again when it is (kiln nodes)")
         tunnel_id = secrets.token_hex(12)
         pending = self.pending[tunnel_id] = _Pending(node, run_id, port)
-        stream.outbox.put_nowait(
-            link_pb2.CoordinatorMessage(open_tunnel=link_pb2.OpenTunnel(tunnel_id=tunnel_id, run_id=run_id, port=port))
-        )
+        told = link_pb2.OpenTunnel(tunnel_id=tunnel_id, run_id=run_id, port=port)
+        if not self.link.send_to_node(node, link_pb2.CoordinatorMessage(open_tunnel=told)):
+            del self.pending[tunnel_id]
+            raise Unavailable(f"node {node} is not connected now; try again when it is (kiln nodes)")
         return tunnel_id, pending
 
 
