@@ -73,21 +73,28 @@ class Connection:
         self.channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
         self._stubs: dict[Callable[[grpc.Channel], Any], Any] = {}
         self._stubs_lock = threading.Lock()
+        self._closed = False
 
     def _stub(self, stub: Callable[[grpc.Channel], S]) -> S:
         """The channel's stub of one service, made on first use, by one thread at a time: grpc registers a
         stub's methods with the channel, and two threads registering the same ones at once (the desktop's
-        workers sharing one client) crashed the process in grpc's C core."""
+        workers sharing one client) crashed the process in grpc's C core. So did registering while another
+        thread closed the channel (grpc/grpc#43455): closing takes the same lock, and a closed client makes
+        no stub."""
         found: S | None = self._stubs.get(stub)
         if found is None:
             with self._stubs_lock:
+                if self._closed:
+                    raise Unavailable(f"the connection to {self.address} is closed")
                 found = self._stubs.get(stub)
                 if found is None:
                     found = self._stubs[stub] = stub(self.channel)
         return found
 
     def close(self) -> None:
-        self.channel.close()
+        with self._stubs_lock:
+            self._closed = True
+            self.channel.close()
 
     def __enter__(self) -> Self:
         return self
